@@ -1,0 +1,129 @@
+/**
+ * The typed shape of a result table: cells with the paper's claimed numbers, the protocol it was
+ * produced under, and the claims the table supports. Built-in specs (experiments/<paper>/) and
+ * user spec files (JSON/YAML) are validated by the same schema: spec files are data, never code.
+ */
+import { z } from "zod";
+
+/** A number as printed in the paper: mean ± std. `std` is null where the paper prints none. */
+export const Claimed = z.object({
+  mean: z.number(),
+  std: z.number().nonnegative().nullable(),
+}).strict();
+export type Claimed = z.infer<typeof Claimed>;
+
+export const LabelRegime = z.enum(["hard", "soft"]);
+export type LabelRegime = z.infer<typeof LabelRegime>;
+
+/** How the paper picked the reported epoch: last epoch, best on test ("max"), or not stated. */
+export const Selection = z.enum(["final", "best-test", "unknown"]);
+export type Selection = z.infer<typeof Selection>;
+
+const Id = z.string().regex(/^[a-z0-9][a-z0-9_.+\-]*$/, "lower-case id: letters, digits, _ . + -");
+
+export const CellSpec = z.object({
+  /** Unique within the table; claims refer to cells by this id. */
+  id: z.string().min(1),
+  /** Method registry id, e.g. "dm", "dm+cmi", "igds", "random", "full-dataset". */
+  method: Id,
+  /** Dataset registry id, e.g. "cifar10", "imagewoof". */
+  dataset: Id,
+  /** Images per class; 0 is never valid. The "full dataset" rows use method "full-dataset", ipc = null. */
+  ipc: z.number().int().positive().nullable(),
+  /** Evaluator model registry id, e.g. "convnet3", "resnetap10", "resnet18-modified". */
+  model: Id,
+  /** Evaluator protocol id, e.g. "dc", "dsa", "idc", "minimax", "soft-kd". */
+  protocol: Id,
+  labels: LabelRegime,
+  /** The paper's printed number; null when the cell has no number ("-" cells are simply absent). */
+  claimed: Claimed.nullable(),
+  /** Why `claimed` is null, e.g. "unavailable in source" (lost in text extraction). */
+  claimedNote: z.string().optional(),
+  /** Display labels as the paper prints them. */
+  row: z.string().optional(),
+  column: z.string().optional(),
+  /** Method hyperparameter overrides this cell implies (e.g. { beta: 0.1 } or an ablation switch). */
+  config: z.record(z.string(), z.unknown()).optional(),
+  /** Free text for anything unusual about the cell (e.g. "reported by [Gu et al. 2024]"). */
+  note: z.string().optional(),
+}).strict();
+export type CellSpec = z.infer<typeof CellSpec>;
+
+/**
+ * Claims are data that a verdict engine can evaluate against reproduced numbers.
+ * - `compare`: every pair must hold (`a` better than `b`, strictly for ">" or within noise for ">=").
+ * - `best`: in each group the named cell must be the best of the group.
+ * - `trend`: groups are ordered (e.g. by IPC); the argmax cell's `key` in each group must be
+ *   non-decreasing along that order (e.g. "higher IPC prefers larger β").
+ */
+const Pair = z.object({ a: z.string(), b: z.string(), relation: z.enum([">", ">="]) }).strict();
+const BestGroup = z.object({ best: z.string(), among: z.array(z.string()).min(2) }).strict();
+const TrendGroup = z.object({ order: z.number(), cells: z.array(z.string()).min(2) }).strict();
+
+export const ClaimSpec = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("compare"),
+    id: z.string(),
+    text: z.string(),
+    source: z.string(),
+    pairs: z.array(Pair).min(1),
+  }).strict(),
+  z.object({
+    kind: z.literal("best"),
+    id: z.string(),
+    text: z.string(),
+    source: z.string(),
+    groups: z.array(BestGroup).min(1),
+  }).strict(),
+  z.object({
+    kind: z.literal("trend"),
+    id: z.string(),
+    text: z.string(),
+    source: z.string(),
+    /** The config key whose argmax value must be non-decreasing along `order`. */
+    key: z.string(),
+    groups: z.array(TrendGroup).min(2),
+  }).strict(),
+]);
+export type ClaimSpec = z.infer<typeof ClaimSpec>;
+
+/** How the paper evaluated the table (what a `paper` profile must reproduce). */
+export const ProtocolNote = z.object({
+  evaluator: z.string(),
+  selection: Selection,
+  repeats: z.number().int().positive().nullable(),
+  details: z.string(),
+}).strict();
+export type ProtocolNote = z.infer<typeof ProtocolNote>;
+
+export const TableSpec = z.object({
+  /** "<paper>/<table>", e.g. "igds/table1", "d3hr/tablea9". */
+  id: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "<paper>/<table>, lower case"),
+  paper: z.string(),
+  /** Full paper title and seed file, e.g. "000_9e6ba38e66812538.txt". */
+  source: z.string(),
+  /** As printed, e.g. "Table 1". */
+  table: z.string(),
+  caption: z.string(),
+  protocol: ProtocolNote,
+  cells: z.array(CellSpec),
+  claims: z.array(ClaimSpec),
+  notes: z.array(z.string()).optional(),
+}).strict().superRefine((t, ctx) => {
+  const ids = new Set<string>();
+  t.cells.forEach((c, i) => {
+    if (ids.has(c.id)) ctx.addIssue({ code: "custom", path: ["cells", i, "id"], message: `duplicate cell id "${c.id}"` });
+    ids.add(c.id);
+  });
+  t.claims.forEach((cl, i) => {
+    const refs = cl.kind === "compare"
+      ? cl.pairs.flatMap((p) => [p.a, p.b])
+      : cl.kind === "best"
+      ? cl.groups.flatMap((g) => [g.best, ...g.among])
+      : cl.groups.flatMap((g) => g.cells);
+    for (const r of refs) {
+      if (!ids.has(r)) ctx.addIssue({ code: "custom", path: ["claims", i], message: `unknown cell id "${r}"` });
+    }
+  });
+});
+export type TableSpec = z.infer<typeof TableSpec>;
