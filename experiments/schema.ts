@@ -112,7 +112,9 @@ export const TableSpec = z.object({
 }).strict().superRefine((t, ctx) => {
   const ids = new Set<string>();
   t.cells.forEach((c, i) => {
-    if (ids.has(c.id)) ctx.addIssue({ code: "custom", path: ["cells", i, "id"], message: `duplicate cell id "${c.id}"` });
+    if (ids.has(c.id)) {
+      ctx.addIssue({ code: "custom", path: ["cells", i, "id"], message: `duplicate cell id "${c.id}"` });
+    }
     ids.add(c.id);
   });
   t.claims.forEach((cl, i) => {
@@ -122,7 +124,9 @@ export const TableSpec = z.object({
       ? cl.groups.flatMap((g) => [g.best, ...g.among])
       : cl.groups.flatMap((g) => g.cells);
     for (const r of refs) {
-      if (!ids.has(r)) ctx.addIssue({ code: "custom", path: ["claims", i], message: `unknown cell id "${r}"` });
+      if (!ids.has(r)) {
+        ctx.addIssue({ code: "custom", path: ["claims", i], message: `unknown cell id "${r}"` });
+      }
     }
   });
 });
