@@ -1,0 +1,151 @@
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { DatabaseSync } from "node:sqlite";
+import { openStore, StoreError } from "../../results/store.ts";
+import { fakeResult, repeats } from "./_fixtures.ts";
+
+function tmpDb(): string {
+  return Deno.makeTempDirSync({ prefix: "ddrepro-store-" }) + "/results.db";
+}
+
+Deno.test("store: put/get/list round trip keeps every field", () => {
+  const path = tmpDb();
+  const store = openStore(path);
+  const substitutions = [{ field: "dataset", from: "imagewoof", to: "fashion-mnist", reason: "absent" }];
+  const rows = [
+    ...repeats("dm-10", [48.1, 48.7], { substitutions }),
+    fakeResult({ cellId: "ours-10", acc: 51.2, profile: "quick" }),
+  ];
+  // The artifact is not part of the key (it is an output, like the metrics).
+  rows[0].artifact = { path: "artifacts/dm-10-0.safetensors", sha256: "a".repeat(64) };
+  for (const r of rows) assert(store.put(r));
+  store.close();
+
+  const again = openStore(path);
+  assertEquals(again.count(), 3);
+  assertEquals(again.get(rows[0].key), rows[0]);
+  assert(again.has(rows[2].key));
+  assert(!again.has("f".repeat(64)));
+  assertEquals(again.list({ cellId: "dm-10" }).map((r) => r.repeat), [0, 1]);
+  assertEquals(again.list({ profile: "quick" }).map((r) => r.key), [rows[2].key]);
+  assertEquals(again.list({ tableId: "other/table" }), []);
+  assertEquals(JSON.parse(JSON.stringify(again.exportAll())), again.list());
+  assertEquals(again.integrityCheck(), "ok");
+  again.close();
+});
+
+Deno.test("store: put is idempotent on the content key", () => {
+  const store = openStore(tmpDb());
+  const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
+  assert(store.put(r));
+  assert(!store.put(r));
+  // Same key, different numbers (a nondeterministic rerun): the first committed row stays.
+  assert(!store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 10 } }));
+  assertEquals(store.count(), 1);
+  assertEquals(store.get(r.key)?.metrics.lastTestAcc, 48.0);
+  store.close();
+});
+
+Deno.test("store: refuses malformed results and keys that do not match the content", () => {
+  const store = openStore(tmpDb());
+  const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
+  assertThrows(() => store.put({ ...r, key: "0".repeat(64) }), StoreError, "content hashes to");
+  assertThrows(
+    () => store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 140 } }),
+    StoreError,
+    "malformed",
+  );
+  assertEquals(store.count(), 0);
+  store.close();
+});
+
+Deno.test("store: merge adds missing rows, skips duplicates, and is repeatable", () => {
+  const a = openStore(tmpDb());
+  const bPath = tmpDb();
+  const b = openStore(bPath);
+  const shared = repeats("dm-10", [48.1, 48.7, 49.0]);
+  for (const r of shared) (a.put(r), b.put(r));
+  const onlyB = repeats("ours-10", [51.0, 52.0]);
+  for (const r of onlyB) b.put(r);
+  b.close();
+
+  assertEquals(a.merge(bPath), { added: 2, skipped: 3 });
+  assertEquals(a.merge(bPath), { added: 0, skipped: 5 });
+  assertEquals(a.count(), 5);
+  assertEquals(new Set(a.list().map((r) => r.key)).size, 5);
+  assertThrows(() => a.merge(bPath + ".missing"), StoreError, ".missing");
+  a.close();
+});
+
+Deno.test("store: a non-SQLite file is rejected with an error naming it", () => {
+  const path = tmpDb();
+  Deno.writeTextFileSync(path, "these are not the rows you are looking for\n".repeat(100));
+  const e = assertThrows(() => openStore(path), StoreError);
+  assert(e.message.includes(path), e.message);
+});
+
+Deno.test("store: a foreign SQLite database is rejected", () => {
+  const path = tmpDb();
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+  db.close();
+  const e = assertThrows(() => openStore(path), StoreError, "not a ddrepro results store");
+  assert(e.message.includes(path));
+});
+
+Deno.test("store: a row edited into invalid JSON fails on read, naming file and row", () => {
+  const path = tmpDb();
+  const store = openStore(path);
+  const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
+  store.put(r);
+  store.close();
+  const db = new DatabaseSync(path);
+  db.prepare("UPDATE results SET metrics = ? WHERE key = ?").run('{"lastTestAcc": "high"}', r.key);
+  db.close();
+  const again = openStore(path);
+  const e = assertThrows(() => again.list(), StoreError, "metrics");
+  assert(e.message.includes(path) && e.message.includes(r.key), e.message);
+  again.close();
+});
+
+Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file intact", async () => {
+  const path = tmpDb();
+  const writer = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", new URL("./kill_writer.ts", import.meta.url).pathname, path],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const committed: string[] = [];
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const reader = writer.stdout.getReader();
+  const target = 60;
+  // Read acknowledged keys; kill once enough rows are in (the writer keeps writing meanwhile).
+  while (committed.length < target) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    committed.push(...lines.filter((l) => l.length > 0));
+  }
+  writer.kill("SIGKILL");
+  // Drain what was acknowledged before the kill landed.
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+  }
+  committed.push(...buffer.split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l)));
+  const status = await writer.status;
+  const stderr = new TextDecoder().decode(await new Response(writer.stderr).arrayBuffer());
+  assertEquals(status.signal, "SIGKILL", `writer ended on its own: ${stderr}`);
+  assert(committed.length >= target, `writer acknowledged only ${committed.length} rows: ${stderr}`);
+
+  const store = openStore(path);
+  assertEquals(store.integrityCheck(), "ok");
+  const stored = new Set(store.list().map((r) => r.key));
+  for (const key of committed) assert(stored.has(key), `committed row ${key} lost`);
+  // At most the one in-flight put may have committed without being acknowledged.
+  assert(stored.size - committed.length <= 1, `${stored.size} stored vs ${committed.length} acknowledged`);
+  store.close();
+});

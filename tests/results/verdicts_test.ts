@@ -1,0 +1,220 @@
+import { assert, assertEquals } from "./_assert.ts";
+import type { ClaimSpec } from "../../experiments/schema.ts";
+import {
+  comparePair,
+  DEFAULT_VERDICT_OPTIONS,
+  evaluateCell,
+  evaluateClaim,
+  evaluateTable,
+  selectLatest,
+} from "../../results/verdicts.ts";
+import { demoTable, fakeResult, repeats } from "./_fixtures.ts";
+
+const cell = demoTable().cells[1]; // dm-10, claimed 48.9 ± 0.6
+const s = (id: string, values: number[]) => ({ id, values });
+
+Deno.test("cell verdict: reproduced within max(tol, 2·sqrt(σc² + σr²))", () => {
+  const v = evaluateCell(cell, [48.0, 48.4, 48.2], "paper");
+  assertEquals(v.status, "reproduced");
+  // threshold = 2·sqrt(0.36 + 0.04) ≈ 1.265; Δ = −0.70
+  assert(Math.abs((v.threshold ?? 0) - 2 * Math.sqrt(0.36 + 0.04)) < 1e-9);
+  assert(
+    v.explanation.includes("48.20") && v.explanation.includes("48.90") && v.explanation.includes("−0.70"),
+  );
+});
+
+Deno.test("cell verdict: not reproduced reports the gap in points", () => {
+  const v = evaluateCell(cell, [45.0, 45.2, 44.8], "paper");
+  assertEquals(v.status, "not reproduced");
+  assert(Math.abs((v.delta ?? 0) + 3.9) < 1e-9);
+  assert(v.explanation.includes("Δ −3.90") && v.explanation.includes("outside"), v.explanation);
+});
+
+Deno.test("cell verdict: other profiles are not comparable; missing numbers and runs are said so", () => {
+  const quick = evaluateCell(cell, [30, 31], "quick");
+  assertEquals(quick.status, "not comparable");
+  assert(quick.explanation.startsWith("profile ≠ paper: not comparable"));
+  assertEquals(evaluateCell(cell, [], "paper").status, "not run");
+  const noClaim = evaluateCell(demoTable().cells[5], [60, 61], "paper");
+  assertEquals(noClaim.status, "no claim");
+  assert(noClaim.explanation.includes("claimed: unavailable in source"));
+  const single = evaluateCell(demoTable().cells[4], [52.3], "paper"); // paper std null, n = 1
+  assertEquals(single.status, "reproduced"); // |Δ| = 0.3 ≤ tolerance 0.5
+  assert(single.explanation.includes("paper prints no std") && single.explanation.includes("single repeat"));
+});
+
+Deno.test("compare '>': reproduced / not reproduced / inconclusive / not run", () => {
+  const yes = comparePair(s("a", [52.0, 52.3, 52.1]), s("b", [50.0, 50.4, 50.2]), ">");
+  assertEquals(yes.status, "reproduced");
+  assert(yes.p !== null && yes.p < 0.05 && yes.explanation.includes("Welch"), yes.explanation);
+  const no = comparePair(s("a", [50.0, 50.2, 50.1]), s("b", [52.0, 52.3, 52.1]), ">");
+  assertEquals(no.status, "not reproduced");
+  const noisy = comparePair(s("a", [52.0, 49.0, 51.0]), s("b", [50.0, 51.5, 49.5]), ">");
+  assertEquals(noisy.status, "inconclusive");
+  // b leads by more than the tolerance, but not significantly: still inconclusive, not "not reproduced".
+  const bNoisy = comparePair(s("a", [50.0, 48.0, 52.0]), s("b", [51.0, 55.0, 47.5]), ">");
+  assertEquals(bNoisy.status, "inconclusive");
+  assertEquals(comparePair(s("a", [1, 2]), s("b", []), ">").status, "not run");
+});
+
+Deno.test("compare '>=': within tolerance is reproduced; a significant deficit is not", () => {
+  assertEquals(comparePair(s("a", [50.0, 50.1]), s("b", [50.3, 50.4]), ">=").status, "reproduced");
+  assertEquals(
+    comparePair(s("a", [48.0, 48.1, 48.2]), s("b", [50.3, 50.4, 50.2]), ">=").status,
+    "not reproduced",
+  );
+  assertEquals(
+    comparePair(s("a", [48.0, 51.0, 49.0]), s("b", [50.3, 48.0, 53.0]), ">=").status,
+    "inconclusive",
+  );
+});
+
+Deno.test("compare with a single repeat: no test, decided only beyond the stated margin", () => {
+  const m = DEFAULT_VERDICT_OPTIONS.singleRepeatMargin;
+  const small = comparePair(s("a", [51.0]), s("b", [50.0, 50.2]), ">");
+  assertEquals(small.status, "inconclusive");
+  assert(
+    small.explanation.includes("no significance test") && small.explanation.includes(`${m.toFixed(2)}-point`),
+  );
+  assertEquals(comparePair(s("a", [55.0]), s("b", [50.0]), ">").status, "reproduced");
+  assertEquals(comparePair(s("a", [45.0]), s("b", [50.0]), ">").status, "not reproduced");
+  assertEquals(
+    comparePair(s("a", [45.0]), s("b", [50.0]), ">", { ...DEFAULT_VERDICT_OPTIONS, singleRepeatMargin: 6 })
+      .status,
+    "inconclusive",
+  );
+});
+
+const noKeys = () => undefined;
+
+Deno.test("claim 'best': every pairwise comparison against the group; the worst part decides", () => {
+  const claim: ClaimSpec = {
+    kind: "best",
+    id: "b",
+    text: "ours is best",
+    source: "§4",
+    groups: [{ best: "o", among: ["o", "x", "y"] }],
+  };
+  const data: Record<string, number[]> = { o: [60, 60.2, 60.1], x: [55, 55.3, 55.1], y: [58, 58.1, 58.2] };
+  const v = evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys);
+  assertEquals(v.status, "reproduced");
+  assertEquals(v.parts.length, 2);
+  data.y = [61, 61.2, 61.1];
+  const v2 = evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys);
+  assertEquals(v2.status, "not reproduced");
+  assert(v2.explanation.includes("1 not reproduced") && v2.explanation.includes("o > y"), v2.explanation);
+  delete data.x;
+  assertEquals(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not reproduced");
+  data.y = [58, 58.1, 58.2];
+  assertEquals(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not run");
+});
+
+const trend: ClaimSpec = {
+  kind: "trend",
+  id: "t",
+  text: "higher IPC prefers larger β",
+  source: "Table 5",
+  key: "beta",
+  groups: [
+    { order: 50, cells: ["b1-50", "b3-50"] },
+    { order: 1, cells: ["b1-1", "b3-1"] },
+  ],
+};
+const beta: Record<string, number> = { "b1-1": 0.1, "b3-1": 0.3, "b1-50": 0.1, "b3-50": 0.3 };
+const keyOf = (id: string, key: string) => (key === "beta" ? beta[id] : undefined);
+
+Deno.test("claim 'trend': reproduced / not reproduced / inconclusive / not run", () => {
+  const run = (data: Record<string, number[]>) => evaluateClaim(trend, (id) => s(id, data[id] ?? []), keyOf);
+  const up = run({
+    "b1-1": [30, 30.2, 30.1],
+    "b3-1": [28, 28.1, 28.2],
+    "b1-50": [60, 60.1, 60.2],
+    "b3-50": [62, 62.1, 62.2],
+  });
+  assertEquals(up.status, "reproduced");
+  assert(up.explanation.includes("0.1 → 0.3"), up.explanation); // sorted by order, not by listing
+  const down = run({
+    "b1-1": [28, 28.1, 28.2],
+    "b3-1": [30, 30.2, 30.1],
+    "b1-50": [62, 62.1, 62.2],
+    "b3-50": [60, 60.1, 60.2],
+  });
+  assertEquals(down.status, "not reproduced");
+  // Ambiguity at order 1 alone cannot break the trend (order 50 clearly picks the largest β) …
+  const early = run({
+    "b1-1": [30, 29, 31],
+    "b3-1": [29.8, 30.5, 29.5],
+    "b1-50": [60, 60.1, 60.2],
+    "b3-50": [62, 62.1, 62.2],
+  });
+  assertEquals(early.status, "reproduced");
+  // … but ties at both ends admit both a rising and a falling reading.
+  const tie = run({
+    "b1-1": [30, 29, 31],
+    "b3-1": [29.8, 30.5, 29.5],
+    "b1-50": [61.9, 62.3, 61.8],
+    "b3-50": [62, 62.1, 62.2],
+  });
+  assertEquals(tie.status, "inconclusive");
+  assertEquals(tie.parts.find((p) => p.label === "order 1")?.status, "inconclusive");
+  const missing = run({ "b1-1": [30, 30.2], "b3-1": [28, 28.1] });
+  assertEquals(missing.status, "not run");
+  const noKey = evaluateClaim(trend, (id) => s(id, [1, 2]), () => "big");
+  assertEquals(noKey.status, "inconclusive");
+  assert(noKey.explanation.includes('no numeric config "beta"'), noKey.explanation);
+});
+
+Deno.test("evaluateTable: filters by table and profile, picks the metric from the selection rule", () => {
+  const results = [
+    ...repeats("ours-1", [33.0, 33.2, 33.1]),
+    ...repeats("dm-1", [26.0, 26.3, 25.9]),
+    ...repeats("ours-10", [50.0, 50.2]),
+    ...repeats("dm-10", [50.1, 50.3], { profile: "quick" }), // other profile: invisible
+    ...repeats("dm-1", [90, 91], { tableId: "other/table" }), // other table: invisible
+  ];
+  const v = evaluateTable(demoTable(), results, { profile: "paper" });
+  assertEquals(v.metric, "lastTestAcc");
+  const byId = Object.fromEntries(v.cells.map((c) => [c.cellId, c]));
+  assertEquals(byId["dm-1"].reproduced?.n, 3);
+  assertEquals(byId["dm-10"].status, "not run");
+  assertEquals(byId["ours-1"].status, "not reproduced"); // 33.1 vs 30.0
+  assertEquals(v.claims[0].status, "not run"); // the IPC-10 pair lacks dm-10 under `paper`
+  assertEquals(v.claims[0].parts[0].status, "reproduced");
+
+  const bestTest = demoTable({
+    protocol: { evaluator: "x", selection: "best-test", repeats: 3, details: "" },
+  });
+  const r = fakeResult({ cellId: "dm-1", acc: 20, metrics: { bestTestAcc: 26.0 } });
+  const vb = evaluateTable(bestTest, [r], { profile: "paper", tolerance: 0.1 });
+  assertEquals(vb.metric, "bestTestAcc");
+  assertEquals(vb.cells[0].reproduced?.mean, 26.0);
+  assertEquals(vb.options.tolerance, 0.1);
+});
+
+Deno.test("trend keys come from the cell spec's config, else from the runs' method config", () => {
+  const table = demoTable({
+    claims: [{
+      kind: "trend",
+      id: "t",
+      text: "t",
+      source: "s",
+      key: "beta",
+      groups: [{ order: 1, cells: ["dm-1", "ours-1"] }, { order: 10, cells: ["dm-10", "ours-10"] }],
+    }],
+  });
+  const results = [
+    ...repeats("dm-1", [30, 30.1], { methodConfig: { beta: 0.1 } }),
+    ...repeats("ours-1", [20, 20.1], { methodConfig: { beta: 0.5 } }),
+    ...repeats("dm-10", [40, 40.1], { methodConfig: { beta: 0.1 } }),
+    ...repeats("ours-10", [50, 50.1], { methodConfig: { beta: 0.5 } }),
+  ];
+  assertEquals(evaluateTable(table, results, { profile: "paper" }).claims[0].status, "reproduced");
+});
+
+Deno.test("selectLatest keeps only the newest configuration of each cell", () => {
+  const old = repeats("dm-10", [40, 41, 42], { codeVersion: "m1", finishedAt: "2025-01-01T00:00:00.000Z" });
+  const fresh = repeats("dm-10", [48, 49], { codeVersion: "m2", finishedAt: "2025-02-01T00:00:00.000Z" });
+  const other = repeats("dm-1", [26], { codeVersion: "m1" });
+  const kept = selectLatest([...old, ...fresh, ...other]);
+  assertEquals(kept.map((r) => r.key).sort(), [...fresh, ...other].map((r) => r.key).sort());
+});
