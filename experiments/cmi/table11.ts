@@ -67,7 +67,7 @@ const cells: CellSpec[] = proxies.flatMap((p): CellSpec[] => {
     method,
     ipc: 10,
     model: p.id,
-    protocol: "none",
+    protocol: "cmi-value",
     claimed: { mean: value, std: null },
     row,
     config: { ...config, metric: "cmi", cmiStage: stage },
