@@ -230,18 +230,18 @@ export const table: TableSpec = {
     "Going Beyond Feature Similarity: Effective Dataset Distillation based on Class-Aware Conditional " +
     "Mutual Information — seed 002_e76cef5110d21682.txt",
   table: "Table 1",
-  caption: "Comparative analysis of dataset distillation methods. Δ: the improvement magnitude of CMI as a " +
-    "plugin to the base distillation methods. Ratio (%): the proportion of condensed images relative to the " +
-    "number of entire training set. Whole Dataset: the accuracy of training on the entire original dataset. " +
-    "The best results are highlighted.",
+  caption: "Comparative analysis of dataset distillation methods. Δ: the improvement magnitude of CMI " +
+    "as a plugin to the base distillation methods. Ratio (%): the proportion of condensed images " +
+    "relative to the number of entire training set. Whole Dataset: the accuracy of training on the " +
+    "entire original dataset. The best results are highlighted.",
   protocol: {
     evaluator: "ConvNet-3 (width 128, instance norm, avg pooling), trained on the synthetic set",
     selection: "unknown",
     repeats: 5,
     details: 'Each row is evaluated with the protocol of its base distillation method ("All the training ' +
       'configurations follow the corresponding base distillation methods"); Top-1 test accuracy, each ' +
-      "experiment repeated five times. CMI is computed with multiple pre-trained ResNet-18 models in feature " +
-      "space (Sec. 4.3, 5.1).",
+      "experiment repeated five times. CMI is computed with multiple pre-trained ResNet-18 models in " +
+      "feature space (Sec. 4.3, 5.1).",
   },
   cells,
   claims: [cmiPairs(["mtt", "dm", "idm", "dsa", "idc"])],

@@ -121,13 +121,13 @@ export const table: TableSpec = {
   cells,
   claims: [],
   notes: [
-    "Rows Start value / End value w.o. CMI / End value w. CMI are CMI values of the synthetic set (start of " +
-    "distillation, end without the CMI term, end with it), not accuracies.",
+    "Rows Start value / End value w.o. CMI / End value w. CMI are CMI values of the synthetic set " +
+    "(start of distillation, end without the CMI term, end with it), not accuracies.",
     "Depth and Dimension rows are architecture facts; they are stored in each column's config " +
     "(extractorDepth, featureDim) rather than as cells.",
-    "No standard deviations are printed. Performance with the ResNet18 proxy (52.9) equals DM+CMI on CIFAR10 " +
-    "IPC 10 in Table 1 (52.9±0.3).",
-    "The text says the feature dimension affects CMI values more than depth and that the CMI term reduces the " +
-    "end CMI value; those are statements about CMI magnitudes (lower is better), not encoded as claims.",
+    "No standard deviations are printed. Performance with the ResNet18 proxy (52.9) equals DM+CMI on " +
+    "CIFAR10 IPC 10 in Table 1 (52.9±0.3).",
+    "The text says the feature dimension affects CMI values more than depth and that the CMI term reduces " +
+    "the end CMI value; those are statements about CMI magnitudes (lower is better), not encoded as claims.",
   ],
 };

@@ -121,14 +121,14 @@ export const table: TableSpec = {
   cells,
   claims: [],
   notes: [
-    "Rows Start value / End value w.o. CMI / End value w. CMI are CMI values of the synthetic set (start of " +
-    "distillation, end without the CMI term, end with it), not accuracies.",
+    "Rows Start value / End value w.o. CMI / End value w. CMI are CMI values of the synthetic set " +
+    "(start of distillation, end without the CMI term, end with it), not accuracies.",
     "Depth and Dimension rows are architecture facts; they are stored in each column's config " +
     "(extractorDepth, featureDim) rather than as cells.",
-    "No standard deviations are printed. Performance with the ResNet18 proxy (54.7) equals DSA+CMI on CIFAR10 " +
-    "IPC 10 in Table 1 (54.7±0.4).",
+    "No standard deviations are printed. Performance with the ResNet18 proxy (54.7) equals DSA+CMI on " +
+    "CIFAR10 IPC 10 in Table 1 (54.7±0.4).",
     "Model Acc and Start value rows are identical to Table 10 (same proxies, same initial synthetic set).",
-    "The text says the feature dimension affects CMI values more than depth and that the CMI term reduces the " +
-    "end CMI value; those are statements about CMI magnitudes (lower is better), not encoded as claims.",
+    "The text says the feature dimension affects CMI values more than depth and that the CMI term reduces " +
+    "the end CMI value; those are statements about CMI magnitudes (lower is better), not encoded as claims.",
   ],
 };

@@ -108,6 +108,7 @@ export const table: TableSpec = {
   claims: [improves],
   notes: [
     'Δ rows are derived and not encoded. "-" cell (IDC on CIFAR100) is absent, so that pair has no claim.',
-    "The CMI value of a class with a single image is 0 (App. A.7), hence only multi-formulation methods here.",
+    "The CMI value of a class with a single image is 0 (App. A.7), hence only multi-formulation methods " +
+    "here.",
   ],
 };

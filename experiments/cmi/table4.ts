@@ -58,7 +58,7 @@ export const table: TableSpec = {
   claims: [improves],
   notes: [
     "The printed SRe²L numbers (21.3±0.6, 46.8±0.2, 52.8±0.3) equal the SRe²L ResNet-18 row of D³HR Table 1.",
-    "Δ row is derived and not encoded. The evaluator id resnet18-torchvision (standard torchvision ResNet-18) " +
-    "is new: the DC-style resnet18/resnet18-bn do not fit 224-px ImageNet inputs.",
+    "Δ row is derived and not encoded. The evaluator id resnet18-torchvision (standard torchvision " +
+    "ResNet-18) is new: the DC-style resnet18/resnet18-bn do not fit 224-px ImageNet inputs.",
   ],
 };

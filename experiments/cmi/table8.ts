@@ -89,9 +89,9 @@ export const table: TableSpec = {
   cells,
   claims: [beatsSdc],
   notes: [
-    'The second header row is garbled by text extraction ("DSA | 50 | MTT | 50"); it is read as base method ' +
-    "DSA spanning the SVHN columns and MTT spanning the TinyImageNet columns, with the IPC row 10 / 50 / 10 / " +
-    "50 below it.",
+    'The second header row is garbled by text extraction ("DSA | 50 | MTT | 50"); it is read as base ' +
+    "method DSA spanning the SVHN columns and MTT spanning the TinyImageNet columns, with the IPC row 10 / " +
+    "50 / 10 / 50 below it.",
     "SDC on Tiny-ImageNet IPC 50 (28.0±0.2) is close to plain MTT in Table 3 (28.0±0.3).",
   ],
 };

@@ -55,9 +55,9 @@ export const table: TableSpec = {
   notes: [
     'All numbers are seconds per iteration, not accuracies; model is "none" and protocol "distill-time" ' +
     "because no evaluator is trained.",
-    "The text says CMI nearly doubles IDM's per-iteration time and adds a negligible cost to IDC. These are " +
-    'cost orderings (lower is better); the claim schema compares "better" cells, so they are not encoded ' +
-    "as claims to avoid an ambiguous direction.",
+    "The text says CMI nearly doubles IDM's per-iteration time and adds a negligible cost to IDC. These " +
+    'are cost orderings (lower is better); the claim schema compares "better" cells, so they are not ' +
+    "encoded as claims to avoid an ambiguous direction.",
     "Wall-clock numbers depend on hardware and are not expected to reproduce on other devices.",
   ],
 };

@@ -171,18 +171,19 @@ export const table: TableSpec = {
   table: "Table 1",
   caption:
     "Comparison of Top-1 accuracy across four datasets with other methods. Following SRe²L (Yin et al., " +
-    "2023), all methods use ResNet-18 as teacher model, and train separately on ResNet-18 and ResNet-101 with " +
-    "the soft label. As D⁴M (Su et al., 2024) and our D³HR do not need teacher models, we just use the soft " +
-    "label as supervision. For IPC = 100, some results are unavailable with '-' due to their inappropriate " +
-    "default parameter settings.",
+    "2023), all methods use ResNet-18 as teacher model, and train separately on ResNet-18 and " +
+    "ResNet-101 with the soft label. As D⁴M (Su et al., 2024) and our D³HR do not need teacher models, " +
+    "we just use the soft label as supervision. For IPC = 100, some results are unavailable with '-' " +
+    "due to their inappropriate default parameter settings.",
   protocol: {
     evaluator: "ResNet-18 / ResNet-101 students trained with ResNet-18 teacher soft labels (KD)",
     selection: "unknown",
     repeats: null,
     details:
       "RDED-style soft-label validation (Table A1): AdamW, lr 0.01 as printed, weight decay 0.01, batch " +
-      "128, RandomResizedCrop + horizontal flip, cosine annealing, temperature 20; 400 epochs on CIFAR-10/100, " +
-      "300 on Tiny-ImageNet and ImageNet-1K. Baseline numbers are mostly taken from their papers (App. B).",
+      "128, RandomResizedCrop + horizontal flip, cosine annealing, temperature 20; 400 epochs on " +
+      "CIFAR-10/100, 300 on Tiny-ImageNet and ImageNet-1K. Baseline numbers are mostly taken from their " +
+      "papers (App. B).",
   },
   cells,
   claims,
@@ -191,7 +192,8 @@ export const table: TableSpec = {
     'blanket "superior across all IPCs" statement; that group is left out of the Tiny best-claim.',
     'Sec. 5.2 says D³HR improves over "the best-performing baseline RDED" on CIFAR-10 IPC 50 by 12.5% ' +
     "(ResNet-18) and 17.4% (ResNet-101). The printed numbers give absolute gains of 8.7 / 12.3 over RDED; " +
-    "12.5% and 17.4% match the relative gains over D⁴M (70.8/62.9, 63.9/54.4), the actual best baseline there.",
+    "12.5% and 17.4% match the relative gains over D⁴M (70.8/62.9, 63.9/54.4), the actual best baseline " +
+    "there.",
     '"-" cells: RDED at IPC 100 on Tiny-ImageNet and ImageNet-1K (absent).',
     "ResNet-101 on CIFAR/Tiny presumably uses the same low-resolution stem change as resnet18-modified " +
     "(RDED convention); the paper does not say.",

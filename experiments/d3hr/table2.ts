@@ -124,7 +124,7 @@ export const table: TableSpec = {
   notes: [
     '"-" cells: SRe²L with a VGG-11 teacher (needs BN layers); absent.',
     "RDED ResNet-18/ResNet-18 prints 42.3±0.6 here but 42.0±0.1 in Table 1; both are transcribed as printed.",
-    "resnet18-torchvision and vgg11-torchvision are the standard ImageNet torchvision networks (VGG-11 without " +
-    "BN), distinct from the DC-style resnet18/vgg11 used on 32-px data.",
+    "resnet18-torchvision and vgg11-torchvision are the standard ImageNet torchvision networks (VGG-11 " +
+    "without BN), distinct from the DC-style resnet18/vgg11 used on 32-px data.",
   ],
 };

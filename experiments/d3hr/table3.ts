@@ -133,11 +133,12 @@ export const table: TableSpec = {
   claims,
   notes: [
     'Column header printed as "DM / Sampling Design | Acc. (%)".',
-    "Base-DDPM maps latents with the DDPM forward process (Eq. 1), Base-RS with DDIM inversion (Eq. 3); both fit " +
-    "the Gaussian and sample latents individually, without group sampling.",
-    "The weights of the kept terms in the partial rows are assumed to be the paper defaults (1, 1, 0.5) with the " +
-    "dropped terms at 0; for a single term the weight does not change the argmin.",
-    'Sec. 6.1 reports the DDPM→DDIM gain as "11.5%"; this is relative (41.6/37.3 − 1), the absolute gain is 4.3.',
+    "Base-DDPM maps latents with the DDPM forward process (Eq. 1), Base-RS with DDIM inversion (Eq. 3); " +
+    "both fit the Gaussian and sample latents individually, without group sampling.",
+    "The weights of the kept terms in the partial rows are assumed to be the paper defaults (1, 1, 0.5) " +
+    "with the dropped terms at 0; for a single term the weight does not change the argmin.",
+    'Sec. 6.1 reports the DDPM→DDIM gain as "11.5%"; this is relative (41.6/37.3 − 1), the absolute ' +
+    "gain is 4.3.",
     "The full row 44.3±0.3 equals D³HR ResNet-18 ImageNet-1K IPC 10 in Table 1.",
   ],
 };

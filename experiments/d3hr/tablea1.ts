@@ -16,18 +16,19 @@ export const table: TableSpec = {
     selection: "unknown",
     repeats: null,
     details: "Optimizer AdamW; Learning Rate 0.01; Weight Decay 0.01; Batch Size 128; Augmentation " +
-      "RandomResizedCrop + Horizontal Flip; LR Scheduler CosineAnneal; Temperture 20; Epochs: CIFAR-10 400, " +
-      "CIFAR-100 400, Tiny-ImageNet 300, ImageNet-1K 300. Configurations follow RDED (Sun et al., 2024).",
+      "RandomResizedCrop + Horizontal Flip; LR Scheduler CosineAnneal; Temperture 20; Epochs: CIFAR-10 " +
+      "400, CIFAR-100 400, Tiny-ImageNet 300, ImageNet-1K 300. Configurations follow RDED (Sun et al., " +
+      "2024).",
   },
   cells: [],
   claims: [],
   notes: [
     "A settings table, not a results table: encoded with no cells.",
-    'Values as printed (including the spelling "Temperture"); a single value is printed for all four datasets ' +
-    "except Epochs.",
+    'Values as printed (including the spelling "Temperture"); a single value is printed for all four ' +
+    "datasets except Epochs.",
     "The printed learning rate is 0.01, but the released D³HR evaluation code uses 0.001 (AdamW) per " +
     "docs/protocols.md §8; a faithful reproduction must decide which to follow and say so.",
-    "App. B: baseline numbers are mostly taken from the baselines' papers; missing ones were regenerated with " +
-    "their code and validated under these settings.",
+    "App. B: baseline numbers are mostly taken from the baselines' papers; missing ones were regenerated " +
+    "with their code and validated under these settings.",
   ],
 };

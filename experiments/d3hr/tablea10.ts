@@ -65,9 +65,9 @@ export const table: TableSpec = {
   cells,
   claims: [moreCandidates],
   notes: [
-    "The student network is not stated; ResNet-18 (modified), the main CIFAR student of Table 1, is assumed. " +
-    "At the paper's m = 5e6 this table prints 41.8±0.1, while Table 1 prints 41.3±0.1 for D³HR ResNet-18 " +
-    "CIFAR-10 IPC 10, so the two runs differ in some unstated way.",
+    "The student network is not stated; ResNet-18 (modified), the main CIFAR student of Table 1, is " +
+    "assumed. At the paper's m = 5e6 this table prints 41.8±0.1, while Table 1 prints 41.3±0.1 for D³HR " +
+    "ResNet-18 CIFAR-10 IPC 10, so the two runs differ in some unstated way.",
     'The plateau steps beyond 5e6 (41.9, 42.1) are encoded as ">=" (not worse within noise).',
   ],
 };

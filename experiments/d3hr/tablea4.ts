@@ -47,9 +47,9 @@ export const table: TableSpec = {
   cells,
   claims: [],
   notes: [
-    "Seconds, not accuracies. The dataset is not stated; ImageNet-1K is assumed (Sec. 4.5 quotes 2.6 s per " +
-    "class on an RTX A6000 with m = 1e6 for ImageNet-1K, IPC 10). The cost depends on m, IPC and the latent " +
-    "size, and is presumably per class.",
+    "Seconds, not accuracies. The dataset is not stated; ImageNet-1K is assumed (Sec. 4.5 quotes 2.6 s " +
+    "per class on an RTX A6000 with m = 1e6 for ImageNet-1K, IPC 10). The cost depends on m, IPC and " +
+    "the latent size, and is presumably per class.",
     "Wall-clock numbers depend on hardware and are not expected to reproduce on other devices.",
   ],
 };

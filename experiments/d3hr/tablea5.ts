@@ -59,9 +59,9 @@ export const table: TableSpec = {
   cells,
   claims: [unchangedBest],
   notes: [
-    "Dataset, IPC and student are not stated. ImageNet-1K / IPC 10 / ResNet-18 is assumed because it is the " +
-    "paper's default ablation setting (Table 3, Fig. 5); the unchanged-variance cell (44.1±0.3) is close to " +
-    "but not equal to Table 1's 44.3±0.3, and also close to Tiny-ImageNet IPC 10 (44.4±0.1).",
+    "Dataset, IPC and student are not stated. ImageNet-1K / IPC 10 / ResNet-18 is assumed because it is " +
+    "the paper's default ablation setting (Table 3, Fig. 5); the unchanged-variance cell (44.1±0.3) is " +
+    "close to but not equal to Table 1's 44.3±0.3, and also close to Tiny-ImageNet IPC 10 (44.4±0.1).",
     '"adjust the variance ... by 50%" is read as scaling the variance (not the std) by 1 + delta.',
   ],
 };

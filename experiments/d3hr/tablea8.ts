@@ -86,9 +86,9 @@ export const table: TableSpec = {
   claims: [],
   notes: [
     'No ordering claim is encoded: App. C.6 only says D³HR "exhibits exceptional performance across ' +
-    'substantial different architectures", and the printed grid has cells where RDED is higher (ResNet-18 ' +
-    "student / EfficientNet-B0 teacher 31.0 vs 30.6, VGG-11 / DeiT-tiny 17.6 vs 15.1, DeiT-tiny / DeiT-tiny " +
-    "15.4 vs 15.0).",
+    'substantial different architectures", and the printed grid has cells where RDED is higher ' +
+    "(ResNet-18 student / EfficientNet-B0 teacher 31.0 vs 30.6, VGG-11 / DeiT-tiny 17.6 vs 15.1, " +
+    "DeiT-tiny / DeiT-tiny 15.4 vs 15.0).",
     "D³HR ResNet-18/ResNet-18 prints 44.2±0.3 here but 44.3±0.3 in Tables 1 and 2; transcribed as printed.",
     "The six columns of the RDED and Ours rows overlap Table 2 for the ResNet-18, MobileNet-V2 and VGG-11 " +
     "teachers and students.",

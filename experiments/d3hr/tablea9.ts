@@ -66,8 +66,9 @@ export const table: TableSpec = {
   cells,
   claims: [moreCandidates],
   notes: [
-    "The student network is not stated; ResNet-18 (modified), the main Tiny-ImageNet student of Table 1, is " +
-    "assumed. m = 1e6 (44.2±0.2) is close to but not equal to Table 1's D³HR ResNet-18 Tiny IPC 10 (44.4±0.1).",
+    "The student network is not stated; ResNet-18 (modified), the main Tiny-ImageNet student of Table " +
+    "1, is assumed. m = 1e6 (44.2±0.2) is close to but not equal to Table 1's D³HR ResNet-18 Tiny IPC " +
+    "10 (44.4±0.1).",
     'The plateau step (5e6 vs 1e6: 44.1±0.3 vs 44.2±0.2) is encoded as ">=" (not worse within noise).',
   ],
 };
