@@ -1,0 +1,201 @@
+/**
+ * Pointwise ops and reductions, all defined by one `Expr`: the forward kernel, the reference and the
+ * backward (symbolic derivative of the expression, itself a map/reduce) come from that description.
+ */
+import * as E from "../expr.ts";
+import { type Expr, inp } from "../expr.ts";
+import { broadcastAxes, broadcastShapes, normAxes, reducedShape, sameShape, type Shape } from "../shape.ts";
+import { backend, fromStorage, record, type Tensor } from "../tensor.ts";
+import type { ReduceOp } from "../backend.ts";
+
+export type Scalar = number;
+export type TensorLike = Tensor | Scalar;
+
+/** Elementwise `expr` over broadcast inputs; differentiable w.r.t. every f32 input. */
+export function map(expr: Expr, inputs: readonly Tensor[], params?: readonly number[]): Tensor {
+  const shape = broadcastShapes(...inputs.map((t) => t.shape));
+  const [s] = backend().map([expr], inputs.map((t) => ({ s: t.storage, shape: t.shape })), shape, { params });
+  const out = fromStorage(s, shape);
+  return record(out, "map", inputs, (g) =>
+    inputs.map((x, i) => {
+      if (!x.requiresGrad) return null;
+      return sumTo(E.derivative(expr, i, inp(inputs.length)), [...inputs, g], shape, x.shape, params);
+    }));
+}
+
+/** Evaluates `expr` over `inputs` (full shape `shape`) summed down to `target` (a broadcast source). */
+function sumTo(
+  expr: Expr,
+  inputs: readonly Tensor[],
+  shape: Shape,
+  target: Shape,
+  params?: readonly number[],
+): Tensor {
+  const axes = broadcastAxes(target, shape);
+  if (axes.length === 0) {
+    const r = map(expr, inputs, params);
+    return sameShape(r.shape, target) ? r : reshapeView(r, target);
+  }
+  return reshapeView(reduceExpr("sum", expr, inputs, shape, axes, params), target);
+}
+
+/** Differentiable reshape (storage shared). */
+export function reshapeView(x: Tensor, shape: Shape): Tensor {
+  const out = x.view(shape);
+  return record(out, "reshape", [x], (g) => [reshapeView(g, x.shape)]);
+}
+
+/** Reduces `expr` over `axes` of the full broadcast shape; result has keepdims shape. */
+export function reduceExpr(
+  op: ReduceOp,
+  expr: Expr,
+  inputs: readonly Tensor[],
+  shape: Shape,
+  axes: readonly number[],
+  params?: readonly number[],
+): Tensor {
+  const s = backend().reduce(
+    op,
+    expr,
+    inputs.map((t) => ({ s: t.storage, shape: t.shape })),
+    shape,
+    axes,
+    params,
+  );
+  const out = fromStorage(s, reducedShape(shape, axes));
+  const n = inputs.length;
+  return record(out, `reduce-${op}`, inputs, (g) =>
+    inputs.map((x, i) => {
+      if (!x.requiresGrad) return null;
+      if (op === "sum") return sumTo(E.derivative(expr, i, inp(n)), [...inputs, g], shape, x.shape, params);
+      // max/min: the gradient flows to the elements equal to the extremum.
+      const mask = E.where(E.bin("eq", expr, inp(n + 1)), inp(n), E.cst(0));
+      return sumTo(E.derivative(expr, i, mask), [...inputs, g, out.detach()], shape, x.shape, params);
+    }));
+}
+
+// ---------------------------------------------------------------- binary / unary helpers
+function lift(xs: readonly TensorLike[]): { exprs: Expr[]; tensors: Tensor[] } {
+  const tensors: Tensor[] = [];
+  const exprs = xs.map((x) => {
+    if (typeof x === "number") return E.cst(x);
+    tensors.push(x);
+    return inp(tensors.length - 1);
+  });
+  return { exprs, tensors };
+}
+
+function binary(op: E.BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  const { exprs, tensors } = lift([a, b]);
+  if (tensors.length === 0) throw new Error(`${op}: needs at least one tensor`);
+  return map(E.bin(op, exprs[0], exprs[1]), tensors);
+}
+
+const unary = (op: E.UnaryOp) => (x: Tensor): Tensor => map(E.un(op, inp(0)), [x]);
+
+export const add = (a: TensorLike, b: TensorLike) => binary("add", a, b);
+export const sub = (a: TensorLike, b: TensorLike) => binary("sub", a, b);
+export const mul = (a: TensorLike, b: TensorLike) => binary("mul", a, b);
+export const div = (a: TensorLike, b: TensorLike) => binary("div", a, b);
+export const pow = (a: TensorLike, b: TensorLike) => binary("pow", a, b);
+export const maximum = (a: TensorLike, b: TensorLike) => binary("max", a, b);
+export const minimum = (a: TensorLike, b: TensorLike) => binary("min", a, b);
+export const greater = (a: TensorLike, b: TensorLike) => binary("gt", a, b);
+export const equal = (a: TensorLike, b: TensorLike) => binary("eq", a, b);
+
+export const neg = unary("neg");
+export const exp = unary("exp");
+export const log = unary("log");
+export const sqrt = unary("sqrt");
+export const rsqrt = unary("rsqrt");
+export const abs = unary("abs");
+export const sign = unary("sign");
+export const square = unary("square");
+export const relu = unary("relu");
+export const sigmoid = unary("sigmoid");
+export const tanh = unary("tanh");
+export const softplus = unary("softplus");
+export const sin = unary("sin");
+export const cos = unary("cos");
+
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  return map(E.where(inp(0), inp(0), E.mul(E.cst(slope), inp(0))), [x]);
+}
+
+/** GELU, exact (erf) form as PyTorch's default. */
+export function gelu(x: Tensor): Tensor {
+  const v = inp(0);
+  return map(E.mul(E.mul(E.cst(0.5), v), E.add(E.cst(1), E.un("erf", E.mul(v, E.cst(Math.SQRT1_2))))), [x]);
+}
+
+export function silu(x: Tensor): Tensor {
+  return map(E.mul(inp(0), E.un("sigmoid", inp(0))), [x]);
+}
+
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  return map(E.bin("min", E.bin("max", inp(0), E.cst(lo)), E.cst(hi)), [x]);
+}
+
+/** c > 0 ? a : b, differentiable in a and b. */
+export function where(c: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const { exprs, tensors } = lift([c, a, b]);
+  return map(E.where(exprs[0], exprs[1], exprs[2]), tensors);
+}
+
+// ---------------------------------------------------------------- reductions
+function reduceAxes(
+  op: ReduceOp,
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepdims: boolean,
+): Tensor {
+  const ax = normAxes(axes, x.rank);
+  const r = reduceExpr(op, inp(0), [x], x.shape, ax);
+  return keepdims ? r : reshapeView(r, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+export function sum(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  return reduceAxes("sum", x, axes, keepdims);
+}
+
+export function max(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  return reduceAxes("max", x, axes, keepdims);
+}
+
+export function min(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  return reduceAxes("min", x, axes, keepdims);
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  const ax = normAxes(axes, x.rank);
+  const n = ax.reduce((a, d) => a * x.shape[d], 1);
+  const r = reduceExpr("sum", E.mul(inp(0), E.cst(1 / n)), [x], x.shape, ax);
+  return keepdims ? r : reshapeView(r, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** Biased (population) variance, as normalisation layers use. */
+export function variance(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  const ax = normAxes(axes, x.rank);
+  const m = mean(x, ax, true);
+  const n = ax.reduce((a, d) => a * x.shape[d], 1);
+  const r = reduceExpr(
+    "sum",
+    E.mul(E.un("square", E.sub(inp(0), inp(1))), E.cst(1 / n)),
+    [x, m],
+    x.shape,
+    ax,
+  );
+  return keepdims ? r : reshapeView(r, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** Sum of a fused elementwise expression over everything: e.g. dot products and losses in one kernel. */
+export function sumOf(expr: Expr, inputs: readonly Tensor[]): Tensor {
+  const shape = broadcastShapes(...inputs.map((t) => t.shape));
+  return reshapeView(reduceExpr("sum", expr, inputs, shape, normAxes(undefined, shape.length)), []);
+}
+
+/** Index of the maximum along `axis` (not differentiable). */
+export function argmax(x: Tensor, axis = -1): Tensor {
+  const a = normAxes(axis, x.rank)[0];
+  return fromStorage(backend().argmax(x.storage, x.shape, a), x.shape.filter((_, i) => i !== a));
+}

@@ -1,0 +1,235 @@
+/** The WebGPU backend: each primitive is one (or two) generated WGSL kernels run by the Runtime. */
+import type {
+  Backend,
+  ConvParams,
+  DType,
+  GridSampleParams,
+  MapInput,
+  MatmulParams,
+  PoolParams,
+  ReduceOp,
+  ResizeParams,
+  Storage,
+} from "../backend.ts";
+import { type Expr, inp } from "../expr.ts";
+import { sameShape, type Shape, sizeOf } from "../shape.ts";
+import { mapKernel } from "../../kernels/map.ts";
+import { argmaxKernel, REDUCE_CHUNK, reduceKernel } from "../../kernels/reduce.ts";
+import { matmulKernel, type MatmulTile } from "../../kernels/matmul.ts";
+import {
+  gatherRowsKernel,
+  permuteKernel,
+  scatterAddRowsKernel,
+  slicePadKernel,
+} from "../../kernels/movement.ts";
+import { type GpuContext, openDevice } from "./device.ts";
+import { gpu, type GpuStorage, Runtime } from "./runtime.ts";
+import * as ext from "./extended.ts";
+
+/** Kernel variants chosen per adapter class (software rasterisers want big register tiles). */
+export interface Tuning {
+  readonly matmul: MatmulTile;
+}
+
+export const SOFTWARE_TUNING: Tuning = { matmul: { tm: 16, tn: 16, wg: 8 } };
+export const GPU_TUNING: Tuning = { matmul: { tm: 4, tn: 4, wg: 64 } };
+
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu" as const;
+  readonly rt: Runtime;
+  tuning: Tuning;
+
+  constructor(ctx: GpuContext) {
+    this.rt = new Runtime(ctx);
+    this.tuning = ctx.info.software ? SOFTWARE_TUNING : GPU_TUNING;
+  }
+
+  get info() {
+    return this.rt.ctx.info;
+  }
+
+  upload(data: Float32Array | Int32Array): Storage {
+    return this.rt.upload(data);
+  }
+  read(s: Storage): Promise<Float32Array | Int32Array> {
+    return this.rt.read(gpu(s));
+  }
+  free(s: Storage): void {
+    this.rt.release(gpu(s));
+  }
+  flush(): void {
+    this.rt.flush();
+  }
+  alloc(size: number, dtype: DType = "f32"): GpuStorage {
+    return this.rt.alloc(size, dtype);
+  }
+
+  map(
+    exprs: readonly Expr[],
+    inputs: readonly MapInput[],
+    shape: Shape,
+    opts: { params?: readonly number[]; into?: readonly Storage[]; dtype?: DType } = {},
+  ): Storage[] {
+    const n = sizeOf(shape);
+    const alias = exprs.map((_, j) => {
+      const t = opts.into?.[j];
+      if (!t) return -1;
+      const i = inputs.findIndex((x) => x.s === t);
+      if (i >= 0 && !sameShape(inputs[i].shape, shape)) {
+        throw new Error("in-place map needs same-shape operands");
+      }
+      return i;
+    });
+    const outDtype = opts.dtype ?? "f32";
+    const k = mapKernel({
+      exprs,
+      inputs: inputs.map((x) => ({ shape: x.shape, dtype: x.s.dtype })),
+      shape,
+      outDtype,
+      alias,
+    });
+    const outs = exprs.map((_, j) => (opts.into?.[j] ? gpu(opts.into[j]) : this.rt.alloc(n, outDtype)));
+    const bufs: GpuStorage[] = [];
+    inputs.forEach((x, i) => {
+      if (k.bindingOf.inputs[i] >= 0) bufs[k.bindingOf.inputs[i]] = gpu(x.s);
+    });
+    outs.forEach((o, j) => (bufs[k.bindingOf.outputs[j]] = o));
+    let ps: GpuStorage | null = null;
+    if (k.bindingOf.params >= 0) {
+      ps = this.rt.upload(Float32Array.from(opts.params ?? []));
+      bufs[k.bindingOf.params] = ps;
+    }
+    this.rt.dispatch(k, bufs);
+    if (ps) this.rt.release(ps);
+    return outs;
+  }
+
+  reduce(
+    op: ReduceOp,
+    expr: Expr,
+    inputs: readonly MapInput[],
+    shape: Shape,
+    axes: readonly number[],
+    params: readonly number[] = [],
+  ): Storage {
+    const O = sizeOf(shape.filter((_, d) => !axes.includes(d)));
+    const R = sizeOf(axes.map((d) => shape[d]));
+    const chunks = R > 2 * REDUCE_CHUNK ? Math.ceil(R / REDUCE_CHUNK) : 1;
+    const dt = inputs.map((x) => ({ shape: x.shape, dtype: x.s.dtype }));
+    const bufs = inputs.map((x) => gpu(x.s));
+    const out = this.rt.alloc(O * chunks, "f32");
+    let ps: GpuStorage | null = null;
+    if (params.length) ps = this.rt.upload(Float32Array.from(params));
+    this.rt.dispatch(
+      reduceKernel({ op, expr, inputs: dt, shape, axes, chunks }),
+      ps ? [...bufs, out, ps] : [...bufs, out],
+    );
+    if (ps) this.rt.release(ps);
+    if (chunks === 1) return out;
+    const fin = this.rt.alloc(O, "f32");
+    this.rt.dispatch(
+      reduceKernel({
+        op,
+        expr: inp(0),
+        inputs: [{ shape: [O, chunks], dtype: "f32" }],
+        shape: [O, chunks],
+        axes: [1],
+        chunks: 1,
+      }),
+      [out, fin],
+    );
+    this.rt.release(out);
+    return fin;
+  }
+
+  argmax(x: Storage, shape: Shape, axis: number): Storage {
+    const out = this.rt.alloc(sizeOf(shape) / shape[axis], "i32");
+    this.rt.dispatch(argmaxKernel(shape, axis), [gpu(x), out]);
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
+    const out = this.rt.alloc(p.batch * p.m * p.n, "f32");
+    const t = this.tuning.matmul;
+    // Shrink the tile for thin outputs (e.g. 10 logits) so no invocation computes mostly waste.
+    const tile = { tm: Math.min(t.tm, roundUp4(p.m)), tn: Math.min(t.tn, roundUp4(p.n)), wg: t.wg };
+    this.rt.dispatch(matmulKernel(p, tile), [gpu(a), gpu(b), out]);
+    return out;
+  }
+
+  slicePad(x: Storage, shape: Shape, begin: readonly number[], outShape: Shape): Storage {
+    const out = this.rt.alloc(sizeOf(outShape), x.dtype);
+    this.rt.dispatch(slicePadKernel(shape, begin, outShape, x.dtype), [gpu(x), out]);
+    return out;
+  }
+
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    const out = this.rt.alloc(sizeOf(shape), x.dtype);
+    this.rt.dispatch(permuteKernel(shape, perm, x.dtype), [gpu(x), out]);
+    return out;
+  }
+
+  gatherRows(x: Storage, v: number, d: number, idx: Storage, m: number): Storage {
+    const out = this.rt.alloc(m * d, "f32");
+    this.rt.dispatch(gatherRowsKernel(v, d, m), [gpu(x), gpu(idx), out]);
+    return out;
+  }
+
+  scatterAddRows(g: Storage, m: number, d: number, idx: Storage, v: number): Storage {
+    const out = this.rt.alloc(v * d, "f32");
+    this.rt.dispatch(scatterAddRowsKernel(m, d, v), [gpu(g), gpu(idx), out]);
+    return out;
+  }
+
+  conv2d(x: Storage, w: Storage, p: ConvParams): Storage {
+    return ext.conv2d(this, x, w, p);
+  }
+  conv2dInputGrad(gy: Storage, w: Storage, p: ConvParams): Storage {
+    return ext.conv2dInputGrad(this, gy, w, p);
+  }
+  conv2dWeightGrad(x: Storage, gy: Storage, p: ConvParams): Storage {
+    return ext.conv2dWeightGrad(this, x, gy, p);
+  }
+  avgPool2d(x: Storage, p: PoolParams): Storage {
+    return ext.avgPool2d(this, x, p);
+  }
+  avgPool2dGrad(gy: Storage, p: PoolParams): Storage {
+    return ext.avgPool2dGrad(this, gy, p);
+  }
+  maxPool2d(x: Storage, p: PoolParams): { y: Storage; idx: Storage } {
+    return ext.maxPool2d(this, x, p);
+  }
+  maxPool2dGrad(gy: Storage, idx: Storage, p: PoolParams): Storage {
+    return ext.maxPool2dGrad(this, gy, idx, p);
+  }
+  maxPool2dGather(x: Storage, idx: Storage, p: PoolParams): Storage {
+    return ext.maxPool2dGather(this, x, idx, p);
+  }
+  resize(x: Storage, p: ResizeParams): Storage {
+    return ext.resize(this, x, p);
+  }
+  resizeGrad(gy: Storage, p: ResizeParams): Storage {
+    return ext.resizeGrad(this, gy, p);
+  }
+  gridSample(x: Storage, theta: Storage, p: GridSampleParams): Storage {
+    return ext.gridSample(this, x, theta, p);
+  }
+  gridSampleGrad(gy: Storage, theta: Storage, p: GridSampleParams): Storage {
+    return ext.gridSampleGrad(this, gy, theta, p);
+  }
+  random(kind: "uniform" | "normal", size: number, seed: number, offset: number): Storage {
+    return ext.random(this, kind, size, seed, offset);
+  }
+}
+
+function roundUp4(x: number): number {
+  return Math.ceil(x / 4) * 4;
+}
+
+let shared: Promise<WebGpuBackend> | null = null;
+
+/** The process-wide WebGPU backend (one device per process). */
+export function webgpuBackend(): Promise<WebGpuBackend> {
+  shared ??= openDevice().then((ctx) => new WebGpuBackend(ctx));
+  return shared;
+}

@@ -1,0 +1,50 @@
+/** Acquires a WebGPU device with the adapter's own limits and describes the adapter for provenance. */
+import type { AdapterInfo } from "../backend.ts";
+
+const LIMITS = [
+  "maxStorageBuffersPerShaderStage",
+  "maxBufferSize",
+  "maxStorageBufferBindingSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxBindGroups",
+] as const;
+
+export const NO_ADAPTER_HELP =
+  "No WebGPU adapter found. ddrepro needs one: on a CPU-only Debian/Ubuntu machine run " +
+  "`apt-get install mesa-vulkan-drivers` (Mesa lavapipe, a Vulkan driver on the CPU; Mesa's GL llvmpipe also " +
+  "works), or install your GPU's Vulkan/Metal/DX12 driver. Force a backend with DENO_WEBGPU_BACKEND=vulkan|gl.";
+
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly info: AdapterInfo;
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+export async function openDevice(): Promise<GpuContext> {
+  // The Vulkan loader warns (and some drivers misbehave) without a runtime dir.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+  if (!("gpu" in navigator) || !navigator.gpu) throw new Error(NO_ADAPTER_HELP);
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  // Without requiredLimits the device gets the spec defaults (8 storage buffers, 256 MiB buffers).
+  const requiredLimits: Record<string, number> = {};
+  const al = adapter.limits as unknown as Record<string, number>;
+  for (const k of LIMITS) if (typeof al[k] === "number") requiredLimits[k] = al[k];
+  const device = await adapter.requestDevice({ requiredLimits });
+  const ai = adapter.info;
+  const description = ai.description || ai.device || "";
+  const software = /llvmpipe|lavapipe|swiftshader|software|warp/i.test(
+    `${description} ${ai.architecture} ${ai.vendor}`,
+  );
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
+  return {
+    device,
+    info: { backend, vendor: ai.vendor, architecture: ai.architecture, description, software },
+    limits: requiredLimits,
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * The WebGPU runtime: pooled buffers, a queue of pending dispatches/copies submitted in batches,
+ * staged uploads, cached pipelines, and validation errors surfaced at the next readback.
+ *
+ * Ordering rules (see shared/docs/webgpu-on-cpu.md): `queue.writeBuffer` takes effect before any
+ * unsubmitted pass, so uploads go through a staging buffer copied *inside* the command stream
+ * whenever work is pending. Freed buffers return to the pool at once: reuse by a later command is
+ * safe because commands execute in order.
+ */
+import type { DType, Storage } from "../backend.ts";
+import type { Kernel } from "../../kernels/kernel.ts";
+import type { GpuContext } from "./device.ts";
+
+export class GpuStorage implements Storage {
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly size: number,
+    readonly dtype: DType,
+    /** Owned buffers return to the pool on free; views of another storage do not. */
+    public live = true,
+  ) {}
+}
+
+export function gpu(s: Storage): GpuStorage {
+  if (!(s instanceof GpuStorage)) throw new Error("storage does not belong to the webgpu backend");
+  if (!s.live) throw new Error("use of a freed tensor");
+  return s;
+}
+
+type Command =
+  | {
+    kind: "dispatch";
+    pipeline: GPUComputePipeline;
+    group: GPUBindGroup;
+    wg: readonly [number, number, number];
+  }
+  | { kind: "copy"; src: GPUBuffer; dst: GPUBuffer; bytes: number };
+
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Submit after this many commands so the device starts while JS keeps encoding. */
+const BATCH = 96;
+
+export class Runtime {
+  readonly device: GPUDevice;
+  private pool = new Map<number, GPUBuffer[]>();
+  private pending: Command[] = [];
+  private staging: GPUBuffer[] = [];
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private layouts = new Map<string, GPUBindGroupLayout>();
+  private errors: string[] = [];
+  /** Bytes currently handed out and pooled: for leak tests and the memory report. */
+  stats = { liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    this.device.addEventListener("uncapturederror", (e) => {
+      this.errors.push(String((e as GPUUncapturedErrorEvent).error?.message ?? e));
+    });
+  }
+
+  alloc(size: number, dtype: DType): GpuStorage {
+    // Round to 16 bytes so any buffer may be bound as array<vec4<f32>>.
+    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    const free = this.pool.get(bytes);
+    let buf = free?.pop();
+    if (buf) this.stats.pooledBytes -= bytes;
+    else {
+      if (bytes > this.ctx.limits.maxBufferSize) {
+        throw new Error(`tensor of ${size} elements exceeds the adapter's maxBufferSize`);
+      }
+      buf = this.device.createBuffer({ size: bytes, usage: USAGE });
+    }
+    this.stats.liveBytes += bytes;
+    return new GpuStorage(buf, size, dtype);
+  }
+
+  release(s: GpuStorage): void {
+    if (!s.live) return;
+    s.live = false;
+    const bytes = s.buffer.size;
+    this.stats.liveBytes -= bytes;
+    this.stats.pooledBytes += bytes;
+    const list = this.pool.get(bytes) ?? [];
+    list.push(s.buffer);
+    this.pool.set(bytes, list);
+  }
+
+  upload(data: Float32Array | Int32Array): GpuStorage {
+    const s = this.alloc(data.length, data instanceof Float32Array ? "f32" : "i32");
+    if (data.length === 0) return s;
+    if (this.pending.length === 0) {
+      this.device.queue.writeBuffer(s.buffer, 0, data as Float32Array<ArrayBuffer>);
+    } else {
+      const bytes = Math.ceil(data.byteLength / 4) * 4;
+      const st = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.COPY_SRC,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(st.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      st.unmap();
+      this.staging.push(st);
+      this.pending.push({ kind: "copy", src: st, dst: s.buffer, bytes });
+    }
+    return s;
+  }
+
+  copy(src: GpuStorage, dst: GpuStorage, elements: number): void {
+    if (elements === 0) return;
+    this.pending.push({ kind: "copy", src: src.buffer, dst: dst.buffer, bytes: elements * 4 });
+  }
+
+  private pipeline(code: string): GPUComputePipeline {
+    let p = this.pipelines.get(code);
+    if (p) return p;
+    const layout = this.layout(code);
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code });
+    p = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" },
+    });
+    this.device.popErrorScope().then((err) => {
+      if (err) this.errors.push(`${err.message}\n--- kernel source ---\n${code}`);
+    });
+    this.pipelines.set(code, p);
+    this.stats.pipelines++;
+    return p;
+  }
+
+  /** Explicit layouts (not "auto"): a binding the shader happens not to read must still be accepted. */
+  private layout(code: string): GPUBindGroupLayout {
+    const kinds: string[] = [];
+    for (const m of code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g)) {
+      kinds[Number(m[1])] = m[2];
+    }
+    const key = kinds.join(",");
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = this.device.createBindGroupLayout({
+        entries: kinds.map((k, i) => ({
+          binding: i,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: k === "read" ? "read-only-storage" as const : "storage" as const },
+        })),
+      });
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  dispatch(k: Kernel, buffers: readonly GpuStorage[]): void {
+    if (k.workgroups.some((w) => w === 0)) return;
+    const pipeline = this.pipeline(k.code);
+    const group = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } })),
+    });
+    this.pending.push({ kind: "dispatch", pipeline, group, wg: k.workgroups });
+    this.stats.dispatches++;
+    if (this.pending.length >= BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const enc = this.device.createCommandEncoder();
+    let pass: GPUComputePassEncoder | null = null;
+    for (const c of this.pending) {
+      if (c.kind === "dispatch") {
+        pass ??= enc.beginComputePass();
+        pass.setPipeline(c.pipeline);
+        pass.setBindGroup(0, c.group);
+        pass.dispatchWorkgroups(c.wg[0], c.wg[1], c.wg[2]);
+      } else {
+        pass?.end();
+        pass = null;
+        enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
+      }
+    }
+    pass?.end();
+    this.device.queue.submit([enc.finish()]);
+    this.stats.submits++;
+    this.pending = [];
+    for (const s of this.staging) s.destroy();
+    this.staging = [];
+  }
+
+  async read(s: GpuStorage): Promise<Float32Array | Int32Array> {
+    const bytes = s.size * 4;
+    if (bytes === 0) return s.dtype === "f32" ? new Float32Array(0) : new Int32Array(0);
+    const rb = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.pending.push({ kind: "copy", src: s.buffer, dst: rb, bytes });
+    this.flush();
+    await rb.mapAsync(GPUMapMode.READ);
+    const raw = rb.getMappedRange().slice(0);
+    rb.unmap();
+    rb.destroy();
+    this.throwErrors();
+    return s.dtype === "f32" ? new Float32Array(raw) : new Int32Array(raw);
+  }
+
+  /** Waits for submitted work and throws any validation error seen so far. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwErrors();
+  }
+
+  private throwErrors(): void {
+    if (this.errors.length) {
+      const e = this.errors.splice(0);
+      throw new Error(`WebGPU error: ${e.join("\n")}`);
+    }
+  }
+}

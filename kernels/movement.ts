@@ -1,0 +1,78 @@
+/** Data movement kernels: slice/pad, permute, row gather and its deterministic adjoint. */
+import { type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+
+const WG = 64;
+
+function elementwise(n: number, decl: string[], body: string): Kernel {
+  const code = `${decl.join("\n")}
+@compute @workgroup_size(${WG}) fn main(${BUILTINS}) {
+  let i = ${WG_LINEAR} * ${WG}u + lid.x;
+  if (i >= ${n}u) { return; }
+${body}
+}
+`;
+  return { code, workgroups: linearGrid(Math.ceil(n / WG)) };
+}
+
+/** out[i] = x[i + begin] where in range else 0. */
+export function slicePadKernel(
+  shape: Shape,
+  begin: readonly number[],
+  out: Shape,
+  dtype: "f32" | "i32",
+): Kernel {
+  const xs = stridesOf(shape), os = stridesOf(out);
+  const L: string[] = ["  var off = 0i;", "  var ok = true;"];
+  for (let d = 0; d < out.length; d++) {
+    if (out[d] === 1 && begin[d] === 0) continue;
+    L.push(
+      `  { let c = i32((i / ${os[d]}u) % ${out[d]}u) + (${begin[d]}); ok = ok && c >= 0 && c < ${shape[d]};`,
+    );
+    L.push(`    off += c * ${xs[d]}; }`);
+  }
+  const zero = dtype === "f32" ? "0.0" : "0i";
+  L.push(`  O[i] = select(${zero}, X[u32(max(off, 0))], ok);`);
+  return elementwise(sizeOf(out), [
+    binding(0, "X", `array<${dtype}>`, false),
+    binding(1, "O", `array<${dtype}>`, true),
+  ], L.join("\n"));
+}
+
+export function permuteKernel(shape: Shape, perm: readonly number[], dtype: "f32" | "i32"): Kernel {
+  const xs = stridesOf(shape);
+  const out = perm.map((p) => shape[p]);
+  const os = stridesOf(out);
+  const terms = out.map((d, k) => (d === 1 ? "" : `((i / ${os[k]}u) % ${d}u) * ${xs[perm[k]]}u`)).filter((
+    t,
+  ) => t);
+  return elementwise(sizeOf(out), [
+    binding(0, "X", `array<${dtype}>`, false),
+    binding(1, "O", `array<${dtype}>`, true),
+  ], `  O[i] = X[${terms.length ? terms.join(" + ") : "0u"}];`);
+}
+
+export function gatherRowsKernel(v: number, d: number, m: number): Kernel {
+  return elementwise(m * d, [
+    binding(0, "X", "array<f32>", false),
+    binding(1, "I", "array<i32>", false),
+    binding(2, "O", "array<f32>", true),
+  ], `  let r = u32(clamp(I[i / ${d}u], 0i, ${v - 1}i));\n  O[i] = X[r * ${d}u + i % ${d}u];`);
+}
+
+/** One invocation per output element scanning all indices: deterministic, no float atomics. */
+export function scatterAddRowsKernel(m: number, d: number, v: number): Kernel {
+  return elementwise(
+    v * d,
+    [
+      binding(0, "G", "array<f32>", false),
+      binding(1, "I", "array<i32>", false),
+      binding(2, "O", "array<f32>", true),
+    ],
+    `  let r = i32(i / ${d}u);
+  let q = i % ${d}u;
+  var acc = 0.0;
+  for (var j = 0u; j < ${m}u; j++) { if (I[j] == r) { acc += G[j * ${d}u + q]; } }
+  O[i] = acc;`,
+  );
+}

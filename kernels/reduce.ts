@@ -1,0 +1,92 @@
+/**
+ * Reductions of an elementwise expression along axes. One invocation per output with a serial
+ * loop (fastest on llvmpipe); long reductions are split into chunks of partial results first, which
+ * keeps f32 sums accurate and gives real GPUs parallelism.
+ */
+import type { ReduceOp } from "../engine/backend.ts";
+import { type Expr, maxParam } from "../engine/expr.ts";
+import { broadcastStrides, type Shape, sizeOf } from "../engine/shape.ts";
+import { ExprEmitter } from "./expr_wgsl.ts";
+import { stridedOffsets } from "./indexing.ts";
+import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+
+const WG = 64;
+export const REDUCE_CHUNK = 1024;
+
+export interface ReduceSpec {
+  readonly op: ReduceOp;
+  readonly expr: Expr;
+  readonly inputs: readonly { shape: Shape; dtype: "f32" | "i32" }[];
+  readonly shape: Shape;
+  readonly axes: readonly number[];
+  /** Split the reduced range into `chunks` partial results (output [outer, chunks]). */
+  readonly chunks: number;
+}
+
+export function identity(op: ReduceOp): number {
+  return op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
+}
+
+export function reduceKernel(spec: ReduceSpec): Kernel {
+  const kept = spec.shape.map((_, d) => d).filter((d) => !spec.axes.includes(d));
+  const red = spec.axes;
+  const strides = spec.inputs.map((x) => broadcastStrides(x.shape, spec.shape));
+  const O = sizeOf(kept.map((d) => spec.shape[d]));
+  const R = sizeOf(red.map((d) => spec.shape[d]));
+  const P = spec.chunks;
+  const len = Math.ceil(R / P);
+  const outOff = stridedOffsets(
+    "o",
+    kept.map((d) => spec.shape[d]),
+    strides.map((s) => kept.map((d) => s[d])),
+  );
+  const redOff = stridedOffsets("r", red.map((d) => spec.shape[d]), strides.map((s) => red.map((d) => s[d])));
+  const nParams = maxParam(spec.expr) + 1;
+  const decl = spec.inputs.map((x, i) => binding(i, `I${i}`, `array<${x.dtype}>`, false));
+  decl.push(binding(spec.inputs.length, "O", "array<f32>", true));
+  if (nParams > 0) decl.push(binding(spec.inputs.length + 1, "P", "array<f32>", false));
+  const em = new ExprEmitter((i) => {
+    const v = `I${i}[base${i} + ${redOff[i]}]`;
+    return spec.inputs[i].dtype === "f32" ? v : `f32(${v})`;
+  });
+  const v = em.emit(spec.expr);
+  const acc = spec.op === "sum" ? `acc + ${v}` : spec.op === "max" ? `max(acc, ${v})` : `min(acc, ${v})`;
+  const code = `${decl.join("\n")}
+@compute @workgroup_size(${WG}) fn main(${BUILTINS}) {
+  let t = ${WG_LINEAR} * ${WG}u + lid.x;
+  if (t >= ${O * P}u) { return; }
+  let o = t / ${P}u;
+  let p = t % ${P}u;
+${spec.inputs.map((_, i) => `  let base${i} = ${outOff[i]};`).join("\n")}
+  let r0 = p * ${len}u;
+  let r1 = min(r0 + ${len}u, ${R}u);
+  var acc: f32 = ${f32Lit(identity(spec.op))};
+  for (var r = r0; r < r1; r++) {
+${em.code()}
+    acc = ${acc};
+  }
+  O[t] = acc;
+}
+`;
+  return { code, workgroups: linearGrid(Math.ceil((O * P) / WG)) };
+}
+
+export function argmaxKernel(shape: Shape, axis: number): Kernel {
+  const outer = sizeOf(shape.slice(0, axis)), len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
+  const code = `${binding(0, "X", "array<f32>", false)}
+${binding(1, "O", "array<i32>", true)}
+@compute @workgroup_size(${WG}) fn main(${BUILTINS}) {
+  let t = ${WG_LINEAR} * ${WG}u + lid.x;
+  if (t >= ${outer * inner}u) { return; }
+  let base = (t / ${inner}u) * ${len * inner}u + t % ${inner}u;
+  var best = X[base];
+  var bi = 0i;
+  for (var k = 1u; k < ${len}u; k++) {
+    let v = X[base + k * ${inner}u];
+    if (v > best) { best = v; bi = i32(k); }
+  }
+  O[t] = bi;
+}
+`;
+  return { code, workgroups: linearGrid(Math.ceil((outer * inner) / WG)) };
+}
