@@ -141,6 +141,8 @@ Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file i
   assertEquals(status.signal, "SIGKILL", `writer ended on its own: ${stderr}`);
   assert(committed.length >= target, `writer acknowledged only ${committed.length} rows: ${stderr}`);
 
+  // The kill left an un-checkpointed write-ahead log: reopening exercises SQLite's recovery path.
+  assert(Deno.statSync(path + "-wal").size > 0, "expected a WAL file left behind");
   const store = openStore(path);
   assertEquals(store.integrityCheck(), "ok");
   const stored = new Set(store.list().map((r) => r.key));

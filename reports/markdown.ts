@@ -1,0 +1,175 @@
+/** The Markdown report of one table (and an index of several), rendered from the report model. */
+import { escapeMarkdown as md } from "./escape.ts";
+import { fmtClaimed, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import {
+  asTableReport,
+  type CellReport,
+  cellStatusLabel,
+  METRIC_LABELS,
+  type TableReport,
+  type TableReportInput,
+} from "./model.ts";
+
+/** Accepts either the raw inputs or an already built model (when HTML is rendered from it too). */
+export function renderTableMarkdown(input: TableReportInput | TableReport): string {
+  const r = asTableReport(input);
+  const { spec } = r;
+  const out: string[] = [];
+  out.push(`# ${md(spec.table)} — ${md(spec.paper)} (\`${spec.id}\`)`, "");
+  out.push(`> ${md(spec.caption)}`, "");
+  out.push(`- **Source:** ${md(spec.source)}`);
+  out.push(`- **Profile:** \`${r.profile}\` — ${profileNote(r)}`);
+  const p = spec.protocol;
+  out.push(
+    `- **Paper protocol:** ${md(p.evaluator)}; epoch selection \`${p.selection}\`; ` +
+      `${p.repeats === null ? "repeats not stated" : `${p.repeats} repeats`}. ${md(p.details)}`,
+  );
+  out.push(`- **Metric compared:** \`${r.metric}\` (${METRIC_LABELS[r.metric]})`);
+  const o = r.verdict.options;
+  out.push(
+    `- **Verdict rule:** tolerance ${fmtPts(o.tolerance)} points, α = ${o.alpha}, ` +
+      `single-repeat margin ${fmtPts(o.singleRepeatMargin)} points (see results/README.md)`,
+  );
+  out.push(`- **Cells:** ${counts(r.cellCounts)}`);
+  out.push(`- **Claims:** ${counts(r.claimCounts)}`, "");
+
+  out.push("## Substitutions", "");
+  if (r.substitutions.length === 0) out.push("None: every run used the paper's setting.", "");
+  else {
+    out.push("| field | paper | used | reason | cells |", "| --- | --- | --- | --- | --- |");
+    for (const { substitution: s, cells } of r.substitutions) {
+      out.push(
+        `| ${md(s.field)} | ${md(s.from)} | ${md(s.to)} | ${md(s.reason)} | ${cells.map(md).join(", ")} |`,
+      );
+    }
+    out.push("");
+  }
+
+  out.push("## Provenance", "", ...provenanceLines(r), "");
+
+  out.push("## Claimed vs reproduced", "");
+  out.push(
+    `Each entry: claimed → reproduced (mean ± std over n repeats of \`${r.metric}\`), Δ = reproduced − claimed.`,
+    "",
+  );
+  out.push(`| | ${r.grid.columns.map(md).join(" | ")} |`, `| --- |${" --- |".repeat(r.grid.columns.length)}`);
+  r.grid.rows.forEach((row, i) => {
+    out.push(`| **${md(row)}** | ${r.grid.at[i].map((c) => (c ? gridEntry(c) : "")).join(" | ")} |`);
+  });
+  out.push("");
+
+  out.push("## Cells", "");
+  const holdout = r.metric === "bestTestAcc";
+  out.push(
+    `| cell | method | dataset | IPC | model | claimed | reproduced | ${
+      holdout ? "holdout-selected | " : ""
+    }Δ | verdict | explanation |`,
+    `| --- | --- | --- | --- | --- | --- | --- | ${holdout ? "--- | " : ""}--- | --- | --- |`,
+  );
+  for (const c of r.cells) {
+    const v = c.verdict;
+    const cols = [
+      md(c.spec.id),
+      md(c.spec.method),
+      md(c.spec.dataset),
+      c.spec.ipc === null ? "full" : String(c.spec.ipc),
+      md(c.spec.model),
+      claimedText(c),
+      v.reproduced ? fmtSummary(v.reproduced) : "—",
+      ...(holdout ? [c.holdout ? fmtSummary(c.holdout) : "—"] : []),
+      v.delta === null ? "—" : fmtSigned(v.delta),
+      statusMd(cellStatusLabel(c)),
+      md(v.explanation),
+    ];
+    out.push(`| ${cols.join(" | ")} |`);
+  }
+  out.push("");
+
+  out.push("## Claims", "");
+  if (r.verdict.claims.length === 0) out.push("The table makes no claims.", "");
+  for (const c of r.verdict.claims) {
+    out.push(`### ${md(c.claimId)}: ${statusMd(c.status)}`, "");
+    out.push(`> ${md(c.text)} — _${md(c.source)}_ (${c.kind})`, "");
+    out.push(md(c.explanation), "");
+    for (const part of c.parts) out.push(`- **${part.status}** — ${md(part.explanation)}`);
+    if (c.parts.length) out.push("");
+  }
+
+  if (spec.notes?.length) {
+    out.push("## Notes", "", ...spec.notes.map((n) => `- ${md(n)}`), "");
+  }
+  return out.join("\n").trimEnd() + "\n";
+}
+
+function profileNote(r: TableReport): string {
+  if (r.profile === "paper") return "the paper's full protocol; cell numbers are comparable with the paper.";
+  return "a reduced budget: cell numbers are **not comparable** with the paper (profile ≠ paper); " +
+    "claims (relative comparisons) are still evaluated.";
+}
+
+function counts(c: Partial<Record<string, number>>): string {
+  const entries = Object.entries(c).filter(([, n]) => (n ?? 0) > 0);
+  return entries.length ? entries.map(([s, n]) => `${n} ${s}`).join(", ") : "none";
+}
+
+function provenanceLines(r: TableReport): string[] {
+  const p = r.provenance;
+  if (p.repeats === 0) return ["No results yet."];
+  const list = (xs: string[]) => xs.map((x) => `\`${md(x)}\``).join(", ");
+  const lines = [
+    `- **Repeats:** ${p.repeats}` +
+    (r.excludedRepeats ? ` (${r.excludedRepeats} repeats of older configurations not used)` : ""),
+    `- **Git:** ${p.gitShas.map((g) => `\`${md(shortSha(g.sha))}\`${g.dirty ? " (dirty)" : ""}`).join(", ")}`,
+    `- **Deno:** ${list(p.denoVersions)}`,
+    `- **Adapter:** ${p.adapters.map(md).join("; ")}`,
+    `- **Code versions:** ${list(p.codeVersions)}; **dataset manifests:** ${
+      list(p.datasetManifestHashes.map((h) => h.slice(0, 12)))
+    }`,
+    `- **Hosts:** ${p.hostnames.map(md).join(", ")}`,
+    `- **Wall time:** ${fmtSeconds(p.wallSeconds)} (distill ${fmtSeconds(p.distillSeconds)}, eval ${
+      fmtSeconds(p.evalSeconds)
+    }), ` +
+    `${md(p.firstStart ?? "?")} → ${md(p.lastFinish ?? "?")}`,
+  ];
+  return lines;
+}
+
+function claimedText(c: CellReport): string {
+  return c.spec.claimed
+    ? fmtClaimed(c.spec.claimed)
+    : `claimed: ${md(c.spec.claimedNote ?? "unavailable in source")}`;
+}
+
+function gridEntry(c: CellReport): string {
+  const rep = c.verdict.reproduced;
+  if (!rep) {
+    const state = c.method.implemented ? "not run" : cellStatusLabel(c);
+    return `${claimedText(c)} → _${md(state)}_`;
+  }
+  const delta = c.verdict.delta === null ? "" : ` (Δ ${fmtSigned(c.verdict.delta)})`;
+  return `${claimedText(c)} → ${fmtSummary(rep)}${delta}`;
+}
+
+function statusMd(status: string): string {
+  const s = md(status);
+  return status === "reproduced" ? `**${s}**` : status === "not reproduced" ? `**${s}** ✗` : s;
+}
+
+/** A Markdown index of table reports (links are relative file names). */
+export function renderIndexMarkdown(entries: readonly { href: string; report: TableReport }[]): string {
+  const out = [
+    "# ddrepro reports",
+    "",
+    "| table | paper | profile | cells | claims |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const { href, report: r } of entries) {
+    out.push(
+      `| [${md(r.spec.id)}](${encodeURI(href)}) | ${md(r.spec.paper)} — ${
+        md(r.spec.table)
+      } | \`${r.profile}\` | ` +
+        `${counts(r.cellCounts)} | ${counts(r.claimCounts)} |`,
+    );
+  }
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,222 @@
+/**
+ * The report of one table as data: verdicts, grid layout, substitutions and provenance summary.
+ * Markdown and HTML render this same model, so the two formats can never disagree on a number.
+ */
+import type { CellSpec, TableSpec } from "../experiments/schema.ts";
+import { summarize, type Summary } from "../results/stats.ts";
+import type { CellRepeatResult, MetricName, Profile, Substitution } from "../results/types.ts";
+import {
+  type CellStatus,
+  type CellVerdict,
+  type ClaimStatus,
+  evaluateTable,
+  groupBy,
+  selectLatest,
+  type TableVerdict,
+  type VerdictOptions,
+} from "../results/verdicts.ts";
+
+export interface MethodStatus {
+  implemented: boolean;
+  /** Why not, e.g. "needs a pretrained diffusion model". */
+  reason?: string;
+}
+export type MethodStatusFn = (methodId: string) => MethodStatus;
+
+export interface TableReportInput {
+  spec: TableSpec;
+  /** May contain other tables and profiles; only this table's `profile` results are used. */
+  results: readonly CellRepeatResult[];
+  profile: Profile;
+  /** Default: every method counts as implemented. */
+  methodStatus?: MethodStatusFn;
+  verdictOptions?: Partial<VerdictOptions>;
+  /** Average every stored configuration instead of only the latest (default false; see selectLatest). */
+  allConfigurations?: boolean;
+}
+
+export interface CellReport {
+  spec: CellSpec;
+  /** Display labels: the paper's row/column, or derived from method and dataset/IPC. */
+  row: string;
+  column: string;
+  verdict: CellVerdict;
+  method: MethodStatus;
+  /** testAccAtBestHoldout, shown next to a max-over-epochs metric as the honest counterpart. */
+  holdout: Summary | null;
+  results: CellRepeatResult[];
+}
+
+export interface ProvenanceSummary {
+  repeats: number;
+  gitShas: { sha: string; dirty: boolean }[];
+  denoVersions: string[];
+  adapters: string[];
+  hostnames: string[];
+  codeVersions: string[];
+  datasetManifestHashes: string[];
+  wallSeconds: number;
+  distillSeconds: number;
+  evalSeconds: number;
+  firstStart: string | null;
+  lastFinish: string | null;
+}
+
+export interface SubstitutionUse {
+  substitution: Substitution;
+  cells: string[];
+}
+
+export interface TableReport {
+  spec: TableSpec;
+  profile: Profile;
+  metric: MetricName;
+  verdict: TableVerdict;
+  cells: CellReport[];
+  /** rows × columns of the paper's layout; undefined where the table has no cell. */
+  grid: { rows: string[]; columns: string[]; at: (CellReport | undefined)[][] };
+  substitutions: SubstitutionUse[];
+  provenance: ProvenanceSummary;
+  /** Repeats of older configurations left out by selectLatest. */
+  excludedRepeats: number;
+  cellCounts: Partial<Record<CellStatus | "not implemented", number>>;
+  claimCounts: Partial<Record<ClaimStatus, number>>;
+}
+
+export const METRIC_LABELS: Record<MetricName, string> = {
+  lastTestAcc: "test accuracy at the last epoch",
+  bestHoldoutAcc: "best held-out (train split) accuracy",
+  testAccAtBestHoldout: "test accuracy at the epoch with the best held-out accuracy",
+  bestTestAcc: "max test accuracy over epochs (as the paper reports it)",
+};
+
+export function buildTableReport(input: TableReportInput): TableReport {
+  const { spec, profile } = input;
+  const methodStatus = input.methodStatus ?? (() => ({ implemented: true }));
+  const mine = input.results.filter((r) => r.resolved.tableId === spec.id && r.resolved.profile === profile);
+  const used = input.allConfigurations ? mine : selectLatest(mine);
+  const verdict = evaluateTable(spec, used, { ...input.verdictOptions, profile });
+  const byCell = groupBy(used, (r) => r.resolved.cellId);
+  const labels = displayLabels(spec.cells);
+
+  const cells: CellReport[] = spec.cells.map((c, i) => {
+    const results = byCell.get(c.id) ?? [];
+    return {
+      spec: c,
+      ...labels[i],
+      verdict: verdict.cells[i],
+      method: methodStatus(c.method),
+      holdout: results.length ? summarize(results.map((r) => r.metrics.testAccAtBestHoldout)) : null,
+      results,
+    };
+  });
+
+  const cellCounts: TableReport["cellCounts"] = {};
+  for (const c of cells) {
+    const s = c.results.length === 0 && !c.method.implemented ? "not implemented" : c.verdict.status;
+    cellCounts[s] = (cellCounts[s] ?? 0) + 1;
+  }
+  const claimCounts: TableReport["claimCounts"] = {};
+  for (const c of verdict.claims) claimCounts[c.status] = (claimCounts[c.status] ?? 0) + 1;
+
+  return {
+    spec,
+    profile,
+    metric: verdict.metric,
+    verdict,
+    cells,
+    grid: layoutGrid(cells),
+    substitutions: collectSubstitutions(used),
+    provenance: summariseProvenance(used),
+    excludedRepeats: mine.length - used.length,
+    cellCounts,
+    claimCounts,
+  };
+}
+
+/**
+ * Row/column labels as the paper prints them; derived ones otherwise. Cells that would land on the
+ * same grid position get their id appended to the row label, so no number is ever hidden.
+ */
+function displayLabels(cells: readonly CellSpec[]): { row: string; column: string }[] {
+  const models = new Set(cells.map((c) => c.model));
+  const labels = cells.map((c) => ({
+    row: c.row ?? c.method,
+    column: c.column ??
+      `${c.dataset} · ${c.ipc === null ? "full" : `IPC ${c.ipc}`}${models.size > 1 ? ` · ${c.model}` : ""}`,
+  }));
+  const seen = new Set<string>();
+  return labels.map((l, i) => {
+    const pos = JSON.stringify([l.row, l.column]);
+    if (!seen.has(pos)) {
+      seen.add(pos);
+      return l;
+    }
+    return { row: `${l.row} (${cells[i].id})`, column: l.column };
+  });
+}
+
+function layoutGrid(cells: CellReport[]): TableReport["grid"] {
+  const rows = [...new Set(cells.map((c) => c.row))];
+  const columns = [...new Set(cells.map((c) => c.column))];
+  const at = rows.map((r) => columns.map((col) => cells.find((c) => c.row === r && c.column === col)));
+  return { rows, columns, at };
+}
+
+function collectSubstitutions(results: readonly CellRepeatResult[]): SubstitutionUse[] {
+  const uses = new Map<string, SubstitutionUse>();
+  for (const r of results) {
+    for (const s of r.resolved.substitutions) {
+      const k = JSON.stringify([s.field, s.from, s.to, s.reason]);
+      const use = uses.get(k) ?? { substitution: s, cells: [] };
+      if (!use.cells.includes(r.resolved.cellId)) use.cells.push(r.resolved.cellId);
+      uses.set(k, use);
+    }
+  }
+  return [...uses.values()];
+}
+
+function summariseProvenance(results: readonly CellRepeatResult[]): ProvenanceSummary {
+  const distinct = (xs: string[]) => [...new Set(xs)].sort();
+  const shas = new Map<string, boolean>();
+  for (const r of results) {
+    shas.set(r.provenance.gitSha, (shas.get(r.provenance.gitSha) ?? false) || r.provenance.gitDirty);
+  }
+  const sum = (f: (r: CellRepeatResult) => number) => results.reduce((s, r) => s + f(r), 0);
+  const times = (f: (r: CellRepeatResult) => string) => results.map(f).sort();
+  return {
+    repeats: results.length,
+    gitShas: [...shas].map(([sha, dirty]) => ({ sha, dirty })),
+    denoVersions: distinct(results.map((r) => r.provenance.denoVersion)),
+    adapters: distinct(results.map((r) => {
+      const a = r.provenance.adapter;
+      return `${a.vendor} ${a.architecture} (${a.description})${a.backend ? ` [${a.backend}]` : ""}`;
+    })),
+    hostnames: distinct(results.map((r) => r.provenance.hostname)),
+    codeVersions: distinct(results.map((r) => r.codeVersion)),
+    datasetManifestHashes: distinct(results.map((r) => r.datasetManifestHash)),
+    wallSeconds: sum((r) => r.provenance.wallSeconds),
+    distillSeconds: sum((r) => r.provenance.distillSeconds),
+    evalSeconds: sum((r) => r.provenance.evalSeconds),
+    firstStart: times((r) => r.provenance.startedAt)[0] ?? null,
+    lastFinish: times((r) => r.provenance.finishedAt).at(-1) ?? null,
+  };
+}
+
+/** Renderers accept raw inputs or a built model (when several formats are rendered from one). */
+export function asTableReport(x: TableReportInput | TableReport): TableReport {
+  return "grid" in x ? x : buildTableReport(x);
+}
+
+/** The one-word state of a cell as both reports show it. */
+export function cellStatusLabel(c: CellReport): string {
+  if (c.results.length === 0 && !c.method.implemented) {
+    return c.method.reason ? `not implemented (${c.method.reason})` : "not implemented";
+  }
+  return c.verdict.status;
+}
+
+/** A file name for a table id ("igds/table1" → "igds_table1"); ids never contain "_". */
+export function tableFileStem(tableId: string): string {
+  return tableId.replace(/\//g, "_");
+}

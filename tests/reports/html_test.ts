@@ -1,0 +1,133 @@
+import { assert, assertEquals } from "../results/_assert.ts";
+import { escapeHtml, escapeMarkdown, jsonForScript, safeHref, scriptSource } from "../../reports/escape.ts";
+import { chartData, renderIndexHtml, renderTableHtml } from "../../reports/html.ts";
+import { buildTableReport } from "../../reports/model.ts";
+import { imageGridPng } from "../../reports/png.ts";
+import type { TableSpec } from "../../experiments/schema.ts";
+import { demoTable, repeats } from "../results/_fixtures.ts";
+
+const HOSTILE = `</script><script>alert(1)</script><img src=x onerror=alert(2)>"'&amp;<!--\u2028`;
+
+/** A table where every free-text field a spec or store can carry is hostile. */
+function hostileInputs() {
+  const base = demoTable();
+  const spec: TableSpec = {
+    ...base,
+    paper: HOSTILE,
+    source: HOSTILE,
+    table: HOSTILE,
+    caption: HOSTILE,
+    protocol: { ...base.protocol, evaluator: HOSTILE, details: HOSTILE },
+    notes: [HOSTILE],
+    // Built directly (not parsed) so even fields the schema restricts, like method ids, are hostile.
+    cells: base.cells.map((c, i) => ({
+      ...c,
+      method: i === 0 ? HOSTILE : c.method,
+      row: i < 3 ? HOSTILE : c.row,
+      column: i === 0 ? HOSTILE : c.column,
+      claimedNote: HOSTILE,
+    })),
+    claims: base.claims.map((c) => ({ ...c, id: HOSTILE, text: HOSTILE, source: HOSTILE })),
+  };
+  const subs = [{ field: HOSTILE, from: HOSTILE, to: HOSTILE, reason: HOSTILE }];
+  const results = [
+    ...repeats("dm-1", [25, 26], { substitutions: subs, method: HOSTILE }),
+    ...repeats("ours-1", [30, 31]),
+    ...repeats("ours-50", [60]),
+  ].map((r) => ({
+    ...r,
+    provenance: {
+      ...r.provenance,
+      hostname: HOSTILE,
+      adapter: { ...r.provenance.adapter, description: HOSTILE },
+    },
+  }));
+  return {
+    spec,
+    results,
+    profile: "paper" as const,
+    methodStatus: (
+      m: string,
+    ) => (m === "ours" ? { implemented: true } : { implemented: false, reason: HOSTILE }),
+  };
+}
+
+function assertNoInjection(html: string, scripts: number): void {
+  assert(!html.includes("<script>alert"), "raw <script>alert in output");
+  assert(!html.includes("<img src=x"), "raw <img> in output");
+  assert(!html.includes("<!--"), "comment opener in output");
+  assertEquals(html.match(/<script\b/gi)?.length ?? 0, scripts, "unexpected <script> count");
+  assertEquals(html.match(/<\/script/gi)?.length ?? 0, scripts, "unexpected </script count");
+  assert(!/<script[^>]*\ssrc=/i.test(html) && !/<link\b/i.test(html), "external resource referenced");
+}
+
+Deno.test("html: every embedded string is escaped (hostile caption, method, labels, reasons, images)", () => {
+  const png = imageGridPng(new Float32Array(2 * 1 * 2 * 2).fill(0.5), [2, 1, 2, 2], { classes: 2 });
+  const html = renderTableHtml(hostileInputs(), {
+    chartJs: "/* chart.js stand-in */ window.Chart = function () {};",
+    images: [{ title: HOSTILE, png }],
+    indexHref: "javascript:alert(3)",
+  });
+  assertNoInjection(html, 3);
+  assert(html.includes(escapeHtml(HOSTILE)), "escaped text missing");
+  assert(!html.includes("javascript:"), "javascript: link survived");
+  assert(html.includes("data:image/png;base64,"));
+
+  // The chart data survives escaping byte for byte: the page's script sees the original strings.
+  const json = /<script type="application\/json" id="ddrepro-data">([\s\S]*?)<\/script>/.exec(html)?.[1];
+  assert(json !== undefined, "chart data element missing");
+  assert(!json.includes("<") && !json.includes("\u2028"));
+  const data = JSON.parse(json);
+  assert(data.bars.labels.some((l: string) => l.startsWith(HOSTILE)), "hostile label not round-tripped");
+});
+
+Deno.test("html: chart.js is inlined from node_modules, charts are static (animation off)", () => {
+  const base = hostileInputs();
+  const html = renderTableHtml({ ...base, spec: demoTable(), methodStatus: undefined });
+  assert(html.length > 150_000, "chart.js does not seem inlined");
+  assert(html.includes("animation: false"));
+  assertNoInjection(html, 3);
+});
+
+Deno.test("html: curves per dataset with claimed and reproduced series; no charts without numbers", () => {
+  const spec = demoTable();
+  const r = buildTableReport({
+    spec,
+    results: [...repeats("dm-1", [25, 26]), ...repeats("dm-50", [61])],
+    profile: "paper",
+  });
+  const c = chartData(r);
+  assertEquals(c.curves.length, 1);
+  assertEquals(c.curves[0].ipcs, [1, 10, 50]);
+  const dm = c.curves[0].series.find((s) => s.name === "DM");
+  assertEquals(dm?.claimed, [26.0, 48.9, 63.0]);
+  assertEquals(dm?.reproduced, [25.5, null, 61]);
+  const empty = demoTable({ cells: demoTable().cells.map((x) => ({ ...x, claimed: null })) });
+  const html = renderTableHtml({ spec: empty, results: [], profile: "paper" }, { chartJs: "x" });
+  assert(!html.includes("<script"), "no data, no scripts");
+});
+
+Deno.test("html: index escapes titles and neutralises non-http links", () => {
+  const report = buildTableReport(hostileInputs());
+  const html = renderIndexHtml([{ href: "javascript:alert(1)", report }, {
+    href: "demo_table1.html",
+    report,
+  }], {
+    title: HOSTILE,
+  });
+  assertNoInjection(html, 0);
+  assert(html.includes('href="#"') && html.includes('href="demo_table1.html"'));
+});
+
+Deno.test("escape helpers", () => {
+  assertEquals(escapeHtml(`<a href="x">'&'</a>`), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  assertEquals(JSON.parse(jsonForScript({ s: HOSTILE })).s, HOSTILE);
+  assertEquals(scriptSource('var s = "</script><!--";'), 'var s = "<\\/script><\\!--";');
+  assertEquals(safeHref(" JavaScript:alert(1)"), "#");
+  assertEquals(safeHref("https://example.org/x"), "https://example.org/x");
+  assertEquals(safeHref("igds_table1.html"), "igds_table1.html");
+  assertEquals(
+    escapeMarkdown("a|b <i>*x*</i>\nc &amp; d & e"),
+    "a\\|b &lt;i>\\*x\\*&lt;/i> c &amp;amp; d & e",
+  );
+});

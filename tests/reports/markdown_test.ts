@@ -1,0 +1,93 @@
+import { assert, assertEquals } from "../results/_assert.ts";
+import { renderIndexMarkdown, renderTableMarkdown } from "../../reports/markdown.ts";
+import { buildTableReport } from "../../reports/model.ts";
+import { demoTable, repeats } from "../results/_fixtures.ts";
+
+const subs = [{
+  field: "dataset",
+  from: "imagewoof",
+  to: "fashion-mnist",
+  reason: "ImageWoof absent offline",
+}];
+
+function inputs(profile: "paper" | "quick" = "paper") {
+  return {
+    spec: demoTable(),
+    results: [
+      ...repeats("dm-1", [25.6, 26.1, 25.9], { profile, substitutions: subs }),
+      ...repeats("ours-1", [29.5, 30.4, 30.1], { profile }),
+      ...repeats("ours-50", [62.0], { profile }),
+    ],
+    profile,
+    methodStatus: (
+      m: string,
+    ) => (m === "dm" ? { implemented: true } : { implemented: false, reason: "needs a GAN" }),
+  };
+}
+
+Deno.test("markdown: claimed and reproduced numbers, deltas, verdicts and explanations", () => {
+  const md = renderTableMarkdown(inputs());
+  for (const s of ["26.00 ± 0.80", "25.87 ± 0.25 (n=3)", "Δ −0.13", "30.00 ± 0.50", "30.00 ± 0.46 (n=3)"]) {
+    assert(md.includes(s), `missing ${s}`);
+  }
+  assert(
+    md.includes(
+      "| dm-1 | dm | cifar10 | 1 | convnet3 | 26.00 ± 0.80 | 25.87 ± 0.25 (n=3) | −0.13 | **reproduced** |",
+    ),
+  );
+  assert(md.includes("claimed: unavailable in source"));
+  assert(md.includes("### ours-beats-dm: not run"), "claim with a missing cell is not run");
+  assert(md.includes("Test accuracy (%) on CIFAR-10."));
+});
+
+Deno.test("markdown: substitutions, provenance and profile are stated", () => {
+  const md = renderTableMarkdown(inputs());
+  assert(md.includes("| dataset | imagewoof | fashion-mnist | ImageWoof absent offline | dm-1 |"));
+  assert(md.includes("`0123456789`") && md.includes("`2.9.6`") && md.includes("llvmpipe"));
+  assert(md.includes("**Wall time:** 1.17 h (distill 46.7 min, eval 23.3 min)"), "7 repeats × 600 s");
+  assert(md.includes("**Profile:** `paper`"));
+  const quick = renderTableMarkdown(inputs("quick"));
+  assert(quick.includes("profile ≠ paper: not comparable"));
+  assert(quick.includes("**not comparable**"));
+});
+
+Deno.test("markdown: methods not implemented and cells not run are distinguished", () => {
+  const md = renderTableMarkdown(inputs());
+  // ours-10 is unimplemented and has no runs; dm-10 is implemented but not run.
+  assert(
+    md.includes(
+      "| ours-10 | ours | cifar10 | 10 | convnet3 | 52.00 | — | — | not implemented (needs a GAN) |",
+    ),
+    md,
+  );
+  assert(md.includes("| dm-10 | dm | cifar10 | 10 | convnet3 | 48.90 ± 0.60 | — | — | not run |"));
+  // ours-1 has runs despite the callback: numbers win over the label.
+  assert(md.includes("| ours-1 | ours | cifar10 | 1 | convnet3 | 30.00 ± 0.50 | 30.00 ± 0.46 (n=3) |"));
+});
+
+Deno.test("markdown: a max-over-epochs table also shows the holdout-selected number", () => {
+  const spec = demoTable({ protocol: { evaluator: "x", selection: "best-test", repeats: 3, details: "" } });
+  const md = renderTableMarkdown({
+    spec,
+    results: repeats("dm-1", [25, 26], { metrics: { bestTestAcc: 27 } }),
+    profile: "paper",
+  });
+  assert(md.includes("holdout-selected") && md.includes("`bestTestAcc`"));
+  assert(md.includes("| 27.00 ± 0.00 (n=2) | 25.50 ± 0.71 (n=2) |"), md);
+});
+
+Deno.test("markdown: user text cannot break the table or inject HTML", () => {
+  const spec = demoTable({ caption: "a | b <script>x</script>" });
+  spec.cells[0].row = "Row | with pipe";
+  const md = renderTableMarkdown({ spec, results: [], profile: "paper" });
+  assert(md.includes("a \\| b &lt;script>x&lt;/script>"));
+  assert(md.includes("**Row \\| with pipe**"));
+  assert(!md.includes("<script"));
+});
+
+Deno.test("markdown: index lists tables with their verdict counts", () => {
+  const report = buildTableReport(inputs());
+  const md = renderIndexMarkdown([{ href: "demo_table1.md", report }]);
+  assert(md.includes("[demo/table1](demo_table1.md)"));
+  assertEquals(md.split("\n").filter((l) => l.startsWith("| [")).length, 1);
+});
