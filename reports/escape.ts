@@ -46,14 +46,14 @@ export function safeHref(href: string): string {
 }
 
 /**
- * Text inside a Markdown table cell or paragraph. Renderers pass raw HTML through, so `<` and
- * entity-like `&` are escaped (a bare `>` cannot open a tag and stays readable); pipes,
+ * Text inside a Markdown table cell or paragraph. Renderers pass raw HTML through, so a `<` that
+ * could open a tag or comment and an entity-like `&` are escaped (`a < b`, `x > y` stay readable); pipes,
  * backslashes and emphasis/link/code characters are escaped; line breaks are flattened.
  */
 export function escapeMarkdown(value: string | number): string {
   return String(value)
     .replace(/&(?=#?[a-z0-9]+;)/gi, "&amp;")
-    .replace(/</g, "&lt;")
+    .replace(/<(?=[a-z\/!?])/gi, "&lt;") // only these can open a tag or comment
     .replace(/\\/g, "\\\\")
     .replace(/([|*_`\[\]])/g, "\\$1")
     .replace(/\r?\n|\r/g, " ");

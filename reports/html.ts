@@ -30,6 +30,9 @@ export interface HtmlOptions {
   generatedAt?: string;
 }
 
+/** Above this many series per curve chart, the legend goes to the right (see INIT_SCRIPT). */
+const WIDE_LEGEND = 6;
+
 const CHART_JS = new URL("../node_modules/chart.js/dist/chart.umd.js", import.meta.url);
 
 /** chart.js's UMD bundle, read from the project's node_modules (populated by `nodeModulesDir: auto`). */
@@ -136,11 +139,15 @@ export function renderTableHtml(input: TableReportInput | TableReport, options: 
   if (charts.curves.length > 0) {
     body.push(section(
       "Accuracy vs IPC",
-      `<p class="hint">Dashed: claimed by the paper. Solid: reproduced (mean over repeats).</p>` +
+      `<p class="hint">Dashed line, hollow diamonds: claimed by the paper. Solid line, dots: reproduced (mean over repeats).</p>` +
         `<div class="curves">${
-          charts.curves.map((c, i) =>
-            `<figure class="chart"><canvas id="curve-${i}" aria-label="${h(c.title)}"></canvas></figure>`
-          ).join("")
+          charts.curves.map((c, i) => {
+            // Many series: the legend moves to the right and the chart spans the row, growing with it.
+            const wide = c.series.length > WIDE_LEGEND;
+            const style = wide ? ` style="height:${Math.max(340, 22 * c.series.length + 120)}px"` : "";
+            return `<figure class="chart${wide ? " wide" : ""}"${style}>` +
+              `<canvas id="curve-${i}" aria-label="${h(c.title)}"></canvas></figure>`;
+          }).join("")
         }</div>`,
     ));
   }
@@ -387,6 +394,7 @@ function images(list: readonly ImageGridEmbed[]): string {
 const INIT_SCRIPT = `
 (function () {
   "use strict";
+  var WIDE_LEGEND = ${WIDE_LEGEND};
   var data = JSON.parse(document.getElementById("ddrepro-data").textContent);
   var palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
     "#bcbd22", "#7f7f7f"];
@@ -397,13 +405,13 @@ const INIT_SCRIPT = `
     var s = ctx.dataset.std ? ctx.dataset.std[ctx.dataIndex] : null;
     return ctx.dataset.label + ": " + fmt(ctx.parsed.y != null && ctx.chart.options.indexAxis !== "y" ? ctx.parsed.y : ctx.parsed.x, s);
   }
+  function color(j) { return j < palette.length ? palette[j] : "hsl(" + Math.round((j * 137.5) % 360) + ",65%,42%)"; }
   data.curves.forEach(function (c, i) {
     var datasets = [];
     c.series.forEach(function (s, j) {
-      var color = palette[j % palette.length];
-      datasets.push({ label: s.name + " (reproduced)", data: s.reproduced, std: s.reproducedStd, borderColor: color,
-        backgroundColor: color, spanGaps: true, pointRadius: 4, borderWidth: 2 });
-      datasets.push({ label: s.name + " (claimed)", data: s.claimed, std: s.claimedStd, borderColor: color,
+      datasets.push({ label: s.name, data: s.reproduced, std: s.reproducedStd, borderColor: color(j),
+        backgroundColor: color(j), spanGaps: true, pointRadius: 4, borderWidth: 2 });
+      datasets.push({ label: s.name + " (claimed)", data: s.claimed, std: s.claimedStd, borderColor: color(j),
         backgroundColor: "#fff", borderDash: [6, 4], spanGaps: true, pointRadius: 4, pointStyle: "rectRot", borderWidth: 2 });
     });
     new Chart(document.getElementById("curve-" + i), {
@@ -412,7 +420,12 @@ const INIT_SCRIPT = `
       options: { animation: false, responsive: true, maintainAspectRatio: false,
         scales: { x: { title: { display: true, text: "images per class (IPC)" } },
                   y: { title: { display: true, text: data.metricLabel } } },
-        plugins: { title: { display: true, text: c.title }, tooltip: { callbacks: { label: label } } } }
+        plugins: {
+          title: { display: true, text: c.title },
+          // One legend entry per series (the solid line); the dashed twin shares its colour.
+          legend: { position: c.series.length > WIDE_LEGEND ? "right" : "top",
+            labels: { boxWidth: 14, filter: function (item) { return item.datasetIndex % 2 === 0; } } },
+          tooltip: { callbacks: { label: label } } } }
     });
   });
   if (data.bars.labels.length > 0) {
@@ -453,7 +466,7 @@ table.grid .delta { font-size: 12px; color: #444; }
 td.st-reproduced, td.st-not-reproduced, td.st-inconclusive, td.st-not-run, td.st-not-implemented,
 td.st-not-comparable, td.st-no-claim { border-radius: 0; }
 .curves { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
-figure.chart { position: relative; height: 340px; margin: 8px 0; }
+figure.chart { position: relative; height: 340px; margin: 8px 0; } figure.chart.wide { grid-column: 1 / -1; }
 article.claim blockquote { margin: 4px 0 4px 0; padding-left: 10px; border-left: 3px solid #ccc; color: #333; }
 .images { display: flex; flex-wrap: wrap; gap: 16px; } .images img { image-rendering: pixelated; max-width: 100%; }
 nav a { font-size: 13px; }

@@ -192,7 +192,9 @@ export function comparePair(
   }
   const { tolerance: tol, alpha } = options;
   const diff = summarize(a.values).mean - summarize(b.values).mean;
-  const head = `${describe(a)} vs ${describe(b)}: ${signed(diff)} points`;
+  const head = `${formatSummary(summarize(a.values))} vs ${formatSummary(summarize(b.values))}: ${
+    signed(diff)
+  } points`;
   const result = (status: ClaimStatus, p: number | null, why: string): PairVerdict => ({
     label,
     status,
@@ -204,7 +206,9 @@ export function comparePair(
   if (a.values.length < 2 || b.values.length < 2) {
     const margin = Math.max(options.singleRepeatMargin, tol);
     const single = `n < 2: no significance test possible, decided by the ${pts(margin)}-point margin`;
-    if (relation === ">=" && diff >= -tol) return result("reproduced", null, `within tolerance ${pts(tol)}`);
+    if (relation === ">=" && diff >= -tol) {
+      return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${pts(tol)}`);
+    }
     if (relation === ">" && diff > margin) return result("reproduced", null, `${single}; gap exceeds it`);
     if (-diff > margin) return result("not reproduced", null, `${single}; ${b.id} leads by more`);
     return result("inconclusive", null, `${single}; gap within it`);
@@ -217,7 +221,7 @@ export function comparePair(
       return result("reproduced", w.pGreater, `${test(w.pGreater)} < ${alpha}`);
     }
   } else if (diff >= -tol) {
-    return result("reproduced", null, `within tolerance ${pts(tol)}`);
+    return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${pts(tol)}`);
   }
   if (-diff > tol && w.pLess < alpha) {
     return result(

@@ -130,4 +130,5 @@ Deno.test("escape helpers", () => {
     escapeMarkdown("a|b <i>*x*</i>\nc &amp; d & e"),
     "a\\|b &lt;i>\\*x\\*&lt;/i> c &amp;amp; d & e",
   );
+  assertEquals(escapeMarkdown("p < 0.05, a > b, <!-- x"), "p < 0.05, a > b, &lt;!-- x");
 });
