@@ -1,0 +1,154 @@
+/**
+ * Evaluator training protocols as typed, named data (shared/docs/protocols.md §2, §6.2, §7.3, §8;
+ * IGDS App. F). Every result records the full resolved protocol. Learning-rate decay is expressed in
+ * fractions of the run so that a profile that scales epochs keeps the schedule's shape.
+ */
+import { z } from "zod";
+
+export const OptimizerSpec = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("sgd"), lr: z.number().positive(), momentum: z.number().min(0).max(1), weightDecay: z.number().min(0) }).strict(),
+  z.object({ kind: z.literal("adam"), lr: z.number().positive(), weightDecay: z.number().min(0) }).strict(),
+  z.object({ kind: z.literal("adamw"), lr: z.number().positive(), weightDecay: z.number().min(0) }).strict(),
+]);
+export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
+
+export const DecaySpec = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("none") }).strict(),
+  /** DC: after pass ⌊E/2⌋ (0-based) the lr is ×0.1 and the optimizer rebuilt (momentum reset). */
+  z.object({ kind: z.literal("dc-half"), factor: z.number().positive(), resetOptimizer: z.boolean() }).strict(),
+  /** MultiStepLR at fractions of the run (IDC: 2/3 and 5/6, γ 0.2). */
+  z.object({ kind: z.literal("multistep"), fractions: z.array(z.number().gt(0).lt(1)), gamma: z.number().positive() }).strict(),
+  /** RDED/D³HR LambdaLR: lr·0.5·(1 + cos(π·e/(2E))), per epoch. */
+  z.object({ kind: z.literal("half-cosine") }).strict(),
+  z.object({ kind: z.literal("cosine") }).strict(),
+]);
+export type DecaySpec = z.infer<typeof DecaySpec>;
+
+export const AugmentSpec = z.object({
+  kind: z.enum(["none", "dc", "dsa", "rrc-flip"]),
+  /** CutMix probability and Beta(β, β); null disables it. */
+  cutmix: z.object({ prob: z.number().min(0).max(1), beta: z.number().positive() }).strict().nullable(),
+}).strict();
+export type AugmentSpec = z.infer<typeof AugmentSpec>;
+
+export const LabelSpec = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("hard") }).strict(),
+  /** Teacher logits on each augmented batch, KL at temperature T (SRe²L/RDED/D³HR). */
+  z.object({ kind: z.literal("soft-kd"), teacher: z.string(), temperature: z.number().positive() }).strict(),
+]);
+export type LabelSpec = z.infer<typeof LabelSpec>;
+
+export const ProtocolConfig = z.object({
+  id: z.string(),
+  description: z.string(),
+  optimizer: OptimizerSpec,
+  decay: DecaySpec,
+  /** Training epochs; by IPC where the protocol varies them (IGDS Table 8), else `default`. */
+  epochs: z.object({ default: z.number().int().positive(), byIpc: z.record(z.string(), z.number().int().positive()) }).strict(),
+  batchSize: z.number().int().positive(),
+  augment: AugmentSpec,
+  labels: LabelSpec,
+  /** Evaluate holdout/test accuracy every this many epochs (and at the end). */
+  evalEvery: z.number().int().positive(),
+}).strict();
+export type ProtocolConfig = z.infer<typeof ProtocolConfig>;
+
+const sgdDc: OptimizerSpec = { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
+const none: AugmentSpec = { kind: "none", cutmix: null };
+
+/** The protocols of the seed papers and the methods they build on, at the paper profile. */
+export const PROTOCOLS: Record<string, ProtocolConfig> = {
+  dc: {
+    id: "dc",
+    description: "DC evaluate_synset: SGD 0.01 m0.9 wd5e-4, batch 256, lr ×0.1 at half with optimizer reset; " +
+      "MNIST 1000 epochs with DC augment, other datasets 300 without augmentation",
+    optimizer: sgdDc,
+    decay: { kind: "dc-half", factor: 0.1, resetOptimizer: true },
+    epochs: { default: 300, byIpc: {} },
+    batchSize: 256,
+    augment: none,
+    labels: { kind: "hard" },
+    evalEvery: 50,
+  },
+  dsa: {
+    id: "dsa",
+    description: "DSA/DM evaluation: as DC with 1000 epochs and per-sample DSA augmentation",
+    optimizer: sgdDc,
+    decay: { kind: "dc-half", factor: 0.1, resetOptimizer: true },
+    epochs: { default: 1000, byIpc: {} },
+    batchSize: 256,
+    augment: { kind: "dsa", cutmix: null },
+    labels: { kind: "hard" },
+    evalEvery: 100,
+  },
+  idc: {
+    id: "idc",
+    description: "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), DSA + CutMix(p 0.5)",
+    optimizer: sgdDc,
+    decay: { kind: "multistep", fractions: [2 / 3, 5 / 6], gamma: 0.2 },
+    epochs: { default: 1000, byIpc: {} },
+    batchSize: 64,
+    augment: { kind: "dsa", cutmix: { prob: 0.5, beta: 1 } },
+    labels: { kind: "hard" },
+    evalEvery: 100,
+  },
+  minimax: {
+    id: "minimax",
+    description: "Minimax/IGDS/DGS hard-label protocol (IGDS App. F): Adam lr 0.01, epochs by IPC " +
+      "(Table 8: 2000/2000/1500/1500/1000), random-resized-crop + flip + CutMix",
+    optimizer: { kind: "adam", lr: 0.01, weightDecay: 0 },
+    decay: { kind: "none" },
+    epochs: { default: 1000, byIpc: { "1": 2000, "10": 2000, "20": 1500, "50": 1500, "100": 1000 } },
+    batchSize: 64,
+    augment: { kind: "rrc-flip", cutmix: { prob: 1, beta: 1 } },
+    labels: { kind: "hard" },
+    evalEvery: 100,
+  },
+  "soft-kd": {
+    id: "soft-kd",
+    description: "Soft-label KD (SRe²L/RDED/D³HR): teacher logits per augmented batch, KL at T=20, AdamW 0.001 " +
+      "wd 0.01, half-cosine, CutMix, RRC + flip, 300 epochs (CIFAR 400 for D³HR)",
+    optimizer: { kind: "adamw", lr: 0.001, weightDecay: 0.01 },
+    decay: { kind: "half-cosine" },
+    epochs: { default: 300, byIpc: {} },
+    batchSize: 64,
+    augment: { kind: "rrc-flip", cutmix: { prob: 1, beta: 1 } },
+    labels: { kind: "soft-kd", teacher: "resnet18-modified", temperature: 20 },
+    evalEvery: 50,
+  },
+  full: {
+    id: "full",
+    description: "Whole-dataset training (full-dataset rows and teachers): DC optimizer, lr ×0.1 at half",
+    optimizer: sgdDc,
+    decay: { kind: "dc-half", factor: 0.1, resetOptimizer: false },
+    epochs: { default: 30, byIpc: {} },
+    batchSize: 256,
+    augment: none,
+    labels: { kind: "hard" },
+    evalEvery: 5,
+  },
+};
+
+// DM is evaluated exactly as DSA; MTT as DSA with the learned step size as lr (set per distilled set).
+PROTOCOLS.dm = { ...PROTOCOLS.dsa, id: "dm", description: "DM evaluation (identical to DSA's)" };
+PROTOCOLS.mtt = { ...PROTOCOLS.dsa, id: "mtt", description: "MTT evaluation: DSA protocol with lr = the learned step size α" };
+
+export function getProtocol(id: string): ProtocolConfig {
+  const p = PROTOCOLS[id];
+  if (!p) throw new Error(`unknown protocol "${id}"; known: ${Object.keys(PROTOCOLS).join(", ")}`);
+  return structuredClone(p);
+}
+
+/** Per-dataset adjustments the reference code makes (DC: MNIST gets 1000 epochs with its augment). */
+export function protocolFor(id: string, datasetId: string): ProtocolConfig {
+  const p = getProtocol(id);
+  if (id === "dc" && datasetId === "mnist") {
+    p.epochs.default = 1000;
+    p.augment = { kind: "dc", cutmix: null };
+  }
+  return p;
+}
+
+export function epochsFor(p: ProtocolConfig, ipc: number | null): number {
+  return (ipc !== null ? p.epochs.byIpc[String(ipc)] : undefined) ?? p.epochs.default;
+}

@@ -1,0 +1,37 @@
+/** What the runner asks of the evaluator, and what it gets back. */
+import type { Dataset } from "../data/types.ts";
+import type { DistilledSet, ProgressReporter } from "../methods/types.ts";
+import type { Metrics } from "../results/types.ts";
+import type { ProtocolConfig } from "./protocols.ts";
+
+/** Indices into the dataset's train split: `holdout` is never given to methods nor trained on. */
+export interface HoldoutSplit {
+  train: Int32Array;
+  holdout: Int32Array;
+}
+
+export interface EvalRequest {
+  set: DistilledSet;
+  dataset: Dataset;
+  holdout: HoldoutSplit;
+  model: string;
+  protocol: ProtocolConfig;
+  /** One seed per repeat (network init, batch order, augmentation). */
+  seed: number;
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+}
+
+export interface CurvePoint {
+  epoch: number;
+  trainLoss: number;
+  holdoutAcc?: number;
+  testAcc?: number;
+}
+
+export interface EvalResult {
+  metrics: Metrics;
+  curve: CurvePoint[];
+  seconds: number;
+  epochs: number;
+}

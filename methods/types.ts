@@ -1,0 +1,79 @@
+/**
+ * The one interface every distillation method (baselines/ and methods/) implements, and the
+ * distilled-set value they produce. A method receives the real training data (already without the
+ * evaluator's held-out split), the IPC, a seed and its validated config, and returns images.
+ */
+import type { z } from "zod";
+import type { Dataset } from "../data/types.ts";
+import type { Profile } from "../results/types.ts";
+
+export interface DistilledMeta {
+  method: string;
+  dataset: string;
+  ipc: number;
+  seed: number;
+  /** sha256 of the canonical resolved method config. */
+  configHash: string;
+  profile: Profile | "none";
+  /** The per-channel normalisation the images are expressed in (dataset mean/std). */
+  mean: number[];
+  std: number[];
+  createdAt: string;
+  /** Anything else worth keeping (resolved config JSON, notes). */
+  extra: Record<string, string>;
+}
+
+/**
+ * A distilled set in memory: `images` are [n, c, h, w] (NCHW, PyTorch's layout, as on disk) in the
+ * dataset's normalised space; `labels` are class ids; `softLabels` [n, classes] when the method
+ * provides them (soft-label protocols relabel with a teacher instead when absent).
+ */
+export interface DistilledSet {
+  images: Float32Array;
+  shape: [number, number, number, number];
+  labels: Int32Array;
+  softLabels?: Float32Array;
+  meta: DistilledMeta;
+}
+
+export interface ProgressReporter {
+  /** Work units done of total, with a short label (e.g. "iteration"). */
+  update(done: number, total: number, label?: string): void;
+  log(message: string): void;
+}
+
+export const silentProgress: ProgressReporter = { update() {}, log() {} };
+
+export interface DistillContext<C> {
+  dataset: Dataset;
+  ipc: number;
+  seed: number;
+  config: C;
+  profile: Profile | "none";
+  progress: ProgressReporter;
+  signal?: AbortSignal;
+}
+
+export interface DistillResult {
+  set: DistilledSet;
+  /** Method-specific numbers (final loss, iterations, seconds, CMI before/after, …). */
+  metrics: Record<string, number>;
+}
+
+/** How a profile scales a method's paper config (iterations etc.): one rule set, no separate code paths. */
+export type ProfileScaler<C> = (paper: C, profile: Profile) => C;
+
+export interface MethodDef<C = Record<string, unknown>> {
+  id: string;
+  description: string;
+  /** Paper/reference citation of the defaults. */
+  reference: string;
+  implemented: boolean;
+  /** Why it is not implemented (shown in reports), when implemented is false. */
+  reason?: string;
+  schema: z.ZodType<C>;
+  /** The paper-profile defaults for a dataset/IPC (before user overrides). */
+  defaults(datasetId: string, ipc: number): C;
+  scale: ProfileScaler<C>;
+  distill(ctx: DistillContext<C>): Promise<DistillResult>;
+}
