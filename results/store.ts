@@ -99,18 +99,22 @@ export function openStore(path: string): ResultsStore {
 }
 
 function initialise(db: DatabaseSync, path: string): void {
-  // The first statement that touches the file is where "file is not a database" surfaces.
+  // Set first: several runner processes may open and write one store at the same time.
+  db.exec("PRAGMA busy_timeout = 10000");
+  // The first statement that reads the file is where "file is not a database" surfaces.
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
     .map((r) => String(r.name));
-  db.exec("PRAGMA busy_timeout = 10000"); // several runner processes may share one store
-  db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = FULL");
+  // Refuse foreign databases before changing anything in them (journal mode included).
   if (tables.length > 0 && !tables.includes("ddrepro_meta")) {
     throw new StoreError(
       path,
       `not a ddrepro results store (an SQLite file with tables ${tables.slice(0, 5).join(", ")})`,
     );
   }
+  // Switching to WAL needs a moment of exclusive access, for which SQLite does not always call the
+  // busy handler: retry while another process holds the file.
+  retryWhileBusy(() => db.exec("PRAGMA journal_mode = WAL"));
+  db.exec("PRAGMA synchronous = FULL");
   if (tables.length === 0) {
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -307,6 +311,18 @@ function whereClause(filter: ResultFilter): { where: string; params: string[] } 
   if (filter.cellId !== undefined) (clauses.push("cell_id = ?"), params.push(filter.cellId));
   if (filter.profile !== undefined) (clauses.push("profile = ?"), params.push(filter.profile));
   return { where: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
+}
+
+function retryWhileBusy(action: () => void, attempts = 200): void {
+  for (let i = 1;; i++) {
+    try {
+      return action();
+    } catch (e) {
+      if (i >= attempts || !/locked|busy/i.test(errorMessage(e))) throw e;
+      // A synchronous 50 ms pause (the store API is synchronous, like node:sqlite).
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
 }
 
 function errorMessage(e: unknown): string {

@@ -90,6 +90,10 @@ Deno.test("store: a foreign SQLite database is rejected", () => {
   db.close();
   const e = assertThrows(() => openStore(path), StoreError, "not a ddrepro results store");
   assert(e.message.includes(path));
+  // Refused before anything was changed: the foreign file is still in its own journal mode.
+  const again = new DatabaseSync(path);
+  assertEquals(again.prepare("PRAGMA journal_mode").get()?.journal_mode, "delete");
+  again.close();
 });
 
 Deno.test("store: a row edited into invalid JSON fails on read, naming file and row", () => {
@@ -107,10 +111,10 @@ Deno.test("store: a row edited into invalid JSON fails on read, naming file and 
   again.close();
 });
 
-Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file intact", async () => {
-  const path = tmpDb();
+/** Runs kill_writer.ts until it acknowledged `target` rows, SIGKILLs it, returns the acknowledged keys. */
+async function writeThenKill(path: string, writerId: string, target: number): Promise<string[]> {
   const writer = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", new URL("./kill_writer.ts", import.meta.url).pathname, path],
+    args: ["run", "-A", "--no-check", new URL("./kill_writer.ts", import.meta.url).pathname, path, writerId],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -118,7 +122,6 @@ Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file i
   const decoder = new TextDecoder();
   let buffer = "";
   const reader = writer.stdout.getReader();
-  const target = 60;
   // Read acknowledged keys; kill once enough rows are in (the writer keeps writing meanwhile).
   while (committed.length < target) {
     const { value, done } = await reader.read();
@@ -140,7 +143,12 @@ Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file i
   const stderr = new TextDecoder().decode(await new Response(writer.stderr).arrayBuffer());
   assertEquals(status.signal, "SIGKILL", `writer ended on its own: ${stderr}`);
   assert(committed.length >= target, `writer acknowledged only ${committed.length} rows: ${stderr}`);
+  return committed;
+}
 
+Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file intact", async () => {
+  const path = tmpDb();
+  const committed = await writeThenKill(path, "solo", 60);
   // The kill left an un-checkpointed write-ahead log: reopening exercises SQLite's recovery path.
   assert(Deno.statSync(path + "-wal").size > 0, "expected a WAL file left behind");
   const store = openStore(path);
@@ -149,5 +157,16 @@ Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file i
   for (const key of committed) assert(stored.has(key), `committed row ${key} lost`);
   // At most the one in-flight put may have committed without being acknowledged.
   assert(stored.size - committed.length <= 1, `${stored.size} stored vs ${committed.length} acknowledged`);
+  store.close();
+});
+
+Deno.test("store: two processes writing one store concurrently, both killed, keep every committed row", async () => {
+  const path = tmpDb();
+  // No pre-created file: the two writers also race to initialise the store.
+  const [a, b] = await Promise.all([writeThenKill(path, "a", 40), writeThenKill(path, "b", 40)]);
+  const store = openStore(path);
+  assertEquals(store.integrityCheck(), "ok");
+  const stored = new Set(store.list().map((r) => r.key));
+  for (const key of [...a, ...b]) assert(stored.has(key), `committed row ${key} lost`);
   store.close();
 });
