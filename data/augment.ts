@@ -41,8 +41,8 @@ export const DSA_DEFAULTS: DsaParams = {
 class Draws {
   private i = 0;
   constructor(private readonly u: Float32Array, readonly n: number, readonly siamese: boolean) {}
-  static async make(rng: Rng, n: number, perSample: number, siamese: boolean): Promise<Draws> {
-    return new Draws(await rng.hostUniform((siamese ? 1 : n) * perSample), n, siamese);
+  static make(rng: Rng, n: number, perSample: number, siamese: boolean): Draws {
+    return new Draws(rng.hostUniform((siamese ? 1 : n) * perSample), n, siamese);
   }
   /** One uniform per sample (the same for all when Siamese). */
   next(): Float32Array {
@@ -77,13 +77,13 @@ export interface DsaOptions {
  * training) one group is chosen per call from the strategy; 'color' is brightness → saturation →
  * contrast. Number of draws per call is fixed so two calls with equal seeds draw equal parameters.
  */
-export async function dsa(x: Tensor, rng: Rng, opts: DsaOptions): Promise<Tensor> {
+export function dsa(x: Tensor, rng: Rng, opts: DsaOptions): Tensor {
   const p = opts.params ?? DSA_DEFAULTS;
   let groups = [...(opts.strategy ?? DSA_ALL)];
   if (opts.noFlip) groups = groups.filter((g) => g !== "flip");
   const [n, h, w] = x.shape;
-  const d = await Draws.make(rng, n, 1 + 6, opts.siamese);
-  const choice = (await rng.hostUniform(1))[0];
+  const d = Draws.make(rng, n, 1 + 6, opts.siamese);
+  const choice = rng.hostUniform(1)[0];
   const apply = (opts.mode ?? "S") === "S"
     ? [groups[Math.min(groups.length - 1, Math.floor(choice * groups.length))]]
     : groups;
@@ -176,9 +176,9 @@ function cutoutMask(x: Tensor, cy: Float32Array, cx: Float32Array, ch: number, c
 }
 
 /** Per-sample horizontal flip with probability 0.5. */
-export async function randomFlip(x: Tensor, rng: Rng): Promise<Tensor> {
+export function randomFlip(x: Tensor, rng: Rng): Tensor {
   const n = x.shape[0];
-  const r = await rng.hostUniform(n);
+  const r = rng.hostUniform(n);
   const th = new Float32Array(n * 6);
   for (let s = 0; s < n; s++) th.set([r[s] < 0.5 ? -1 : 1, 0, 0, 0, 1, 0], s * 6);
   return affine(x, th);
@@ -188,15 +188,15 @@ export async function randomFlip(x: Tensor, rng: Rng): Promise<Tensor> {
  * RandomResizedCrop(scale lo–hi, ratio 3/4–4/3) back to the input size, as an affine sample of
  * the crop window (bilinear, like torchvision's default), optionally followed by a flip.
  */
-export async function randomResizedCrop(
+export function randomResizedCrop(
   x: Tensor,
   rng: Rng,
   scale: [number, number] = [0.08, 1],
   flip = true,
-): Promise<Tensor> {
+): Tensor {
   const [n, h, w] = x.shape;
   const K = 23; // per sample: 10 area draws, 10 aspect draws, y, x, flip
-  const u = await rng.hostUniform(n * K);
+  const u = rng.hostUniform(n * K);
   const th = new Float32Array(n * 6);
   for (let s = 0; s < n; s++) {
     const r = (k: number) => u[s * K + k];
@@ -227,14 +227,14 @@ export async function randomResizedCrop(
  * image; returns the mixed images, the partner permutation and the kept-area weight λ, so hard-label
  * losses mix as λ·CE(y) + (1-λ)·CE(y_perm) and soft-label protocols relabel the mixed batch.
  */
-export async function cutmix(
+export function cutmix(
   x: Tensor,
   rng: Rng,
   beta = 1.0,
   prob = 1.0,
-): Promise<{ images: Tensor; perm: Int32Array; lambda: number } | null> {
+): { images: Tensor; perm: Int32Array; lambda: number } | null {
   const [n, h, w] = x.shape;
-  const u = await rng.hostUniform(5);
+  const u = rng.hostUniform(5);
   if (u[0] >= prob) return null;
   // λ ~ Beta(β, β); for β = 1 this is uniform. General β via two gamma-free order statistics is
   // not needed by any protocol here, so only β = 1 is accepted.
@@ -245,7 +245,7 @@ export async function cutmix(
   const cx = Math.floor(u[2] * w), cy = Math.floor(u[3] * h);
   const x1 = Math.max(cx - Math.floor(cw / 2), 0), x2 = Math.min(cx + Math.floor(cw / 2), w);
   const y1 = Math.max(cy - Math.floor(ch / 2), 0), y2 = Math.min(cy + Math.floor(ch / 2), h);
-  const perm = await rng.permutation(n);
+  const perm = rng.permutation(n);
   const partner = T.gather(x, tensor(perm, [n], "i32"));
   const ih = T.reshape(T.iota(h), [1, h, 1, 1]), iw = T.reshape(T.iota(w), [1, 1, w, 1]);
   const box = E.mul(
@@ -263,9 +263,9 @@ export async function cutmix(
  * (+0.001·N(0,1)). Implemented with affine samples; the fill is the per-channel mean of the batch
  * (DC fills with the dataset-normalised mean, which is ≈ 0 in normalised space).
  */
-export async function dcAugment(x: Tensor, rng: Rng): Promise<Tensor> {
+export function dcAugment(x: Tensor, rng: Rng): Tensor {
   const [n, h, w] = x.shape;
-  const u = await rng.hostUniform(n * 4);
+  const u = rng.hostUniform(n * 4);
   const th = new Float32Array(n * 6);
   let noisy = false;
   for (let s = 0; s < n; s++) {

@@ -87,12 +87,20 @@ export function pyRound(x: number): number {
 interface Coeffs {
   start: Int32Array;
   count: Int32Array;
-  weights: Float64Array;
-  /** Max taps per output sample (row stride of `weights`). */
+  /** Fixed-point weights (PRECISION_BITS fractional bits), `taps` per output sample. */
+  weights: Int32Array;
   taps: number;
 }
 
-/** PIL's antialiased bilinear coefficients (ImagingResample: triangle filter widened by the scale). */
+/** Pillow's 8-bit resampling precision (Resample.c): 32 - 8 - 2 fractional bits. */
+const PRECISION_BITS = 22;
+const HALF = 1 << (PRECISION_BITS - 1);
+const ONE = 1 << PRECISION_BITS;
+
+/**
+ * Pillow's antialiased bilinear coefficients (precompute_coeffs + normalize_coeffs_8bpc): a triangle filter
+ * widened by the downscale factor, normalised, then rounded to fixed point — so results match PIL exactly.
+ */
 function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
@@ -100,7 +108,8 @@ function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
   const taps = Math.ceil(support) * 2 + 1;
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
-  const weights = new Float64Array(outSize * taps);
+  const weights = new Int32Array(outSize * taps);
+  const k = new Float64Array(taps);
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
@@ -108,18 +117,24 @@ function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
     let total = 0;
     for (let x = 0; x < xmax; x++) {
       const t = Math.abs((x + xmin - center + 0.5) / filterscale);
-      const w = t < 1 ? 1 - t : 0;
-      weights[xx * taps + x] = w;
-      total += w;
+      k[x] = t < 1 ? 1 - t : 0;
+      total += k[x];
     }
-    for (let x = 0; x < xmax; x++) weights[xx * taps + x] /= total || 1;
+    for (let x = 0; x < xmax; x++) {
+      const w = total !== 0 ? k[x] / total : k[x];
+      weights[xx * taps + x] = Math.trunc(w < 0 ? -0.5 + w * ONE : 0.5 + w * ONE);
+    }
     start[xx] = xmin;
     count[xx] = xmax;
   }
   return { start, count, weights, taps };
 }
 
-const clamp8 = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+/** Fixed-point accumulator → uint8, as Pillow's clip8. */
+const clip8 = (ss: number) => {
+  const v = Math.floor(ss / ONE);
+  return v <= 0 ? 0 : v >= 255 ? 255 : v;
+};
 
 /**
  * Resize the shorter side to `size` (longer side truncated as torchvision does), then centre-crop
@@ -137,7 +152,8 @@ export function resizeShorterCenterCrop(img: RgbImage, size: number, out: Uint8A
   const cx = bilinearCoeffs(w, ow);
   const cy = bilinearCoeffs(h, oh);
   // Horizontal pass over every source row for the cropped columns, rounded to uint8 like PIL's
-  // intermediate image; then the vertical pass for the cropped rows.
+  // intermediate image; then the vertical pass for the cropped rows. Accumulators stay below 2^53, so
+  // plain doubles hold the fixed-point sums exactly.
   const tmp = new Uint8Array(h * size * 3);
   for (let y = 0; y < h; y++) {
     const row = y * w * 3;
@@ -146,7 +162,7 @@ export function resizeShorterCenterCrop(img: RgbImage, size: number, out: Uint8A
       const s = cx.start[xx];
       const n = cx.count[xx];
       const wb = xx * cx.taps;
-      let r = 0, g = 0, b = 0;
+      let r = HALF, g = HALF, b = HALF;
       for (let k = 0; k < n; k++) {
         const wt = cx.weights[wb + k];
         const p = row + (s + k) * 3;
@@ -155,9 +171,9 @@ export function resizeShorterCenterCrop(img: RgbImage, size: number, out: Uint8A
         b += data[p + 2] * wt;
       }
       const t = (y * size + x) * 3;
-      tmp[t] = clamp8(r);
-      tmp[t + 1] = clamp8(g);
-      tmp[t + 2] = clamp8(b);
+      tmp[t] = clip8(r);
+      tmp[t + 1] = clip8(g);
+      tmp[t + 2] = clip8(b);
     }
   }
   for (let y = 0; y < size; y++) {
@@ -166,7 +182,7 @@ export function resizeShorterCenterCrop(img: RgbImage, size: number, out: Uint8A
     const n = cy.count[yy];
     const wb = yy * cy.taps;
     for (let x = 0; x < size; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = HALF, g = HALF, b = HALF;
       for (let k = 0; k < n; k++) {
         const wt = cy.weights[wb + k];
         const p = ((s + k) * size + x) * 3;
@@ -175,9 +191,9 @@ export function resizeShorterCenterCrop(img: RgbImage, size: number, out: Uint8A
         b += tmp[p + 2] * wt;
       }
       const o = offset + (y * size + x) * 3;
-      out[o] = clamp8(r);
-      out[o + 1] = clamp8(g);
-      out[o + 2] = clamp8(b);
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
     }
   }
 }

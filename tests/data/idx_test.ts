@@ -1,0 +1,117 @@
+/** IDX parsing and the IDX datasets on fixtures written in the real format (plain and gzip). */
+import { parseIdx } from "../../data/idx.ts";
+import { loadDataset } from "../../data/registry.ts";
+import {
+  assert,
+  assertDatasetError,
+  assertEquals,
+  gzip,
+  idx,
+  idxSet,
+  withTempDir,
+  writeFile,
+  writeIdxSet,
+} from "./fixtures.ts";
+
+Deno.test("idx: parses images and labels, zero-copy view of the payload", () => {
+  const img = parseIdx(idx(0x803, [2, 3, 4], Uint8Array.from({ length: 24 }, (_, i) => i)), "a", "images");
+  assertEquals(img.dims, [2, 3, 4]);
+  assertEquals(Array.from(img.data.subarray(20)), [20, 21, 22, 23]);
+  const lab = parseIdx(idx(0x801, [3], Uint8Array.of(7, 8, 9)), "b", "labels");
+  assertEquals([lab.dims, Array.from(lab.data)], [[3], [7, 8, 9]]);
+});
+
+Deno.test("idx: wrong magic, truncation, trailing bytes and zero dims are DatasetErrors naming the file", async () => {
+  const good = idx(0x803, [2, 2, 2], new Uint8Array(8));
+  await assertDatasetError(
+    () => parseIdx(good, "imgs.idx", "labels"),
+    "imgs.idx",
+    "wrong magic",
+    "0x00000801",
+  );
+  await assertDatasetError(
+    () => parseIdx(idx(0x0d03, [2, 2, 2], new Uint8Array(8)), "f.idx", "images"),
+    "f.idx",
+    "0x00000803",
+  );
+  await assertDatasetError(() => parseIdx(good.subarray(0, 15), "t.idx", "images"), "t.idx", "truncated");
+  await assertDatasetError(() => parseIdx(good.subarray(0, 2), "t.idx", "images"), "truncated");
+  await assertDatasetError(() => parseIdx(good.subarray(0, 10), "h.idx", "images"), "truncated IDX header");
+  const extra = new Uint8Array(good.length + 3);
+  extra.set(good);
+  await assertDatasetError(() => parseIdx(extra, "x.idx", "images"), "x.idx", "trailing");
+  await assertDatasetError(() => parseIdx(idx(0x803, [0, 2, 2], new Uint8Array(0)), "z", "images"), "zero");
+});
+
+Deno.test("idx dataset: plain and gzipped copies in the data root load identically", async () => {
+  await withTempDir(async (dir) => {
+    const set = idxSet(30, 12);
+    writeIdxSet(`${dir}/plain/mnist`, set);
+    writeIdxSet(`${dir}/gz/mnist`, set, true);
+    writeIdxSet(`${dir}/gz/fashion-mnist`, set, true);
+    const plain = await loadDataset("mnist", { dataRoot: `${dir}/plain` });
+    const gz = await loadDataset("mnist", { dataRoot: `${dir}/gz` });
+    const fashion = await loadDataset("fashion-mnist", { dataRoot: `${dir}/gz` });
+    for (const ds of [plain, gz, fashion]) {
+      assertEquals([ds.train.count, ds.test.count], [30, 12]);
+      assertEquals(Array.from(ds.train.labels.subarray(0, 12)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+      assertEquals(
+        Array.from(ds.train.images.subarray(0, 784)),
+        Array.from(set.trainImages.subarray(16, 800)),
+      );
+    }
+    assert(plain.manifest.hash !== gz.manifest.hash, "manifest hashes the files as stored");
+    assertEquals(gz.manifest.files.map((f) => f.path)[0], "t10k-images-idx3-ubyte.gz");
+    const again = await loadDataset("mnist", { dataRoot: `${dir}/gz` });
+    assertEquals(again.manifest, gz.manifest, "manifest is deterministic");
+  });
+});
+
+Deno.test("idx dataset: count mismatch, bad labels, truncated gzip, missing file", async () => {
+  await withTempDir(async (dir) => {
+    const root = `${dir}/r`;
+    const set = idxSet(10, 5);
+    writeIdxSet(`${root}/mnist`, { ...set, trainLabels: idx(0x801, [9], new Uint8Array(9)) });
+    await assertDatasetError(
+      () => loadDataset("mnist", { dataRoot: root }),
+      "count mismatch",
+      "10 images",
+      "9 labels",
+      "train-labels-idx1-ubyte",
+    );
+
+    writeIdxSet(`${root}/mnist`, { ...set, testLabels: idx(0x801, [5], Uint8Array.of(0, 1, 2, 10, 3)) });
+    await assertDatasetError(
+      () => loadDataset("mnist", { dataRoot: root }),
+      "t10k-labels",
+      "label 10",
+      "0..9",
+    );
+
+    writeIdxSet(`${root}/mnist`, { ...set, testImages: idx(0x803, [5, 32, 32], new Uint8Array(5 * 1024)) });
+    await assertDatasetError(() => loadDataset("mnist", { dataRoot: root }), "32×32", "expected 28×28");
+
+    writeIdxSet(`${root}/fashion-mnist`, set, true);
+    const gz = gzip(set.trainImages);
+    writeFile(`${root}/fashion-mnist/train-images-idx3-ubyte.gz`, gz.subarray(0, gz.length - 9));
+    await assertDatasetError(
+      () => loadDataset("fashion-mnist", { dataRoot: root }),
+      "train-images-idx3-ubyte.gz",
+      "truncated",
+    );
+
+    writeIdxSet(`${root}/fashion-mnist`, { ...set, trainImages: idx(0x801, [10], new Uint8Array(10)) }, true);
+    await assertDatasetError(() => loadDataset("fashion-mnist", { dataRoot: root }), "wrong magic");
+  });
+});
+
+Deno.test("idx dataset: a data-root folder missing a file falls through to the next source", async () => {
+  await withTempDir(async (dir) => {
+    const set = idxSet(4, 4);
+    writeIdxSet(`${dir}/mnist`, set);
+    await Deno.remove(`${dir}/mnist/t10k-labels-idx1-ubyte`);
+    // The incomplete user copy is skipped and the embedded npm copy is used.
+    const ds = await loadDataset("mnist", { dataRoot: dir });
+    assertEquals(ds.train.count, 60000);
+  });
+});

@@ -1,0 +1,71 @@
+/** The registry: every dataset the seed-paper specs name is registered, ids are validated, reasons are useful. */
+import { availability, DatasetError, datasetInfo, listDatasets, loadDataset } from "../../data/registry.ts";
+import { tables as cmiTables } from "../../experiments/cmi/mod.ts";
+import { tables as igdsTables } from "../../experiments/igds/mod.ts";
+import { tables as dgsTables } from "../../experiments/dgs/mod.ts";
+import { tables as d3hrTables } from "../../experiments/d3hr/mod.ts";
+import { assert, assertDatasetError, assertEquals } from "./fixtures.ts";
+
+Deno.test("registry: lists every dataset with consistent static info", () => {
+  const list = listDatasets();
+  assertEquals(list.map((d) => d.id), [
+    "mnist",
+    "fashion-mnist",
+    "cifar10",
+    "cifar100",
+    "svhn",
+    "tiny-imagenet",
+    "imagewoof",
+    "imagenette",
+    "imageidc",
+    "imagenet-100",
+    "imagenet-1k",
+  ]);
+  for (const d of list) {
+    assertEquals(d.mean.length, d.shape.channels, `${d.id} mean per channel`);
+    assertEquals(d.std.length, d.shape.channels, `${d.id} std per channel`);
+    assert(d.classes.length === 0 || d.classes.length === d.numClasses, `${d.id} class list`);
+  }
+  assertEquals(datasetInfo("cifar100").mean, [0.5071, 0.4866, 0.4409]);
+  assertEquals(datasetInfo("svhn").digits, true);
+  assertEquals(datasetInfo("cifar10").digits, false);
+  list[0].classes.length = 0;
+  assertEquals(datasetInfo("mnist").classes.length, 10, "listDatasets returns copies");
+});
+
+Deno.test("registry: every dataset id in the seed-paper table specs is registered", () => {
+  const known = new Set(listDatasets().map((d) => d.id));
+  for (const t of [...cmiTables, ...igdsTables, ...dgsTables, ...d3hrTables]) {
+    for (const c of t.cells) {
+      assert(known.has(c.dataset), `${t.id} cell ${c.id}: unknown dataset ${c.dataset}`);
+    }
+  }
+});
+
+Deno.test("registry: unknown ids and bad options are DatasetErrors that say what is known/expected", async () => {
+  const e = await assertDatasetError(
+    () => loadDataset("cifar-10"),
+    'unknown dataset id "cifar-10"',
+    "cifar10",
+  );
+  assert(e.message.includes("imagewoof") && e.message.includes("tiny-imagenet"), e.message);
+  await assertDatasetError(() => availability("imagenet"), "known ids");
+  await assertDatasetError(() => datasetInfo("nope"), "known ids");
+  await assertDatasetError(() => loadDataset("mnist", { resolution: 32 }), "28×28 only");
+  await assertDatasetError(() => loadDataset("imagewoof", { resolution: 3 }), "invalid options");
+  assert(new DatasetError("x", "f").file === "f", "DatasetError carries the file");
+});
+
+Deno.test("registry: missing user datasets explain where to put them", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const id of ["cifar10", "cifar100", "svhn", "tiny-imagenet", "imagewoof", "imagenet-1k"]) {
+      const a = availability(id, { dataRoot: root });
+      assert(!a.available && a.location === null, `${id} should be missing`);
+      assert(a.reason.includes(root) && a.reason.includes("Fix"), `${id}: ${a.reason}`);
+      await assertDatasetError(() => loadDataset(id, { dataRoot: root }), root);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
