@@ -25,7 +25,12 @@ export function resolveCacheDir(cacheDir?: string): string {
   if (cacheDir) return cacheDir;
   const env = Deno.env.get("DD_CACHE");
   if (env) return env;
-  return join(decodeURIComponent(new URL("..", import.meta.url).pathname), ".cache", "ddrepro", "datasets");
+  const repo = new URL("..", import.meta.url);
+  if (repo.protocol === "file:") {
+    return join(decodeURIComponent(repo.pathname), ".cache", "ddrepro", "datasets");
+  }
+  // Imported from a URL (no checkout to write into): fall back to the user's cache folder.
+  return join(resolveDataRoot(), "..", "datasets-cache");
 }
 
 /** POSIX-style join that tolerates trailing slashes. */

@@ -55,6 +55,28 @@ async function decodeSplit(
   return { images, labels, count: items.length };
 }
 
+function systemMemory(): number {
+  try {
+    return Deno.systemMemoryInfo().total;
+  } catch {
+    return Infinity; // Unknown memory size: let the allocation decide.
+  }
+}
+
+/** Fail with advice instead of dying out of memory (e.g. ImageNet-1k at 224 px needs ~193 GB). */
+export function checkMemory(id: string, images: number, resolution: number, total = systemMemory()): void {
+  const need = images * resolution * resolution * 3;
+  if (need > 0.8 * total) {
+    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new DatasetError(
+      `${id}: ${images} images at ${resolution}×${resolution} need ${
+        gb(need)
+      } GiB as uint8, more than this ` +
+        `machine's ${gb(total)} GiB allows; use a lower resolution or a class subset`,
+    );
+  }
+}
+
 export async function loadImageDataset(plan: ImageDatasetPlan): Promise<Dataset> {
   const { info, resolution } = plan;
   const manifest = await buildManifest(
@@ -76,6 +98,7 @@ export async function loadImageDataset(plan: ImageDatasetPlan): Promise<Dataset>
     };
   }
 
+  checkMemory(info.id, plan.train.length + plan.test.length, resolution);
   const train = await decodeSplit(plan.train, resolution, `${info.id} train`, plan.onProgress);
   const test = await decodeSplit(plan.test, resolution, `${info.id} test`, plan.onProgress);
   let reason = `rebuilt: ${cached.reason}`;

@@ -1,6 +1,7 @@
 /** ImageNet-style ImageFolder trees (own subset folders and subsets drawn from an ImageNet-1k tree). */
 import { availability, datasetInfo, loadDataset } from "../../data/registry.ts";
 import { IMAGEWOOF_CLASSES } from "../../data/classlists/imagewoof.ts";
+import { checkMemory } from "../../data/image_dataset.ts";
 import { IMAGENETTE_CLASSES } from "../../data/classlists/imagenette.ts";
 import {
   assert,
@@ -142,4 +143,14 @@ Deno.test("imagefolder: class-count checks for folder-defined lists and honest m
     const w = availability("imagewoof", { dataRoot: `${dir}/none` });
     assert(!w.available && w.reason.includes("imagenet-1k") && w.reason.includes("classlists"), w.reason);
   });
+});
+
+Deno.test("imagefolder: a decode that cannot fit in memory fails early with advice", async () => {
+  // ImageNet-1k at 224 px: 1,331,167 images × 150,528 bytes ≈ 187 GiB.
+  await assertDatasetError(
+    () => checkMemory("imagenet-1k", 1331167, 224, 24 * 2 ** 30),
+    "GiB",
+    "lower resolution",
+  );
+  checkMemory("imagewoof", 13394, 128, 24 * 2 ** 30);
 });
