@@ -8,6 +8,7 @@ import { cachePath, readCache, writeCache } from "./cache.ts";
 import { buildManifest, type ManifestInput, memoPathFor } from "./manifest.ts";
 import { decodeImage, resizeShorterCenterCrop } from "./image.ts";
 import type { ClassInfo, Dataset, DatasetInfo, ProgressFn, Split } from "./types.ts";
+import type { DecodeJob, DecodeReply } from "./decode_protocol.ts";
 
 export interface ImageItem {
   /** Path to read. */
@@ -31,28 +32,103 @@ export interface ImageDatasetPlan {
   onProgress?: ProgressFn;
 }
 
-async function decodeSplit(
+/** Images per worker message: large enough to amortise messaging, small enough to balance the load. */
+const BATCH = 32;
+/** Below this many images, starting workers costs more than it saves. */
+const MIN_PARALLEL = 512;
+
+export interface DecodeOptions {
+  /** Worker count; default: one per core for large splits, none (in-thread) for small ones. */
+  workers?: number;
+  what?: string;
+  onProgress?: ProgressFn;
+}
+
+/** Decode and resize `items` into one NHWC split, in parallel Web Workers when it pays off. */
+export async function decodeItems(
   items: ImageItem[],
   size: number,
-  what: string,
-  onProgress: ProgressFn | undefined,
+  opts: DecodeOptions = {},
 ): Promise<Split> {
   const px = size * size * 3;
   const images = new Uint8Array(items.length * px);
-  const labels = new Int32Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i];
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(it.abs);
-    } catch (e) {
-      throw new DatasetError(`cannot read image ${it.abs}: ${errorText(e)}`, it.abs, { cause: e });
+  const labels = Int32Array.from(items, (it) => it.label);
+  const what = opts.what ?? "images";
+  const cores = Math.max(1, Math.min(navigator.hardwareConcurrency ?? 1, 8));
+  const workers = opts.workers ?? (items.length >= MIN_PARALLEL ? cores : 0);
+  if (workers > 0) {
+    await decodeInWorkers(items, size, images, workers, what, opts.onProgress);
+  } else {
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(it.abs);
+      } catch (e) {
+        throw new DatasetError(`cannot read image ${it.abs}: ${errorText(e)}`, it.abs, { cause: e });
+      }
+      resizeShorterCenterCrop(decodeImage(bytes, it.abs), size, images, i * px);
+      if (opts.onProgress && (i % 500 === 499 || i === items.length - 1)) {
+        opts.onProgress(i + 1, items.length, what);
+      }
     }
-    resizeShorterCenterCrop(decodeImage(bytes, it.abs), size, images, i * px);
-    labels[i] = it.label;
-    if (onProgress && (i % 500 === 499 || i === items.length - 1)) onProgress(i + 1, items.length, what);
   }
   return { images, labels, count: items.length };
+}
+
+async function decodeInWorkers(
+  items: ImageItem[],
+  size: number,
+  images: Uint8Array,
+  count: number,
+  what: string,
+  onProgress: ProgressFn | undefined,
+): Promise<void> {
+  const px = size * size * 3;
+  const batches: number[] = [];
+  for (let s = 0; s < items.length; s += BATCH) batches.push(s);
+  const pool = Array.from(
+    { length: Math.min(count, batches.length) },
+    () => new Worker(new URL("./decode_worker.ts", import.meta.url).href, { type: "module" }),
+  );
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  const run = (w: Worker) =>
+    new Promise<void>((resolve, reject) => {
+      const send = () => {
+        if (failed || next >= batches.length) return resolve();
+        const start = batches[next++];
+        const job: DecodeJob = {
+          id: start,
+          paths: items.slice(start, start + BATCH).map((it) => it.abs),
+          size,
+        };
+        w.postMessage(job);
+      };
+      w.onmessage = (ev: MessageEvent<DecodeReply>) => {
+        const r = ev.data;
+        if (!r.ok) {
+          failed = true;
+          return reject(new DatasetError(r.message, r.file));
+        }
+        images.set(new Uint8Array(r.pixels), r.id * px);
+        done += r.pixels.byteLength / px;
+        onProgress?.(done, items.length, what);
+        send();
+      };
+      w.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        failed = true;
+        reject(new DatasetError(`image decode worker failed: ${ev.message}`));
+      };
+      send();
+    });
+  try {
+    await Promise.all(pool.map(run));
+  } finally {
+    for (const w of pool) w.terminate();
+  }
 }
 
 function systemMemory(): number {
@@ -99,8 +175,14 @@ export async function loadImageDataset(plan: ImageDatasetPlan): Promise<Dataset>
   }
 
   checkMemory(info.id, plan.train.length + plan.test.length, resolution);
-  const train = await decodeSplit(plan.train, resolution, `${info.id} train`, plan.onProgress);
-  const test = await decodeSplit(plan.test, resolution, `${info.id} test`, plan.onProgress);
+  const train = await decodeItems(plan.train, resolution, {
+    what: `${info.id} train`,
+    onProgress: plan.onProgress,
+  });
+  const test = await decodeItems(plan.test, resolution, {
+    what: `${info.id} test`,
+    onProgress: plan.onProgress,
+  });
   let reason = `rebuilt: ${cached.reason}`;
   try {
     await writeCache(path, key, train, test);

@@ -1,7 +1,7 @@
 /** ImageNet-style ImageFolder trees (own subset folders and subsets drawn from an ImageNet-1k tree). */
 import { availability, datasetInfo, loadDataset } from "../../data/registry.ts";
 import { IMAGEWOOF_CLASSES } from "../../data/classlists/imagewoof.ts";
-import { checkMemory } from "../../data/image_dataset.ts";
+import { checkMemory, decodeItems, type ImageItem } from "../../data/image_dataset.ts";
 import { IMAGENETTE_CLASSES } from "../../data/classlists/imagenette.ts";
 import {
   assert,
@@ -153,4 +153,24 @@ Deno.test("imagefolder: a decode that cannot fit in memory fails early with advi
     "lower resolution",
   );
   checkMemory("imagewoof", 13394, 128, 24 * 2 ** 30);
+});
+
+Deno.test("decode workers: same pixels as in-thread decoding; a bad file still names itself", async () => {
+  await withTempDir(async (dir) => {
+    const items: ImageItem[] = [];
+    for (let i = 0; i < 70; i++) {
+      const abs = `${dir}/img_${i}.JPEG`;
+      writeFile(abs, jpeg(13 + (i % 3), 11, i % 10, `n${i}`));
+      items.push({ abs, rel: `img_${i}.JPEG`, label: i % 10 });
+    }
+    const seen: number[] = [];
+    const par = await decodeItems(items, 8, { workers: 2, onProgress: (done) => seen.push(done) });
+    const seq = await decodeItems(items, 8, { workers: 0 });
+    assertEquals(par.count, 70);
+    assert(par.images.every((v, i) => v === seq.images[i]), "worker output equals in-thread output");
+    assertEquals(Array.from(par.labels), Array.from(seq.labels));
+    assertEquals(seen[seen.length - 1], 70, "progress reaches the total");
+    writeFile(items[45].abs, "garbage");
+    await assertDatasetError(() => decodeItems(items, 8, { workers: 2 }), items[45].abs, "not a JPEG");
+  });
 });
