@@ -6,7 +6,12 @@
 import { z } from "zod";
 
 export const OptimizerSpec = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("sgd"), lr: z.number().positive(), momentum: z.number().min(0).max(1), weightDecay: z.number().min(0) }).strict(),
+  z.object({
+    kind: z.literal("sgd"),
+    lr: z.number().positive(),
+    momentum: z.number().min(0).max(1),
+    weightDecay: z.number().min(0),
+  }).strict(),
   z.object({ kind: z.literal("adam"), lr: z.number().positive(), weightDecay: z.number().min(0) }).strict(),
   z.object({ kind: z.literal("adamw"), lr: z.number().positive(), weightDecay: z.number().min(0) }).strict(),
 ]);
@@ -15,9 +20,14 @@ export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 export const DecaySpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("none") }).strict(),
   /** DC: after pass ⌊E/2⌋ (0-based) the lr is ×0.1 and the optimizer rebuilt (momentum reset). */
-  z.object({ kind: z.literal("dc-half"), factor: z.number().positive(), resetOptimizer: z.boolean() }).strict(),
+  z.object({ kind: z.literal("dc-half"), factor: z.number().positive(), resetOptimizer: z.boolean() })
+    .strict(),
   /** MultiStepLR at fractions of the run (IDC: 2/3 and 5/6, γ 0.2). */
-  z.object({ kind: z.literal("multistep"), fractions: z.array(z.number().gt(0).lt(1)), gamma: z.number().positive() }).strict(),
+  z.object({
+    kind: z.literal("multistep"),
+    fractions: z.array(z.number().gt(0).lt(1)),
+    gamma: z.number().positive(),
+  }).strict(),
   /** RDED/D³HR LambdaLR: lr·0.5·(1 + cos(π·e/(2E))), per epoch. */
   z.object({ kind: z.literal("half-cosine") }).strict(),
   z.object({ kind: z.literal("cosine") }).strict(),
@@ -44,7 +54,10 @@ export const ProtocolConfig = z.object({
   optimizer: OptimizerSpec,
   decay: DecaySpec,
   /** Training epochs; by IPC where the protocol varies them (IGDS Table 8), else `default`. */
-  epochs: z.object({ default: z.number().int().positive(), byIpc: z.record(z.string(), z.number().int().positive()) }).strict(),
+  epochs: z.object({
+    default: z.number().int().positive(),
+    byIpc: z.record(z.string(), z.number().int().positive()),
+  }).strict(),
   batchSize: z.number().int().positive(),
   augment: AugmentSpec,
   labels: LabelSpec,
@@ -60,7 +73,8 @@ const none: AugmentSpec = { kind: "none", cutmix: null };
 export const PROTOCOLS: Record<string, ProtocolConfig> = {
   dc: {
     id: "dc",
-    description: "DC evaluate_synset: SGD 0.01 m0.9 wd5e-4, batch 256, lr ×0.1 at half with optimizer reset; " +
+    description:
+      "DC evaluate_synset: SGD 0.01 m0.9 wd5e-4, batch 256, lr ×0.1 at half with optimizer reset; " +
       "MNIST 1000 epochs with DC augment, other datasets 300 without augmentation",
     optimizer: sgdDc,
     decay: { kind: "dc-half", factor: 0.1, resetOptimizer: true },
@@ -83,7 +97,8 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
   },
   idc: {
     id: "idc",
-    description: "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), DSA + CutMix(p 0.5)",
+    description:
+      "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), DSA + CutMix(p 0.5)",
     optimizer: sgdDc,
     decay: { kind: "multistep", fractions: [2 / 3, 5 / 6], gamma: 0.2 },
     epochs: { default: 1000, byIpc: {} },
@@ -106,7 +121,8 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
   },
   "soft-kd": {
     id: "soft-kd",
-    description: "Soft-label KD (SRe²L/RDED/D³HR): teacher logits per augmented batch, KL at T=20, AdamW 0.001 " +
+    description:
+      "Soft-label KD (SRe²L/RDED/D³HR): teacher logits per augmented batch, KL at T=20, AdamW 0.001 " +
       "wd 0.01, half-cosine, CutMix, RRC + flip, 300 epochs (CIFAR 400 for D³HR)",
     optimizer: { kind: "adamw", lr: 0.001, weightDecay: 0.01 },
     decay: { kind: "half-cosine" },
@@ -131,7 +147,11 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
 
 // DM is evaluated exactly as DSA; MTT as DSA with the learned step size as lr (set per distilled set).
 PROTOCOLS.dm = { ...PROTOCOLS.dsa, id: "dm", description: "DM evaluation (identical to DSA's)" };
-PROTOCOLS.mtt = { ...PROTOCOLS.dsa, id: "mtt", description: "MTT evaluation: DSA protocol with lr = the learned step size α" };
+PROTOCOLS.mtt = {
+  ...PROTOCOLS.dsa,
+  id: "mtt",
+  description: "MTT evaluation: DSA protocol with lr = the learned step size α",
+};
 
 export function getProtocol(id: string): ProtocolConfig {
   const p = PROTOCOLS[id];

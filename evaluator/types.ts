@@ -18,6 +18,8 @@ export interface EvalRequest {
   protocol: ProtocolConfig;
   /** One seed per repeat (network init, batch order, augmentation). */
   seed: number;
+  /** Evaluate on the first `testLimit` test images only (a profile substitution; recorded by the runner). */
+  testLimit?: number;
   progress?: ProgressReporter;
   signal?: AbortSignal;
 }

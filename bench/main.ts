@@ -1,0 +1,147 @@
+/**
+ * `deno task bench [--json] [--quick]`: engine throughput on this machine — matmul and conv GFLOPS,
+ * ConvNet-3 training and inference images/s — and, where PyTorch is importable, the same ConvNet-3
+ * in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
+ * is the best of a few repetitions (the least disturbed by other load on the machine).
+ */
+import { Command } from "commander";
+import { webgpuBackend } from "../engine/webgpu/backend.ts";
+import { setBackend, tensor, tidy } from "../engine/tensor.ts";
+import { grad } from "../engine/autograd.ts";
+import { Rng } from "../engine/random.ts";
+import * as T from "../engine/ops/mod.ts";
+import { createModel } from "../models/registry.ts";
+import { makeOptimizer } from "../evaluator/optimizer.ts";
+
+const b = await webgpuBackend();
+setBackend(b);
+
+/** Seconds per call of `fn` (device work included), best of `rounds` rounds of `reps` calls. */
+async function timeIt(fn: () => void, reps: number, rounds = 3): Promise<number> {
+  fn();
+  await b.rt.sync();
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await b.rt.sync();
+    best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+  }
+  return best;
+}
+
+async function matmulGflops(n: number, transB: boolean): Promise<number> {
+  const r = new Rng(1);
+  const a = r.uniform([n, n]), c = r.uniform([n, n]);
+  const s = await timeIt(() => T.matmul(a, c, { transB }).dispose(), n >= 1024 ? 2 : n >= 512 ? 6 : 30);
+  a.dispose();
+  c.dispose();
+  return (2 * n * n * n) / s / 1e9;
+}
+
+async function convGflops(): Promise<{ fwd: number; inputGrad: number; weightGrad: number }> {
+  const r = new Rng(2);
+  const x = r.uniform([64, 14, 14, 128]).requireGrad(),
+    w = r.uniform([128, 3, 3, 128], -0.05, 0.05).requireGrad();
+  const flops = 2 * 64 * 14 * 14 * 128 * 128 * 9;
+  const fwd = await timeIt(() => tidy(() => void T.conv2d(x, w, { padding: 1 })), 3);
+  const gy = r.uniform([64, 14, 14, 128]);
+  const both = await timeIt(
+    () => tidy(() => void grad(T.conv2d(x, w, { padding: 1 }), [x, w], { gradOutput: gy })),
+    2,
+  );
+  const onlyX = await timeIt(
+    () => tidy(() => void grad(T.conv2d(x, w.detach(), { padding: 1 }), [x], { gradOutput: gy })),
+    2,
+  );
+  [x, w, gy].forEach((t) => t.dispose());
+  return {
+    fwd: flops / fwd / 1e9,
+    inputGrad: flops / (onlyX - fwd) / 1e9,
+    weightGrad: flops / (both - onlyX) / 1e9,
+  };
+}
+
+async function convnet3(): Promise<{ train: number; infer: number }> {
+  const rng = new Rng(3);
+  const model = createModel("convnet3", rng, { channels: 1, classes: 10, imageSize: 28 });
+  const opt = makeOptimizer({ kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }, model.parameters());
+  const xb = rng.normal([100, 28, 28, 1]).keep();
+  const yb = tensor(Array.from({ length: 100 }, (_, i) => i % 10), [100], "i32").keep();
+  const step = () =>
+    tidy(() => {
+      const loss = T.crossEntropy(model.forward(xb), yb);
+      opt.step(grad(loss, model.parameters()));
+    });
+  const tTrain = await timeIt(step, 3);
+  model.eval();
+  const xi = rng.normal([500, 28, 28, 1]).keep();
+  const tInfer = await timeIt(() => tidy(() => void model.forward(xi)), 1);
+  [xb, yb, xi].forEach((t) => t.dispose());
+  opt.dispose();
+  model.dispose();
+  return { train: 100 / tTrain, infer: 500 / tInfer };
+}
+
+interface TorchNumbers {
+  torch_version: string;
+  threads: number;
+  torch_train_img_per_s: number;
+  torch_infer_img_per_s: number;
+}
+
+/** Runs bench/torch_convnet.py with the first Python that can import torch (Debian's python3-torch). */
+async function torchBaseline(): Promise<TorchNumbers | { torch_unavailable: string }> {
+  const script = new URL("./torch_convnet.py", import.meta.url).pathname;
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    try {
+      const out = await new Deno.Command(py, { args: [script, "2"], stdout: "piped", stderr: "piped" })
+        .output();
+      if (out.success) return JSON.parse(new TextDecoder().decode(out.stdout)) as TorchNumbers;
+    } catch { /* not installed: try the next */ }
+  }
+  return { torch_unavailable: "no python3 with torch (Debian: apt-get install python3-torch)" };
+}
+
+const cmd = new Command("bench").option("--json", "print one JSON object").option(
+  "--no-torch",
+  "skip the PyTorch baseline",
+)
+  .parse(["deno", "bench", ...Deno.args]);
+const opts = cmd.opts<{ json?: boolean; torch: boolean }>();
+
+const matmul: Record<string, number> = {};
+const matmulNT: Record<string, number> = {};
+for (const n of [256, 512, 1024]) {
+  matmul[n] = await matmulGflops(n, false);
+  matmulNT[n] = await matmulGflops(n, true);
+}
+const conv = await convGflops();
+const net = await convnet3();
+const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
+const result: Record<string, unknown> = {
+  adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
+  matmul_gflops: matmul,
+  matmul_nt_gflops: matmulNT,
+  conv3x3_gflops: conv.fwd,
+  conv3x3_input_grad_gflops: conv.inputGrad,
+  conv3x3_weight_grad_gflops: conv.weightGrad,
+  convnet3_train_img_per_s: net.train,
+  convnet3_infer_img_per_s: net.infer,
+  ...torch,
+};
+if ("torch_train_img_per_s" in torch) {
+  result.train_ratio_vs_torch = net.train / torch.torch_train_img_per_s;
+  result.infer_ratio_vs_torch = net.infer / torch.torch_infer_img_per_s;
+}
+if (opts.json) console.log(JSON.stringify(result));
+else {
+  const f = (
+    v: unknown,
+  ) => (typeof v === "number"
+    ? v.toFixed(2)
+    : typeof v === "object"
+    ? JSON.stringify(v, (_, x) => typeof x === "number" ? +x.toFixed(1) : x)
+    : String(v));
+  for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(30)} ${f(v)}`);
+}

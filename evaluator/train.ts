@@ -1,0 +1,187 @@
+/**
+ * The training loop shared by the evaluator, teachers and methods that train networks: shuffled
+ * mini-batches gathered on the device, the protocol's augmentation and CutMix, hard-label CE (soft
+ * targets when given), the protocol's optimizer and lr decay. Loss is read back once per epoch at
+ * most; everything else stays on the device.
+ */
+import type { Tensor } from "../engine/tensor.ts";
+import { noGrad, tensor, tidy } from "../engine/tensor.ts";
+import { grad } from "../engine/autograd.ts";
+import type { Rng } from "../engine/random.ts";
+import * as T from "../engine/ops/mod.ts";
+import * as E from "../engine/expr.ts";
+import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
+import type { Classifier } from "../models/module.ts";
+import { makeOptimizer } from "./optimizer.ts";
+import type { AugmentSpec, DecaySpec, OptimizerSpec } from "./protocols.ts";
+
+export interface TrainData {
+  /** NHWC normalised images on the device. */
+  x: Tensor;
+  /** Hard labels. */
+  y: Int32Array;
+  /** Soft targets [n, classes] (probabilities), used instead of `y` when present. */
+  soft?: Tensor;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  decay: DecaySpec;
+  augment: AugmentSpec;
+  /** Digits are never flipped. */
+  digits: boolean;
+  rng: Rng;
+  /** Called after each epoch (0-based) with the epoch's mean loss when it was read back. */
+  onEpochEnd?: (epoch: number, loss: number | null) => Promise<void> | void;
+  /** Read the loss back every this many epochs (and at the last). */
+  lossEvery?: number;
+  signal?: AbortSignal;
+}
+
+/** The lr multiplier at the start of `epoch` (0-based) of `epochs`, and whether the optimizer resets now. */
+export function lrFactor(d: DecaySpec, epoch: number, epochs: number): { factor: number; reset: boolean } {
+  switch (d.kind) {
+    case "none":
+      return { factor: 1, reset: false };
+    case "dc-half": {
+      // DC decays after pass ⌊E/2⌋ of E+1 passes; with E passes here the decay starts at epoch ⌊E/2⌋+1.
+      const at = Math.floor(epochs / 2) + 1;
+      return { factor: epoch >= at ? d.factor : 1, reset: d.resetOptimizer && epoch === at };
+    }
+    case "multistep": {
+      let f = 1;
+      for (const fr of d.fractions) if (epoch >= Math.floor(fr * epochs)) f *= d.gamma;
+      return { factor: f, reset: false };
+    }
+    case "half-cosine":
+      return { factor: 0.5 * (1 + Math.cos((Math.PI * epoch) / (2 * epochs))), reset: false };
+    case "cosine":
+      return { factor: 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs)), reset: false };
+  }
+}
+
+/** Applies the protocol's augmentation to a batch (sync: parameters come from host Philox draws). */
+export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boolean): Tensor {
+  switch (spec.kind) {
+    case "none":
+      return x;
+    case "dc":
+      return dcAugment(x, rng);
+    case "dsa":
+      // Evaluation uses per-sample parameters; CutMix replaces cutout when both are on (IDC).
+      return dsa(x, rng, {
+        siamese: false,
+        noFlip: digits,
+        strategy: spec.cutmix ? ["color", "crop", "flip", "scale", "rotate"] : undefined,
+      });
+    case "rrc-flip":
+      return randomResizedCrop(x, rng, [0.08, 1], !digits);
+  }
+}
+
+export async function trainClassifier(
+  model: Classifier,
+  data: TrainData,
+  o: TrainOptions,
+): Promise<number[]> {
+  const n = data.x.shape[0];
+  const params = model.parameters();
+  const opt = makeOptimizer(o.optimizer, params);
+  const losses: number[] = [];
+  const lossEvery = o.lossEvery ?? Math.max(1, Math.floor(o.epochs / 10));
+  const bs = Math.min(o.batchSize, n);
+  try {
+    model.train();
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      if (o.signal?.aborted) throw new DOMException("training aborted", "AbortError");
+      const { factor, reset } = lrFactor(o.decay, epoch, o.epochs);
+      if (reset) opt.reset();
+      opt.setLr(o.optimizer.lr * factor);
+      const perm = o.rng.permutation(n);
+      const readLoss = (epoch + 1) % lossEvery === 0 || epoch === o.epochs - 1;
+      let lossSum: Tensor | null = null;
+      let batches = 0;
+      for (let b = 0; b < n; b += bs) {
+        const idx = perm.subarray(b, Math.min(n, b + bs));
+        const loss = tidy(() => {
+          const it = tensor(idx, [idx.length], "i32");
+          let xb = augmentBatch(T.gather(data.x, it), o.augment, o.rng, o.digits);
+          let target: Tensor = data.soft
+            ? T.gather(data.soft, it)
+            : tensor(Int32Array.from(idx, (i) => data.y[i]), [idx.length], "i32");
+          let mixed: { perm: Int32Array; lambda: number } | null = null;
+          if (o.augment.cutmix) {
+            const m = cutmix(xb, o.rng, o.augment.cutmix.beta, o.augment.cutmix.prob);
+            if (m) {
+              xb = m.images;
+              mixed = m;
+            }
+          }
+          const logits = model.forward(xb);
+          let l: Tensor;
+          if (mixed) {
+            const targetB = data.soft
+              ? T.gather(target, tensor(mixed.perm, [mixed.perm.length], "i32"))
+              : tensor(Int32Array.from(mixed.perm, (j) => data.y[idx[j]]), [idx.length], "i32");
+            l = T.add(
+              T.mul(T.crossEntropy(logits, target), mixed.lambda),
+              T.mul(T.crossEntropy(logits, targetB), 1 - mixed.lambda),
+            );
+          } else {
+            if (data.soft) target = T.reshape(target, [idx.length, -1]);
+            l = T.crossEntropy(logits, target);
+          }
+          const grads = grad(l, params);
+          noGrad(() => opt.step(grads));
+          return l.detach();
+        });
+        if (!readLoss) loss.dispose();
+        else if (!lossSum) lossSum = loss;
+        else {
+          const acc: Tensor = lossSum;
+          lossSum = noGrad(() => T.add(acc, loss));
+          acc.dispose();
+          loss.dispose();
+        }
+        batches++;
+      }
+      let mean: number | null = null;
+      if (readLoss && lossSum) {
+        mean = (await lossSum.item()) / batches;
+        lossSum.dispose();
+        losses.push(mean);
+        if (!Number.isFinite(mean)) throw new Error(`training diverged at epoch ${epoch} (loss ${mean})`);
+      }
+      await o.onEpochEnd?.(epoch, mean);
+    }
+  } finally {
+    opt.dispose();
+  }
+  return losses;
+}
+
+/** Top-1 accuracy (percent) of `model` on device images `x` with labels `y`, in eval mode. */
+export async function accuracy(model: Classifier, x: Tensor, y: Int32Array, batch = 500): Promise<number> {
+  const wasTraining = model.training;
+  model.eval();
+  const n = x.shape[0];
+  let total: Tensor | null = null;
+  for (let b = 0; b < n; b += batch) {
+    const end = Math.min(n, b + batch);
+    const prev: Tensor | null = total;
+    total = noGrad(() =>
+      tidy(() => {
+        const xb = T.slice(x, [b, 0, 0, 0], [end - b, -1, -1, -1]);
+        const c = T.correctCount(model.forward(xb), tensor(y.subarray(b, end), [end - b], "i32"));
+        return prev ? T.add(prev, c) : c;
+      })
+    );
+    if (prev) prev.dispose();
+  }
+  const correct = total ? await total.item() : 0;
+  total?.dispose();
+  model.train(wasTraining);
+  return (100 * correct) / Math.max(n, 1);
+}

@@ -1,0 +1,93 @@
+import { gpu } from "../engine/helpers.ts";
+import { setBackend } from "../../engine/tensor.ts";
+import { loadDataset } from "../../data/registry.ts";
+import { lrFactor } from "../../evaluator/train.ts";
+import { evaluate, metricsFromCurve } from "../../evaluator/evaluate.ts";
+import { getProtocol, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
+import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
+import { randomMethod } from "../../baselines/random.ts";
+import { silentProgress } from "../../methods/types.ts";
+
+function assert(c: boolean, m: string): asserts c {
+  if (!c) throw new Error(m);
+}
+
+Deno.test("evaluator: lr decay rules", () => {
+  const dc = { kind: "dc-half" as const, factor: 0.1, resetOptimizer: true };
+  // E = 10 passes: decay from epoch 6 (after pass ⌊E/2⌋ of DC's E+1 passes), optimizer reset there.
+  assert(lrFactor(dc, 5, 10).factor === 1 && lrFactor(dc, 6, 10).factor === 0.1, "dc-half decay epoch");
+  assert(lrFactor(dc, 6, 10).reset && !lrFactor(dc, 7, 10).reset, "dc-half resets once");
+  const ms = { kind: "multistep" as const, fractions: [2 / 3, 5 / 6], gamma: 0.2 };
+  assert(
+    Math.abs(lrFactor(ms, 999, 1000).factor - 0.04) < 1e-12 && lrFactor(ms, 665, 1000).factor === 1,
+    "multistep",
+  );
+  const hc = { kind: "half-cosine" as const };
+  assert(
+    lrFactor(hc, 0, 300).factor === 1 && Math.abs(lrFactor(hc, 300, 300).factor - 0.5) < 1e-12,
+    "half-cosine",
+  );
+});
+
+Deno.test("evaluator: metrics pick the best held-out epoch, never the test set", () => {
+  const m = metricsFromCurve([
+    { epoch: 1, trainLoss: 2, holdoutAcc: 50, testAcc: 60 },
+    { epoch: 2, trainLoss: 1, holdoutAcc: 70, testAcc: 55 },
+    { epoch: 3, trainLoss: 0.5, holdoutAcc: 65, testAcc: 58 },
+  ]);
+  assert(
+    m.lastTestAcc === 58 && m.bestHoldoutAcc === 70 && m.testAccAtBestHoldout === 55 && m.bestTestAcc === 60,
+    JSON.stringify(m),
+  );
+});
+
+Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
+  for (const id of ["dc", "dsa", "dm", "idc", "minimax", "soft-kd", "full", "mtt"]) {
+    assert(getProtocol(id).id === id, id);
+  }
+  assert(
+    protocolFor("dc", "mnist").augment.kind === "dc" && protocolFor("dc", "mnist").epochs.default === 1000,
+    "DC on MNIST",
+  );
+  assert(
+    protocolFor("dc", "fashion-mnist").augment.kind === "none" &&
+      protocolFor("dc", "cifar10").epochs.default === 300,
+    "DC elsewhere",
+  );
+  let threw = false;
+  try {
+    getProtocol("nope");
+  } catch (e) {
+    threw = /unknown protocol "nope"/.test(String(e));
+  }
+  assert(threw && Object.keys(PROTOCOLS).length >= 8, "unknown protocol error");
+});
+
+Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well above chance", async () => {
+  setBackend(gpu);
+  const mnist = await loadDataset("mnist");
+  const holdout = splitHoldout(mnist, 50, 0);
+  const { set } = await randomMethod.distill({
+    dataset: withoutHoldout(mnist, holdout),
+    ipc: 10,
+    seed: 3,
+    config: {},
+    profile: "smoke",
+    progress: silentProgress,
+  });
+  const protocol = protocolFor("dc", "mnist");
+  protocol.epochs.default = 30;
+  protocol.evalEvery = 10;
+  const r = await evaluate({
+    set,
+    dataset: mnist,
+    holdout,
+    model: "convnet3",
+    protocol,
+    seed: 1,
+    testLimit: 1000,
+  });
+  assert(r.curve.length === 3 && r.epochs === 30, `curve ${r.curve.length}`);
+  assert(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
+  assert(r.metrics.bestHoldoutAcc > 40, `holdout ${r.metrics.bestHoldoutAcc}%`);
+});
