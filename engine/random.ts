@@ -9,6 +9,8 @@ import { inp } from "./expr.ts";
 import { type Shape, sizeOf } from "./shape.ts";
 import { backend, fromStorage, type Tensor } from "./tensor.ts";
 import { map } from "./ops/elementwise.ts";
+import { random as hostRandom } from "./cpu/extended.ts";
+import { f32 } from "./cpu/storage.ts";
 
 /** A 32-bit mix of two integers (splitmix-style), used to derive stream seeds. */
 export function mixSeed(a: number, b: number): number {
@@ -21,7 +23,9 @@ export function mixSeed(a: number, b: number): number {
 export class Rng {
   private position = 0;
   constructor(readonly seed: number) {
-    if (!Number.isInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isInteger(seed) || seed < 0) {
+      throw new Error(`seed must be a non-negative integer, got ${seed}`);
+    }
   }
 
   /** An independent stream for sub-task `k`. */
@@ -53,17 +57,19 @@ export class Rng {
     return r;
   }
 
-  /** Host-side uniforms from the same stream (for shuffles and index draws). */
-  async hostUniform(n: number): Promise<Float32Array> {
-    const t = this.draw("uniform", [n]);
-    const d = await t.f32();
-    t.dispose();
+  /**
+   * Host-side uniforms from the same stream, computed by the reference Philox on the CPU: no device
+   * round trip, so augmentation parameters and shuffles never stall the GPU queue.
+   */
+  hostUniform(n: number): Float32Array {
+    const d = f32(hostRandom("uniform", n, this.seed, this.position));
+    this.position += n;
     return d;
   }
 
   /** A uniformly random permutation of 0..n-1 (argsort of a uniform draw; ties broken by index). */
-  async permutation(n: number): Promise<Int32Array> {
-    const u = await this.hostUniform(n);
+  permutation(n: number): Int32Array {
+    const u = this.hostUniform(n);
     const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => u[a] - u[b] || a - b);
     return Int32Array.from(idx);
   }

@@ -9,7 +9,6 @@ import { noGrad, tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import type { Rng } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
-import * as E from "../engine/expr.ts";
 import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
 import type { Classifier } from "../models/module.ts";
 import { makeOptimizer } from "./optimizer.ts";
