@@ -40,7 +40,8 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   let worst = 0, at = -1;
   for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]) / (tol + tol * Math.abs(b[i]));
+    const err = Math.abs(a[i] - b[i]);
+    const d = tol === 0 ? (err === 0 ? 0 : Infinity) : err / (tol + tol * Math.abs(b[i]));
     if (!(d <= worst)) {
       worst = Number.isNaN(d) ? Infinity : d;
       at = i;
