@@ -9,7 +9,7 @@ import { backend, type Tensor } from "../engine/tensor.ts";
 import { createModel } from "../models/registry.ts";
 import type { Metrics } from "../results/types.ts";
 import { epochsFor } from "./protocols.ts";
-import { accuracy, trainClassifier } from "./train.ts";
+import { accuracy, passesFor, trainClassifier } from "./train.ts";
 import { setToDevice, splitToDevice } from "./device_data.ts";
 import type { CurvePoint, EvalRequest, EvalResult } from "./types.ts";
 
@@ -72,7 +72,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   });
   const x = setToDevice(set).keep();
   const { hold, test } = evalSplits(dataset, req.holdout.holdout, req.testLimit);
-  const epochs = epochsFor(protocol, set.meta.ipc > 0 ? set.meta.ipc : null);
+  const epochs = passesFor(protocol.decay, epochsFor(protocol, set.meta.ipc > 0 ? set.meta.ipc : null));
   const curve: CurvePoint[] = [];
   const started = performance.now();
   try {

@@ -19,7 +19,7 @@ export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 
 export const DecaySpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("none") }).strict(),
-  /** DC: after pass ⌊E/2⌋ (0-based) the lr is ×0.1 and the optimizer rebuilt (momentum reset). */
+  /** DC: passes 0…E (E+1 of them); after pass ⌊E/2⌋ the lr is ×0.1 and the optimizer rebuilt (momentum reset). */
   z.object({ kind: z.literal("dc-half"), factor: z.number().positive(), resetOptimizer: z.boolean() })
     .strict(),
   /** MultiStepLR at fractions of the run (IDC: 2/3 and 5/6, γ 0.2). */

@@ -39,14 +39,19 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-/** The lr multiplier at the start of `epoch` (0-based) of `epochs`, and whether the optimizer resets now. */
+/** Training passes a protocol makes for `epochs`: DC's loop runs passes 0…E, i.e. E+1 of them. */
+export function passesFor(d: DecaySpec, epochs: number): number {
+  return d.kind === "dc-half" ? epochs + 1 : epochs;
+}
+
+/** The lr multiplier for pass `epoch` (0-based) of `epochs` passes, and whether the optimizer resets now. */
 export function lrFactor(d: DecaySpec, epoch: number, epochs: number): { factor: number; reset: boolean } {
   switch (d.kind) {
     case "none":
       return { factor: 1, reset: false };
     case "dc-half": {
-      // DC decays after pass ⌊E/2⌋ of E+1 passes; with E passes here the decay starts at epoch ⌊E/2⌋+1.
-      const at = Math.floor(epochs / 2) + 1;
+      // DC (E+1 passes) drops the lr after pass ⌊E/2⌋, so pass ⌊E/2⌋+1 is the first decayed one.
+      const at = Math.floor((epochs - 1) / 2) + 1;
       return { factor: epoch >= at ? d.factor : 1, reset: d.resetOptimizer && epoch === at };
     }
     case "multistep": {

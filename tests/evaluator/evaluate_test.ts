@@ -1,7 +1,7 @@
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { loadDataset } from "../../data/registry.ts";
-import { lrFactor } from "../../evaluator/train.ts";
+import { lrFactor, passesFor } from "../../evaluator/train.ts";
 import { evaluate, metricsFromCurve } from "../../evaluator/evaluate.ts";
 import { getProtocol, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
@@ -14,9 +14,10 @@ function assert(c: boolean, m: string): asserts c {
 
 Deno.test("evaluator: lr decay rules", () => {
   const dc = { kind: "dc-half" as const, factor: 0.1, resetOptimizer: true };
-  // E = 10 passes: decay from epoch 6 (after pass ⌊E/2⌋ of DC's E+1 passes), optimizer reset there.
-  assert(lrFactor(dc, 5, 10).factor === 1 && lrFactor(dc, 6, 10).factor === 0.1, "dc-half decay epoch");
-  assert(lrFactor(dc, 6, 10).reset && !lrFactor(dc, 7, 10).reset, "dc-half resets once");
+  // E = 10: DC makes 11 passes and drops the lr after pass 5, so pass 6 is the first decayed one.
+  assert(passesFor(dc, 10) === 11, "DC runs E+1 passes");
+  assert(lrFactor(dc, 5, 11).factor === 1 && lrFactor(dc, 6, 11).factor === 0.1, "dc-half decay epoch");
+  assert(lrFactor(dc, 6, 11).reset && !lrFactor(dc, 7, 11).reset, "dc-half resets once");
   const ms = { kind: "multistep" as const, fractions: [2 / 3, 5 / 6], gamma: 0.2 };
   assert(
     Math.abs(lrFactor(ms, 999, 1000).factor - 0.04) < 1e-12 && lrFactor(ms, 665, 1000).factor === 1,
@@ -87,7 +88,7 @@ Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well 
     seed: 1,
     testLimit: 1000,
   });
-  assert(r.curve.length === 3 && r.epochs === 30, `curve ${r.curve.length}`);
+  assert(r.curve.length === 4 && r.epochs === 31, `curve ${r.curve.length}, ${r.epochs} passes`);
   assert(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
   assert(r.metrics.bestHoldoutAcc > 40, `holdout ${r.metrics.bestHoldoutAcc}%`);
 });
