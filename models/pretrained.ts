@@ -1,0 +1,96 @@
+/**
+ * Networks trained by ddrepro itself on real data and cached (no downloaded weights exist here):
+ * herding/k-center feature extractors, CMI's extractor pool, soft-label teachers. A cache entry is
+ * keyed by everything that determines the weights (model, dataset manifest, training recipe, seed),
+ * written atomically, and verified on load.
+ */
+import type { Dataset } from "../data/types.ts";
+import { Rng } from "../engine/random.ts";
+import { canonicalJson, sha256Hex } from "../results/key.ts";
+import type { Classifier } from "./module.ts";
+import { createModel } from "./registry.ts";
+import { loadModelInto, saveModel } from "./checkpoint.ts";
+import { splitToDevice } from "../evaluator/device_data.ts";
+import { trainClassifier } from "../evaluator/train.ts";
+import type { ProgressReporter } from "../methods/types.ts";
+
+/** Bump when training code changes in a way that changes weights. */
+export const PRETRAIN_VERSION = "1";
+
+export interface PretrainSpec {
+  model: string;
+  dataset: Dataset;
+  epochs: number;
+  seed: number;
+  /** Train on the first `trainLimit` images of a seeded permutation (profiles shrink this). */
+  trainLimit?: number;
+  lr?: number;
+  batchSize?: number;
+}
+
+export function cacheRoot(): string {
+  return Deno.env.get("DD_CACHE") ?? new URL("../.cache/ddrepro", import.meta.url).pathname;
+}
+
+export function pretrainKey(s: PretrainSpec): string {
+  return sha256Hex(canonicalJson({
+    v: PRETRAIN_VERSION,
+    model: s.model,
+    dataset: s.dataset.manifest.hash,
+    trainCount: s.dataset.train.count,
+    epochs: s.epochs,
+    seed: s.seed,
+    trainLimit: s.trainLimit ?? null,
+    lr: s.lr ?? 0.01,
+    batchSize: s.batchSize ?? 256,
+  }));
+}
+
+/** A trained network in eval mode: loaded from the cache, or trained now and cached. */
+export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter): Promise<Classifier> {
+  const { dataset } = spec;
+  const info = dataset.info;
+  const side = Math.round(
+    Math.sqrt(dataset.train.images.length / Math.max(dataset.train.count, 1) / info.shape.channels),
+  );
+  const model = createModel(spec.model, new Rng(spec.seed), {
+    channels: info.shape.channels,
+    classes: info.numClasses,
+    imageSize: side,
+  });
+  const key = pretrainKey(spec);
+  const dir = `${cacheRoot()}/pretrained`;
+  const path = `${dir}/${spec.model}-${info.id}-${key.slice(0, 16)}.safetensors`;
+  try {
+    const meta = await loadModelInto(model, path);
+    if (meta.key === key) return model.eval();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) && !String(e).includes("No such file")) {
+      progress?.log(`pretrained cache ${path} unusable (${e instanceof Error ? e.message : e}); retraining`);
+    }
+  }
+  const rng = new Rng(spec.seed).fork(7);
+  const n = dataset.train.count;
+  const idx = spec.trainLimit && spec.trainLimit < n
+    ? rng.permutation(n).slice(0, spec.trainLimit)
+    : undefined;
+  const { x, y } = splitToDevice(dataset, dataset.train, idx);
+  try {
+    await trainClassifier(model, { x, y }, {
+      epochs: spec.epochs,
+      batchSize: spec.batchSize ?? 256,
+      optimizer: { kind: "sgd", lr: spec.lr ?? 0.01, momentum: 0.9, weightDecay: 5e-4 },
+      decay: { kind: "dc-half", factor: 0.1, resetOptimizer: false },
+      augment: { kind: "none", cutmix: null },
+      digits: info.digits,
+      rng,
+      onEpochEnd: (e, loss) =>
+        progress?.update(e + 1, spec.epochs, `pretraining ${spec.model} (loss ${loss?.toFixed(3) ?? "…"})`),
+    });
+  } finally {
+    x.dispose();
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await saveModel(model, path, { key, model: spec.model, dataset: info.id, epochs: String(spec.epochs) });
+  return model.eval();
+}
