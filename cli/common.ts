@@ -1,0 +1,104 @@
+/** Shared pieces of the `dd` commands: errors, output, default paths, table look-up. */
+import { extname } from "node:path";
+import type { TableSpec } from "../experiments/schema.ts";
+import { SPEC_EXTENSIONS, TableCatalog } from "../experiments/user_specs.ts";
+import { Profile } from "../results/types.ts";
+import { openStore, type ResultsStore, StoreError } from "../results/store.ts";
+
+/** A user-facing failure: main prints its message (one line) and exits with `code`. */
+export class CliError extends Error {
+  constructor(message: string, readonly code = 1) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+export const DEFAULT_STORE = Deno.env.get("DD_STORE") ?? "results/store/results.db";
+export const DEFAULT_ARTIFACTS = Deno.env.get("DD_ARTIFACTS") ?? "results/store/artifacts";
+export const DEFAULT_REPORTS = "reports/out";
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Lines to stderr (progress, notes): stdout stays clean for --json consumers. */
+export function note(line: string): void {
+  console.error(line);
+}
+
+export function parseProfile(text: string): Profile {
+  const p = Profile.safeParse(text);
+  if (!p.success) {
+    throw new CliError(`unknown profile "${text}"; expected one of ${Profile.options.join(", ")}`);
+  }
+  return p.data;
+}
+
+export function parsePositiveInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${what} must be a positive integer (got "${text}")`);
+  return n;
+}
+
+export function parseNonNegativeInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new CliError(`${what} must be a non-negative integer (got "${text}")`);
+  }
+  return n;
+}
+
+export interface CatalogOptions {
+  spec?: string[];
+  include?: string[];
+}
+
+/** Built-in tables plus --spec files and every spec in --include folders. */
+export async function catalog(opts: CatalogOptions): Promise<TableCatalog> {
+  const c = new TableCatalog();
+  for (const dir of opts.include ?? []) await c.addDir(dir);
+  for (const file of opts.spec ?? []) await c.addFile(file);
+  return c;
+}
+
+/** A table id, or a spec file path (a shortcut for --spec file + its id). */
+export async function findTableOrFail(cat: TableCatalog, idOrFile: string): Promise<TableSpec> {
+  if ((SPEC_EXTENSIONS as readonly string[]).includes(extname(idOrFile).toLowerCase())) {
+    return await cat.addFile(idOrFile);
+  }
+  const t = cat.find(idOrFile);
+  if (!t) {
+    const ids = cat.all().map((x) => x.id);
+    const near = ids.filter((x) => x.includes(idOrFile) || idOrFile.includes(x.split("/")[1] ?? "")).slice(
+      0,
+      5,
+    );
+    throw new CliError(
+      `unknown table "${idOrFile}"` + (near.length ? `; did you mean ${near.join(", ")}?` : "") +
+        ` (\`dd tables\` lists them; user specs need --spec <file> or --include <dir>)`,
+    );
+  }
+  return t;
+}
+
+/** Opens a store; a missing file is an error unless `create` (reading commands never create one). */
+export function openStoreChecked(path: string, create: boolean): ResultsStore {
+  if (!create) {
+    try {
+      Deno.statSync(path);
+    } catch {
+      throw new CliError(`results store ${path}: no such file`);
+    }
+  }
+  try {
+    return openStore(path);
+  } catch (e) {
+    if (e instanceof StoreError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** Commander's repeatable-option collector. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,125 @@
+/** `dd run` and `dd table1`: run a table into the store (Ctrl-C stops cleanly), optionally report it. */
+import { type RunSummary, runTable } from "../runner/run.ts";
+import { parseFilter, parseShard } from "../runner/plan.ts";
+import { terminalStatus } from "../runner/progress.ts";
+import type { Profile } from "../results/types.ts";
+import type { TableSpec } from "../experiments/schema.ts";
+import {
+  catalog,
+  type CatalogOptions,
+  CliError,
+  DEFAULT_ARTIFACTS,
+  DEFAULT_REPORTS,
+  DEFAULT_STORE,
+  findTableOrFail,
+  parseProfile,
+  printJson,
+} from "./common.ts";
+import { writeTableReports } from "./report_cmd.ts";
+
+export interface RunFlags extends CatalogOptions {
+  profile: string;
+  filter?: string;
+  shard?: string;
+  store?: string;
+  artifacts?: string;
+  saveSets?: boolean;
+  report?: boolean | string;
+  json?: boolean;
+}
+
+export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
+  const profile = parseProfile(flags.profile);
+  let filter, shard;
+  try {
+    filter = flags.filter !== undefined ? parseFilter(flags.filter) : undefined;
+    shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message : String(e));
+  }
+  const cat = await catalog(flags);
+  const table = await findTableOrFail(cat, tableId);
+  const storePath = flags.store ?? DEFAULT_STORE;
+  const summary = await withInterrupt((signal) => {
+    const status = terminalStatus();
+    const clear = status ? () => status("") : () => {};
+    return runTable(table, {
+      profile,
+      filter,
+      shard,
+      storePath,
+      artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
+      signal,
+      status,
+      log: (line) => {
+        clear(); // the status line is overwritten, then the log line printed where it was
+        console.error(line);
+      },
+    });
+  });
+  if (flags.report !== undefined && flags.report !== false && !summary.interrupted) {
+    await reportAfterRun(
+      table,
+      profile,
+      storePath,
+      typeof flags.report === "string" ? flags.report : DEFAULT_REPORTS,
+      flags,
+    );
+  }
+  finish(summary, flags.json ?? false);
+}
+
+async function reportAfterRun(
+  table: TableSpec,
+  profile: Profile,
+  storePath: string,
+  outDir: string,
+  cat: CatalogOptions,
+): Promise<void> {
+  const written = await writeTableReports({ tables: [table], profile, storePath, outDir, catalog: cat });
+  for (const t of written.tables) console.error(`report: ${t.markdown}, ${t.html}`);
+}
+
+/** Summary to stdout (JSON) or stderr, and the exit status: 130 interrupted, 1 failures. */
+function finish(s: RunSummary, json: boolean): void {
+  if (json) printJson(s);
+  const notRunnable = s.skipped.length;
+  console.error(
+    `${s.tableId} @ ${s.profile}: ${s.completed} repeat(s) run, ${s.alreadyDone} already done, ` +
+      `${s.failed.length} failed, ${notRunnable} cell(s) not runnable; ${Math.round(s.seconds)}s`,
+  );
+  if (notRunnable && !json) {
+    const byReason = new Map<string, number>();
+    for (const k of s.skipped) byReason.set(k.reason, (byReason.get(k.reason) ?? 0) + 1);
+    for (const [reason, n] of [...byReason].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+      console.error(`  not runnable (${n}): ${reason.length > 200 ? reason.slice(0, 199) + "…" : reason}`);
+    }
+  }
+  if (s.interrupted) throw new CliError("interrupted; completed repeats are stored, rerun to continue", 130);
+  if (s.failed.length) {
+    throw new CliError(
+      `${s.failed.length} repeat(s) failed; first: ${s.failed[0].cellId}#${s.failed[0].repeat}: ` +
+        s.failed[0].error,
+    );
+  }
+}
+
+/**
+ * Runs `body` with an AbortSignal that fires on the first Ctrl-C (SIGINT/SIGTERM); a second Ctrl-C
+ * exits at once. The runner finishes its cleanup and writes no partial row.
+ */
+export async function withInterrupt<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const handler = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    console.error("\nstopping after cleanup (Ctrl-C again to exit at once)…");
+    controller.abort(new DOMException("interrupted", "AbortError"));
+  };
+  for (const s of signals) Deno.addSignalListener(s, handler);
+  try {
+    return await body(controller.signal);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, handler);
+  }
+}

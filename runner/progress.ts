@@ -1,0 +1,66 @@
+/** Progress lines for long runs: cells done / total and an ETA from the mean time per finished repeat. */
+import type { ProgressReporter } from "../methods/types.ts";
+
+export function fmtDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+export class Eta {
+  private spent = 0;
+  private finished = 0;
+  constructor(readonly total: number) {}
+
+  /** A repeat finished after `seconds` of work (reused work counts as done but not as time). */
+  done(seconds: number, counted = true): void {
+    this.finished++;
+    if (counted) this.spent += seconds;
+  }
+
+  get count(): number {
+    return this.finished;
+  }
+
+  /** Seconds left, or NaN before any timed repeat. */
+  remaining(): number {
+    return this.spent > 0 ? (this.spent / this.finished) * (this.total - this.finished) : NaN;
+  }
+
+  label(): string {
+    return `${this.finished}/${this.total}` +
+      (this.finished < this.total ? ` ETA ${fmtDuration(this.remaining())}` : "");
+  }
+}
+
+/** A reporter that forwards method/evaluator updates as one transient status line. */
+export function statusReporter(
+  prefix: string,
+  status: ((line: string) => void) | undefined,
+): ProgressReporter {
+  if (!status) return { update() {}, log() {} };
+  return {
+    update(done, total, label) {
+      status(`${prefix} ${label ?? "step"} ${done}/${total}`);
+    },
+    log(message) {
+      status(`${prefix} ${message}`);
+    },
+  };
+}
+
+/**
+ * A stderr status writer: overwrites one line on a terminal; silent otherwise (CI logs get the
+ * per-repeat lines only).
+ */
+export function terminalStatus(): ((line: string) => void) | undefined {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  const enc = new TextEncoder();
+  return (line) => {
+    const width = Deno.consoleSize?.().columns ?? 100;
+    Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line.slice(0, Math.max(20, width - 1))}`));
+  };
+}
