@@ -233,13 +233,16 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
   checkDataset(flags.dataset);
   const overrides = parseAssignments(flags.set ?? []);
   // Check the overrides against the method's schema first, for an error that names the key.
-  const merged = { ...method.defaults(flags.dataset, ipc), ...overrides };
+  const defaults = method.defaults(flags.dataset, ipc);
+  const merged = { ...defaults, ...overrides };
   const parsed = method.schema.safeParse(merged);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new CliError(
       `--set: invalid config for ${method.id}: ${i.path.join(".") || "(config)"}: ${i.message}` +
-        (i.code === "unrecognized_keys" ? ` (valid keys: ${Object.keys(merged).join(", ") || "none"})` : ""),
+        (i.code === "unrecognized_keys"
+          ? ` (valid keys: ${Object.keys(defaults).join(", ") || "none"})`
+          : ""),
     );
   }
   const plan = resolveOne(

@@ -187,6 +187,7 @@ function parseMeta(
     );
   const extra: Record<string, string> = { ...(fb.extra ?? {}) };
   for (const [k, v] of Object.entries(m)) if (k.startsWith("extra.")) extra[k.slice(6)] = v;
+  const mean = vec("mean", fb.mean);
   const std = vec("std", fb.std);
   if (std.some((s) => s <= 0)) fail(`metadata 'std' = ${JSON.stringify(std)} must be positive`);
   return {
@@ -196,7 +197,7 @@ function parseMeta(
     seed: int("seed", fb.seed ?? 0),
     configHash: str("config_hash", fb.configHash ?? ""),
     profile,
-    mean: vec("mean", fb.mean),
+    mean,
     std,
     createdAt: str("created_at", fb.createdAt ?? ""),
     extra,

@@ -1,0 +1,124 @@
+/**
+ * ddrepro's public API: table specs and profiles, the dataset/model/method registries, the runner,
+ * the evaluator, the results store and verdicts, report generators and the engine's entry points.
+ *
+ * ```ts
+ * import { findTable, runTable, writeReports, openStore } from "./mod.ts";
+ * const table = findTable("igds/table1")!;
+ * await runTable(table, { profile: "smoke", storePath: "results/store/results.db", artifactsDir: null });
+ * ```
+ */
+
+// Specs, profiles, user specs
+export {
+  CellSpec,
+  Claimed,
+  ClaimSpec,
+  LabelRegime,
+  ProtocolNote,
+  Selection,
+  TableSpec,
+} from "./experiments/schema.ts";
+export { builtinTables, findTable } from "./experiments/registry.ts";
+export {
+  type CellPlan,
+  convnetDepthFor,
+  DATASET_STAND_INS,
+  type DatasetLoad,
+  type EpochRule,
+  MODEL_STAND_INS,
+  type ModelLimit,
+  PROFILE_IDS,
+  type ProfileDef,
+  PROFILES,
+  repeatsFor,
+  resolveCell,
+  type ResolveOptions,
+  resolveTable,
+} from "./experiments/profiles.ts";
+export {
+  loadSpecDir,
+  loadSpecFile,
+  MIN_CLASS_SIZE,
+  parseSpec,
+  SpecError,
+  TableCatalog,
+} from "./experiments/user_specs.ts";
+
+// Registries
+export {
+  type Availability,
+  availability,
+  type Dataset,
+  DatasetError,
+  type DatasetInfo,
+  datasetInfo,
+  listDatasets,
+  loadDataset,
+  type Split,
+} from "./data/registry.ts";
+export { createModel, getModel, type InputSpec, type ModelEntry, models } from "./models/registry.ts";
+export { findMethod, getMethod, listMethods, tablesUsing } from "./methods/registry.ts";
+export type {
+  DistillContext,
+  DistilledMeta,
+  DistilledSet,
+  DistillResult,
+  MethodDef,
+  ProgressReporter,
+} from "./methods/types.ts";
+
+// Runner
+export { type RepeatFailure, type RunOptions, type RunSummary, runTable } from "./runner/run.ts";
+export {
+  type CellFilter,
+  parseFilter,
+  parseShard,
+  planTable,
+  type RunPlan,
+  type Shard,
+} from "./runner/plan.ts";
+export { DistilledSetError, loadDistilledSet, saveDistilledSet } from "./runner/distilled_set.ts";
+export { type DistillFn, distillStep, evalStep, type EvaluateFn } from "./runner/pipeline.ts";
+export { DatasetPool, type PreparedData } from "./runner/datasets.ts";
+export { CODE_VERSION, codeVersionFor } from "./runner/version.ts";
+export { gitInfo, runEnvironment } from "./runner/provenance.ts";
+
+// Evaluator
+export { evaluate } from "./evaluator/evaluate.ts";
+export type { CurvePoint, EvalRequest, EvalResult, HoldoutSplit } from "./evaluator/types.ts";
+export { epochsFor, getProtocol, ProtocolConfig, protocolFor, PROTOCOLS } from "./evaluator/protocols.ts";
+export { splitHoldout, withoutHoldout } from "./evaluator/holdout.ts";
+
+// Results
+export {
+  CellRepeatResult,
+  type MetricName,
+  Metrics,
+  Profile,
+  Provenance,
+  ResolvedCell,
+  Substitution,
+} from "./results/types.ts";
+export { canonicalJson, contentKey, sha256Hex } from "./results/key.ts";
+export { openStore, type ResultsStore, StoreError } from "./results/store.ts";
+export {
+  type CellVerdict,
+  type ClaimVerdict,
+  evaluateTable,
+  selectLatest,
+  type TableVerdict,
+  type VerdictOptions,
+} from "./results/verdicts.ts";
+
+// Reports
+export { buildTableReport, type TableReport, type TableReportInput } from "./reports/model.ts";
+export { renderIndexMarkdown, renderTableMarkdown } from "./reports/markdown.ts";
+export { renderIndexHtml, renderTableHtml } from "./reports/html.ts";
+export { writeReports } from "./reports/write.ts";
+export { imageGridPng } from "./reports/png.ts";
+export { compareResults, renderComparisonMarkdown } from "./reports/compare.ts";
+
+// Engine entry points
+export { backend, CpuBackend, setBackend, type Tensor, tensor, tidy, webgpuBackend } from "./engine/mod.ts";
+export { readSafetensors, writeSafetensors } from "./engine/safetensors.ts";

@@ -1,0 +1,137 @@
+/** Profiles: substitutions (always with a reason), epoch scaling, repeats, and `paper` never substituting. */
+import { deepStrictEqual as eq, ok } from "node:assert";
+import { z } from "zod";
+import {
+  type CellPlan,
+  PROFILE_IDS,
+  PROFILES,
+  resolveCell,
+  resolveTable,
+} from "../../experiments/profiles.ts";
+import { findTable } from "../../experiments/registry.ts";
+import type { CellSpec, TableSpec } from "../../experiments/schema.ts";
+import type { Availability } from "../../data/types.ts";
+import type { MethodDef } from "../../methods/types.ts";
+import type { Profile } from "../../results/types.ts";
+import { randomMethod } from "../../baselines/random.ts";
+import { tinyTable } from "./_fixtures.ts";
+
+/** Only the embedded datasets are present, whatever this machine has. */
+const embeddedOnly = (id: string): Availability =>
+  ["mnist", "fashion-mnist"].includes(id)
+    ? { available: true, location: "/x", reason: "embedded" }
+    : { available: false, location: null, reason: `${id}: not found. Fix: download it` };
+
+const igds1 = findTable("igds/table1")!;
+const cellOf = (t: TableSpec, id: string): CellSpec => t.cells.find((c) => c.id === id)!;
+const sub = (p: CellPlan, field: string) => p.resolved.substitutions.find((s) => s.field === field);
+
+Deno.test("profiles: every substitution names a field and a reason", () => {
+  for (const profile of PROFILE_IDS) {
+    for (const p of resolveTable(igds1, profile, { availability: embeddedOnly })) {
+      for (const s of p.resolved.substitutions) ok(s.field && s.reason.length > 10, JSON.stringify(s));
+    }
+  }
+});
+
+Deno.test("profiles: quick substitutes ImageWoof, ConvNet-6 and ResNets, with bounded epochs", () => {
+  const conv6 = resolveCell(igds1, cellOf(igds1, "woof-ipc10-convnet6-random"), "quick", {
+    availability: embeddedOnly,
+  });
+  ok(conv6.runnable, conv6.reason);
+  eq([conv6.resolved.dataset, conv6.resolved.model], ["fashion-mnist", "convnet3"]);
+  eq([sub(conv6, "dataset")?.from, sub(conv6, "model")?.from], ["imagewoof", "convnet6"]);
+  const e = conv6.protocol.epochs.default;
+  ok(e >= 2 && e <= 300 && e < 2000, `quick epochs ${e}`);
+  eq(sub(conv6, "protocol.epochs")?.from, 2000);
+  eq([conv6.repeats, conv6.seeds], [2, [0, 1]]);
+  eq(conv6.testLimit, 1000);
+
+  const resnet = resolveCell(igds1, cellOf(igds1, "woof-ipc10-resnet18-random"), "quick", {
+    availability: embeddedOnly,
+  });
+  eq(resnet.resolved.model, "convnet3");
+  ok(/too slow/.test(sub(resnet, "model")!.reason));
+});
+
+Deno.test("profiles: smoke runs 1–3 epochs once; proxy keeps ResNets; paper keeps everything", () => {
+  const c = cellOf(igds1, "woof-ipc50-resnetap10-random");
+  const smoke = resolveCell(igds1, c, "smoke", { availability: embeddedOnly });
+  ok(smoke.protocol.epochs.default >= 1 && smoke.protocol.epochs.default <= 3);
+  eq(smoke.repeats, 1);
+  const proxy = resolveCell(igds1, c, "proxy", { availability: embeddedOnly });
+  eq([proxy.resolved.model, proxy.repeats], ["resnetap10", 3]);
+  const all = () => ({ available: true, location: "/x", reason: "ok" });
+  const paper = resolveCell(igds1, c, "paper", { availability: all });
+  ok(paper.runnable);
+  eq([paper.resolved.dataset, paper.resolved.model, paper.protocol.epochs.byIpc["50"]], [
+    "imagewoof",
+    "resnetap10",
+    1500,
+  ]);
+  eq(paper.resolved.substitutions.map((s) => s.field), ["data.holdout"]);
+  eq(paper.repeats, 5, "tables without a published repeat count get 5");
+});
+
+Deno.test("profiles: paper never substitutes data; a missing dataset makes the cell not runnable", () => {
+  const p = resolveCell(igds1, cellOf(igds1, "woof-ipc10-convnet6-random"), "paper", {
+    availability: embeddedOnly,
+  });
+  ok(!p.runnable);
+  ok(/imagewoof/.test(p.reason!) && /Fix: download it/.test(p.reason!), p.reason);
+  eq(p.resolved.dataset, "imagewoof");
+});
+
+Deno.test("profiles: unavailable models get stand-ins outside paper; measurement cells are not runnable", () => {
+  const t4 = findTable("igds/table4")!;
+  const c = t4.cells.find((x) => x.model === "resnet101")!;
+  const rnd = { ...c, method: "random" };
+  const proxy = resolveCell(t4, rnd, "proxy", { availability: embeddedOnly });
+  eq(proxy.resolved.model, "resnet18");
+  const paper = resolveCell(t4, rnd, "paper", {
+    availability: () => ({ available: true, location: "/", reason: "" }),
+  });
+  ok(!paper.runnable && /resnet101/.test(paper.reason!));
+
+  const timing = findTable("d3hr/table1")!.cells.find((x) => x.protocol === "sampling-time");
+  const cost = findTable("cmi/table1")!.cells.find((x) => x.protocol === "distill-time");
+  for (const cell of [timing, cost].filter((x) => x !== undefined)) {
+    const r = resolveCell(igds1, { ...cell, method: "random", ipc: cell.ipc ?? 1 }, "quick", {
+      availability: embeddedOnly,
+    });
+    ok(!r.runnable && /cost|measure|model/.test(r.reason!), r.reason);
+  }
+});
+
+Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled keys are recorded; bad config blocks", () => {
+  const Cfg = z.object({ iterations: z.number().int(), lr: z.number() }).strict();
+  type C = z.infer<typeof Cfg>;
+  const fake: MethodDef<C> = {
+    ...(randomMethod as unknown as MethodDef<C>),
+    id: "fake",
+    schema: Cfg,
+    defaults: () => ({ iterations: 1000, lr: 0.1 }),
+    scale: (c: C, profile: Profile) => (profile === "paper" ? c : { ...c, iterations: 10 }),
+  };
+  const opts = { findMethod: () => fake as unknown as MethodDef<Record<string, unknown>> };
+  const t = tinyTable();
+  const cell = { ...t.cells[0], method: "fake", config: { lr: 0.5 } };
+  const quick = resolveCell(t, cell, "quick", opts);
+  eq(quick.resolved.methodConfig, { iterations: 10, lr: 0.5 });
+  eq(sub(quick, "method.iterations"), {
+    field: "method.iterations",
+    from: 1000,
+    to: 10,
+    reason: "quick profile: the method's scale() reduces its paper setting",
+  });
+  eq(resolveCell(t, cell, "paper", opts).resolved.methodConfig, { iterations: 1000, lr: 0.5 });
+  const bad = resolveCell(t, { ...cell, config: { lr: "fast" } }, "quick", opts);
+  ok(!bad.runnable && /lr/.test(bad.reason!), bad.reason);
+});
+
+Deno.test("profiles: the data are typed and documented", () => {
+  for (const id of PROFILE_IDS) {
+    eq(PROFILES[id].id, id);
+    ok(PROFILES[id].description.length > 20);
+  }
+});

@@ -1,0 +1,179 @@
+/** runTable: planning, skipping stored repeats, interrupts, shards, artifacts, provenance, failures. */
+import { deepStrictEqual as eq, ok } from "node:assert";
+import { join } from "node:path";
+import { runTable } from "../../runner/run.ts";
+import { openStore } from "../../results/store.ts";
+import { loadDistilledSet } from "../../runner/distilled_set.ts";
+import type { EvalRequest } from "../../evaluator/types.ts";
+import type { CellRepeatResult } from "../../results/types.ts";
+import { fakeEvaluate, tempDir, testRunOptions, tinyLoad, tinyTable } from "./_fixtures.ts";
+import type { DatasetLoad } from "../../experiments/profiles.ts";
+
+function rows(path: string): CellRepeatResult[] {
+  const s = openStore(path);
+  try {
+    return s.list();
+  } finally {
+    s.close();
+  }
+}
+
+/** What must agree between two runs: keys and numbers (not timings or timestamps). */
+function essence(rs: CellRepeatResult[]) {
+  return rs.map((r) => ({ key: r.key, cell: r.resolved.cellId, repeat: r.repeat, metrics: r.metrics }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+Deno.test("runTable: runs runnable cells, skips unimplemented ones, rerun is a no-op", async () => {
+  const dir = await tempDir();
+  const evals: EvalRequest[] = [];
+  const loads: DatasetLoad[] = [];
+  const opts = testRunOptions(dir, { evaluate: fakeEvaluate(evals), load: tinyLoad(loads) });
+  const s = await runTable(tinyTable(), opts);
+  eq(s.total, 4); // r1, r1-resnet, r2, full × 1 repeat (smoke); dm is not implemented
+  eq(s.completed, 4);
+  eq(s.failed, []);
+  eq(s.skipped.map((k) => k.cellId), ["dm1"]);
+  ok(/not implemented/.test(s.skipped[0].reason));
+  eq(loads.length, 1, "each dataset is loaded once per run");
+  // r1 and r1-resnet evaluate the same set with the same (substituted) model: one evaluation.
+  eq(evals.length, 3);
+  const stored = rows(opts.storePath);
+  eq(stored.length, 4);
+  ok(!stored.some((r) => r.resolved.method === "dm"), "an unimplemented method is never faked");
+  const resnet = stored.find((r) => r.resolved.cellId === "r1-resnet")!;
+  eq(resnet.resolved.model, "convnet3");
+  ok(resnet.resolved.substitutions.some((x) => x.field === "model" && x.from === "resnet18"));
+  eq(resnet.metrics, stored.find((r) => r.resolved.cellId === "r1")!.metrics);
+  // Provenance is complete.
+  const p = stored[0].provenance;
+  eq([p.gitSha.length, p.gitDirty, p.hostname, p.adapter.vendor], [40, false, "test-host", "test"]);
+  ok(p.finishedAt >= p.startedAt);
+
+  const again = await runTable(tinyTable(), { ...opts, evaluate: fakeEvaluate(evals) });
+  eq([again.completed, again.alreadyDone], [0, 4]);
+  eq(again.keys, s.keys);
+  eq(evals.length, 3, "nothing is recomputed");
+});
+
+Deno.test("runTable: distilled sets are saved once (safetensors + PNG) and reused across cells", async () => {
+  const dir = await tempDir();
+  let distills = 0;
+  const opts = testRunOptions(dir, {
+    distill: (m, ctx) => (distills++, m.distill(ctx)),
+    filter: "method=random",
+  });
+  await runTable(tinyTable(), opts);
+  eq(distills, 2, "r1 and r1-resnet share one set");
+  const stored = rows(opts.storePath);
+  const r1 = stored.find((r) => r.resolved.cellId === "r1")!;
+  ok(r1.artifact !== null);
+  ok(!r1.artifact.path.startsWith("/"), "artifact paths are relative to the store folder");
+  const file = join(dir, r1.artifact.path);
+  const set = await loadDistilledSet(file);
+  eq(set.shape, [10, 1, 8, 8]);
+  eq(set.meta.method, "random");
+  ok((await Deno.stat(file.replace(/\.safetensors$/, ".png"))).size > 0);
+
+  // A new run (e.g. after a crash during evaluation) reuses the saved set instead of distilling.
+  const dir2Store = join(dir, "other.db");
+  await runTable(tinyTable(), { ...opts, storePath: dir2Store });
+  eq(distills, 2);
+  eq(essence(rows(dir2Store)), essence(stored));
+});
+
+Deno.test("runTable: an evaluation failure is reported and the other cells still run", async () => {
+  const dir = await tempDir();
+  const ok2 = fakeEvaluate();
+  const opts = testRunOptions(dir, {
+    evaluate: (req) => req.set.meta.ipc === 2 ? Promise.reject(new Error("boom")) : ok2(req),
+  });
+  const s = await runTable(tinyTable(), opts);
+  eq(s.failed.map((f) => [f.cellId, f.error]), [["r2", "boom"]]);
+  eq(s.completed, 3);
+  eq(rows(opts.storePath).length, 3);
+});
+
+Deno.test("runTable: an abort after k repeats writes no partial row; the rerun equals an uninterrupted run", async () => {
+  const full = await tempDir();
+  await runTable(tinyTable(), testRunOptions(full, { profile: "quick" }));
+  const expected = essence(rows(`${full}/results.db`));
+  eq(expected.length, 8); // 4 runnable cells × 2 repeats
+
+  const dir = await tempDir();
+  const controller = new AbortController();
+  const inner = fakeEvaluate();
+  let n = 0;
+  const interrupted = await runTable(
+    tinyTable(),
+    testRunOptions(dir, {
+      profile: "quick",
+      signal: controller.signal,
+      // The 3rd evaluation is interrupted while running: its repeat must not be stored.
+      evaluate: (req) => {
+        if (++n === 3) controller.abort();
+        return inner(req);
+      },
+    }),
+  );
+  ok(interrupted.interrupted);
+  const partial = rows(`${dir}/results.db`);
+  ok(partial.length >= 2 && partial.length < 8, `partial run stored ${partial.length}`);
+  const resumed = await runTable(tinyTable(), testRunOptions(dir, { profile: "quick" }));
+  eq(resumed.alreadyDone, partial.length);
+  eq(essence(rows(`${dir}/results.db`)), expected);
+});
+
+Deno.test("runTable: shards 1/2 and 2/2, merged, equal the unsharded run", async () => {
+  const whole = await tempDir();
+  const w = await runTable(tinyTable(), testRunOptions(whole, { profile: "quick" }));
+  const dir = await tempDir();
+  const a = await runTable(
+    tinyTable(),
+    testRunOptions(dir, { profile: "quick", shard: { k: 1, n: 2 }, storePath: `${dir}/a.db` }),
+  );
+  const b = await runTable(
+    tinyTable(),
+    testRunOptions(dir, { profile: "quick", shard: { k: 2, n: 2 }, storePath: `${dir}/b.db` }),
+  );
+  eq(a.planned + b.planned, w.planned);
+  eq(a.keys.filter((k) => b.keys.includes(k)), [], "shards are disjoint");
+  const merged = openStore(`${dir}/merged.db`);
+  merged.merge(`${dir}/a.db`);
+  merged.merge(`${dir}/b.db`);
+  merged.close();
+  eq(essence(rows(`${dir}/merged.db`)), essence(rows(`${whole}/results.db`)));
+});
+
+Deno.test("runTable: SIGKILL after some committed repeats loses none of them; rerun completes", async () => {
+  const dir = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./kill_run.ts", import.meta.url).pathname, dir],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  // The child prints each key after its row committed; kill it after the third.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const committed: string[] = [];
+  let buf = "";
+  while (committed.length < 3) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    committed.push(...lines.filter((l) => /^[0-9a-f]{64}$/.test(l)));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel().catch(() => {});
+  ok(committed.length >= 3, "the child committed rows before the kill");
+  const survived = new Set(rows(`${dir}/results.db`).map((r) => r.key));
+  for (const k of committed) ok(survived.has(k), `committed row ${k} survived SIGKILL`);
+
+  const resumed = await runTable(tinyTable(), testRunOptions(dir, { profile: "quick" }));
+  ok(resumed.alreadyDone >= committed.length);
+  const whole = await tempDir();
+  await runTable(tinyTable(), testRunOptions(whole, { profile: "quick" }));
+  eq(essence(rows(`${dir}/results.db`)), essence(rows(`${whole}/results.db`)));
+});
