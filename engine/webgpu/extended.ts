@@ -16,14 +16,56 @@ import {
   weightGradChunks,
 } from "../../kernels/conv.ts";
 import { permuteKernel } from "../../kernels/movement.ts";
+import {
+  avgPoolGradKernel,
+  avgPoolKernel,
+  maxPoolGatherKernel,
+  maxPoolGradKernel,
+  maxPoolKernel,
+} from "../../kernels/pool.ts";
+import {
+  gridSampleGradKernel,
+  gridSampleKernel,
+  resizeGradKernel,
+  resizeKernel,
+} from "../../kernels/sample.ts";
+import { randomKernel } from "../../kernels/random.ts";
 
-function todo(op: string): never {
-  throw new Error(`webgpu: ${op} is not implemented yet`);
+/** Kernel shapes for the convolution family. */
+export interface ConvTuning {
+  /** Implicit-GEMM tiles for the forward and input-gradient passes. */
+  readonly gemm: ConvTile;
+  /** Weight-gradient tiles (tm output channels × tn input channels). */
+  readonly wgrad: ConvTile;
+  /** Depthwise: pixels per invocation and workgroup size. */
+  readonly dwRows: number;
+  readonly dwWg: number;
 }
 
-/** Register tiles: big per-invocation tiles for software rasterisers, small ones with wide workgroups on GPUs. */
-function convTile(b: WebGpuBackend): ConvTile {
-  return b.info.software ? { tm: 16, tn: 16, wg: 8 } : { tm: 4, tn: 4, wg: 64 };
+/** Software rasterisers: big register tiles, 8-lane workgroups (one SIMD row; see webgpu-on-cpu.md). */
+export const CONV_SOFTWARE: ConvTuning = {
+  gemm: { tm: 16, tn: 16, wg: 8 },
+  wgrad: { tm: 16, tn: 16, wg: 8 },
+  dwRows: 8,
+  dwWg: 8,
+};
+/** Real GPUs: small tiles, wide workgroups. */
+export const CONV_GPU: ConvTuning = {
+  gemm: { tm: 4, tn: 4, wg: 64 },
+  wgrad: { tm: 4, tn: 4, wg: 64 },
+  dwRows: 2,
+  dwWg: 64,
+};
+
+let override: ConvTuning | null = null;
+
+/** Forces one tuning (tests run the GPU variants on llvmpipe too; benchmarks sweep); null = by adapter. */
+export function setConvTuning(t: ConvTuning | null): void {
+  override = t;
+}
+
+function tuning(b: WebGpuBackend): ConvTuning {
+  return override ?? (b.info.software ? CONV_SOFTWARE : CONV_GPU);
 }
 
 /** Weight-gradient partial sums: ~2048 products per chunk, at most 4 Mi partial floats. */
@@ -43,8 +85,8 @@ export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams):
     transposed: false,
   };
   const k = isDepthwise(p)
-    ? depthwiseKernel(g, b.info.software ? 8 : 2, b.info.software ? 8 : 64)
-    : convGemmKernel(g, convTile(b));
+    ? depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg)
+    : convGemmKernel(g, tuning(b).gemm);
   b.rt.dispatch(k, [gpu(x), gpu(w), out]);
   return out;
 }
@@ -63,7 +105,7 @@ export function conv2dInputGrad(b: WebGpuBackend, gy: Storage, w: Storage, p: Co
   };
   if (isDepthwise(p)) {
     // Depthwise weights [c, kh, kw, 1] are their own per-group transpose.
-    b.rt.dispatch(depthwiseKernel(g, b.info.software ? 8 : 2, b.info.software ? 8 : 64), [
+    b.rt.dispatch(depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg), [
       gpu(gy),
       gpu(w),
       out,
@@ -74,7 +116,7 @@ export function conv2dInputGrad(b: WebGpuBackend, gy: Storage, w: Storage, p: Co
   const G = p.groups, OCG = p.cout / G, ICG = p.cin / G, taps = p.kh * p.kw;
   const wt = b.rt.alloc(p.cout * taps * ICG, "f32");
   b.rt.dispatch(permuteKernel([G, OCG, taps, ICG], [0, 3, 2, 1], "f32"), [gpu(w), wt]);
-  b.rt.dispatch(convGemmKernel(g, convTile(b)), [gpu(gy), wt, out]);
+  b.rt.dispatch(convGemmKernel(g, tuning(b).gemm), [gpu(gy), wt, out]);
   b.rt.release(wt);
   return out;
 }
@@ -84,8 +126,8 @@ export function conv2dWeightGrad(b: WebGpuBackend, x: Storage, gy: Storage, p: C
   const { chunks, rowsPerChunk } = weightGradChunks(p, WGRAD_TARGET_M, WGRAD_MAX_PARTIAL);
   const part = b.rt.alloc(size * chunks, "f32");
   const k = isDepthwise(p)
-    ? depthwiseWeightGradKernel(p, b.info.software ? 8 : 64, rowsPerChunk)
-    : convWeightGradKernel(p, convTile(b), rowsPerChunk);
+    ? depthwiseWeightGradKernel(p, tuning(b).dwWg, rowsPerChunk)
+    : convWeightGradKernel(p, tuning(b).wgrad, rowsPerChunk);
   b.rt.dispatch(k, [gpu(x), gpu(gy), part]);
   if (chunks === 1) return part;
   const out = b.rt.alloc(size, "f32");
@@ -93,39 +135,81 @@ export function conv2dWeightGrad(b: WebGpuBackend, x: Storage, gy: Storage, p: C
   b.rt.release(part);
   return out;
 }
-export function avgPool2d(_b: WebGpuBackend, _x: Storage, _p: PoolParams): Storage {
-  return todo("avgPool2d");
+export function avgPool2d(b: WebGpuBackend, x: Storage, p: PoolParams): Storage {
+  const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
+  b.rt.dispatch(avgPoolKernel(p), [gpu(x), out]);
+  return out;
 }
-export function avgPool2dGrad(_b: WebGpuBackend, _gy: Storage, _p: PoolParams): Storage {
-  return todo("avgPool2dGrad");
+export function avgPool2dGrad(b: WebGpuBackend, gy: Storage, p: PoolParams): Storage {
+  const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
+  b.rt.dispatch(avgPoolGradKernel(p), [gpu(gy), out]);
+  return out;
 }
-export function maxPool2d(_b: WebGpuBackend, _x: Storage, _p: PoolParams): { y: Storage; idx: Storage } {
-  return todo("maxPool2d");
+export function maxPool2d(b: WebGpuBackend, x: Storage, p: PoolParams): { y: Storage; idx: Storage } {
+  const size = p.n * p.oh * p.ow * p.c;
+  const y = b.rt.alloc(size, "f32"), idx = b.rt.alloc(size, "i32");
+  b.rt.dispatch(maxPoolKernel(p), [gpu(x), y, idx]);
+  return { y, idx };
 }
-export function maxPool2dGrad(_b: WebGpuBackend, _gy: Storage, _idx: Storage, _p: PoolParams): Storage {
-  return todo("maxPool2dGrad");
+export function maxPool2dGrad(b: WebGpuBackend, gy: Storage, idx: Storage, p: PoolParams): Storage {
+  const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
+  b.rt.dispatch(maxPoolGradKernel(p), [gpu(gy), gpu(idx), out]);
+  return out;
 }
-export function maxPool2dGather(_b: WebGpuBackend, _x: Storage, _idx: Storage, _p: PoolParams): Storage {
-  return todo("maxPool2dGather");
+export function maxPool2dGather(b: WebGpuBackend, x: Storage, idx: Storage, p: PoolParams): Storage {
+  const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
+  b.rt.dispatch(maxPoolGatherKernel(p), [gpu(x), gpu(idx), out]);
+  return out;
 }
-export function resize(_b: WebGpuBackend, _x: Storage, _p: ResizeParams): Storage {
-  return todo("resize");
+export function resize(b: WebGpuBackend, x: Storage, p: ResizeParams): Storage {
+  const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
+  b.rt.dispatch(resizeKernel(p), [gpu(x), out]);
+  return out;
 }
-export function resizeGrad(_b: WebGpuBackend, _gy: Storage, _p: ResizeParams): Storage {
-  return todo("resizeGrad");
+export function resizeGrad(b: WebGpuBackend, gy: Storage, p: ResizeParams): Storage {
+  const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
+  b.rt.dispatch(resizeGradKernel(p), [gpu(gy), out]);
+  return out;
 }
-export function gridSample(_b: WebGpuBackend, _x: Storage, _t: Storage, _p: GridSampleParams): Storage {
-  return todo("gridSample");
+export function gridSample(b: WebGpuBackend, x: Storage, t: Storage, p: GridSampleParams): Storage {
+  const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
+  b.rt.dispatch(gridSampleKernel(p), [gpu(x), gpu(t), out]);
+  return out;
 }
-export function gridSampleGrad(_b: WebGpuBackend, _gy: Storage, _t: Storage, _p: GridSampleParams): Storage {
-  return todo("gridSampleGrad");
+export function gridSampleGrad(b: WebGpuBackend, gy: Storage, t: Storage, p: GridSampleParams): Storage {
+  const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
+  b.rt.dispatch(gridSampleGradKernel(p), [gpu(gy), gpu(t), out]);
+  return out;
 }
+
+const TWO32 = 4294967296;
+
+/** Philox streams (mapping in engine/cpu/philox.ts); seed/offset travel in a small parameter buffer. */
 export function random(
-  _b: WebGpuBackend,
-  _k: "uniform" | "normal",
-  _n: number,
-  _s: number,
-  _o: number,
+  b: WebGpuBackend,
+  kind: "uniform" | "normal",
+  n: number,
+  seed: number,
+  offset: number,
 ): Storage {
-  return todo("random");
+  if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new Error(`random: seed and offset must be non-negative safe integers (${seed}, ${offset})`);
+  }
+  const out = b.rt.alloc(n, "f32");
+  if (n === 0) return out;
+  const block = Math.floor(offset / 4), first = offset % 4;
+  const blocks = Math.ceil((first + n) / 4);
+  const prm = new Uint32Array([
+    block % TWO32,
+    Math.floor(block / TWO32),
+    seed % TWO32,
+    Math.floor(seed / TWO32),
+    first,
+    n,
+    blocks,
+  ]);
+  const ps = b.rt.upload(new Int32Array(prm.buffer));
+  b.rt.dispatch(randomKernel(kind, blocks), [ps, out]);
+  b.rt.release(ps);
+  return out;
 }
