@@ -74,7 +74,7 @@ if (Deno.args.includes("--sweep")) {
       8,
     ]]
   ) {
-    const t: ConvTuning = { ...CONV_SOFTWARE, gemm: { tm, tn, wg }, wgrad: { tm, tn, wg } };
+    const t: ConvTuning = { ...CONV_SOFTWARE, gemm: { tm, tn, wg }, gemmLarge: { tm, tn, wg } };
     setConvTuning(t);
     await measure(`${label} tile ${tm}×${tn} wg${wg}`, p, reps);
   }

@@ -75,6 +75,8 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   const V = vec ? 4 : 1;
   const SH = p.transposed ? p.sh : 1, SW = p.transposed ? p.sw : 1; // stride phases
   const phases = SH * SW;
+  // Stride-1 adjoints need no phases: result pixel o reads source o + p − k·d, a plain convolution.
+  const phased = phases > 1;
   const maxRows = p.n * Math.ceil(p.oh / SH) * Math.ceil(p.ow / SW);
   const colBlocks = Math.ceil(OCG / TN);
   const { lc, lr } = laneSplit(colBlocks, tile.wg);
@@ -88,7 +90,9 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   const L: string[] = [];
   L.push(binding(0, "X", `array<${ty}>`, false));
   L.push(binding(1, "B", `array<${ty}>`, false));
-  L.push(binding(2, "Y", "array<f32>", true));
+  // vec4 stores: one store op instead of four (each is a per-lane scatter on llvmpipe).
+  const yVec = OCG % 4 === 0 && TN % 4 === 0;
+  L.push(binding(2, "Y", yVec ? "array<vec4<f32>>" : "array<f32>", true));
   L.push(`@compute @workgroup_size(${WG}) fn main(${BUILTINS}) {`);
   L.push(`  let c0 = (wid.x * ${lc}u + ${lr === 1 ? "lid.x" : `lid.x % ${lc}u`}) * ${TN}u;`);
   L.push(`  let lin = wid.y + wid.z * nwg.y;`);
@@ -99,7 +103,7 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   const rowLane = lr === 1 ? "" : ` * ${lr}u + lid.x / ${lc}u`;
   L.push(`  let r0 = ((lin % ${rowWG}u)${rowLane}) * ${TM}u;`);
   L.push(`  let g = slice / ${phases}u;`);
-  if (p.transposed) {
+  if (phased) {
     L.push(`  let py = i32((slice % ${phases}u) / ${SW}u);`);
     L.push(`  let px = i32(slice % ${SW}u);`);
     L.push(`  let qh = u32(${p.oh} - py + ${SH - 1}) / ${SH}u;`);
@@ -127,18 +131,22 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   for (let r = 0; r < TM; r++) for (let c = 0; c < TN; c++) L.push(`  var acc${r}_${c} = 0.0;`);
   L.push(`  let gx = g * ${ICG / V}u;`);
   L.push(`  for (var ky = 0; ky < ${p.kh}; ky++) {`);
-  if (p.transposed) {
+  if (phased) {
     L.push(`    let ty = py + ${p.ph} - ky * ${p.dh};`);
     L.push(`    if (ty % ${SH} != 0) { continue; }`);
     L.push(`    let dy = ty / ${SH};`);
+  } else if (p.transposed) {
+    L.push(`    let dy = ${p.ph} - ky * ${p.dh};`);
   } else {
     L.push(`    let dy = ky * ${p.dh} - ${p.ph};`);
   }
   L.push(`    for (var kx = 0; kx < ${p.kw}; kx++) {`);
-  if (p.transposed) {
+  if (phased) {
     L.push(`      let tx = px + ${p.pw} - kx * ${p.dw};`);
     L.push(`      if (tx % ${SW} != 0) { continue; }`);
     L.push(`      let dx = tx / ${SW};`);
+  } else if (p.transposed) {
+    L.push(`      let dx = ${p.pw} - kx * ${p.dw};`);
   } else {
     L.push(`      let dx = kx * ${p.dw} - ${p.pw};`);
   }
@@ -153,8 +161,8 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   }
   L.push(`      for (var ci = 0u; ci < ${ICG / V}u; ci++) {`);
   for (let r = 0; r < TM; r++) L.push(`        let a${r} = select(${zero}, X[xo${r} + ci], ok${r});`);
-  for (let c = 0; c < TN; c++) L.push(`        let b${c} = B[wr${c} + tap + ci];`);
   const comps = vec ? [".x", ".y", ".z", ".w"] : [""];
+  for (let c = 0; c < TN; c++) L.push(`        let b${c} = B[wr${c} + tap + ci];`);
   for (const s of comps) {
     for (let r = 0; r < TM; r++) {
       for (let c = 0; c < TN; c++) L.push(`        acc${r}_${c} = fma(a${r}${s}, b${c}${s}, acc${r}_${c});`);
@@ -164,14 +172,22 @@ export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
   L.push("    }");
   L.push("  }");
   for (let r = 0; r < TM; r++) {
-    const pix = p.transposed
+    const pix = phased
       ? `(img${r} * ${p.oh}u + qy${r} * ${SH}u + u32(py)) * ${p.ow}u + qx${r} * ${SW}u + u32(px)`
       : `(img${r} * ${p.oh}u + qy${r}) * ${p.ow}u + qx${r}`;
     L.push(`  if (r0 + ${r}u < rows) {`);
     L.push(`    let yo = (${pix}) * ${p.oc}u + g * ${OCG}u + c0;`);
-    for (let c = 0; c < TN; c++) {
-      const guard = OCG % TN === 0 ? "" : `if (c0 + ${c}u < ${OCG}u) `;
-      L.push(`    ${guard}{ Y[yo + ${c}u] = acc${r}_${c}; }`);
+    if (yVec) {
+      for (let q = 0; q < TN / 4; q++) {
+        const guard = OCG % TN === 0 ? "" : `if (c0 + ${4 * q}u < ${OCG}u) `;
+        const v = [0, 1, 2, 3].map((e) => `acc${r}_${4 * q + e}`).join(", ");
+        L.push(`    ${guard}{ Y[yo / 4u + ${q}u] = vec4<f32>(${v}); }`);
+      }
+    } else {
+      for (let c = 0; c < TN; c++) {
+        const guard = OCG % TN === 0 ? "" : `if (c0 + ${c}u < ${OCG}u) `;
+        L.push(`    ${guard}{ Y[yo + ${c}u] = acc${r}_${c}; }`);
+      }
     }
     L.push("  }");
   }
@@ -225,18 +241,25 @@ export function convWeightGradKernel(p: WeightGradConv, tile: ConvTile, rowsPerC
   const coB = Math.ceil(OCG / TM), ciB = Math.ceil(ICG / TN);
   const R = p.n * p.oh;
   const chunks = Math.ceil(R / rowsPerChunk);
-  const total = chunks * p.groups * taps * coB * ciB;
   const wsize = p.cout * taps * ICG;
-  const WG = tile.wg;
+  // Lanes take input-channel blocks; the output-channel block, tap, group and chunk come from the
+  // workgroup id, so gy loads are uniform across lanes (see convGemmKernel).
+  const { lc, lr } = laneSplit(ciB, tile.wg);
+  const WG = lc * lr;
+  const coWG = Math.ceil(coB / lr);
+  const rowsOfGrid = coWG * taps * p.groups * chunks;
   const L: string[] = [];
   L.push(binding(0, "X", xVec ? "array<vec4<f32>>" : "array<f32>", false));
   L.push(binding(1, "G", gVec ? "array<vec4<f32>>" : "array<f32>", false));
   L.push(binding(2, "P", "array<f32>", true));
   L.push(`@compute @workgroup_size(${WG}) fn main(${BUILTINS}) {`);
-  L.push(`  var t = ${WG_LINEAR} * ${WG}u + lid.x;`);
-  L.push(`  if (t >= ${total}u) { return; }`);
-  L.push(`  let ci0 = (t % ${ciB}u) * ${TN}u; t = t / ${ciB}u;`);
-  L.push(`  let co0 = (t % ${coB}u) * ${TM}u; t = t / ${coB}u;`);
+  L.push(`  let ci0 = (wid.x * ${lc}u + ${lr === 1 ? "lid.x" : `lid.x % ${lc}u`}) * ${TN}u;`);
+  L.push(`  var t = wid.y + wid.z * nwg.y;`);
+  L.push(`  if (t >= ${rowsOfGrid}u || ci0 >= ${ICG}u) { return; }`);
+  L.push(
+    `  let co0 = ((t % ${coWG}u)${lr === 1 ? "" : ` * ${lr}u + lid.x / ${lc}u`}) * ${TM}u; t = t / ${coWG}u;`,
+  );
+  L.push(`  if (co0 >= ${OCG}u) { return; }`);
   L.push(`  let tap = t % ${taps}u; t = t / ${taps}u;`);
   L.push(`  let g = t % ${p.groups}u;`);
   L.push(`  let chunk = t / ${p.groups}u;`);
@@ -314,7 +337,7 @@ export function convWeightGradKernel(p: WeightGradConv, tile: ConvTile, rowsPerC
     L.push("  }");
   }
   L.push("}");
-  return { code: L.join("\n") + "\n", workgroups: linearGrid(Math.ceil(total / WG)) };
+  return { code: L.join("\n") + "\n", workgroups: rowGrid(Math.ceil(ciB / lc), rowsOfGrid) };
 }
 
 const SUM_WG = 64;

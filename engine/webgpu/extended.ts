@@ -35,6 +35,13 @@ import { randomKernel } from "../../kernels/random.ts";
 export interface ConvTuning {
   /** Implicit-GEMM tiles for the forward and input-gradient passes. */
   readonly gemm: ConvTile;
+  /**
+   * Tiles for passes of at least `largeMacs` multiply-adds. Bigger tiles run faster on llvmpipe but
+   * compile much slower (uncached: 16×16 ≈ 1 s, 32×32 ≈ 6 s, 64×32 ≈ 18 s; Mesa caches shaders on
+   * disk across runs), so small problems (and tests) keep the small tile.
+   */
+  readonly gemmLarge: ConvTile;
+  readonly largeMacs: number;
   /** Weight-gradient tiles (tm output channels × tn input channels). */
   readonly wgrad: ConvTile;
   /** Depthwise: pixels per invocation and workgroup size. */
@@ -45,6 +52,8 @@ export interface ConvTuning {
 /** Software rasterisers: big register tiles, 8-lane workgroups (one SIMD row; see webgpu-on-cpu.md). */
 export const CONV_SOFTWARE: ConvTuning = {
   gemm: { tm: 16, tn: 16, wg: 8 },
+  gemmLarge: { tm: 32, tn: 32, wg: 8 },
+  largeMacs: 1 << 28,
   wgrad: { tm: 16, tn: 16, wg: 8 },
   dwRows: 8,
   dwWg: 8,
@@ -52,6 +61,8 @@ export const CONV_SOFTWARE: ConvTuning = {
 /** Real GPUs: small tiles, wide workgroups. */
 export const CONV_GPU: ConvTuning = {
   gemm: { tm: 4, tn: 4, wg: 64 },
+  gemmLarge: { tm: 4, tn: 4, wg: 64 },
+  largeMacs: Infinity,
   wgrad: { tm: 4, tn: 4, wg: 64 },
   dwRows: 2,
   dwWg: 64,
@@ -68,6 +79,13 @@ function tuning(b: WebGpuBackend): ConvTuning {
   return override ?? (b.info.software ? CONV_SOFTWARE : CONV_GPU);
 }
 
+/** The GEMM tile for a pass of n·oh·ow·cout·kh·kw·cin/groups multiply-adds. */
+function gemmTile(b: WebGpuBackend, p: ConvParams): ConvTile {
+  const t = tuning(b);
+  const macs = p.n * p.oh * p.ow * p.cout * p.kh * p.kw * (p.cin / p.groups);
+  return macs >= t.largeMacs ? t.gemmLarge : t.gemm;
+}
+
 /** Weight-gradient partial sums: ~2048 products per chunk, at most 4 Mi partial floats. */
 const WGRAD_TARGET_M = 2048;
 const WGRAD_MAX_PARTIAL = 4 << 20;
@@ -75,6 +93,7 @@ const WGRAD_MAX_PARTIAL = 4 << 20;
 const isDepthwise = (p: ConvParams) => p.groups === p.cin && p.groups === p.cout;
 
 export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams): Storage {
+  if (p.groups === 1 && p.cin % 4 !== 0 && !isDepthwise(p)) return conv2dPadded(b, x, w, p);
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
   const g: GemmConv = {
     ...p,
@@ -84,10 +103,26 @@ export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams):
     oc: p.cout,
     transposed: false,
   };
-  const k = isDepthwise(p)
-    ? depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg)
-    : convGemmKernel(g, tuning(b).gemm);
-  b.rt.dispatch(k, [gpu(x), gpu(w), out]);
+  if (isDepthwise(p)) {
+    b.rt.dispatch(depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg), [gpu(x), gpu(w), out]);
+    return out;
+  }
+  b.rt.dispatch(convGemmKernel(g, gemmTile(b, p)), [gpu(x), gpu(w), out]);
+  return out;
+}
+
+/**
+ * Few input channels (RGB, grayscale): zero-pad channels to a multiple of 4 so the GEMM takes the
+ * vec4 path. One vec4 load costs far less than four scalar ones on llvmpipe, which outweighs the
+ * wasted multiply-adds and the two small copies.
+ */
+function conv2dPadded(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams): Storage {
+  const c4 = Math.ceil(p.cin / 4) * 4;
+  const xp = b.slicePad(x, [p.n, p.h, p.w, p.cin], [0, 0, 0, 0], [p.n, p.h, p.w, c4]);
+  const wp = b.slicePad(w, [p.cout, p.kh, p.kw, p.cin], [0, 0, 0, 0], [p.cout, p.kh, p.kw, c4]);
+  const out = conv2d(b, xp, wp, { ...p, cin: c4 });
+  b.free(xp);
+  b.free(wp);
   return out;
 }
 
@@ -116,7 +151,7 @@ export function conv2dInputGrad(b: WebGpuBackend, gy: Storage, w: Storage, p: Co
   const G = p.groups, OCG = p.cout / G, ICG = p.cin / G, taps = p.kh * p.kw;
   const wt = b.rt.alloc(p.cout * taps * ICG, "f32");
   b.rt.dispatch(permuteKernel([G, OCG, taps, ICG], [0, 3, 2, 1], "f32"), [gpu(w), wt]);
-  b.rt.dispatch(convGemmKernel(g, tuning(b).gemm), [gpu(gy), wt, out]);
+  b.rt.dispatch(convGemmKernel(g, gemmTile(b, p)), [gpu(gy), wt, out]);
   b.rt.release(wt);
   return out;
 }
