@@ -7,7 +7,7 @@ import type { Backend, ConvParams } from "../../engine/backend.ts";
 import { type Conv2dOptions, convParams } from "../../engine/ops/conv.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { type Tensor, tensor } from "../../engine/tensor.ts";
-import { CONV_GPU, setConvTuning } from "../../engine/webgpu/extended.ts";
+import { CONV_GPU, CONV_SOFTWARE, setConvTuning } from "../../engine/webgpu/extended.ts";
 
 interface Case {
   x: number[];
@@ -93,6 +93,26 @@ Deno.test("conv webgpu vs cpu with the real-GPU tiling (4×4 tiles, 64-lane work
       assertClose(g.y, r.y, 1e-4, `conv2d ${name(c)}`);
       assertClose(g.gx, r.gx, 1e-4, `conv2dInputGrad ${name(c)}`);
       assertClose(g.gw, r.gw, 1e-4, `conv2dWeightGrad ${name(c)}`);
+    }
+  } finally {
+    setConvTuning(null);
+  }
+});
+
+Deno.test("conv webgpu vs cpu with the large llvmpipe tile (32×32, used for big passes)", async () => {
+  // Ragged rows and columns (40 channels: a full and a partial 32-column block), the padded RGB
+  // path with a strided (phased) adjoint, and dilation with a stride-1 adjoint.
+  const cases: Case[] = [CASES[14], CASES[3], CASES[7]];
+  setConvTuning({ ...CONV_SOFTWARE, gemm: CONV_SOFTWARE.gemmLarge });
+  try {
+    for (const c of cases) {
+      const p = convParams(c.x, c.w, c.o);
+      const x = randn(size(c.x), 1), w = randn(size(c.w), 2);
+      const gy = randn(p.n * p.oh * p.ow * p.cout, 3);
+      const r = await primitives(cpu, p, x, w, gy);
+      const g = await primitives(gpu, p, x, w, gy);
+      assertClose(g.y, r.y, 1e-4, `conv2d ${name(c)}`);
+      assertClose(g.gx, r.gx, 1e-4, `conv2dInputGrad ${name(c)}`);
     }
   } finally {
     setConvTuning(null);
