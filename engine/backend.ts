@@ -107,9 +107,25 @@ export interface AdapterInfo {
   readonly software: boolean;
 }
 
+/** A tensor larger than the adapter lets one kernel bind: callers should lower their batch size. */
+export class BindingLimitError extends Error {
+  constructor(readonly elements: number, readonly maxElements: number) {
+    super(
+      `a tensor of ${elements} elements (${(elements / 2 ** 18).toFixed(0)} MiB) exceeds the adapter's ` +
+        `maxStorageBufferBindingSize (${(maxElements / 2 ** 18).toFixed(0)} MiB); use a smaller batch`,
+    );
+    this.name = "BindingLimitError";
+  }
+}
+
 export interface Backend {
   readonly name: "webgpu" | "cpu";
   readonly info: AdapterInfo;
+  /**
+   * The largest tensor (elements) one kernel may bind: WebGPU's maxStorageBufferBindingSize / 4
+   * (128 MiB on llvmpipe). Callers that batch over data (evaluation, training) size batches by it.
+   */
+  readonly maxTensorElements: number;
 
   upload(data: Float32Array | Int32Array): Storage;
   read(s: Storage): Promise<Float32Array | Int32Array>;

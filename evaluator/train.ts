@@ -5,6 +5,7 @@
  * most; everything else stays on the device.
  */
 import type { Tensor } from "../engine/tensor.ts";
+import { BindingLimitError } from "../engine/backend.ts";
 import { noGrad, tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import type { Rng } from "../engine/random.ts";
@@ -85,6 +86,51 @@ export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boo
   }
 }
 
+/** The protocol's loss on the samples `idx`: gather, augment, optional CutMix, CE on hard or soft targets. */
+function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: TrainOptions): Tensor {
+  const it = tensor(idx, [idx.length], "i32");
+  let xb = augmentBatch(T.gather(data.x, it), o.augment, o.rng, o.digits);
+  let target: Tensor = data.soft
+    ? T.gather(data.soft, it)
+    : tensor(Int32Array.from(idx, (i) => data.y[i]), [idx.length], "i32");
+  let mixed: { perm: Int32Array; lambda: number } | null = null;
+  if (o.augment.cutmix) {
+    const m = cutmix(xb, o.rng, o.augment.cutmix.beta, o.augment.cutmix.prob);
+    if (m) {
+      xb = m.images;
+      mixed = m;
+    }
+  }
+  const logits = model.forward(xb);
+  if (mixed) {
+    const targetB = data.soft
+      ? T.gather(target, tensor(mixed.perm, [mixed.perm.length], "i32"))
+      : tensor(Int32Array.from(mixed.perm, (j) => data.y[idx[j]]), [idx.length], "i32");
+    return T.add(
+      T.mul(T.crossEntropy(logits, target), mixed.lambda),
+      T.mul(T.crossEntropy(logits, targetB), 1 - mixed.lambda),
+    );
+  }
+  if (data.soft) target = T.reshape(target, [idx.length, -1]);
+  return T.crossEntropy(logits, target);
+}
+
+/**
+ * Runs `body(parts)`, doubling the number of parts while some tensor exceeds what the device can bind
+ * (llvmpipe binds 128 MiB: e.g. 500 images × 128 channels × 32² floats). The failing attempt threw
+ * before any optimizer step, so retrying is safe.
+ */
+export function fitMicroBatches<R>(parts: number, body: (parts: number) => R, limit = 4096): R {
+  for (;;) {
+    try {
+      return body(parts);
+    } catch (e) {
+      if (!(e instanceof BindingLimitError) || parts >= limit) throw e;
+      parts *= 2;
+    }
+  }
+}
+
 export async function trainClassifier(
   model: Classifier,
   data: TrainData,
@@ -96,6 +142,7 @@ export async function trainClassifier(
   const losses: number[] = [];
   const lossEvery = o.lossEvery ?? Math.max(1, Math.floor(o.epochs / 10));
   const bs = Math.min(o.batchSize, n);
+  let micro = 1;
   try {
     model.train();
     for (let epoch = 0; epoch < o.epochs; epoch++) {
@@ -109,37 +156,24 @@ export async function trainClassifier(
       let batches = 0;
       for (let b = 0; b < n; b += bs) {
         const idx = perm.subarray(b, Math.min(n, b + bs));
-        const loss = tidy(() => {
-          const it = tensor(idx, [idx.length], "i32");
-          let xb = augmentBatch(T.gather(data.x, it), o.augment, o.rng, o.digits);
-          let target: Tensor = data.soft
-            ? T.gather(data.soft, it)
-            : tensor(Int32Array.from(idx, (i) => data.y[i]), [idx.length], "i32");
-          let mixed: { perm: Int32Array; lambda: number } | null = null;
-          if (o.augment.cutmix) {
-            const m = cutmix(xb, o.rng, o.augment.cutmix.beta, o.augment.cutmix.prob);
-            if (m) {
-              xb = m.images;
-              mixed = m;
+        const loss = fitMicroBatches(micro, (m) => {
+          micro = m;
+          return tidy(() => {
+            // Micro-batches (only when the batch's activations exceed what the device can bind)
+            // accumulate size-weighted gradients: exact for per-sample norms, ghost-batch for BN.
+            const size = Math.ceil(idx.length / m);
+            let total: Tensor | null = null;
+            let grads: Tensor[] | null = null;
+            for (let s = 0; s < idx.length; s += size) {
+              const part = idx.subarray(s, Math.min(idx.length, s + size));
+              const l = T.mul(batchLoss(model, data, part, o), part.length / idx.length);
+              const g = grad(l, params);
+              total = total ? T.add(total, l.detach()) : l.detach();
+              grads = grads ? grads.map((a, i) => T.add(a, g[i])) : g;
             }
-          }
-          const logits = model.forward(xb);
-          let l: Tensor;
-          if (mixed) {
-            const targetB = data.soft
-              ? T.gather(target, tensor(mixed.perm, [mixed.perm.length], "i32"))
-              : tensor(Int32Array.from(mixed.perm, (j) => data.y[idx[j]]), [idx.length], "i32");
-            l = T.add(
-              T.mul(T.crossEntropy(logits, target), mixed.lambda),
-              T.mul(T.crossEntropy(logits, targetB), 1 - mixed.lambda),
-            );
-          } else {
-            if (data.soft) target = T.reshape(target, [idx.length, -1]);
-            l = T.crossEntropy(logits, target);
-          }
-          const grads = grad(l, params);
-          noGrad(() => opt.step(grads));
-          return l.detach();
+            noGrad(() => opt.step(grads!));
+            return total!;
+          });
         });
         if (!readLoss) loss.dispose();
         else if (!lossSum) lossSum = loss;
@@ -171,21 +205,33 @@ export async function accuracy(model: Classifier, x: Tensor, y: Int32Array, batc
   const wasTraining = model.training;
   model.eval();
   const n = x.shape[0];
-  let total: Tensor | null = null;
-  for (let b = 0; b < n; b += batch) {
-    const end = Math.min(n, b + batch);
-    const prev: Tensor | null = total;
-    total = noGrad(() =>
-      tidy(() => {
-        const xb = T.slice(x, [b, 0, 0, 0], [end - b, -1, -1, -1]);
-        const c = T.correctCount(model.forward(xb), tensor(y.subarray(b, end), [end - b], "i32"));
-        return prev ? T.add(prev, c) : c;
-      })
-    );
-    if (prev) prev.dispose();
+  try {
+    const total = fitMicroBatches(1, (parts) => {
+      const size = Math.ceil(Math.min(batch, n) / parts);
+      let total: Tensor | null = null;
+      try {
+        for (let b = 0; b < n; b += size) {
+          const end = Math.min(n, b + size);
+          const prev: Tensor | null = total;
+          total = noGrad(() =>
+            tidy(() => {
+              const xb = T.slice(x, [b, 0, 0, 0], [end - b, -1, -1, -1]);
+              const c = T.correctCount(model.forward(xb), tensor(y.subarray(b, end), [end - b], "i32"));
+              return prev ? T.add(prev, c) : c;
+            })
+          );
+          prev?.dispose();
+        }
+      } catch (e) {
+        (total as Tensor | null)?.dispose();
+        throw e;
+      }
+      return total as Tensor | null;
+    });
+    const correct = total ? await total.item() : 0;
+    total?.dispose();
+    return (100 * correct) / Math.max(n, 1);
+  } finally {
+    model.train(wasTraining);
   }
-  const correct = total ? await total.item() : 0;
-  total?.dispose();
-  model.train(wasTraining);
-  return (100 * correct) / Math.max(n, 1);
 }

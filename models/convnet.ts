@@ -47,7 +47,15 @@ export class ConvNet extends Classifier {
       this.norms.push(this.child(`features.${d}.norm`, new Norm(cfg.norm, cfg.width)));
       c = cfg.width;
       size = size + 2 * padding - 2;
-      if (cfg.pool !== "none") size = Math.floor(size / 2);
+      if (cfg.pool !== "none") {
+        if (size < 2) {
+          throw new Error(
+            `ConvNet-${cfg.depth}: a ${cfg.imageSize} px input is pooled away before layer ${d + 1}; ` +
+              `depth ${cfg.depth} needs inputs of at least ${2 ** cfg.depth} px`,
+          );
+        }
+        size = Math.floor(size / 2);
+      }
     }
     this.numClasses = cfg.classes;
     this.embedDim = c * size * size;

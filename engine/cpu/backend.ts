@@ -6,6 +6,7 @@ import * as ext from "./extended.ts";
 
 export class CpuBackend implements Backend {
   readonly name = "cpu" as const;
+  readonly maxTensorElements = 2 ** 31 - 1;
   readonly info: AdapterInfo = {
     backend: "cpu-reference",
     vendor: "ddrepro",

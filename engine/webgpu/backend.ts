@@ -36,6 +36,9 @@ export const GPU_TUNING: Tuning = { matmul: { tm: 4, tn: 4, wg: 64 } };
 
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu" as const;
+  get maxTensorElements(): number {
+    return this.rt.maxElements;
+  }
   readonly rt: Runtime;
   tuning: Tuning;
 

@@ -7,7 +7,7 @@
  * whenever work is pending. Freed buffers return to the pool at once: reuse by a later command is
  * safe because commands execute in order.
  */
-import type { DType, Storage } from "../backend.ts";
+import { BindingLimitError, type DType, type Storage } from "../backend.ts";
 import type { Kernel } from "../../kernels/kernel.ts";
 import type { GpuContext } from "./device.ts";
 
@@ -58,16 +58,24 @@ export class Runtime {
     });
   }
 
+  /** Largest bindable tensor: a bigger buffer could be created but no kernel could bind it. */
+  get maxElements(): number {
+    return Math.floor(
+      Math.min(this.ctx.limits.maxStorageBufferBindingSize, this.ctx.limits.maxBufferSize) / 16,
+    ) * 4;
+  }
+
   alloc(size: number, dtype: DType): GpuStorage {
     // Round to 16 bytes so any buffer may be bound as array<vec4<f32>>.
     const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    if (size > this.maxElements) {
+      // Fail here, at the op that asked, instead of as an invalid bind group at the next readback.
+      throw new BindingLimitError(size, this.maxElements);
+    }
     const free = this.pool.get(bytes);
     let buf = free?.pop();
     if (buf) this.stats.pooledBytes -= bytes;
     else {
-      if (bytes > this.ctx.limits.maxBufferSize) {
-        throw new Error(`tensor of ${size} elements exceeds the adapter's maxBufferSize`);
-      }
       buf = this.device.createBuffer({ size: bytes, usage: USAGE });
     }
     this.stats.liveBytes += bytes;

@@ -92,3 +92,38 @@ Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well 
   assert(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
   assert(r.metrics.bestHoldoutAcc > 40, `holdout ${r.metrics.bestHoldoutAcc}%`);
 });
+
+Deno.test("evaluator: batches too large for one device binding are split, with the same results", async () => {
+  setBackend(gpu);
+  const { Rng } = await import("../../engine/random.ts");
+  const { createModel } = await import("../../models/registry.ts");
+  const { accuracy, trainClassifier } = await import("../../evaluator/train.ts");
+  const { backend } = await import("../../engine/tensor.ts");
+  // 300 CIFAR-sized inputs: ConvNet-3's first activation is 300·128·32² floats, over llvmpipe's 128 MiB.
+  const n = 300, rng = new Rng(5);
+  const x = rng.normal([n, 32, 32, 3]).keep();
+  const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const model = createModel("convnet3", new Rng(1), { channels: 3, classes: 10, imageSize: 32 });
+  assert(
+    n * 128 * 32 * 32 > backend().maxTensorElements || backend().name === "cpu",
+    "case must exceed the limit",
+  );
+  const whole = await accuracy(model, x, y, n);
+  const small = await accuracy(model, x, y, 50);
+  assert(whole === small, `split accuracy ${whole} vs ${small}`);
+  const losses = await trainClassifier(model, { x, y }, {
+    epochs: 1,
+    batchSize: n,
+    optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 0 },
+    decay: { kind: "none" },
+    augment: { kind: "none", cutmix: null },
+    digits: false,
+    rng: new Rng(2),
+  });
+  assert(
+    losses.length === 1 && Number.isFinite(losses[0]) && Math.abs(losses[0] - Math.log(10)) < 1,
+    `loss ${losses}`,
+  );
+  model.dispose();
+  x.dispose();
+});
