@@ -45,6 +45,7 @@ async function measure(label: string, p: ConvParams, reps: number): Promise<void
 const SHAPES: [string, ConvParams, number][] = [
   ["3x3 128→128 14×14 n64", convParams([64, 14, 14, 128], [128, 3, 3, 128], { padding: 1 }), 4],
   ["ConvNet L2 3x3 128→128 16×16 n100", convParams([100, 16, 16, 128], [128, 3, 3, 128], { padding: 1 }), 3],
+  ["ConvNet L3 3x3 128→128 8×8 n100", convParams([100, 8, 8, 128], [128, 3, 3, 128], { padding: 1 }), 4],
   ["ConvNet L1 3x3 3→128 32×32 n100", convParams([100, 32, 32, 3], [128, 3, 3, 3], { padding: 1 }), 3],
   ["3x3 s2 64→128 16×16 n64", convParams([64, 16, 16, 64], [128, 3, 3, 64], { padding: 1, stride: 2 }), 4],
   [
