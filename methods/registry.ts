@@ -6,12 +6,14 @@ import { z } from "zod";
 import type { MethodDef } from "./types.ts";
 import { randomMethod } from "../baselines/random.ts";
 import { fullDatasetMethod } from "../baselines/full_dataset.ts";
+import { dcMethod } from "../baselines/dc.ts";
+import { dsaMethod } from "../baselines/dsa.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
 type AnyMethod = MethodDef<any>;
 
-const implemented: AnyMethod[] = [randomMethod, fullDatasetMethod];
+const implemented: AnyMethod[] = [randomMethod, fullDatasetMethod, dcMethod, dsaMethod];
 
 /** Methods ddrepro intends to implement (issues: baselines I/II, seed methods). */
 const PLANNED = [
@@ -53,7 +55,9 @@ function notImplemented(id: string, reason: string): AnyMethod {
 function reasonFor(id: string): string {
   const base = id.endsWith("+cmi") ? id.slice(0, -4) : id;
   if (PLANNED.includes(id)) return "planned; not implemented in ddrepro yet";
-  if (id.endsWith("+cmi") && PLANNED.includes(base)) return `planned (CMI regularizer on ${base}); not implemented yet`;
+  if (id.endsWith("+cmi") && PLANNED.includes(base)) {
+    return `planned (CMI regularizer on ${base}); not implemented yet`;
+  }
   return "paper-only row: ddrepro has no implementation of this method";
 }
 
