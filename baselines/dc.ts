@@ -131,6 +131,8 @@ function matchAug(x: Tensor, cfg: DcConfig, seed: number, digits: boolean): Tens
 export interface GradientMatchingHooks {
   /** Extra loss on the synthetic images (e.g. CMI's λ·CMI), added at every outer image step. */
   regularizer?: (images: Tensor, labels: Int32Array, iteration: number) => Tensor;
+  /** Awaited at the start of each iteration (e.g. CMI loads that iteration's pretrained extractor). */
+  prepare?: (iteration: number) => Promise<void>;
 }
 
 /** The DC/DSA loop; `method` names the set. */
@@ -157,6 +159,7 @@ export async function distillGradientMatching(
   try {
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
+      await hooks.prepare?.(it);
       const itRng = rng.fork(1000 + it);
       const net = buildNet(cfg.model, cfg.width, itRng.fork(0), input);
       const params = net.parameters();

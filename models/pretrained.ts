@@ -26,6 +26,8 @@ export interface PretrainSpec {
   trainLimit?: number;
   lr?: number;
   batchSize?: number;
+  /** SGD weight decay (default 5e-4; CMI's extractor pool uses 1e-3). */
+  weightDecay?: number;
 }
 
 export function cacheRoot(): string {
@@ -43,6 +45,8 @@ export function pretrainKey(s: PretrainSpec): string {
     trainLimit: s.trainLimit ?? null,
     lr: s.lr ?? 0.01,
     batchSize: s.batchSize ?? 256,
+    // Only present when set, so keys of entries cached before the option existed stay valid.
+    ...(s.weightDecay === undefined ? {} : { weightDecay: s.weightDecay }),
   }));
 }
 
@@ -79,7 +83,7 @@ export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter
     await trainClassifier(model, { x, y }, {
       epochs: spec.epochs,
       batchSize: spec.batchSize ?? 256,
-      optimizer: { kind: "sgd", lr: spec.lr ?? 0.01, momentum: 0.9, weightDecay: 5e-4 },
+      optimizer: { kind: "sgd", lr: spec.lr ?? 0.01, momentum: 0.9, weightDecay: spec.weightDecay ?? 5e-4 },
       decay: { kind: "dc-half", factor: 0.1, resetOptimizer: false },
       augment: { kind: "none", cutmix: null },
       digits: info.digits,

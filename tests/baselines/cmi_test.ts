@@ -1,0 +1,166 @@
+/** CMI regularizer: the empirical CMI value, its image gradient, and `dc+cmi` lowering it. */
+import { gpu } from "../engine/helpers.ts";
+import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
+import { grad } from "../../engine/autograd.ts";
+import { Rng } from "../../engine/random.ts";
+import { ConvNet } from "../../models/convnet.ts";
+import {
+  type CmiConfig,
+  cmiFromOutputs,
+  cmiLoss,
+  cmiValue,
+  dcCmiMethod,
+  defaultLambda,
+  dsaCmiMethod,
+} from "../../baselines/cmi.ts";
+import type { DcConfig } from "../../baselines/dc.ts";
+import { silentProgress } from "../../methods/types.ts";
+import { tinyDataset } from "../runner/_fixtures.ts";
+
+setBackend(gpu);
+
+function assert(c: boolean, m: string): asserts c {
+  if (!c) throw new Error(m);
+}
+
+const tinyNet = (seed: number) =>
+  new ConvNet(new Rng(seed), {
+    channels: 1,
+    classes: 10,
+    imageSize: 8,
+    width: 4,
+    depth: 1,
+    norm: "instancenorm",
+    act: "relu",
+    pool: "avgpooling",
+  });
+
+async function scalar(t: Tensor): Promise<number> {
+  try {
+    return await t.item();
+  } finally {
+    t.dispose();
+  }
+}
+
+Deno.test("cmi: equals a hand computation (non-contiguous classes, a singleton class)", async () => {
+  const rowsHost = [[1, 2, 3], [0, 0, 1], [3, 1, 0]];
+  const labels = Int32Array.from([0, 1, 0]);
+  const softmax = (r: number[]) => {
+    const e = r.map(Math.exp), s = e.reduce((a, b) => a + b);
+    return e.map((v) => v / s);
+  };
+  const p0 = softmax(rowsHost[0]), p2 = softmax(rowsHost[2]);
+  const q = p0.map((v, i) => (v + p2[i]) / 2);
+  const kl = (p: number[]) => p.reduce((s, v, i) => s + v * Math.log(v / q[i]), 0);
+  const hand = (kl(p0) + kl(p2)) / 3;
+  const got = await scalar(tidy(() => cmiFromOutputs(tensor(rowsHost.flat(), [3, 3]), labels)));
+  assert(Math.abs(got - hand) < 1e-6, `cmi ${got} vs hand ${hand}`);
+});
+
+Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradient reaches the images", async () => {
+  const net = tinyNet(3);
+  const labels = Int32Array.from([0, 0, 0, 1, 1, 1]);
+  const base = await noGrad(() => new Rng(9).normal([6, 8, 8, 1])).f32();
+  const same = Float32Array.from(base);
+  // Every class's images equal its first one.
+  for (const c of [0, 3]) for (let k = 1; k < 3; k++) same.copyWithin((c + k) * 64, c * 64, c * 64 + 64);
+  const xs = tensor(same, [6, 8, 8, 1]), xd = tensor(base, [6, 8, 8, 1]);
+  const zero = await cmiValue(net, xs, labels, "feature");
+  const pos = await cmiValue(net, xd, labels, "feature");
+  const posProb = await cmiValue(net, xd, labels, "probability");
+  assert(Math.abs(zero) < 1e-6, `identical images: cmi ${zero}`);
+  assert(pos > 1e-6 && posProb > 0, `distinct images: cmi ${pos} / ${posProb}`);
+  // Autodiff vs central differences on the largest-gradient pixels.
+  const g = tidy(() => {
+    const x = tensor(base, [6, 8, 8, 1]).requireGrad();
+    return grad(cmiLoss(net, x, labels, "feature"), [x])[0];
+  });
+  const gv = await g.f32();
+  g.dispose();
+  assert(Math.hypot(...gv) > 1e-6, "image gradient is zero");
+  const at = async (v: Float32Array) => {
+    const t = tensor(v, [6, 8, 8, 1]);
+    const r = await cmiValue(net, t, labels, "feature");
+    t.dispose();
+    return r;
+  };
+  const order = Array.from(gv.keys()).sort((a, b) => Math.abs(gv[b]) - Math.abs(gv[a])).slice(0, 2);
+  for (const p of order) {
+    const eps = 1e-2;
+    const up = Float32Array.from(base), dn = Float32Array.from(base);
+    up[p] += eps;
+    dn[p] -= eps;
+    const fd = (await at(up) - await at(dn)) / (2 * eps);
+    assert(
+      Math.abs(fd - gv[p]) <= 0.05 * Math.abs(gv[p]) + 1e-5,
+      `pixel ${p}: autodiff ${gv[p]} vs FD ${fd}`,
+    );
+  }
+  xs.dispose();
+  xd.dispose();
+  net.dispose();
+});
+
+Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", () => {
+  assert(defaultLambda("dsa", "cifar100", 50) === 20_000, "dsa cifar100 50");
+  assert(defaultLambda("dm", "svhn", 10) === 18_000, "dm svhn 10");
+  assert(defaultLambda("dc", "mnist", 10) === 50_000, "dc mnist → cifar10");
+  assert(defaultLambda("dm", "tiny-imagenet", 50) === 500, "dm tiny → cifar100");
+  assert(defaultLambda("idm", "cifar10", 10) === 8_000, "idm → dm");
+  const d = dsaCmiMethod.defaults("cifar10", 10);
+  assert(d.cmiLambda === 50_000 && d.cmiExtractor === "resnet18" && d.outerLoop === 10, "merged defaults");
+  assert(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
+  assert(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
+  const q = dsaCmiMethod.scale(d, "quick");
+  assert(q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 20, "quick scaling");
+  assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
+});
+
+Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), deterministic", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "ddrepro-cmi-" });
+  Deno.env.set("DD_CACHE", cache);
+  try {
+    const dataset = tinyDataset("mnist", 12, 2);
+    const m = dcCmiMethod;
+    const config: DcConfig & CmiConfig = {
+      ...m.scale(m.defaults("mnist", 3), "smoke"),
+      width: 4,
+      batchReal: 8,
+      iterations: 3,
+      cmiLambda: 1e4,
+    };
+    const run = () =>
+      m.distill({ dataset, ipc: 3, seed: 1, config, profile: "smoke", progress: silentProgress });
+    const a = await run();
+    const { cmiStart, cmiEnd } = a.metrics;
+    assert(Number.isFinite(cmiStart) && cmiStart > 0, `cmiStart ${cmiStart}`);
+    assert(cmiEnd < cmiStart, `cmiEnd ${cmiEnd} !< cmiStart ${cmiStart}`);
+    assert(a.set.meta.method === "dc+cmi" && a.set.meta.extra.cmiExtractor === "convnet3", "meta");
+    // The second run loads the pool from the cache and reproduces the set.
+    const b = await run();
+    assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed, same images");
+    assert(b.metrics.cmiEnd === cmiEnd, "same cmiEnd");
+  } finally {
+    Deno.env.delete("DD_CACHE");
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => {
+  const dataset = tinyDataset("mnist", 12, 2);
+  const m = dsaCmiMethod;
+  const config = {
+    ...m.scale(m.defaults("mnist", 2), "smoke"),
+    width: 4,
+    batchReal: 8,
+    iterations: 1,
+    cmiPretrained: false,
+    cmiSpace: "probability" as const,
+  };
+  const r = await m.distill({ dataset, ipc: 2, seed: 0, config, profile: "smoke", progress: silentProgress });
+  assert(
+    Number.isFinite(r.metrics.cmiEnd) && r.metrics.cmiFeatureDim === 10,
+    "probability space over classes",
+  );
+});
