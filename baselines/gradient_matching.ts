@@ -100,31 +100,75 @@ export function classMatchLoss(
   return gradientDistance(gr, gs, metric);
 }
 
-/** Real training images on the device with per-class index lists (DC's `indices_class`). */
+/**
+ * Real training images on the device with per-class index lists (DC's `indices_class`). Each class is
+ * its own device tensor: a whole split can exceed the adapter's binding limit (MNIST's 60k images are
+ * 179 MiB against llvmpipe's 128 MiB), one class does not.
+ */
 export class RealPool {
-  readonly x: Tensor;
   readonly y: Int32Array;
   readonly byClass: Int32Array[];
+  private readonly xs: Tensor[];
   constructor(dataset: Dataset) {
-    const d = splitToDevice(dataset, dataset.train);
-    this.x = d.x.keep();
-    this.y = d.y;
+    this.y = dataset.train.labels;
     const lists: number[][] = Array.from({ length: dataset.info.numClasses }, () => []);
-    d.y.forEach((c, i) => lists[c].push(i));
+    this.y.forEach((c, i) => lists[c].push(i));
     this.byClass = lists.map((l) => Int32Array.from(l));
+    this.xs = this.byClass.map((idx) => splitToDevice(dataset, dataset.train, idx).x.keep());
+  }
+  /** Positions within class `c` of `n` random images (without replacement, capped at the class size). */
+  private positions(c: number, n: number, rng: Rng): Int32Array {
+    const perm = rng.permutation(this.byClass[c].length);
+    return perm.slice(0, Math.min(n, perm.length));
   }
   /** `n` random images of class `c` (without replacement, capped at the class size), as DC's get_images. */
   indices(c: number, n: number, rng: Rng): Int32Array {
     const pool = this.byClass[c];
-    const perm = rng.permutation(pool.length);
-    return Int32Array.from(perm.subarray(0, Math.min(n, pool.length)), (j) => pool[j]);
+    return Int32Array.from(this.positions(c, n, rng), (j) => pool[j]);
   }
   batch(c: number, n: number, rng: Rng): { x: Tensor; y: Int32Array } {
-    const idx = this.indices(c, n, rng);
-    return { x: T.gather(this.x, tensor(idx, [idx.length], "i32")), y: new Int32Array(idx.length).fill(c) };
+    const pos = this.positions(c, n, rng);
+    return {
+      x: T.gather(this.xs[c], tensor(pos, [pos.length], "i32")),
+      y: new Int32Array(pos.length).fill(c),
+    };
+  }
+  /**
+   * `n` random images of the whole split (without replacement; DC's get_images with c=None), grouped
+   * by class in the returned batch (order within a batch does not matter to a mean loss).
+   */
+  mixed(n: number, rng: Rng): { x: Tensor; y: Int32Array } {
+    const starts: number[] = [];
+    let total = 0;
+    for (const l of this.byClass) {
+      starts.push(total);
+      total += l.length;
+    }
+    // Partial Fisher–Yates: n draws instead of sorting the whole split every batch.
+    const m = Math.min(n, total);
+    const u = rng.hostUniform(m);
+    const ids = Int32Array.from({ length: total }, (_, i) => i);
+    for (let i = 0; i < m; i++) {
+      const j = i + Math.min(total - i - 1, Math.floor(u[i] * (total - i)));
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+    }
+    const pick = ids.subarray(0, m);
+    const parts: number[][] = this.byClass.map(() => []);
+    for (const g of pick) {
+      let c = this.byClass.length - 1;
+      while (starts[c] > g) c--;
+      parts[c].push(g - starts[c]);
+    }
+    const xs: Tensor[] = [], ys: number[] = [];
+    parts.forEach((p, c) => {
+      if (p.length === 0) return;
+      xs.push(T.gather(this.xs[c], tensor(Int32Array.from(p), [p.length], "i32")));
+      for (let k = 0; k < p.length; k++) ys.push(c);
+    });
+    return { x: xs.length === 1 ? xs[0] : T.concat(xs, 0), y: Int32Array.from(ys) };
   }
   dispose(): void {
-    this.x.dispose();
+    for (const x of this.xs) x.dispose();
   }
 }
 
