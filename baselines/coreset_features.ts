@@ -1,0 +1,178 @@
+/**
+ * What the feature-based coresets (herding, k-center; shared/docs/protocols.md §6.4) share: the
+ * candidate pool per class, a ConvNet trained on the real training data (models/pretrained.ts's keyed
+ * cache, so every run and seed reuses one network as the reference's single pretrained model), and the
+ * candidates' flattened `embed` features read back to the host, where the greedy selections run.
+ */
+import { z } from "zod";
+import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
+import { mixSeed } from "../engine/random.ts";
+import * as T from "../engine/ops/mod.ts";
+import type { Dataset } from "../data/types.ts";
+import type { Classifier } from "../models/module.ts";
+import { pretrained } from "../models/pretrained.ts";
+import { splitToDevice } from "../evaluator/device_data.ts";
+import { fitMicroBatches } from "../evaluator/train.ts";
+import type { Profile } from "../results/types.ts";
+import type { ProgressReporter } from "../methods/types.ts";
+import { classBalancedSample } from "./random.ts";
+
+export const CoresetFeatureFields = {
+  /** Model registry id of the feature network (IDC's coreset: ConvNet-3, 2048-d features). */
+  featureModel: z.string().min(1),
+  featureEpochs: z.number().int().min(1),
+  /** Train it on this many real images (seeded subset); null: the whole training split. */
+  featureTrainLimit: z.number().int().positive().nullable(),
+  /** Fixed, not the run seed: one cached network serves every repeat. */
+  featureSeed: z.number().int().min(0),
+  /** Select among this many random images per class (seeded by the run); null: every image. */
+  candidatesPerClass: z.number().int().positive().nullable(),
+};
+export const CoresetFeatureConfig = z.object(CoresetFeatureFields).strict();
+export type CoresetFeatureConfig = z.infer<typeof CoresetFeatureConfig>;
+
+/**
+ * Paper defaults. The epochs of the reference's pretrained ConvNet are not stated [UNVERIFIED]: 30
+ * epochs of the pretraining recipe (SGD 0.01, m 0.9, wd 5e-4, lr ×0.1 at half) reach the ConvNet's
+ * usual full-data accuracy on the DC datasets.
+ */
+export function coresetFeatureDefaults(): CoresetFeatureConfig {
+  return {
+    featureModel: "convnet3",
+    featureEpochs: 30,
+    featureTrainLimit: null,
+    featureSeed: 0,
+    candidatesPerClass: null,
+  };
+}
+
+/** Profiles shrink the feature network's training and the candidate pool, never the selection rule. */
+export function coresetFeatureScale(c: CoresetFeatureConfig, profile: Profile): CoresetFeatureConfig {
+  if (profile === "paper") return c;
+  const l = {
+    smoke: { epochs: 1, images: 200, candidates: 20 },
+    quick: { epochs: 3, images: 2000, candidates: 100 },
+    proxy: { epochs: 10, images: 10_000, candidates: 1000 },
+  }[profile];
+  return {
+    ...c,
+    featureEpochs: Math.min(c.featureEpochs, l.epochs),
+    featureTrainLimit: Math.min(c.featureTrainLimit ?? Infinity, l.images),
+    candidatesPerClass: Math.min(c.candidatesPerClass ?? Infinity, l.candidates),
+  };
+}
+
+/** Candidate indices of each class (all of them, or a seeded class-balanced sample). */
+export function candidatesByClass(dataset: Dataset, perClass: number | null, seed: number): Int32Array[] {
+  const classes = dataset.info.numClasses;
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  const labels = dataset.train.labels;
+  if (perClass === null) {
+    for (let i = 0; i < dataset.train.count; i++) byClass[labels[i]].push(i);
+  } else {
+    const counts = new Array<number>(classes).fill(0);
+    for (let i = 0; i < dataset.train.count; i++) counts[labels[i]]++;
+    const k = Math.min(perClass, ...counts);
+    for (const i of classBalancedSample(dataset.train, classes, k, mixSeed(seed, 0xc0e5))) {
+      byClass[labels[i]].push(i);
+    }
+  }
+  return byClass.map((l) => Int32Array.from(l));
+}
+
+/** The trained feature network (cached by models/pretrained.ts), frozen, eval mode. */
+export async function featureNet(
+  dataset: Dataset,
+  cfg: CoresetFeatureConfig,
+  progress?: ProgressReporter,
+): Promise<Classifier> {
+  const net = await pretrained({
+    model: cfg.featureModel,
+    dataset,
+    epochs: cfg.featureEpochs,
+    seed: cfg.featureSeed,
+    trainLimit: cfg.featureTrainLimit ?? undefined,
+  }, progress);
+  for (const p of net.parameters()) p.requireGrad(false);
+  return net.eval();
+}
+
+/**
+ * `net.embed` of training images `idx` as host rows [idx.length × embedDim], in chunks of at most
+ * `chunk` images (halved further while an activation exceeds the device's binding limit).
+ */
+export async function embedRows(
+  net: Classifier,
+  dataset: Dataset,
+  idx: Int32Array,
+  chunk = 200,
+): Promise<Float32Array> {
+  const d = net.embedDim;
+  const out = new Float32Array(idx.length * d);
+  for (let b = 0; b < idx.length; b += chunk) {
+    const part = idx.subarray(b, Math.min(idx.length, b + chunk));
+    const { x } = splitToDevice(dataset, dataset.train, part);
+    try {
+      const f = fitMicroBatches(1, (parts) =>
+        noGrad(() =>
+          tidy(() => {
+            const size = Math.ceil(part.length / parts);
+            const pieces: Tensor[] = [];
+            for (let s = 0; s < part.length; s += size) {
+              const len = Math.min(size, part.length - s);
+              pieces.push(net.embed(T.slice(x, [s, 0, 0, 0], [len, -1, -1, -1])));
+            }
+            return pieces.length === 1 ? pieces[0] : T.concat(pieces, 0);
+          })
+        ));
+      out.set(await f.f32(), b * d);
+      f.dispose();
+    } finally {
+      x.dispose();
+    }
+  }
+  return out;
+}
+
+/** Squared L2 distance between row `i` of `rows` (width d) and `v`. */
+export function sqDist(rows: Float32Array, i: number, v: Float32Array | Float64Array, d: number): number {
+  let s = 0;
+  const o = i * d;
+  for (let k = 0; k < d; k++) {
+    const t = rows[o + k] - v[k];
+    s += t * t;
+  }
+  return s;
+}
+
+/**
+ * Runs a per-class selection on trained features: `select(features [n × dim], n, dim, k, seed)`
+ * returns k positions within the class's candidates. Returns the chosen training indices, class-major.
+ */
+export async function selectByFeatures(
+  dataset: Dataset,
+  ipc: number,
+  seed: number,
+  cfg: CoresetFeatureConfig,
+  select: (features: Float32Array, n: number, dim: number, k: number, seed: number) => Int32Array,
+  progress?: ProgressReporter,
+): Promise<Int32Array> {
+  const pools = candidatesByClass(dataset, cfg.candidatesPerClass, seed);
+  for (const [c, p] of pools.entries()) {
+    if (p.length < ipc) throw new Error(`IPC ${ipc} is larger than class ${c}'s ${p.length} candidates`);
+  }
+  const net = await featureNet(dataset, cfg, progress);
+  try {
+    const out: number[] = [];
+    for (const [c, pool] of pools.entries()) {
+      const f = await embedRows(net, dataset, pool);
+      const pos = select(f, pool.length, net.embedDim, ipc, mixSeed(seed, c));
+      if (pos.length !== ipc) throw new Error(`selection returned ${pos.length} of ${ipc} images`);
+      for (const p of pos) out.push(pool[p]);
+      progress?.update(c + 1, pools.length, "class");
+    }
+    return Int32Array.from(out);
+  } finally {
+    net.dispose();
+  }
+}
