@@ -26,7 +26,7 @@ import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import { buildNet, classMajorLabels, inputSpec, RealPool, toDistilledSet } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
-import { embedChunked, embedMean, matchAug, realInit, withChunks } from "./dm.ts";
+import { embedChunked, embedMean, matchAug, realInit, widthCompensation, withChunks } from "./dm.ts";
 
 const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
@@ -106,25 +106,33 @@ export function idmDefaults(datasetId: string, ipc: number): IdmConfig {
 
 /**
  * Profiles shrink iterations, batches, the queue's training and (below proxy) the width, keeping the
- * queue dynamics: fewer iterations push proportionally more often so the queue still fills up.
+ * queue dynamics: fewer iterations push proportionally more often so the queue still fills, and the
+ * accuracy meters are not reset within a short run (weights would mostly read 0). A narrower width
+ * scales the image lr as DM's (widthCompensation) and divides ceWeight by the same factor, so the CE
+ * term's step on the images stays the paper's while the embedding term's is compensated.
  */
 export function idmScale(c: IdmConfig, profile: Profile): IdmConfig {
   if (profile === "paper") return c;
   const l = {
-    smoke: { it: 2, real: 16, steps: 1, batch: 16, width: c.width, push: 1 },
-    quick: { it: 40, real: 32, steps: 2, batch: 64, width: 32, push: 5 },
-    proxy: { it: 2000, real: 256, steps: 10, batch: 256, width: 128, push: 10 },
+    smoke: { it: 2, real: 16, steps: 1, nets: c.trainNets, batch: 16, width: c.width, push: 1 },
+    quick: { it: 15, real: 32, steps: 2, nets: 1, batch: 64, width: 32, push: 3 },
+    proxy: { it: 2000, real: 256, steps: 10, nets: c.trainNets, batch: 256, width: 128, push: 10 },
   }[profile];
   const iterations = Math.min(c.iterations, l.it);
+  const width = Math.min(c.width, l.width);
+  const k = widthCompensation(c.width, width);
   return {
     ...c,
     iterations,
     batchReal: Math.min(c.batchReal, l.real),
+    trainNets: Math.min(c.trainNets, l.nets),
     trainSteps: Math.min(c.trainSteps, l.steps),
     trainBatch: Math.min(c.trainBatch, l.batch),
-    width: Math.min(c.width, l.width),
+    width,
+    lrImg: c.lrImg * k,
+    ceWeight: c.ceWeight / k,
     pushEvery: Math.min(c.pushEvery, l.push),
-    accWindow: Math.min(c.accWindow, Math.max(10, Math.floor(iterations / 4))),
+    accWindow: Math.max(1, Math.min(c.accWindow, iterations)),
   };
 }
 

@@ -102,7 +102,8 @@ Deno.test("dm: distill returns a labelled, class-balanced, deterministic set", a
     "lr",
   );
   const q = dmMethod.scale(dmMethod.defaults("mnist", 10), "quick");
-  assert(q.iterations >= 50 && dmMethod.schema.safeParse(q).success, `quick iterations ${q.iterations}`);
+  assert(q.iterations >= 30 && dmMethod.schema.safeParse(q).success, `quick iterations ${q.iterations}`);
+  assert(q.width === 32 && Math.abs(q.lrImg - 4 ** 0.75) < 1e-9, `quick width ${q.width}, lr ${q.lrImg}`);
 });
 
 const idmTiny = (over: Partial<IdmConfig> = {}): IdmConfig => ({
