@@ -29,10 +29,27 @@ import * as ext from "./extended.ts";
 /** Kernel variants chosen per adapter class (software rasterisers want big register tiles). */
 export interface Tuning {
   readonly matmul: MatmulTile;
+  /**
+   * Tile for the "NT" layout (B stored [n,k]: vec4 loads along K for both operands), and whether NN
+   * products transpose B first to use it: one pass over B buys a faster K loop when M, N, K are large.
+   */
+  readonly matmulNT: MatmulTile;
+  readonly packB: boolean;
 }
 
-export const SOFTWARE_TUNING: Tuning = { matmul: { tm: 16, tn: 16, wg: 8 } };
-export const GPU_TUNING: Tuning = { matmul: { tm: 4, tn: 4, wg: 64 } };
+export const SOFTWARE_TUNING: Tuning = {
+  matmul: { tm: 16, tn: 16, wg: 8 },
+  matmulNT: { tm: 16, tn: 16, wg: 8 },
+  packB: true,
+};
+export const GPU_TUNING: Tuning = {
+  matmul: { tm: 4, tn: 4, wg: 64 },
+  matmulNT: { tm: 4, tn: 4, wg: 64 },
+  packB: false,
+};
+
+/** Below this size in M, N or K packing B does not pay for its extra pass. */
+const PACK_MIN = 64;
 
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu" as const;
@@ -153,10 +170,20 @@ export class WebGpuBackend implements Backend {
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
     const out = this.rt.alloc(p.batch * p.m * p.n, "f32");
-    const t = this.tuning.matmul;
+    const big = p.m >= PACK_MIN && p.n >= PACK_MIN && p.k >= PACK_MIN && p.k % 4 === 0;
+    let bs = gpu(b), q = p, packed: GpuStorage | null = null;
+    if (this.tuning.packB && !p.transB && big) {
+      const batches = p.strideB === 0 ? 1 : p.batch;
+      packed = gpu(this.permute(b, [batches, p.k, p.n], [0, 2, 1]));
+      bs = packed;
+      q = { ...p, transB: true };
+    }
+    const t = q.transB && !q.transA ? this.tuning.matmulNT : this.tuning.matmul;
     // Shrink the tile for thin outputs (e.g. 10 logits) so no invocation computes mostly waste.
-    const tile = { tm: Math.min(t.tm, roundUp4(p.m)), tn: Math.min(t.tn, roundUp4(p.n)), wg: t.wg };
-    this.rt.dispatch(matmulKernel(p, tile), [gpu(a), gpu(b), out]);
+    const tile = { tm: Math.min(t.tm, roundUp4(q.m)), tn: Math.min(t.tn, roundUp4(q.n)), wg: t.wg };
+    this.rt.dispatch(matmulKernel(q, tile), [gpu(a), bs, out]);
+    // Safe at once: commands run in order, so a later reuse of the buffer comes after this matmul.
+    if (packed) this.rt.release(packed);
     return out;
   }
 

@@ -13,7 +13,7 @@ Deno.test("plan: filters match fields (with alternatives) and id substrings", ()
   const t = tinyTable();
   const ids = (f: string) => t.cells.filter(parseFilter(f).matches).map((c) => c.id);
   eq(ids("method=random"), ["r1", "r1-resnet", "r2"]);
-  eq(ids("ipc=1|full"), ["r1", "r1-resnet", "full", "dm1"]);
+  eq(ids("ipc=1|full"), ["r1", "r1-resnet", "full", "d4m1"]);
   eq(ids("method=random,model=resnet18"), ["r1-resnet"]);
   eq(ids("resnet"), ["r1-resnet"]);
   throws(() => parseFilter("colour=red"), /unknown field "colour"/);
