@@ -52,14 +52,17 @@ export function forgettingDefaults(): ForgettingConfig {
 export function forgettingScale(c: ForgettingConfig, profile: Profile): ForgettingConfig {
   if (profile === "paper") return c;
   const l = {
-    smoke: { epochs: 2, candidates: 20, width: 16 },
-    quick: { epochs: 5, candidates: 100, width: 64 },
-    proxy: { epochs: 30, candidates: 1000, width: 128 },
+    smoke: { epochs: 2, candidates: 20, width: 16, batch: 32 },
+    // Measured on MNIST (2-core llvmpipe, heavily shared): 5 epochs × 1000 images at width 64 took
+    // 8 min and reached 94% train accuracy; this is about a quarter of that work.
+    quick: { epochs: 4, candidates: 50, width: 32, batch: 64 },
+    proxy: { epochs: 30, candidates: 1000, width: 128, batch: 128 },
   }[profile];
   return {
     ...c,
     epochs: Math.min(c.epochs, l.epochs),
     width: Math.min(c.width, l.width),
+    batchSize: Math.min(c.batchSize, l.batch),
     candidatesPerClass: Math.min(c.candidatesPerClass ?? Infinity, l.candidates),
   };
 }

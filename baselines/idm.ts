@@ -115,7 +115,7 @@ export function idmScale(c: IdmConfig, profile: Profile): IdmConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, real: 16, steps: 1, nets: c.trainNets, batch: 16, width: c.width, push: 1 },
-    quick: { it: 15, real: 32, steps: 2, nets: 1, batch: 64, width: 32, push: 3 },
+    quick: { it: 8, real: 32, steps: 2, nets: 1, batch: 64, width: 32, push: 2 },
     proxy: { it: 2000, real: 256, steps: 10, nets: c.trainNets, batch: 256, width: 128, push: 10 },
   }[profile];
   const iterations = Math.min(c.iterations, l.it);

@@ -46,8 +46,11 @@ Deno.test("k-center: each pick maximises the minimum distance to the picks so fa
   assert(kcenterSelect(f, 5, 2, 3, 0).join() === "0,2,3", `k-center ${kcenterSelect(f, 5, 2, 3, 0)}`);
 });
 
-const featTiny = (m: MethodDef<CoresetFeatureConfig>): CoresetFeatureConfig =>
-  m.scale(m.defaults("mnist", 2), "smoke");
+// One full-batch step per epoch: the fewest shapes to compile for the width-128 feature net.
+const featTiny = (m: MethodDef<CoresetFeatureConfig>): CoresetFeatureConfig => ({
+  ...m.scale(m.defaults("mnist", 2), "smoke"),
+  featureBatchSize: 256,
+});
 
 async function run<C>(m: MethodDef<C>, config: C, ipc: number, seed: number): Promise<DistillResult> {
   const dataset = tinyDataset("mnist", 12, 2);
