@@ -1,7 +1,7 @@
 /** Turning real uint8 NHWC images into a normalised NCHW distilled set (shared by all coreset methods). */
 import type { Dataset } from "../data/types.ts";
 import type { DistillContext, DistilledSet } from "../methods/types.ts";
-import { sha256Hex, canonicalJson } from "../results/key.ts";
+import { canonicalJson, sha256Hex } from "../results/key.ts";
 
 /** Images `idx` of the train split as normalised NCHW floats. */
 export function normalisedNchw(dataset: Dataset, idx: Int32Array): Float32Array {

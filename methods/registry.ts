@@ -8,12 +8,35 @@ import { randomMethod } from "../baselines/random.ts";
 import { fullDatasetMethod } from "../baselines/full_dataset.ts";
 import { dcMethod } from "../baselines/dc.ts";
 import { dsaMethod } from "../baselines/dsa.ts";
+import { dmCmiMethod, dmMethod } from "../baselines/dm.ts";
+import { idmCmiMethod, idmMethod } from "../baselines/idm.ts";
+import { mttCmiMethod, mttMethod } from "../baselines/mtt.ts";
+import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
+import { herdingMethod } from "../baselines/herding.ts";
+import { kcenterMethod } from "../baselines/kcenter.ts";
+import { forgettingMethod } from "../baselines/forgetting.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
 type AnyMethod = MethodDef<any>;
 
-const implemented: AnyMethod[] = [randomMethod, fullDatasetMethod, dcMethod, dsaMethod];
+const implemented: AnyMethod[] = [
+  randomMethod,
+  fullDatasetMethod,
+  herdingMethod,
+  kcenterMethod,
+  forgettingMethod,
+  dcMethod,
+  dsaMethod,
+  dmMethod,
+  idmMethod,
+  mttMethod,
+  dcCmiMethod,
+  dsaCmiMethod,
+  dmCmiMethod,
+  idmCmiMethod,
+  mttCmiMethod,
+];
 
 /** Methods ddrepro intends to implement (issues: baselines I/II, seed methods). */
 const PLANNED = [

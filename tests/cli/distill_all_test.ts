@@ -1,0 +1,58 @@
+/**
+ * `dd distill`'s path (the runner's distillStep with the method's smoke-profile config) for every
+ * implemented method, on a tiny MNIST-shaped dataset so CI stays fast: each returns a labelled,
+ * class-balanced, finite set that saves and loads with a PNG grid beside it. The CLI's own flag
+ * handling is covered by cli_test.ts.
+ */
+import { deepStrictEqual as eq, ok } from "node:assert";
+import { listMethods } from "../../methods/registry.ts";
+import { DatasetPool } from "../../runner/datasets.ts";
+import { distillStep, saveWithGrid } from "../../runner/pipeline.ts";
+import { codeVersionFor } from "../../runner/version.ts";
+import { loadDistilledSet } from "../../runner/distilled_set.ts";
+import { initWebGpu } from "../../runner/engine_setup.ts";
+import { tempDir, tinyLoad } from "../runner/_fixtures.ts";
+
+// The full-dataset "method" is the whole training split, not a distilled set.
+const methods = listMethods().filter((m) => m.implemented && m.id !== "full-dataset");
+
+Deno.test("dd distill: the registry implements the baselines of issue 5", () => {
+  for (
+    const id of ["random", "herding", "kcenter", "forgetting", "dc", "dsa", "dm", "idm", "mtt", "dm+cmi"]
+  ) {
+    ok(methods.some((m) => m.id === id), `${id} is implemented`);
+  }
+});
+
+await initWebGpu();
+const pool = new DatasetPool(tinyLoad(undefined, 12));
+const load = { id: "mnist" };
+
+for (const m of methods) {
+  Deno.test(`dd distill --method ${m.id} --profile smoke: a valid set and grid`, async () => {
+    const data = await pool.prepare(load, 2);
+    const config = m.schema.parse(m.scale(m.defaults("mnist", 1), "smoke"));
+    const out = await distillStep({
+      method: m,
+      codeVersion: codeVersionFor(m),
+      data,
+      datasetLoad: load,
+      ipc: 1,
+      seed: 0,
+      config,
+      profile: "smoke",
+      artifactsDir: null,
+    });
+    const file = `${await tempDir()}/set.safetensors`;
+    await saveWithGrid(file, out.set);
+    const set = await loadDistilledSet(file);
+    eq([set.meta.method, set.meta.ipc, set.meta.profile], [m.id, 1, "smoke"]);
+    const [n, c, h, w] = set.shape;
+    eq([c, h, w], [1, 8, 8]);
+    const counts = new Array(10).fill(0);
+    for (const y of set.labels) counts[y]++;
+    ok(n >= 10 && counts.every((k) => k === n / 10), `class-balanced labels: ${counts}`);
+    ok(set.images.every(Number.isFinite), "finite images");
+    ok((await Deno.stat(file.replace(/\.safetensors$/, ".png"))).size > 50, "PNG grid");
+  });
+}
