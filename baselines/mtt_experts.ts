@@ -12,7 +12,7 @@ import type { Dataset } from "../data/types.ts";
 import type { DsaGroup } from "../data/augment.ts";
 import { ConvNet } from "../models/convnet.ts";
 import { cacheRoot } from "../models/pretrained.ts";
-import { splitToDevice } from "../evaluator/device_data.ts";
+import { splitForTraining } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
@@ -99,7 +99,7 @@ export async function trainExpert(
   const idx = s.trainLimit !== null && s.trainLimit < n
     ? rng.fork(1).permutation(n).slice(0, s.trainLimit)
     : undefined;
-  const { x, y } = splitToDevice(s.dataset, s.dataset.train, idx);
+  const { x, y } = splitForTraining(s.dataset, s.dataset.train, idx);
   try {
     const snapshots = [await flatSnapshot(params)];
     await trainClassifier(net, { x, y }, {

@@ -9,6 +9,51 @@ export function splitToDevice(
   split: Split,
   idx?: Int32Array,
 ): { x: Tensor; y: Int32Array } {
+  const { data, shape, y } = normaliseSplit(dataset, split, idx);
+  return { x: fromStorage(backend().upload(data), shape), y };
+}
+
+/**
+ * Normalised NHWC images kept on the host: training sets larger than one device binding (all of
+ * MNIST is 179 MiB in f32, llvmpipe binds 128 MiB) upload each mini-batch instead.
+ */
+export class HostImages {
+  constructor(readonly data: Float32Array, readonly shape: readonly [number, number, number, number]) {}
+  dispose(): void {}
+  /** Rows `idx` as a device tensor. */
+  gather(idx: Int32Array): Tensor {
+    const [, h, w, c] = this.shape;
+    const per = h * w * c;
+    const out = new Float32Array(idx.length * per);
+    idx.forEach((i, k) => out.set(this.data.subarray(i * per, (i + 1) * per), k * per));
+    return fromStorage(backend().upload(out), [idx.length, h, w, c]);
+  }
+}
+
+/** Images a training loop can draw batches from: on the device when they fit one binding, else on the host. */
+export type TrainImages = Tensor | HostImages;
+
+function trainImages(data: Float32Array, shape: [number, number, number, number]): TrainImages {
+  return data.length <= backend().maxTensorElements
+    ? fromStorage(backend().upload(data), shape)
+    : new HostImages(data, shape);
+}
+
+/** A split's images for training (see HostImages). */
+export function splitForTraining(
+  dataset: Dataset,
+  split: Split,
+  idx?: Int32Array,
+): { x: TrainImages; y: Int32Array } {
+  const { data, shape, y } = normaliseSplit(dataset, split, idx);
+  return { x: trainImages(data, shape), y };
+}
+
+function normaliseSplit(
+  dataset: Dataset,
+  split: Split,
+  idx?: Int32Array,
+): { data: Float32Array; shape: [number, number, number, number]; y: Int32Array } {
   const c = dataset.info.shape.channels;
   const per = split.images.length / Math.max(split.count, 1);
   const side = Math.round(Math.sqrt(per / c));
@@ -23,12 +68,22 @@ export function splitToDevice(
       out[dst + j] = split.images[src + j] * scale[ch] + shift[ch];
     }
   }
-  const x = fromStorage(backend().upload(out), [ids.length, side, side, c]);
-  return { x, y: Int32Array.from(ids, (i) => split.labels[i]) };
+  return { data: out, shape: [ids.length, side, side, c], y: Int32Array.from(ids, (i) => split.labels[i]) };
 }
 
 /** A distilled set's NCHW images → NHWC device tensor. */
 export function setToDevice(set: DistilledSet): Tensor {
+  const { data, shape } = setToNhwc(set);
+  return fromStorage(backend().upload(data), shape);
+}
+
+/** A distilled set for training (a full-dataset "set" may not fit one binding; see HostImages). */
+export function setForTraining(set: DistilledSet): TrainImages {
+  const { data, shape } = setToNhwc(set);
+  return trainImages(data, shape);
+}
+
+function setToNhwc(set: DistilledSet): { data: Float32Array; shape: [number, number, number, number] } {
   const [n, c, h, w] = set.shape;
   const out = new Float32Array(n * h * w * c);
   for (let i = 0; i < n; i++) {
@@ -40,7 +95,7 @@ export function setToDevice(set: DistilledSet): Tensor {
       }
     }
   }
-  return fromStorage(backend().upload(out), [n, h, w, c]);
+  return { data: out, shape: [n, h, w, c] };
 }
 
 /** NHWC device images → host NCHW (for saving distilled sets). */

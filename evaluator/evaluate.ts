@@ -10,7 +10,7 @@ import { createModel } from "../models/registry.ts";
 import type { Metrics } from "../results/types.ts";
 import { epochsFor } from "./protocols.ts";
 import { accuracy, passesFor, trainClassifier } from "./train.ts";
-import { setToDevice, splitToDevice } from "./device_data.ts";
+import { HostImages, setForTraining, splitToDevice } from "./device_data.ts";
 import type { CurvePoint, EvalRequest, EvalResult } from "./types.ts";
 
 interface DeviceSplit {
@@ -70,7 +70,8 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
     classes: dataset.info.numClasses,
     imageSize: h,
   });
-  const x = setToDevice(set).keep();
+  const x = setForTraining(set);
+  if (!(x instanceof HostImages)) x.keep();
   const { hold, test } = evalSplits(dataset, req.holdout.holdout, req.testLimit);
   const epochs = passesFor(protocol.decay, epochsFor(protocol, set.meta.ipc > 0 ? set.meta.ipc : null));
   const curve: CurvePoint[] = [];

@@ -13,11 +13,12 @@ import * as T from "../engine/ops/mod.ts";
 import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
 import type { Classifier } from "../models/module.ts";
 import { makeOptimizer } from "./optimizer.ts";
+import { HostImages, type TrainImages } from "./device_data.ts";
 import type { AugmentSpec, DecaySpec, OptimizerSpec } from "./protocols.ts";
 
 export interface TrainData {
-  /** NHWC normalised images on the device. */
-  x: Tensor;
+  /** NHWC normalised images, on the device or (too large for one binding) on the host. */
+  x: TrainImages;
   /** Hard labels. */
   y: Int32Array;
   /** Soft targets [n, classes] (probabilities), used instead of `y` when present. */
@@ -89,7 +90,8 @@ export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boo
 /** The protocol's loss on the samples `idx`: gather, augment, optional CutMix, CE on hard or soft targets. */
 function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: TrainOptions): Tensor {
   const it = tensor(idx, [idx.length], "i32");
-  let xb = augmentBatch(T.gather(data.x, it), o.augment, o.rng, o.digits);
+  const rows = data.x instanceof HostImages ? data.x.gather(idx) : T.gather(data.x, it);
+  let xb = augmentBatch(rows, o.augment, o.rng, o.digits);
   let target: Tensor = data.soft
     ? T.gather(data.soft, it)
     : tensor(Int32Array.from(idx, (i) => data.y[i]), [idx.length], "i32");

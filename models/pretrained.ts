@@ -10,7 +10,7 @@ import { canonicalJson, sha256Hex } from "../results/key.ts";
 import type { Classifier } from "./module.ts";
 import { createModel } from "./registry.ts";
 import { loadModelInto, saveModel } from "./checkpoint.ts";
-import { splitToDevice } from "../evaluator/device_data.ts";
+import { splitForTraining } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 
@@ -78,7 +78,7 @@ export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter
   const idx = spec.trainLimit && spec.trainLimit < n
     ? rng.permutation(n).slice(0, spec.trainLimit)
     : undefined;
-  const { x, y } = splitToDevice(dataset, dataset.train, idx);
+  const { x, y } = splitForTraining(dataset, dataset.train, idx);
   try {
     await trainClassifier(model, { x, y }, {
       epochs: spec.epochs,

@@ -127,3 +127,33 @@ Deno.test("evaluator: batches too large for one device binding are split, with t
   model.dispose();
   x.dispose();
 });
+
+Deno.test("evaluator: host-resident training images (too large for one binding) train exactly like device ones", async () => {
+  setBackend(gpu);
+  const { Rng } = await import("../../engine/random.ts");
+  const { createModel } = await import("../../models/registry.ts");
+  const { trainClassifier } = await import("../../evaluator/train.ts");
+  const { HostImages } = await import("../../evaluator/device_data.ts");
+  const { tensor } = await import("../../engine/tensor.ts");
+  const n = 40, data = await new Rng(3).normal([n, 12, 12, 1]).f32();
+  const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const run = async (x: import("../../evaluator/device_data.ts").TrainImages) => {
+    const model = createModel("convnet3", new Rng(1), { channels: 1, classes: 10, imageSize: 12 });
+    const losses = await trainClassifier(model, { x, y }, {
+      epochs: 2,
+      batchSize: 16,
+      optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
+      decay: { kind: "none" },
+      augment: { kind: "dsa", cutmix: null },
+      digits: true,
+      rng: new Rng(2),
+      lossEvery: 1,
+    });
+    model.dispose();
+    return losses;
+  };
+  const dev = tensor(data, [n, 12, 12, 1]).keep();
+  const a = await run(dev), b = await run(new HostImages(data, [n, 12, 12, 1]));
+  dev.dispose();
+  assert(a.length === 2 && a.every((v, i) => v === b[i]), `device ${a} vs host ${b}`);
+});
