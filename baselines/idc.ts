@@ -106,13 +106,18 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
   };
 }
 
-/** Profiles shrink iteration counts and batches only; the per-step algorithm is unchanged. */
+/**
+ * Profiles shrink iteration counts and batches; the per-step algorithm is unchanged. Quick also narrows
+ * the networks to width 32: one class step at width 128 costs seconds on the contended 2-core llvmpipe
+ * machine (MNIST IPC 10 smoke, 2 × 1 × 10 class steps: 157 s), so a width-128 quick run would take
+ * hours. The image lr is not width-compensated (no calibration for gradient matching).
+ */
 export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
   if (profile === "paper") return c;
   const l = {
-    smoke: { it: 2, inner: 1, real: 16, syn: 16, net: 32, batch: 16 },
-    quick: { it: 20, inner: 5, real: 64, syn: 64, net: 200, batch: 64 },
-    proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64 },
+    smoke: { it: 2, inner: 1, real: 16, syn: 16, net: 32, batch: 16, width: c.width },
+    quick: { it: 10, inner: 3, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
+    proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64, width: c.width },
   }[profile];
   return {
     ...c,
@@ -122,6 +127,7 @@ export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
     batchSynMax: Math.min(c.batchSynMax, l.syn),
     netSamples: Math.min(c.netSamples, l.net),
     batchNet: Math.min(c.batchNet, l.batch),
+    width: Math.min(c.width, l.width),
   };
 }
 
