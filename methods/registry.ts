@@ -11,6 +11,7 @@ import { dsaMethod } from "../baselines/dsa.ts";
 import { dmCmiMethod, dmMethod } from "../baselines/dm.ts";
 import { idmCmiMethod, idmMethod } from "../baselines/idm.ts";
 import { mttCmiMethod, mttMethod } from "../baselines/mtt.ts";
+import { idc1Method, idcCmiMethod, idcMethod } from "../baselines/idc.ts";
 import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
 import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
@@ -31,11 +32,14 @@ const implemented: AnyMethod[] = [
   dmMethod,
   idmMethod,
   mttMethod,
+  idcMethod,
+  idc1Method,
   dcCmiMethod,
   dsaCmiMethod,
   dmCmiMethod,
   idmCmiMethod,
   mttCmiMethod,
+  idcCmiMethod,
 ];
 
 /** Methods ddrepro intends to implement (issues: baselines I/II, seed methods). */

@@ -18,7 +18,20 @@ const methods = listMethods().filter((m) => m.implemented && m.id !== "full-data
 
 Deno.test("dd distill: the registry implements the baselines of issue 5", () => {
   for (
-    const id of ["random", "herding", "kcenter", "forgetting", "dc", "dsa", "dm", "idm", "mtt", "dm+cmi"]
+    const id of [
+      "random",
+      "herding",
+      "kcenter",
+      "forgetting",
+      "dc",
+      "dsa",
+      "dm",
+      "idm",
+      "idc",
+      "idc-1",
+      "mtt",
+      "dm+cmi",
+    ]
   ) {
     ok(methods.some((m) => m.id === id), `${id} is implemented`);
   }

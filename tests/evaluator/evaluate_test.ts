@@ -67,7 +67,7 @@ Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
 Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well above chance", async () => {
   setBackend(gpu);
   const mnist = await loadDataset("mnist");
-  const holdout = splitHoldout(mnist, 50, 0);
+  const holdout = splitHoldout(mnist, 20, 0);
   const { set } = await randomMethod.distill({
     dataset: withoutHoldout(mnist, holdout),
     ipc: 10,
@@ -86,7 +86,7 @@ Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well 
     model: "convnet3",
     protocol,
     seed: 1,
-    testLimit: 1000,
+    testLimit: 500,
   });
   assert(r.curve.length === 4 && r.epochs === 31, `curve ${r.curve.length}, ${r.epochs} passes`);
   assert(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
