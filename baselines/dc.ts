@@ -21,8 +21,9 @@ import {
   classMajorLabels,
   classMatchLoss,
   inputSpec,
+  matchingResult,
   RealPool,
-  toDistilledSet,
+  reportIteration,
 } from "./gradient_matching.ts";
 
 export const DcConfig = z.object({
@@ -230,19 +231,9 @@ export async function distillGradientMatching(
       }
       lastLoss = lossSum / cfg.outerLoop;
       if (it === 0) firstLoss = lastLoss;
-      if (!Number.isFinite(lastLoss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
-      ctx.progress.update(it + 1, cfg.iterations, `iteration (match loss ${lastLoss.toFixed(3)})`);
+      reportIteration(ctx, method, it, cfg.iterations, lastLoss);
     }
-    const set = await toDistilledSet(ctx, method, img, labels);
-    return {
-      set,
-      metrics: {
-        iterations: cfg.iterations,
-        firstMatchLoss: firstLoss,
-        finalMatchLoss: lastLoss,
-        seconds: (performance.now() - t0) / 1000,
-      },
-    };
+    return await matchingResult(ctx, method, img, labels, cfg.iterations, firstLoss, lastLoss, t0);
   } finally {
     opt.dispose();
     img.dispose();

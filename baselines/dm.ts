@@ -18,7 +18,14 @@ import type { Classifier } from "../models/module.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import { buildNet, classMajorLabels, inputSpec, RealPool, toDistilledSet } from "./gradient_matching.ts";
+import {
+  buildNet,
+  classMajorLabels,
+  inputSpec,
+  matchingResult,
+  RealPool,
+  reportIteration,
+} from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
 
 const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
@@ -195,19 +202,9 @@ export async function distillDm(
       lastLoss = await lossT.item();
       lossT.dispose();
       if (it === 0) firstLoss = lastLoss;
-      if (!Number.isFinite(lastLoss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
-      ctx.progress.update(it + 1, cfg.iterations, `iteration (match loss ${lastLoss.toFixed(3)})`);
+      reportIteration(ctx, method, it, cfg.iterations, lastLoss);
     }
-    const set = await toDistilledSet(ctx, method, img, labels);
-    return {
-      set,
-      metrics: {
-        iterations: cfg.iterations,
-        firstMatchLoss: firstLoss,
-        finalMatchLoss: lastLoss,
-        seconds: (performance.now() - t0) / 1000,
-      },
-    };
+    return await matchingResult(ctx, method, img, labels, cfg.iterations, firstLoss, lastLoss, t0);
   } finally {
     opt.dispose();
     img.dispose();

@@ -13,7 +13,7 @@ import type { Classifier } from "../models/module.ts";
 import { ConvNet } from "../models/convnet.ts";
 import { createModel, type InputSpec } from "../models/registry.ts";
 import { deviceToNchw, splitToDevice } from "../evaluator/device_data.ts";
-import type { DistillContext, DistilledSet } from "../methods/types.ts";
+import type { DistillContext, DistilledSet, DistillResult } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
 import { datasetShape } from "./real_images.ts";
 
@@ -229,6 +229,40 @@ export async function toDistilledSet<C>(
       std: ctx.dataset.info.std,
       createdAt: new Date().toISOString(),
       extra: { config: canonicalJson(ctx.config), ...extra },
+    },
+  };
+}
+
+/** Per-iteration bookkeeping of the matching loops: divergence check and progress. */
+export function reportIteration<C>(
+  ctx: DistillContext<C>,
+  method: string,
+  it: number,
+  total: number,
+  loss: number,
+): void {
+  if (!Number.isFinite(loss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
+  ctx.progress.update(it + 1, total, `iteration (match loss ${loss.toFixed(3)})`);
+}
+
+/** A matching loop's result: the set and its loss metrics. */
+export async function matchingResult<C>(
+  ctx: DistillContext<C>,
+  method: string,
+  images: Tensor,
+  labels: Int32Array,
+  iterations: number,
+  firstLoss: number,
+  lastLoss: number,
+  t0: number,
+): Promise<DistillResult> {
+  return {
+    set: await toDistilledSet(ctx, method, images, labels),
+    metrics: {
+      iterations,
+      firstMatchLoss: firstLoss,
+      finalMatchLoss: lastLoss,
+      seconds: (performance.now() - t0) / 1000,
     },
   };
 }
