@@ -12,7 +12,15 @@ export class ExprEmitter {
     /** WGSL expression reading runtime parameter i. */
     private readonly param: (i: number) => string = (i) => `P[${i}]`,
     private readonly prefix = "t",
+    /** Value type: `f32`, or `vec4<f32>` to evaluate four elements at once (constants splat). */
+    private readonly type: "f32" | "vec4<f32>" = "f32",
   ) {}
+
+  /** A literal of the value type. */
+  private k(v: number | string): string {
+    const lit = typeof v === "number" ? f32Lit(v) : v;
+    return this.type === "f32" ? lit : `${this.type}(${lit})`;
+  }
 
   /** Emits the statements for `e`; returns the name holding its value. */
   emit(e: Expr): string {
@@ -21,7 +29,7 @@ export class ExprEmitter {
     if (known) return known;
     const v = this.value(e);
     const name = `${this.prefix}${this.n++}`;
-    this.lines.push(`let ${name}: f32 = ${v};`);
+    this.lines.push(`let ${name}: ${this.type} = ${v};`);
     this.names.set(key, name);
     return name;
   }
@@ -35,11 +43,11 @@ export class ExprEmitter {
       case "in":
         return this.input(e.i);
       case "c":
-        return f32Lit(e.v);
+        return this.k(e.v);
       case "p":
-        return this.param(e.i);
+        return this.k(this.param(e.i));
       case "w":
-        return `select(${this.emit(e.b)}, ${this.emit(e.a)}, ${this.emit(e.c)} > 0.0)`;
+        return `select(${this.emit(e.b)}, ${this.emit(e.a)}, ${this.emit(e.c)} > ${this.k(0)})`;
       case "u": {
         const a = this.emit(e.a);
         switch (e.op) {
@@ -62,16 +70,18 @@ export class ExprEmitter {
           case "square":
             return `${a} * ${a}`;
           case "relu":
-            return `max(${a}, 0.0)`;
+            return `max(${a}, ${this.k(0)})`;
           case "step":
-            return `select(0.0, 1.0, ${a} > 0.0)`;
+            return `select(${this.k(0)}, ${this.k(1)}, ${a} > ${this.k(0)})`;
           case "sigmoid":
             // exp of a non-positive number only: no overflow for large |x|.
-            return `select(exp(-abs(${a})) / (1.0 + exp(-abs(${a}))), 1.0 / (1.0 + exp(-abs(${a}))), ${a} >= 0.0)`;
+            return `select(exp(-abs(${a})) / (1.0 + exp(-abs(${a}))), 1.0 / (1.0 + exp(-abs(${a}))), ${a} >= ${
+              this.k(0)
+            })`;
           case "tanh":
             return `sign(${a}) * (1.0 - exp(-2.0 * abs(${a}))) / (1.0 + exp(-2.0 * abs(${a})))`;
           case "softplus":
-            return `max(${a}, 0.0) + log(1.0 + exp(-abs(${a})))`;
+            return `max(${a}, ${this.k(0)}) + log(1.0 + exp(-abs(${a})))`;
           case "erf": {
             const t = `(1.0 / (1.0 + 0.3275911 * abs(${a})))`;
             return `sign(${a}) * (1.0 - (((((1.061405429 * ${t} - 1.453152027) * ${t}) + 1.421413741) * ${t} - 0.284496736) * ${t} + 0.254829592) * ${t} * exp(-${a} * ${a}))`;
@@ -90,7 +100,7 @@ export class ExprEmitter {
         if (e.op === "pow" && e.b.k === "c" && Number.isInteger(e.b.v) && Math.abs(e.b.v) <= 4) {
           // Small integer powers by multiplication: defined for negative bases, unlike WGSL pow.
           const p = Math.abs(e.b.v);
-          const prod = p === 0 ? "1.0" : Array(p).fill(a).join(" * ");
+          const prod = p === 0 ? this.k(1) : Array(p).fill(a).join(" * ");
           return e.b.v < 0 ? `1.0 / (${prod})` : prod;
         }
         const b = this.emit(e.b);
@@ -110,13 +120,13 @@ export class ExprEmitter {
           case "min":
             return `select(${b}, ${a}, ${a} <= ${b})`;
           case "gt":
-            return `select(0.0, 1.0, ${a} > ${b})`;
+            return `select(${this.k(0)}, ${this.k(1)}, ${a} > ${b})`;
           case "ge":
-            return `select(0.0, 1.0, ${a} >= ${b})`;
+            return `select(${this.k(0)}, ${this.k(1)}, ${a} >= ${b})`;
           case "lt":
-            return `select(0.0, 1.0, ${a} < ${b})`;
+            return `select(${this.k(0)}, ${this.k(1)}, ${a} < ${b})`;
           case "eq":
-            return `select(0.0, 1.0, ${a} == ${b})`;
+            return `select(${this.k(0)}, ${this.k(1)}, ${a} == ${b})`;
         }
       }
     }

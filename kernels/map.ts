@@ -1,13 +1,16 @@
 /** Elementwise kernels generated from `Expr`s: several outputs, broadcast inputs, in-place updates. */
 import { type Expr, maxParam } from "../engine/expr.ts";
-import { type Shape, sizeOf } from "../engine/shape.ts";
+import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
-import { broadcastOffsets } from "./indexing.ts";
+import { broadcastOffsets, coalesce } from "./indexing.ts";
 import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 /** Elements per invocation: amortises per-workgroup overhead on llvmpipe, harmless on GPUs. */
 const PER = 4;
+/** The vec4 variant: 8-lane workgroups (one SIMD row on llvmpipe) looping over 64 vec4s each. */
+const VWG = 8;
+const VPER = 64;
 
 export interface MapSpec {
   readonly exprs: readonly Expr[];
@@ -46,6 +49,55 @@ export function mapKernel(
   const bParams = nParams > 0 ? b : -1;
   if (nParams > 0) decl.push(binding(b++, "P", "array<f32>", false));
 
+  const lanes = vectorLanes(spec);
+  if (lanes) {
+    // Four elements per step: contiguous operands load vec4, operands broadcast along the innermost
+    // dimension load one scalar and splat it (each storage load is a per-lane gather on llvmpipe).
+    spec.inputs.forEach((x, i) => {
+      if (bIn[i] < 0) return;
+      const t = lanes[i] === "vec" ? `array<vec4<${x.dtype}>>` : `array<${x.dtype}>`;
+      decl[bIn[i]] = binding(bIn[i], `I${i}`, t, false);
+    });
+    spec.exprs.forEach((
+      _,
+      j,
+    ) => (decl[bOut[j]] = binding(bOut[j], `O${j}`, `array<vec4<${spec.outDtype}>>`, true)));
+    const offs = broadcastOffsets("e", spec.shape, spec.inputs.map((x) => x.shape));
+    const em = new ExprEmitter(
+      (i) => {
+        const v = lanes[i] === "vec"
+          ? `${inName[i]}[${offs[i] === "e" ? "iv" : `(${offs[i]}) / 4u`}]`
+          : `${inName[i]}[${offs[i]}]`;
+        if (lanes[i] === "vec") return spec.inputs[i].dtype === "f32" ? v : `vec4<f32>(${v})`;
+        return `vec4<f32>(${spec.inputs[i].dtype === "f32" ? v : `f32(${v})`})`;
+      },
+      undefined,
+      "t",
+      "vec4<f32>",
+    );
+    const results = spec.exprs.map((e) => em.emit(e));
+    const store = results.map((r, j) => `    O${j}[iv] = ${spec.outDtype === "f32" ? r : `vec4<i32>(${r})`};`)
+      .join("\n");
+    const nv = n / 4;
+    const code = `${decl.join("\n")}
+@compute @workgroup_size(${VWG}) fn main(${BUILTINS}) {
+  let base = ${WG_LINEAR} * ${VWG * VPER}u + lid.x;
+  for (var q = 0u; q < ${VPER}u; q++) {
+    let iv = base + q * ${VWG}u;
+    if (iv >= ${nv}u) { return; }
+    let e = iv * 4u;
+${em.code()}
+${store}
+  }
+}
+`;
+    return {
+      code,
+      workgroups: linearGrid(Math.ceil(nv / (VWG * VPER))),
+      bindingOf: { inputs: bIn, outputs: bOut, params: bParams },
+    };
+  }
+
   const offs = broadcastOffsets("i", spec.shape, spec.inputs.map((x) => x.shape));
   const em = new ExprEmitter((i) => {
     const v = `${inName[i]}[${offs[i]}]`;
@@ -68,4 +120,28 @@ ${store}
 }
 `;
   return { code, workgroups: linearGrid(groups), bindingOf: { inputs: bIn, outputs: bOut, params: bParams } };
+}
+
+/**
+ * How each input is read when the map can run on vec4s, or null: the innermost (coalesced) output
+ * dimension must be a multiple of 4 and every input either contiguous along it with 4-aligned other
+ * strides ("vec") or constant along it ("splat").
+ */
+function vectorLanes(spec: MapSpec): ("vec" | "splat")[] | null {
+  const n = sizeOf(spec.shape);
+  if (n % 4 !== 0 || n === 0) return null;
+  const c = coalesce(spec.shape, [
+    stridesOf(spec.shape),
+    ...spec.inputs.map((x) => broadcastStrides(x.shape, spec.shape)),
+  ]);
+  const last = c.shape.length - 1;
+  if (last < 0 || c.shape[last] % 4 !== 0) return null;
+  const lanes: ("vec" | "splat")[] = [];
+  for (let i = 0; i < spec.inputs.length; i++) {
+    const st = c.strides[i + 1];
+    if (st[last] === 0) lanes.push("splat");
+    else if (st[last] === 1 && st.every((v, d) => d === last || v % 4 === 0)) lanes.push("vec");
+    else return null;
+  }
+  return lanes;
 }

@@ -42,33 +42,71 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
   );
   const redOff = stridedOffsets("r", red.map((d) => spec.shape[d]), strides.map((s) => red.map((d) => s[d])));
   const nParams = maxParam(spec.expr) + 1;
-  const decl = spec.inputs.map((x, i) => binding(i, `I${i}`, `array<${x.dtype}>`, false));
+  // Four adjacent outputs per invocation when the last dimension is kept, a multiple of 4 and every
+  // input is contiguous (vec4 load) or constant (splat) along it: e.g. per-channel sums of NHWC maps.
+  const lanes = vectorLanes(spec, strides, kept);
+  const V = lanes ? 4 : 1;
+  const decl = spec.inputs.map((x, i) =>
+    binding(i, `I${i}`, lanes?.[i] === "vec" ? `array<vec4<${x.dtype}>>` : `array<${x.dtype}>`, false)
+  );
   decl.push(binding(spec.inputs.length, "O", "array<f32>", true));
   if (nParams > 0) decl.push(binding(spec.inputs.length + 1, "P", "array<f32>", false));
-  const em = new ExprEmitter((i) => {
-    const v = `I${i}[base${i} + ${redOff[i]}]`;
-    return spec.inputs[i].dtype === "f32" ? v : `f32(${v})`;
-  });
+  const type = lanes ? "vec4<f32>" : "f32";
+  const em = new ExprEmitter(
+    (i) => {
+      const at = `base${i} + ${redOff[i]}`;
+      if (!lanes) return spec.inputs[i].dtype === "f32" ? `I${i}[${at}]` : `f32(I${i}[${at}])`;
+      if (lanes[i] === "vec") {
+        const v = `I${i}[(${at}) / 4u]`;
+        return spec.inputs[i].dtype === "f32" ? v : `vec4<f32>(${v})`;
+      }
+      return `vec4<f32>(${spec.inputs[i].dtype === "f32" ? `I${i}[${at}]` : `f32(I${i}[${at}])`})`;
+    },
+    undefined,
+    "t",
+    type,
+  );
   const v = em.emit(spec.expr);
   const acc = spec.op === "sum" ? `acc + ${v}` : spec.op === "max" ? `max(acc, ${v})` : `min(acc, ${v})`;
+  const OV = O / V;
+  const store = lanes
+    ? [0, 1, 2, 3].map((j) => `  O[(o + ${j}u) * ${P}u + p] = acc[${j}];`).join("\n")
+    : `  O[o * ${P}u + p] = acc;`;
+  // Neighbouring invocations take neighbouring outputs of one chunk, so their loads are adjacent.
   const code = `${decl.join("\n")}
 @compute @workgroup_size(${WG}) fn main(${BUILTINS}) {
   let t = ${WG_LINEAR} * ${WG}u + lid.x;
-  if (t >= ${O * P}u) { return; }
-  let o = t / ${P}u;
-  let p = t % ${P}u;
+  if (t >= ${OV * P}u) { return; }
+  let o = (t % ${OV}u) * ${V}u;
+  let p = t / ${OV}u;
 ${spec.inputs.map((_, i) => `  let base${i} = ${outOff[i]};`).join("\n")}
   let r0 = p * ${len}u;
   let r1 = min(r0 + ${len}u, ${R}u);
-  var acc: f32 = ${f32Lit(identity(spec.op))};
+  var acc = ${type}(${f32Lit(identity(spec.op))});
   for (var r = r0; r < r1; r++) {
 ${em.code()}
     acc = ${acc};
   }
-  O[t] = acc;
+${store}
 }
 `;
-  return { code, workgroups: linearGrid(Math.ceil((O * P) / WG)) };
+  return { code, workgroups: linearGrid(Math.ceil((OV * P) / WG)) };
+}
+
+function vectorLanes(
+  spec: ReduceSpec,
+  strides: readonly (readonly number[])[],
+  kept: readonly number[],
+): ("vec" | "splat")[] | null {
+  const last = spec.shape.length - 1;
+  if (last < 0 || !kept.includes(last) || spec.shape[last] % 4 !== 0) return null;
+  const lanes: ("vec" | "splat")[] = [];
+  for (const st of strides) {
+    if (st[last] === 0) lanes.push("splat");
+    else if (st[last] === 1 && st.every((v, d) => d === last || v % 4 === 0)) lanes.push("vec");
+    else return null;
+  }
+  return lanes;
 }
 
 export function argmaxKernel(shape: Shape, axis: number): Kernel {

@@ -5,7 +5,7 @@
 import * as E from "../expr.ts";
 import { type Expr, inp } from "../expr.ts";
 import { broadcastAxes, broadcastShapes, normAxes, reducedShape, sameShape, type Shape } from "../shape.ts";
-import { backend, fromStorage, record, type Tensor } from "../tensor.ts";
+import { backend, fromStorage, isGradEnabled, record, type Tensor } from "../tensor.ts";
 import type { ReduceOp } from "../backend.ts";
 
 export type Scalar = number;
@@ -33,6 +33,9 @@ function sumTo(
 ): Tensor {
   const axes = broadcastAxes(target, shape);
   if (axes.length === 0) {
+    // d(a + b)/da is the incoming gradient itself: no kernel. Not when building a graph for higher
+    // orders, where the pass-through handle must stay connected to it.
+    if (expr.k === "in" && sameShape(inputs[expr.i].shape, target) && !isGradEnabled()) return inputs[expr.i];
     const r = map(expr, inputs, params);
     return sameShape(r.shape, target) ? r : reshapeView(r, target);
   }

@@ -135,7 +135,13 @@ export class WebGpuBackend implements Backend {
     const O = sizeOf(shape.filter((_, d) => !axes.includes(d)));
     const R = sizeOf(axes.map((d) => shape[d]));
     const chunks = R > 2 * REDUCE_CHUNK ? Math.ceil(R / REDUCE_CHUNK) : 1;
-    const dt = inputs.map((x) => ({ shape: x.shape, dtype: x.s.dtype }));
+    // Size-1 dimensions change no offset; dropping them lets a trailing kept dimension be the last one
+    // (e.g. instance-norm sums over [n, hw, c, 1]), which the vec4 kernel needs.
+    const keep = shape.map((_, d) => d).filter((d) => shape[d] !== 1);
+    const full = (s: Shape) => [...Array(shape.length - s.length).fill(1), ...s];
+    const dt = inputs.map((x) => ({ shape: keep.map((d) => full(x.shape)[d]), dtype: x.s.dtype }));
+    axes = axes.filter((d) => shape[d] !== 1).map((d) => keep.indexOf(d));
+    shape = keep.map((d) => shape[d]);
     const bufs = inputs.map((x) => gpu(x.s));
     const out = this.rt.alloc(O * chunks, "f32");
     let ps: GpuStorage | null = null;

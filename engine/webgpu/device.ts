@@ -23,6 +23,8 @@ export interface GpuContext {
   readonly device: GPUDevice;
   readonly info: AdapterInfo;
   readonly limits: Readonly<Record<string, number>>;
+  /** The device can write GPU timestamps (requested only when `DD_PROFILE` is set). */
+  readonly timestamps: boolean;
 }
 
 export async function openDevice(): Promise<GpuContext> {
@@ -35,7 +37,13 @@ export async function openDevice(): Promise<GpuContext> {
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as unknown as Record<string, number>;
   for (const k of LIMITS) if (typeof al[k] === "number") requiredLimits[k] = al[k];
-  const device = await adapter.requestDevice({ requiredLimits });
+  // Timestamps only when profiling: a device with the feature is otherwise identical, but the
+  // feature is optional on real GPUs and never needed outside `DD_PROFILE` runs.
+  const timestamps = !!Deno.env.get("DD_PROFILE") && adapter.features.has("timestamp-query");
+  const device = await adapter.requestDevice({
+    requiredLimits,
+    requiredFeatures: timestamps ? ["timestamp-query"] : [],
+  });
   const ai = adapter.info;
   const description = ai.description || ai.device || "";
   const software = /llvmpipe|lavapipe|swiftshader|software|warp/i.test(
@@ -46,5 +54,6 @@ export async function openDevice(): Promise<GpuContext> {
     device,
     info: { backend, vendor: ai.vendor, architecture: ai.architecture, description, software },
     limits: requiredLimits,
+    timestamps,
   };
 }

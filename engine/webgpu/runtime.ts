@@ -33,6 +33,8 @@ type Command =
     pipeline: GPUComputePipeline;
     group: GPUBindGroup;
     wg: readonly [number, number, number];
+    /** Which op issued it (profiling only). */
+    label?: string;
   }
   | { kind: "copy"; src: GPUBuffer; dst: GPUBuffer; bytes: number };
 
@@ -50,9 +52,13 @@ export class Runtime {
   private errors: string[] = [];
   /** Bytes currently handed out and pooled: for leak tests and the memory report. */
   stats = { liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
+  /** Device time per op label, when the device writes timestamps (`DD_PROFILE=1`). */
+  readonly profile: Map<string, { count: number; ms: number }> | null;
+  private profileReads: Promise<void>[] = [];
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
+    this.profile = ctx.timestamps ? new Map() : null;
     this.device.addEventListener("uncapturederror", (e) => {
       this.errors.push(String((e as GPUUncapturedErrorEvent).error?.message ?? e));
     });
@@ -164,7 +170,8 @@ export class Runtime {
       layout: pipeline.getBindGroupLayout(0),
       entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } })),
     });
-    this.pending.push({ kind: "dispatch", pipeline, group, wg: k.workgroups });
+    const label = this.profile ? opLabel(new Error().stack ?? "") : undefined;
+    this.pending.push({ kind: "dispatch", pipeline, group, wg: k.workgroups, label });
     this.stats.dispatches++;
     if (this.pending.length >= BATCH) this.flush();
   }
@@ -172,9 +179,26 @@ export class Runtime {
   flush(): void {
     if (this.pending.length === 0) return;
     const enc = this.device.createCommandEncoder();
+    const timed = this.profile ? this.pending.filter((c) => c.kind === "dispatch") : [];
+    const qs = timed.length
+      ? this.device.createQuerySet({ type: "timestamp", count: 2 * timed.length })
+      : null;
+    let q = 0;
     let pass: GPUComputePassEncoder | null = null;
     for (const c of this.pending) {
       if (c.kind === "dispatch") {
+        if (qs) {
+          // Profiling: one pass per dispatch, bracketed by timestamps (adds pass overhead).
+          pass?.end();
+          pass = enc.beginComputePass({
+            timestampWrites: {
+              querySet: qs,
+              beginningOfPassWriteIndex: 2 * q,
+              endOfPassWriteIndex: 2 * q + 1,
+            },
+          });
+          q++;
+        }
         pass ??= enc.beginComputePass();
         pass.setPipeline(c.pipeline);
         pass.setBindGroup(0, c.group);
@@ -186,11 +210,53 @@ export class Runtime {
       }
     }
     pass?.end();
+    const afterSubmit = qs &&
+      this.readTimestamps(enc, qs, timed.map((c) => (c.kind === "dispatch" && c.label) || "?"));
     this.device.queue.submit([enc.finish()]);
+    afterSubmit?.();
     this.stats.submits++;
     this.pending = [];
     for (const s of this.staging) s.destroy();
     this.staging = [];
+  }
+
+  /** Encodes the timestamp readback; the returned function maps it once submitted. */
+  private readTimestamps(enc: GPUCommandEncoder, qs: GPUQuerySet, labels: string[]): () => void {
+    const bytes = 16 * labels.length;
+    const resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const rb = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    enc.resolveQuerySet(qs, 0, 2 * labels.length, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, rb, 0, bytes);
+    return () =>
+      void this.profileReads.push(
+        rb.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(rb.getMappedRange().slice(0));
+          labels.forEach((label, i) => {
+            const e = this.profile!.get(label) ?? { count: 0, ms: 0 };
+            e.count++;
+            e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+            this.profile!.set(label, e);
+          });
+          rb.unmap();
+          [rb, resolved].forEach((b) => b.destroy());
+          qs.destroy();
+        }),
+      );
+  }
+
+  /** Device time per op since the last reset, largest first (empty unless profiling). */
+  async profileReport(reset = true): Promise<{ op: string; count: number; ms: number }[]> {
+    await this.sync();
+    await Promise.all(this.profileReads.splice(0));
+    const rows = [...(this.profile ?? new Map()).entries()].map(([op, v]) => ({ op, ...v }));
+    if (reset) this.profile?.clear();
+    return rows.sort((a, b) => b.ms - a.ms);
   }
 
   async read(s: GpuStorage): Promise<Float32Array | Int32Array> {
@@ -223,4 +289,18 @@ export class Runtime {
       throw new Error(`WebGPU error: ${e.join("\n")}`);
     }
   }
+}
+
+/**
+ * "backendMethod < op < op…" from a dispatch's stack: the backend entry point that generated the
+ * kernel and the next three named frames above it (the ops, autograd rules or model code).
+ */
+function opLabel(stack: string): string {
+  const frames = stack.split("\n").slice(1).map((l) => l.trim().replace(/^at /, ""));
+  const name = (f: string) => f.split(" (")[0].replace(/^async /, "");
+  const i = frames.findIndex((f) => /engine\/webgpu\/(backend|extended)\.ts/.test(f));
+  const above = frames.slice(i + 1).filter((f) =>
+    !/engine\/(webgpu|tensor)|kernels\//.test(f) && f.includes(" (")
+  );
+  return [frames[i] ?? "?", ...above.slice(0, 3)].map(name).join(" < ");
 }

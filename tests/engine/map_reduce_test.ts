@@ -1,0 +1,105 @@
+/**
+ * The vec4 variants of the map and reduce kernels (four elements per step when the innermost
+ * dimension allows) against the CPU reference: contiguous, broadcast-splat and i32 operands, in-place
+ * outputs, several outputs, and shapes on both sides of the vec4 condition.
+ */
+import { assertBackendsAgree, assertClose, cpu, gpu, randn } from "./helpers.ts";
+import { backend, fromStorage, setBackend, tensor } from "../../engine/tensor.ts";
+import * as E from "../../engine/expr.ts";
+import { inp } from "../../engine/expr.ts";
+import { mapKernel } from "../../kernels/map.ts";
+import { reduceKernel } from "../../kernels/reduce.ts";
+import * as T from "../../engine/ops/mod.ts";
+import { ok as assert } from "node:assert";
+
+// Every unary/binary node in one expression, so the vec4 emitter is checked for each.
+const ALL = E.add(
+  E.add(
+    E.mul(E.un("sigmoid", inp(0)), E.un("tanh", inp(1))),
+    E.add(E.un("softplus", inp(0)), E.un("erf", inp(1))),
+  ),
+  E.add(
+    E.where(inp(1), E.un("relu", inp(0)), E.un("step", inp(1))),
+    E.add(
+      E.add(E.bin("max", inp(0), inp(1)), E.bin("min", inp(0), E.cst(0.25))),
+      E.add(
+        E.bin("gt", inp(0), inp(1)),
+        E.add(E.bin("pow", E.un("abs", inp(0)), E.cst(3)), E.un("sign", inp(1))),
+      ),
+    ),
+  ),
+);
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+const SHAPES: [string, number[], number[], number[]][] = [
+  // name, output shape, input 0 shape, input 1 shape
+  ["contiguous", [3, 5, 8], [3, 5, 8], [3, 5, 8]],
+  ["channel vector", [4, 6, 12], [4, 6, 12], [12]],
+  ["splat per row", [4, 6, 12], [4, 6, 12], [4, 6, 1]],
+  ["splat per sample", [2, 3, 3, 8], [2, 1, 1, 8], [2, 1, 1, 1]],
+  ["odd last dim (scalar path)", [3, 5, 7], [3, 5, 7], [5, 1]],
+  ["long reduction (chunked partial sums)", [40, 60, 8], [40, 60, 8], [8]],
+];
+
+for (const [name, out, s0, s1] of SHAPES) {
+  Deno.test(`map kernel ${name}: WebGPU equals the reference`, async () => {
+    await assertBackendsAgree(
+      () => T.map(ALL, [tensor(randn(size(s0), 1), s0), tensor(randn(size(s1), 2), s1)]),
+      1e-5,
+      name,
+    );
+  });
+  for (const op of ["sum", "max", "min"] as const) {
+    Deno.test(`reduce kernel ${op} ${name}: WebGPU equals the reference`, async () => {
+      const axes = out.length === 4 ? [1, 2] : [0, 1];
+      await assertBackendsAgree(
+        () =>
+          T.reduceExpr(
+            op,
+            E.mul(inp(0), E.add(inp(1), E.cst(2))),
+            [tensor(randn(size(s0), 3), s0), tensor(randn(size(s1), 4), s1)],
+            out,
+            axes,
+          ),
+        1e-4,
+        `${op} ${name}`,
+      );
+    });
+  }
+}
+
+Deno.test("map/reduce kernels take the vec4 path exactly when the innermost dimension allows", () => {
+  const f32 = (shape: number[]) => ({ shape, dtype: "f32" as const });
+  const spec = (shape: number[], ins: number[][]) =>
+    mapKernel({ exprs: [E.add(inp(0), inp(1))], inputs: ins.map(f32), shape, outDtype: "f32", alias: [-1] });
+  assert(spec([4, 12], [[4, 12], [12]]).code.includes("vec4"), "channel vector → vec4");
+  assert(spec([4, 12], [[4, 12], [4, 1]]).code.includes("vec4"), "row splat → vec4");
+  assert(!spec([4, 7], [[4, 7], [7]]).code.includes("vec4"), "odd last dim → scalar");
+  const red = (shape: number[], axes: number[]) =>
+    reduceKernel({ op: "sum", expr: inp(0), inputs: [f32(shape)], shape, axes, chunks: 1 }).code;
+  assert(red([6, 8], [0]).includes("vec4"), "kept channels → vec4");
+  assert(!red([6, 8], [1]).includes("vec4"), "reduced last dim → scalar");
+});
+
+Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree with the reference", async () => {
+  const run = async (b: typeof cpu | typeof gpu) => {
+    setBackend(b);
+    const x = tensor(randn(48, 5), [4, 12]);
+    const lab = tensor(Array.from({ length: 4 }, (_, i) => i * 3), [4, 1], "i32");
+    const acc = tensor(randn(48, 6), [4, 12]);
+    const [o0] = backend().map(
+      [E.add(inp(0), E.mul(inp(1), inp(2))), E.mul(inp(0), E.cst(2))],
+      [{ s: acc.storage, shape: acc.shape }, { s: x.storage, shape: x.shape }, {
+        s: lab.storage,
+        shape: lab.shape,
+      }],
+      [4, 12],
+      { into: [acc.storage] },
+    );
+    assert(o0 === acc.storage, "in-place output reuses the input's storage");
+    return await fromStorage(o0, [4, 12]).data();
+  };
+  assertClose(await run(gpu), await run(cpu), 1e-5, "in-place i32 map");
+  setBackend(gpu);
+});
