@@ -128,3 +128,66 @@ export function matmulKernel(p: MatmulParams, tile: MatmulTile): Kernel {
     workgroups: [Math.ceil(N / TN / WG), Math.ceil(M / TM), p.batch],
   };
 }
+
+/**
+ * The "NT" product A[m,k]·B[n,k]ᵀ with K a multiple of 4 (the layout llvmpipe runs fastest, see
+ * webgpu-on-cpu.md): per k-step one vec4 of every tile row of A and of every tile column of B, and
+ * four dot products into a vec4 accumulator per 4 columns, so the inner loop has no component
+ * extraction and the stores are vec4 when N allows.
+ */
+export function matmulNTKernel(p: MatmulParams, tile: MatmulTile): Kernel {
+  const { m: M, n: N, k: K } = p;
+  const { tm: TM, tn: TN, wg: WG } = tile;
+  if (p.transA || !p.transB || K % 4 !== 0 || p.strideA % 4 !== 0 || p.strideB % 4 !== 0 || TN % 4 !== 0) {
+    throw new Error("matmulNTKernel: needs A[m,k], B[n,k], K and batch strides multiples of 4");
+  }
+  const CV = TN / 4;
+  const vecStore = N % 4 === 0;
+  const L: string[] = [];
+  L.push(binding(0, "A", "array<vec4<f32>>", false));
+  L.push(binding(1, "B", "array<vec4<f32>>", false));
+  L.push(binding(2, "C", vecStore ? "array<vec4<f32>>" : "array<f32>", true));
+  L.push(
+    `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {`,
+  );
+  L.push(`  let c0 = (wid.x * ${WG}u + lid.x) * ${TN}u;`);
+  L.push(`  if (c0 >= ${N}u) { return; }`);
+  // Rows from workgroup_id only: uniform across lanes, so llvmpipe loads A once per workgroup row.
+  L.push(`  let r0 = wid.y * ${TM}u;`);
+  L.push(`  let aoff = wid.z * ${p.strideA / 4}u;`);
+  L.push(`  let boff = wid.z * ${p.strideB / 4}u;`);
+  for (let r = 0; r < TM; r++) L.push(`  let ar${r} = aoff + min(r0 + ${r}u, ${M - 1}u) * ${K / 4}u;`);
+  for (let c = 0; c < TN; c++) L.push(`  let br${c} = boff + min(c0 + ${c}u, ${N - 1}u) * ${K / 4}u;`);
+  for (let r = 0; r < TM; r++) for (let v = 0; v < CV; v++) L.push(`  var acc${r}_${v} = vec4<f32>(0.0);`);
+  L.push(`  for (var k = 0u; k < ${K / 4}u; k++) {`);
+  for (let c = 0; c < TN; c++) L.push(`    let b${c} = B[br${c} + k];`);
+  for (let r = 0; r < TM; r++) {
+    L.push(`    { let a = A[ar${r} + k];`);
+    for (let v = 0; v < CV; v++) {
+      const d = [0, 1, 2, 3].map((e) => `dot(a, b${4 * v + e})`).join(", ");
+      L.push(`      acc${r}_${v} += vec4<f32>(${d});`);
+    }
+    L.push("    }");
+  }
+  L.push("  }");
+  L.push(`  let coff = wid.z * ${M * N}u;`);
+  for (let r = 0; r < TM; r++) {
+    L.push(`  if (r0 + ${r}u < ${M}u) {`);
+    L.push(`    let o = coff + (r0 + ${r}u) * ${N}u + c0;`);
+    for (let v = 0; v < CV; v++) {
+      if (vecStore) {
+        L.push(`    if (c0 + ${4 * v}u < ${N}u) { C[o / 4u + ${v}u] = acc${r}_${v}; }`);
+      } else {
+        for (let e = 0; e < 4; e++) {
+          L.push(`    if (c0 + ${4 * v + e}u < ${N}u) { C[o + ${4 * v + e}u] = acc${r}_${v}[${e}]; }`);
+        }
+      }
+    }
+    L.push("  }");
+  }
+  L.push("}");
+  return {
+    code: L.join("\n") + "\n",
+    workgroups: [Math.ceil(N / TN / WG), Math.ceil(M / TM), p.batch],
+  };
+}

@@ -5,6 +5,7 @@
 import { assertClose, cpu, gpu, on, randn } from "./helpers.ts";
 import { tensor } from "../../engine/tensor.ts";
 import * as T from "../../engine/ops/mod.ts";
+import type { WebGpuBackend } from "../../engine/webgpu/backend.ts";
 
 const CASES: [string, number, number, number, number, number][] = [
   // name, batchA, batchB, m, n, k
@@ -32,3 +33,22 @@ for (const [name, ba, bb, m, n, k] of CASES) {
     }
   });
 }
+
+Deno.test("matmul large NT tile (32×32, vec4 dot products): WebGPU equals the reference at odd m/n", async () => {
+  const wg = gpu as WebGpuBackend;
+  const saved = wg.tuning;
+  // Forced on a small product: the tile normally starts at 2^26 multiply-adds (slow to compile).
+  wg.tuning = { ...saved, largeMacs: 0 };
+  try {
+    for (const [ba, bb, m, n, k] of [[1, 1, 45, 70, 36], [2, 1, 33, 64, 20]]) {
+      const a = randn(ba * m * k, 3), b = randn(bb * k * n, 4);
+      const f = () =>
+        T.matmul(tensor(a, ba === 1 ? [m, k] : [ba, m, k]), tensor(b, bb === 1 ? [n, k] : [bb, n, k]), {
+          transB: true,
+        });
+      assertClose(await on(gpu, f), await on(cpu, f), 1e-4 * Math.sqrt(k), `${m}×${n}×${k}`);
+    }
+  } finally {
+    wg.tuning = saved;
+  }
+});
