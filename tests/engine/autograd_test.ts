@@ -49,10 +49,14 @@ for (const [name, b] of both) {
   for (const groups of [4, 2, 1]) {
     Deno.test(`autograd ${name}: group norm (${groups} groups of 4 channels) first and second order`, async () => {
       const f = ([x, w, bb]: Tensor[]) => T.sum(T.mul(T.groupNorm(x, groups, w, bb), T.tanh(x)));
-      const ins = [{ data: randn(2 * 3 * 3 * 4, 8), shape: [2, 3, 3, 4] }, { data: randn(4, 9), shape: [4] }, {
-        data: randn(4, 10),
-        shape: [4],
-      }];
+      const ins = [
+        { data: randn(2 * 3 * 3 * 4, 8), shape: [2, 3, 3, 4] },
+        { data: randn(4, 9), shape: [4] },
+        {
+          data: randn(4, 10),
+          shape: [4],
+        },
+      ];
       await gradCheck(b, f, ins);
       await gradGradCheck(b, f, ins, { tol: 5e-2 });
     });
