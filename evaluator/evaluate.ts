@@ -8,7 +8,9 @@ import { Rng } from "../engine/random.ts";
 import { backend, type Tensor } from "../engine/tensor.ts";
 import { createModel } from "../models/registry.ts";
 import type { Metrics } from "../results/types.ts";
-import { epochsFor } from "./protocols.ts";
+import { epochsFor, type LabelSpec } from "./protocols.ts";
+import { pretrained } from "../models/pretrained.ts";
+import type { Classifier } from "../models/module.ts";
 import { accuracy, passesFor, trainClassifier } from "./train.ts";
 import { HostImages, setForTraining, splitToDevice } from "./device_data.ts";
 import type { CurvePoint, EvalRequest, EvalResult } from "./types.ts";
@@ -53,17 +55,18 @@ export function evalSplits(
 export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   const t0 = performance.now();
   const { set, dataset, protocol } = req;
-  if (protocol.labels.kind === "soft-kd") {
-    throw new Error(
-      `protocol "${protocol.id}" needs a trained teacher for soft-label KD, which is not implemented yet`,
-    );
-  }
   const [, c, h] = set.shape;
   if (c !== dataset.info.shape.channels) {
     throw new Error(
       `distilled set has ${c} channels but ${dataset.info.id} has ${dataset.info.shape.channels}`,
     );
   }
+  const teacher = protocol.labels.kind === "soft-kd"
+    ? {
+      model: await teacherFor(req, protocol.labels),
+      temperature: protocol.labels.temperature,
+    }
+    : undefined;
   const rng = new Rng(req.seed);
   const model = createModel(req.model, rng.fork(1), {
     channels: c,
@@ -77,7 +80,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   const curve: CurvePoint[] = [];
   const started = performance.now();
   try {
-    await trainClassifier(model, { x, y: set.labels }, {
+    await trainClassifier(model, { x, y: set.labels, ...(teacher ? { teacher } : {}) }, {
       epochs,
       batchSize: protocol.batchSize,
       optimizer: protocol.optimizer,
@@ -105,8 +108,24 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   } finally {
     x.dispose();
     model.dispose();
+    teacher?.model.dispose();
   }
   return { metrics: metricsFromCurve(curve), curve, seconds: (performance.now() - t0) / 1000, epochs };
+}
+
+/**
+ * The KD teacher: trained by ddrepro on the training split without the holdout (whole-dataset recipe,
+ * seed 0, so every repeat and cell of a dataset shares one) and cached; see models/pretrained.ts.
+ */
+function teacherFor(req: EvalRequest, labels: Extract<LabelSpec, { kind: "soft-kd" }>): Promise<Classifier> {
+  return pretrained({
+    model: labels.teacher,
+    dataset: req.dataset,
+    epochs: labels.teacherEpochs,
+    seed: 0,
+    pool: req.holdout.train,
+    ...(labels.teacherTrainLimit !== null ? { trainLimit: labels.teacherTrainLimit } : {}),
+  }, req.progress);
 }
 
 /** The four reported numbers from the evaluation points of one training run. */

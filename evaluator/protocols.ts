@@ -43,8 +43,18 @@ export type AugmentSpec = z.infer<typeof AugmentSpec>;
 
 export const LabelSpec = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("hard") }).strict(),
-  /** Teacher logits on each augmented batch, KL at temperature T (SRe²L/RDED/D³HR). */
-  z.object({ kind: z.literal("soft-kd"), teacher: z.string(), temperature: z.number().positive() }).strict(),
+  /**
+   * Teacher logits on each augmented batch, KL at temperature T (SRe²L/RDED/D³HR). No pretrained
+   * weights exist here, so ddrepro trains the teacher on the training split (holdout excluded) with
+   * the whole-dataset recipe for `teacherEpochs`, on `teacherTrainLimit` images (null: all), and caches it.
+   */
+  z.object({
+    kind: z.literal("soft-kd"),
+    teacher: z.string(),
+    temperature: z.number().positive(),
+    teacherEpochs: z.number().int().positive(),
+    teacherTrainLimit: z.number().int().positive().nullable(),
+  }).strict(),
 ]);
 export type LabelSpec = z.infer<typeof LabelSpec>;
 
@@ -129,7 +139,13 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
     epochs: { default: 300, byIpc: {} },
     batchSize: 64,
     augment: { kind: "rrc-flip", cutmix: { prob: 1, beta: 1 } },
-    labels: { kind: "soft-kd", teacher: "resnet18-modified", temperature: 20 },
+    labels: {
+      kind: "soft-kd",
+      teacher: "resnet18-modified",
+      temperature: 20,
+      teacherEpochs: 30,
+      teacherTrainLimit: null,
+    },
     evalEvery: 50,
   },
   full: {

@@ -1,7 +1,7 @@
 /**
  * The training loop shared by the evaluator, teachers and methods that train networks: shuffled
  * mini-batches gathered on the device, the protocol's augmentation and CutMix, hard-label CE (soft
- * targets when given), the protocol's optimizer and lr decay. Loss is read back once per epoch at
+ * targets or a KD teacher when given), the protocol's optimizer and lr decay. Loss is read back once per epoch at
  * most; everything else stays on the device.
  */
 import type { Tensor } from "../engine/tensor.ts";
@@ -23,6 +23,11 @@ export interface TrainData {
   y: Int32Array;
   /** Soft targets [n, classes] (probabilities), used instead of `y` when present. */
   soft?: Tensor;
+  /**
+   * Knowledge distillation: the loss is KL(softmax(teacher/T) ‖ softmax(student/T)) on each augmented
+   * (and CutMix'ed) batch, instead of CE on `y`/`soft` (SRe²L/RDED/D³HR evaluation).
+   */
+  teacher?: { model: Classifier; temperature: number };
 }
 
 export interface TrainOptions {
@@ -87,7 +92,7 @@ export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boo
   }
 }
 
-/** The protocol's loss on the samples `idx`: gather, augment, optional CutMix, CE on hard or soft targets. */
+/** The protocol's loss on the samples `idx`: gather, augment, optional CutMix, CE on hard or soft targets or KD. */
 function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: TrainOptions): Tensor {
   const it = tensor(idx, [idx.length], "i32");
   const rows = data.x instanceof HostImages ? data.x.gather(idx) : T.gather(data.x, it);
@@ -104,6 +109,12 @@ function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: Train
     }
   }
   const logits = model.forward(xb);
+  if (data.teacher) {
+    // The teacher labels exactly what the student sees, CutMix included; it never trains.
+    const teacher = data.teacher;
+    const t = noGrad(() => teacher.model.forward(xb));
+    return T.klDivSoft(logits, t, teacher.temperature);
+  }
   if (mixed) {
     const targetB = data.soft
       ? T.gather(target, tensor(mixed.perm, [mixed.perm.length], "i32"))

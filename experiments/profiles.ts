@@ -11,7 +11,13 @@ import type { Profile, ResolvedCell, Substitution } from "../results/types.ts";
 import type { Availability, DatasetInfo } from "../data/types.ts";
 import { availability as dataAvailability, datasetInfo as dataInfo } from "../data/registry.ts";
 import { getModel, type ModelEntry, models } from "../models/registry.ts";
-import { epochsFor, type ProtocolConfig, protocolFor, PROTOCOLS } from "../evaluator/protocols.ts";
+import {
+  epochsFor,
+  type LabelSpec,
+  type ProtocolConfig,
+  protocolFor,
+  PROTOCOLS,
+} from "../evaluator/protocols.ts";
 import type { MethodDef } from "../methods/types.ts";
 import { findMethod } from "../methods/registry.ts";
 import { canonicalJson } from "../results/key.ts";
@@ -56,6 +62,8 @@ export interface ProfileDef {
    * on). The papers train on the whole split, so this is a recorded departure in every profile.
    */
   holdoutPerClass: number;
+  /** Training of soft-KD teachers (whole-dataset epochs, images); null: the protocol's. */
+  teacher: { epochs: number; trainLimit: number } | null;
 }
 
 /**
@@ -75,6 +83,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     evalPoints: 2,
     testLimit: 200,
     holdoutPerClass: 10,
+    teacher: { epochs: 1, trainLimit: 300 },
   },
   quick: {
     id: "quick",
@@ -88,6 +97,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     evalPoints: 2,
     testLimit: 1000,
     holdoutPerClass: 20,
+    teacher: { epochs: 2, trainLimit: 5000 },
   },
   proxy: {
     id: "proxy",
@@ -101,6 +111,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     evalPoints: 5,
     testLimit: null,
     holdoutPerClass: 50,
+    teacher: { epochs: 10, trainLimit: 20_000 },
   },
   paper: {
     id: "paper",
@@ -114,6 +125,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     evalPoints: null,
     testLimit: null,
     holdoutPerClass: 50,
+    teacher: null,
   },
 };
 
@@ -261,6 +273,9 @@ export function resolveCell(
 
   // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
   const scaledProtocol = scaleProtocol(protocol, cell.ipc, data.classes, p, subs);
+  if (scaledProtocol.labels.kind === "soft-kd") {
+    scaledProtocol.labels = scaleTeacher(scaledProtocol.labels, data.side, p, subs, blockers);
+  }
   if (p.testLimit !== null) {
     subs.push({
       field: "eval.testImages",
@@ -374,6 +389,7 @@ function resolveModel(
   p: ProfileDef,
   subs: Substitution[],
   blockers: string[],
+  field = "model",
 ): string {
   let entry: ModelEntry | undefined = models.find((m) => m.id === requested);
   if (requested === "none") {
@@ -392,7 +408,7 @@ function resolveModel(
       return requested;
     }
     subs.push({
-      field: "model",
+      field,
       from: id,
       to: standIn,
       reason:
@@ -404,7 +420,7 @@ function resolveModel(
   if (p.models === "convnet" && !CONVNET.test(id)) {
     const to = `convnet${convnetDepthFor(side)}`;
     subs.push({
-      field: "model",
+      field,
       from: id,
       to,
       reason: `${p.id} profile: ${id} is too slow for its time budget on this machine; ` +
@@ -419,7 +435,7 @@ function resolveModel(
     if (depth > fit) {
       const to = `convnet${fit}${m[2] ?? ""}`;
       subs.push({
-        field: "model",
+        field,
         from: id,
         to,
         reason: `ConvNet-${depth} is built for ${4 << depth} px images; at ${side} px ConvNet-${fit} keeps ` +
@@ -476,6 +492,42 @@ function scaleProtocol(
         to: every,
         reason: `${p.id} profile: about ${p.evalPoints} evaluation points per run`,
       });
+    }
+  }
+  return out;
+}
+
+/** The KD teacher under a profile: the same model rules as evaluators, and the profile's training budget. */
+function scaleTeacher(
+  labels: Extract<LabelSpec, { kind: "soft-kd" }>,
+  side: number,
+  p: ProfileDef,
+  subs: Substitution[],
+  blockers: string[],
+): Extract<LabelSpec, { kind: "soft-kd" }> {
+  const out = {
+    ...labels,
+    teacher: resolveModel(labels.teacher, side, p, subs, blockers, "protocol.labels.teacher"),
+  };
+  if (p.teacher) {
+    const reason = `${p.id} profile: the teacher ddrepro trains itself gets a smaller training budget`;
+    if (p.teacher.epochs !== labels.teacherEpochs) {
+      subs.push({
+        field: "protocol.labels.teacherEpochs",
+        from: labels.teacherEpochs,
+        to: p.teacher.epochs,
+        reason,
+      });
+      out.teacherEpochs = p.teacher.epochs;
+    }
+    if (labels.teacherTrainLimit === null || p.teacher.trainLimit < labels.teacherTrainLimit) {
+      subs.push({
+        field: "protocol.labels.teacherTrainLimit",
+        from: labels.teacherTrainLimit ?? "all",
+        to: p.teacher.trainLimit,
+        reason,
+      });
+      out.teacherTrainLimit = p.teacher.trainLimit;
     }
   }
   return out;

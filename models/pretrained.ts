@@ -24,6 +24,8 @@ export interface PretrainSpec {
   seed: number;
   /** Train on the first `trainLimit` images of a seeded permutation (profiles shrink this). */
   trainLimit?: number;
+  /** Train-split indices the model may see (e.g. all but the evaluator's holdout); default all. */
+  pool?: Int32Array;
   lr?: number;
   batchSize?: number;
   /** SGD weight decay (default 5e-4; CMI's extractor pool uses 1e-3). */
@@ -47,6 +49,9 @@ export function pretrainKey(s: PretrainSpec): string {
     batchSize: s.batchSize ?? 256,
     // Only present when set, so keys of entries cached before the option existed stay valid.
     ...(s.weightDecay === undefined ? {} : { weightDecay: s.weightDecay }),
+    ...(s.pool === undefined
+      ? {}
+      : { pool: sha256Hex(new Uint8Array(s.pool.buffer, s.pool.byteOffset, s.pool.byteLength)) }),
   }));
 }
 
@@ -74,10 +79,12 @@ export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter
     }
   }
   const rng = new Rng(spec.seed).fork(7);
-  const n = dataset.train.count;
-  const idx = spec.trainLimit && spec.trainLimit < n
+  const pool = spec.pool;
+  const n = pool ? pool.length : dataset.train.count;
+  let idx: Int32Array | undefined = spec.trainLimit && spec.trainLimit < n
     ? rng.permutation(n).slice(0, spec.trainLimit)
     : undefined;
+  if (pool) idx = idx ? idx.map((i) => pool[i]) : pool;
   const { x, y } = splitForTraining(dataset, dataset.train, idx);
   try {
     await trainClassifier(model, { x, y }, {

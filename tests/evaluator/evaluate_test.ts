@@ -7,6 +7,7 @@ import { getProtocol, protocolFor, PROTOCOLS } from "../../evaluator/protocols.t
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
 import { randomMethod } from "../../baselines/random.ts";
 import { silentProgress } from "../../methods/types.ts";
+import { pretrainKey } from "../../models/pretrained.ts";
 
 function assert(c: boolean, m: string): asserts c {
   if (!c) throw new Error(m);
@@ -156,4 +157,47 @@ Deno.test("evaluator: host-resident training images (too large for one binding) 
   const a = await run(dev), b = await run(new HostImages(data, [n, 12, 12, 1]));
   dev.dispose();
   assert(a.length === 2 && a.every((v, i) => v === b[i]), `device ${a} vs host ${b}`);
+});
+
+Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excluded), caches it and evaluates", async () => {
+  setBackend(gpu);
+  const cache = await Deno.makeTempDir({ prefix: "ddrepro-kd-" });
+  Deno.env.set("DD_CACHE", cache);
+  try {
+    const mnist = await loadDataset("mnist");
+    const holdout = splitHoldout(mnist, 10, 0);
+    const { set } = await randomMethod.distill({
+      dataset: withoutHoldout(mnist, holdout),
+      ipc: 10,
+      seed: 3,
+      config: {},
+      profile: "smoke",
+      progress: silentProgress,
+    });
+    const protocol = getProtocol("soft-kd");
+    assert(protocol.labels.kind === "soft-kd", "soft-kd labels");
+    // Plumbing only (tests/evaluator/kd_test.ts checks that KD teaches): a 2-step teacher, 2 epochs.
+    // Few batch shapes (teacher 256, student 50, evaluation 100): each new shape compiles pipelines.
+    protocol.labels = { ...protocol.labels, teacher: "convnet3", teacherEpochs: 1, teacherTrainLimit: 512 };
+    protocol.epochs.default = 2;
+    protocol.evalEvery = 1;
+    protocol.batchSize = 50;
+    const req = { set, dataset: mnist, holdout, model: "convnet3", protocol, seed: 1, testLimit: 100 };
+    const r = await evaluate(req);
+    assert(
+      r.curve.length === 2 && r.curve.every((p) => Number.isFinite(p.trainLoss)),
+      JSON.stringify(r.curve),
+    );
+    const cached = () => [...Deno.readDirSync(`${cache}/pretrained`)].map((e) => e.name);
+    assert(cached().length === 1 && cached()[0].startsWith("convnet3-mnist-"), `teacher cache ${cached()}`);
+    await evaluate({ ...req, seed: 2 });
+    assert(cached().length === 1, "the second repeat reuses the cached teacher");
+    // A different holdout is a different teacher: it must never have trained on the new holdout.
+    const key = (pool: Int32Array) =>
+      pretrainKey({ model: "convnet3", dataset: mnist, epochs: 1, seed: 0, pool });
+    assert(key(holdout.train) !== key(splitHoldout(mnist, 10, 1).train), "the teacher key covers its pool");
+  } finally {
+    Deno.env.delete("DD_CACHE");
+    await Deno.remove(cache, { recursive: true });
+  }
 });

@@ -135,3 +135,20 @@ Deno.test("profiles: the data are typed and documented", () => {
     ok(PROFILES[id].description.length > 20);
   }
 });
+
+Deno.test("profiles: soft-kd teachers follow the model rules and get the profile's training budget", () => {
+  const t = findTable("d3hr/table1")!;
+  const cell = t.cells.find((c) => c.protocol === "soft-kd")!;
+  const quick = resolveCell(t, cell, "quick", { availability: embeddedOnly });
+  const labels = quick.protocol.labels;
+  ok(labels.kind === "soft-kd");
+  eq([labels.teacher, labels.teacherEpochs, labels.teacherTrainLimit], ["convnet3", 2, 5000]);
+  eq(sub(quick, "protocol.labels.teacher")?.from, "resnet18-modified");
+  eq(sub(quick, "protocol.labels.teacherTrainLimit")?.from, "all");
+  const paper = resolveCell(t, cell, "paper", {
+    availability: () => ({ available: true, location: "/x", reason: "" }),
+  });
+  const pl = paper.protocol.labels;
+  ok(pl.kind === "soft-kd" && pl.teacher === "resnet18-modified" && pl.teacherTrainLimit === null);
+  ok(!paper.resolved.substitutions.some((s) => s.field.startsWith("protocol.labels")));
+});

@@ -1,0 +1,59 @@
+/**
+ * Soft-label knowledge distillation in the training loop: with a teacher, the loss is the KL to the
+ * teacher's tempered softmax on each (augmented, CutMix'ed) batch, and training moves the student's
+ * predictions onto the teacher's. Small 8 px inputs keep it fast; evaluate_test.ts runs the protocol.
+ */
+import { gpu } from "../engine/helpers.ts";
+import { noGrad, setBackend, tidy } from "../../engine/tensor.ts";
+import { Rng } from "../../engine/random.ts";
+import * as T from "../../engine/ops/mod.ts";
+import * as E from "../../engine/expr.ts";
+import { inp } from "../../engine/expr.ts";
+import { createModel } from "../../models/registry.ts";
+import { trainClassifier } from "../../evaluator/train.ts";
+
+function assert(c: boolean, m: string): asserts c {
+  if (!c) throw new Error(m);
+}
+
+Deno.test("kd: training on a teacher's tempered logits moves the student onto the teacher", async () => {
+  setBackend(gpu);
+  const rng = new Rng(11);
+  const input = { channels: 1, classes: 10, imageSize: 8 };
+  const teacher = createModel("convnet3", rng.fork(1), input).eval();
+  const student = createModel("convnet3", rng.fork(2), input);
+  const x = rng.normal([100, 8, 8, 1]).keep();
+  const temperature = 4;
+  const measure = async () => {
+    student.eval();
+    const [kl, agree] = noGrad(() =>
+      tidy(() => {
+        const s = student.forward(x), t = teacher.forward(x);
+        return [
+          T.klDivSoft(s, t, temperature),
+          T.sumOf(E.bin("eq", inp(0), inp(1)), [T.argmax(s, -1), T.argmax(t, -1)]),
+        ];
+      })
+    );
+    const r = { kl: await kl.item(), agree: await agree.item() };
+    kl.dispose();
+    agree.dispose();
+    student.train();
+    return r;
+  };
+  const before = await measure();
+  // The hard labels are deliberately wrong (all class 0): only the teacher can teach anything.
+  await trainClassifier(student, { x, y: new Int32Array(100), teacher: { model: teacher, temperature } }, {
+    epochs: 20,
+    batchSize: 50,
+    optimizer: { kind: "adamw", lr: 0.003, weightDecay: 0.01 },
+    decay: { kind: "none" },
+    augment: { kind: "none", cutmix: { prob: 1, beta: 1 } },
+    digits: true,
+    rng: rng.fork(3),
+  });
+  const after = await measure();
+  assert(after.kl < before.kl / 4, `KL to the teacher ${before.kl} → ${after.kl}`);
+  assert(after.agree >= 80, `argmax agreement with the teacher ${before.agree} → ${after.agree} of 100`);
+  [x, teacher, student].forEach((t) => t.dispose());
+});
