@@ -25,6 +25,8 @@ import { decode, encode } from "../data/multi_formulation.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { trainClassifier } from "../evaluator/train.ts";
+import { makeOptimizer } from "../evaluator/optimizer.ts";
+import type { OptimizerSpec } from "../evaluator/protocols.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import {
@@ -258,7 +260,16 @@ export async function distillIdc(
       const itRng = rng.fork(1000 + it);
       const net = buildNet(cfg.model, cfg.width, itRng.fork(0), input);
       const params = matchedParams(net);
-      let lossSum = 0;
+      const netOpt: OptimizerSpec = {
+        kind: "sgd",
+        lr: cfg.lrNet,
+        momentum: cfg.momentumNet,
+        weightDecay: cfg.weightDecayNet,
+      };
+      // As the reference: one net optimizer per outer iteration, its momentum kept across inner steps.
+      const netState = makeOptimizer(netOpt, net.parameters());
+      // Matching losses stay on the device; one readback per outer iteration.
+      let lossSum: Tensor | null = null;
       try {
         for (let s = 0; s < cfg.innerSteps; s++) {
           // CMI reloads its extractor every inner step (§9): the hook's "iteration" is the step index.
@@ -277,10 +288,10 @@ export async function distillIdc(
               }
               const [g] = grad(total, [img]);
               noGrad(() => opt.step([g]));
-              return loss.detach();
+              return lossSum ? T.add(lossSum, loss.detach()) : loss.detach();
             });
-            lossSum += await lossT.item();
-            lossT.dispose();
+            lossSum?.dispose();
+            lossSum = lossT;
           }
           if (s === cfg.innerSteps - 1 || cfg.netEpochs === 0) continue;
           // The network learns from real data: one pass over a random subset, DSA per sample + CutMix.
@@ -289,12 +300,8 @@ export async function distillIdc(
             await trainClassifier(net, { x: real.x, y: real.y }, {
               epochs: cfg.netEpochs,
               batchSize: cfg.batchNet,
-              optimizer: {
-                kind: "sgd",
-                lr: cfg.lrNet,
-                momentum: cfg.momentumNet,
-                weightDecay: cfg.weightDecayNet,
-              },
+              optimizer: netOpt,
+              optimizerState: netState,
               decay: { kind: "none" },
               augment: { kind: "dsa", cutmix: cfg.cutmix },
               digits: info.digits,
@@ -305,11 +312,13 @@ export async function distillIdc(
             real.x.dispose();
           }
         }
+        lastLoss = (lossSum ? await (lossSum as Tensor).item() : NaN) / (classes * cfg.innerSteps);
       } finally {
+        (lossSum as Tensor | null)?.dispose();
+        netState.dispose();
         net.dispose();
       }
       noGrad(() => clampInPlace(img));
-      lastLoss = lossSum / (classes * cfg.innerSteps);
       if (it === 0) firstLoss = lastLoss;
       if (!Number.isFinite(lastLoss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
       ctx.progress.update(it + 1, cfg.iterations, `iteration (match loss ${lastLoss.toExponential(3)})`);

@@ -1,5 +1,5 @@
 /**
- * `dd eval` and `dd distill`: one set, outside any table. Both resolve a one-cell table through the
+ * `dd eval`, `dd distill` and `dd cmi`: one set, outside any table. Both resolve a one-cell table through the
  * same profile rules as `dd run` and use the runner's distill/evaluate steps, so a number printed here
  * is the number a table run would store.
  */
@@ -19,6 +19,7 @@ import { summarize } from "../results/stats.ts";
 import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
 import { CliError, note, parseNonNegativeInt, parsePositiveInt, parseProfile, printJson } from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";
+import { CmiConfig, CmiFields, measureCmi } from "../baselines/cmi.ts";
 
 function checkDataset(id: string): void {
   try {
@@ -300,4 +301,61 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
       `${out.seconds.toFixed(1)}s → ${flags.out} (+ ${png})`,
   );
   for (const [k, v] of Object.entries(out.metrics)) console.log(`  ${k}: ${v}`);
+}
+
+export interface CmiFlags {
+  dataset: string;
+  set: string[];
+  base: string;
+  profile: string;
+  json?: boolean;
+}
+
+/**
+ * `dd cmi`: the CMI value of distilled sets (CMI paper Tables 10–11: the value of any set, with or
+ * without the regularizer), under the reference extractor (pool member 0) that `<base>+cmi` runs at
+ * the same profile measure their cmiStart/cmiEnd with, so the numbers compare directly.
+ */
+export async function cmiCommand(flags: CmiFlags): Promise<void> {
+  const profile = parseProfile(flags.profile);
+  checkDataset(flags.dataset);
+  const method = findMethod(`${flags.base}+cmi`);
+  if (!method?.implemented) {
+    throw new CliError(`--base ${flags.base}: no implemented method "${flags.base}+cmi"`);
+  }
+  const info = datasetInfo(flags.dataset);
+  const sets: DistilledSet[] = [];
+  for (const file of flags.set) {
+    const s = await loadDistilledSet(file, { dataset: flags.dataset, mean: info.mean, std: info.std }).catch(
+      (e) => {
+        throw new CliError(e instanceof Error ? e.message : String(e));
+      },
+    );
+    if (s.meta.dataset !== flags.dataset) {
+      throw new CliError(`${file} was distilled from ${s.meta.dataset}, not ${flags.dataset}`);
+    }
+    sets.push(s);
+  }
+  const ipc = Math.max(1, sets[0]?.meta.ipc ?? 1);
+  const plan = resolveOne(
+    { method: method.id, dataset: flags.dataset, ipc, model: "convnet3", protocol: "dc" },
+    profile,
+    {},
+  );
+  await initWebGpu();
+  const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
+  const cfg = CmiConfig.parse(pickCmiFields(plan.resolved.methodConfig));
+  const status = terminalStatus();
+  const rows: { set: string; cmi: number }[] = [];
+  for (const [i, s] of sets.entries()) {
+    const cmi = await measureCmi(data.methodView, s, cfg, statusReporter("CMI extractor", status));
+    rows.push({ set: flags.set[i], cmi });
+  }
+  status?.("");
+  if (flags.json) printJson({ dataset: flags.dataset, profile, extractor: cfg.cmiExtractor, rows });
+  else for (const r of rows) console.log(`${r.cmi.toFixed(6)}  ${r.set}`);
+}
+
+function pickCmiFields(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([k]) => k in CmiFields));
 }

@@ -8,7 +8,7 @@ import { CliError, collect, DEFAULT_ARTIFACTS, DEFAULT_REPORTS, DEFAULT_STORE } 
 import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./info.ts";
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
-import { distillCommand, evalCommand } from "./eval_cmd.ts";
+import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -125,6 +125,16 @@ export function buildProgram(): Command {
     .requiredOption("--out <file>", "output .safetensors file")
     .option("--json", "metrics as JSON")
     .action((o) => distillCommand(o));
+
+  program.command("cmi").description(
+    "CMI value of distilled sets under the reference extractor of <base>+cmi",
+  )
+    .requiredOption("--dataset <id>", "dataset id")
+    .requiredOption("--set <file>", "a distilled-set .safetensors file; repeatable", collect)
+    .option("--base <method>", "the +cmi method whose extractor settings (at --profile) measure", "dm")
+    .addOption(new Option("--profile <profile>", PROFILE_HELP).default("quick"))
+    .option("--json", "{ dataset, profile, extractor, rows: [{ set, cmi }] }")
+    .action((o) => cmiCommand(o));
 
   return program;
 }

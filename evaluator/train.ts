@@ -13,6 +13,7 @@ import * as T from "../engine/ops/mod.ts";
 import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
 import type { Classifier } from "../models/module.ts";
 import { makeOptimizer } from "./optimizer.ts";
+import type { Optimizer } from "../engine/optim.ts";
 import { HostImages, type TrainImages } from "./device_data.ts";
 import type { AugmentSpec, DecaySpec, OptimizerSpec } from "./protocols.ts";
 
@@ -44,6 +45,11 @@ export interface TrainOptions {
   /** Read the loss back every this many epochs (and at the last). */
   lossEvery?: number;
   signal?: AbortSignal;
+  /**
+   * An optimizer the caller owns and keeps across calls (IDC trains one net with one momentum state
+   * over many short calls); `optimizer` then only sets the lr. Default: a fresh one per call.
+   */
+  optimizerState?: Optimizer;
 }
 
 /** Training passes a protocol makes for `epochs`: DC's loop runs passes 0…E, i.e. E+1 of them. */
@@ -151,7 +157,7 @@ export async function trainClassifier(
 ): Promise<number[]> {
   const n = data.x.shape[0];
   const params = model.parameters();
-  const opt = makeOptimizer(o.optimizer, params);
+  const opt = o.optimizerState ?? makeOptimizer(o.optimizer, params);
   const losses: number[] = [];
   const lossEvery = o.lossEvery ?? Math.max(1, Math.floor(o.epochs / 10));
   const bs = Math.min(o.batchSize, n);
@@ -208,7 +214,7 @@ export async function trainClassifier(
       await o.onEpochEnd?.(epoch, mean);
     }
   } finally {
-    opt.dispose();
+    if (!o.optimizerState) opt.dispose();
   }
   return losses;
 }

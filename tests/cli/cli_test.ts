@@ -231,3 +231,46 @@ Deno.test("dd export / merge / compare / report on runner-made stores", async ()
   eq(rep.tables.map((t) => [t.tableId, t.profile]), [["examples/mnist-coresets", "smoke"]]);
   ok((await Deno.stat(rep.tables[0].html)).size > 1000);
 });
+
+Deno.test("dd cmi: the CMI value of a set equals the cmiEnd its +cmi run reported", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddrepro-cmi-" });
+  try {
+    const out = `${dir}/dm-cmi.safetensors`;
+    const d = await json(
+      "distill",
+      "--method",
+      "dm+cmi",
+      "--dataset",
+      "mnist",
+      "--ipc",
+      "2",
+      "--profile",
+      "smoke",
+      "--out",
+      out,
+      "--json",
+    ) as { metrics: { cmiEnd: number } };
+    const c = await json("cmi", "--dataset", "mnist", "--set", out, "--profile", "smoke", "--json") as {
+      rows: { set: string; cmi: number }[];
+    };
+    eq(c.rows.length, 1);
+    // IPC 2: with one image per class every centroid is that image and CMI is exactly 0.
+    ok(Number.isFinite(c.rows[0].cmi) && c.rows[0].cmi > 1e-6, JSON.stringify(c));
+    ok(
+      Math.abs(c.rows[0].cmi - d.metrics.cmiEnd) <= 1e-4 * Math.max(1, d.metrics.cmiEnd),
+      `${c.rows[0].cmi} vs ${d.metrics.cmiEnd}`,
+    );
+    await fails(
+      /no implemented method "random\+cmi"/,
+      "cmi",
+      "--dataset",
+      "mnist",
+      "--set",
+      out,
+      "--base",
+      "random",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
