@@ -5,7 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { escapeHtml as h, jsonForScript, safeHref, scriptSource } from "./escape.ts";
-import { fmtClaimed, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import { fmtClaimed, fmtCost, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
 import {
   asTableReport,
   type CellReport,
@@ -337,7 +337,12 @@ function grid(r: TableReport): string {
 function cellTable(r: TableReport): string {
   const holdout = r.metric === "bestTestAcc";
   const head = ["cell", "method", "dataset", "IPC", "model", "claimed", "reproduced"]
-    .concat(holdout ? ["holdout-selected"] : [], ["Δ", "verdict", "explanation"]);
+    .concat(holdout ? ["holdout-selected"] : [], [
+      "Δ",
+      "verdict",
+      "distill / eval per repeat",
+      "explanation",
+    ]);
   const rows = r.cells.map((c) => {
     const v = c.verdict;
     const label = cellStatusLabel(c);
@@ -352,6 +357,7 @@ function cellTable(r: TableReport): string {
       ...(holdout ? [c.holdout ? h(fmtSummary(c.holdout)) : "—"] : []),
       v.delta === null ? "—" : h(fmtSigned(v.delta)),
       status(label, c.results.length || c.method.implemented ? v.status : "not implemented"),
+      h(fmtCost(c.results)),
       h(v.explanation),
     ];
     return `<tr>${cols.map((x) => `<td>${x}</td>`).join("")}</tr>`;

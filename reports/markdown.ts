@@ -1,6 +1,6 @@
 /** The Markdown report of one table (and an index of several), rendered from the report model. */
 import { escapeMarkdown as md } from "./escape.ts";
-import { fmtClaimed, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import { fmtClaimed, fmtCost, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
 import {
   asTableReport,
   type CellReport,
@@ -63,8 +63,8 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   out.push(
     `| cell | method | dataset | IPC | model | claimed | reproduced | ${
       holdout ? "holdout-selected | " : ""
-    }Δ | verdict | explanation |`,
-    `| --- | --- | --- | --- | --- | --- | --- | ${holdout ? "--- | " : ""}--- | --- | --- |`,
+    }Δ | verdict | distill / eval per repeat | explanation |`,
+    `| --- | --- | --- | --- | --- | --- | --- | ${holdout ? "--- | " : ""}--- | --- | --- | --- |`,
   );
   for (const c of r.cells) {
     const v = c.verdict;
@@ -79,6 +79,7 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
       ...(holdout ? [c.holdout ? fmtSummary(c.holdout) : "—"] : []),
       v.delta === null ? "—" : fmtSigned(v.delta),
       statusMd(cellStatusLabel(c)),
+      fmtCost(c.results),
       md(v.explanation),
     ];
     out.push(`| ${cols.join(" | ")} |`);

@@ -32,8 +32,9 @@ Deno.test("markdown: claimed and reproduced numbers, deltas, verdicts and explan
   }
   assert(
     md.includes(
-      "| dm-1 | dm | cifar10 | 1 | convnet3 | 26.00 ± 0.80 | 25.87 ± 0.25 (n=3) | −0.13 | **reproduced** |",
+      "| dm-1 | dm | cifar10 | 1 | convnet3 | 26.00 ± 0.80 | 25.87 ± 0.25 (n=3) | −0.13 | **reproduced** | 6.7 min / 3.3 min |",
     ),
+    "the cost column: mean distill / eval time per repeat",
   );
   assert(md.includes("claimed: unavailable in source"));
   assert(md.includes("### ours-beats-dm: not run"), "claim with a missing cell is not run");
