@@ -364,7 +364,8 @@ export function hookable<C>(base: MethodDef<C>, distillWith: HookedDistill<C>): 
   return { ...base, distillWith };
 }
 
-function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
+/** A `<base>+cmi` config split into the base method's fields and CMI's own. */
+export function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
   const base = { ...c } as Record<string, unknown>;
   const cmi: Record<string, unknown> = {};
   for (const k of CMI_KEYS) {

@@ -19,7 +19,7 @@ import { summarize } from "../results/stats.ts";
 import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
 import { CliError, note, parseNonNegativeInt, parsePositiveInt, parseProfile, printJson } from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";
-import { CmiConfig, CmiFields, measureCmi } from "../baselines/cmi.ts";
+import { CmiConfig, measureCmi, splitConfig } from "../baselines/cmi.ts";
 
 function checkDataset(id: string): void {
   try {
@@ -344,7 +344,7 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
   );
   await initWebGpu();
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
-  const cfg = CmiConfig.parse(pickCmiFields(plan.resolved.methodConfig));
+  const cfg = CmiConfig.parse(splitConfig(plan.resolved.methodConfig as CmiConfig).cmi);
   const status = terminalStatus();
   const rows: { set: string; cmi: number }[] = [];
   for (const [i, s] of sets.entries()) {
@@ -354,8 +354,4 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
   status?.("");
   if (flags.json) printJson({ dataset: flags.dataset, profile, extractor: cfg.cmiExtractor, rows });
   else for (const r of rows) console.log(`${r.cmi.toFixed(6)}  ${r.set}`);
-}
-
-function pickCmiFields(config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).filter(([k]) => k in CmiFields));
 }

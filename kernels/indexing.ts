@@ -51,3 +51,18 @@ export function stridedOffsets(idx: string, dims: Shape, strides: readonly (read
     return terms.length ? terms.join(" + ") : "0u";
   });
 }
+
+/**
+ * How each operand is read by a kernel that handles four consecutive elements of dimension `last` at
+ * once: "vec" (contiguous along it, other strides 4-aligned: one vec4 load) or "splat" (constant along
+ * it: one scalar load); null when some operand is neither.
+ */
+export function vec4Lanes(strides: readonly (readonly number[])[], last: number): ("vec" | "splat")[] | null {
+  const lanes: ("vec" | "splat")[] = [];
+  for (const st of strides) {
+    if (st[last] === 0) lanes.push("splat");
+    else if (st[last] === 1 && st.every((v, d) => d === last || v % 4 === 0)) lanes.push("vec");
+    else return null;
+  }
+  return lanes;
+}

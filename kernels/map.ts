@@ -2,7 +2,7 @@
 import { type Expr, maxParam } from "../engine/expr.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
-import { broadcastOffsets, coalesce } from "./indexing.ts";
+import { broadcastOffsets, coalesce, vec4Lanes } from "./indexing.ts";
 import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
@@ -136,12 +136,5 @@ function vectorLanes(spec: MapSpec): ("vec" | "splat")[] | null {
   ]);
   const last = c.shape.length - 1;
   if (last < 0 || c.shape[last] % 4 !== 0) return null;
-  const lanes: ("vec" | "splat")[] = [];
-  for (let i = 0; i < spec.inputs.length; i++) {
-    const st = c.strides[i + 1];
-    if (st[last] === 0) lanes.push("splat");
-    else if (st[last] === 1 && st.every((v, d) => d === last || v % 4 === 0)) lanes.push("vec");
-    else return null;
-  }
-  return lanes;
+  return vec4Lanes(c.strides.slice(1), last);
 }

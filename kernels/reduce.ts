@@ -7,7 +7,7 @@ import type { ReduceOp } from "../engine/backend.ts";
 import { type Expr, maxParam } from "../engine/expr.ts";
 import { broadcastStrides, type Shape, sizeOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
-import { stridedOffsets } from "./indexing.ts";
+import { stridedOffsets, vec4Lanes } from "./indexing.ts";
 import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
@@ -44,7 +44,10 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
   const nParams = maxParam(spec.expr) + 1;
   // Four adjacent outputs per invocation when the last dimension is kept, a multiple of 4 and every
   // input is contiguous (vec4 load) or constant (splat) along it: e.g. per-channel sums of NHWC maps.
-  const lanes = vectorLanes(spec, strides, kept);
+  const last = spec.shape.length - 1;
+  const lanes = last >= 0 && kept.includes(last) && spec.shape[last] % 4 === 0
+    ? vec4Lanes(strides, last)
+    : null;
   const V = lanes ? 4 : 1;
   const decl = spec.inputs.map((x, i) =>
     binding(i, `I${i}`, lanes?.[i] === "vec" ? `array<vec4<${x.dtype}>>` : `array<${x.dtype}>`, false)
@@ -91,22 +94,6 @@ ${store}
 }
 `;
   return { code, workgroups: linearGrid(Math.ceil((OV * P) / WG)) };
-}
-
-function vectorLanes(
-  spec: ReduceSpec,
-  strides: readonly (readonly number[])[],
-  kept: readonly number[],
-): ("vec" | "splat")[] | null {
-  const last = spec.shape.length - 1;
-  if (last < 0 || !kept.includes(last) || spec.shape[last] % 4 !== 0) return null;
-  const lanes: ("vec" | "splat")[] = [];
-  for (const st of strides) {
-    if (st[last] === 0) lanes.push("splat");
-    else if (st[last] === 1 && st.every((v, d) => d === last || v % 4 === 0)) lanes.push("vec");
-    else return null;
-  }
-  return lanes;
 }
 
 export function argmaxKernel(shape: Shape, axis: number): Kernel {

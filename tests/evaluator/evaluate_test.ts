@@ -13,6 +13,21 @@ function assert(c: boolean, m: string): asserts c {
   if (!c) throw new Error(m);
 }
 
+/** MNIST with `perClass` held-out images per class, and a random IPC-10 set drawn from the rest. */
+async function randomMnistSet(perClass: number) {
+  const mnist = await loadDataset("mnist");
+  const holdout = splitHoldout(mnist, perClass, 0);
+  const { set } = await randomMethod.distill({
+    dataset: withoutHoldout(mnist, holdout),
+    ipc: 10,
+    seed: 3,
+    config: {},
+    profile: "smoke",
+    progress: silentProgress,
+  });
+  return { mnist, holdout, set };
+}
+
 Deno.test("evaluator: lr decay rules", () => {
   const dc = { kind: "dc-half" as const, factor: 0.1, resetOptimizer: true };
   // E = 10: DC makes 11 passes and drops the lr after pass 5, so pass 6 is the first decayed one.
@@ -67,16 +82,7 @@ Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
 
 Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well above chance", async () => {
   setBackend(gpu);
-  const mnist = await loadDataset("mnist");
-  const holdout = splitHoldout(mnist, 20, 0);
-  const { set } = await randomMethod.distill({
-    dataset: withoutHoldout(mnist, holdout),
-    ipc: 10,
-    seed: 3,
-    config: {},
-    profile: "smoke",
-    progress: silentProgress,
-  });
+  const { mnist, holdout, set } = await randomMnistSet(20);
   const protocol = protocolFor("dc", "mnist");
   protocol.epochs.default = 30;
   protocol.evalEvery = 10;
@@ -164,16 +170,7 @@ Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excl
   const cache = await Deno.makeTempDir({ prefix: "ddrepro-kd-" });
   Deno.env.set("DD_CACHE", cache);
   try {
-    const mnist = await loadDataset("mnist");
-    const holdout = splitHoldout(mnist, 10, 0);
-    const { set } = await randomMethod.distill({
-      dataset: withoutHoldout(mnist, holdout),
-      ipc: 10,
-      seed: 3,
-      config: {},
-      profile: "smoke",
-      progress: silentProgress,
-    });
+    const { mnist, holdout, set } = await randomMnistSet(10);
     const protocol = getProtocol("soft-kd");
     assert(protocol.labels.kind === "soft-kd", "soft-kd labels");
     // Plumbing only (tests/evaluator/kd_test.ts checks that KD teaches): a 2-step teacher, 2 epochs.
