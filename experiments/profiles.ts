@@ -10,7 +10,7 @@ import type { CellSpec, TableSpec } from "./schema.ts";
 import type { Profile, ResolvedCell, Substitution } from "../results/types.ts";
 import type { Availability, DatasetInfo } from "../data/types.ts";
 import { availability as dataAvailability, datasetInfo as dataInfo } from "../data/registry.ts";
-import { getModel, type ModelEntry, models } from "../models/registry.ts";
+import { convnetWithWidth, findModel, getModel, type ModelEntry, models } from "../models/registry.ts";
 import {
   epochsFor,
   type LabelSpec,
@@ -52,6 +52,11 @@ export interface ProfileDef {
   /** Resizable (ImageNet-style) datasets are loaded at most at this side length; null: native. */
   maxResolution: number | null;
   models: ModelLimit;
+  /**
+   * ConvNet evaluators (and KD teachers) narrowed to this many channels; null: the papers' 128. A
+   * width-128 ConvNet-3 step costs ~30 ms per 28 px image here, width 32 about a tenth of that.
+   */
+  convnetWidth: number | null;
   epochs: EpochRule;
   /** Evaluate holdout/test this many times per run (spread evenly); null: the protocol's evalEvery. */
   evalPoints: number | null;
@@ -68,17 +73,20 @@ export interface ProfileDef {
 
 /**
  * The four profiles. Budgets were chosen for a 2-core CPU-only machine running WebGPU on llvmpipe:
- * a ConvNet-3 forward+backward on a 28 px image costs ~10 ms there, a test pass over 1000 images ~3 s.
+ * a width-128 ConvNet-3 forward+backward on a 28 px image costs ~30 ms there (~3 ms at width 32), a test
+ * pass over 1000 images ~10 s (~1 s).
  */
 export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
   smoke: {
     id: "smoke",
-    description: "CI: seconds per cell; 1 repeat, 2 epochs, 32 px, ConvNets only, 200 test images. " +
+    description:
+      "CI: seconds per cell; 1 repeat, 2 epochs, 32 px, ConvNets of width 32 only, 200 test images. " +
       "Exercises every code path; the numbers mean nothing.",
     repeats: 1,
     substituteData: true,
     maxResolution: 32,
     models: "convnet",
+    convnetWidth: 32,
     epochs: { kind: "fixed", epochs: 2 },
     evalPoints: 2,
     testLimit: 200,
@@ -88,11 +96,12 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
   quick: {
     id: "quick",
     description: "Default: `deno task table1` in ~20 min on a 2-core CPU. 2 repeats, training budget of " +
-      "3000 images seen per evaluation (2–300 epochs), 32 px, ConvNets only, 1000 test images.",
+      "3000 images seen per evaluation (2–300 epochs), 32 px, ConvNets of width 32 only, 1000 test images.",
     repeats: 2,
     substituteData: true,
     maxResolution: 32,
     models: "convnet",
+    convnetWidth: 32,
     epochs: { kind: "budget", samples: 3000, min: 2, max: 300 },
     evalPoints: 2,
     testLimit: 1000,
@@ -107,6 +116,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     substituteData: true,
     maxResolution: 64,
     models: "any",
+    convnetWidth: null,
     epochs: { kind: "budget", samples: 100_000, min: 10, max: 1000 },
     evalPoints: 5,
     testLimit: null,
@@ -121,6 +131,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
     substituteData: false,
     maxResolution: null,
     models: "any",
+    convnetWidth: null,
     epochs: { kind: "paper" },
     evalPoints: null,
     testLimit: null,
@@ -209,7 +220,7 @@ export function convnetDepthFor(side: number): number {
   return Math.max(3, Math.round(Math.log2(side / 4)));
 }
 
-const CONVNET = /^convnet(\d+)(-bn)?$/;
+const CONVNET = /^convnet(\d+)(-bn)?(?:-w(\d+))?$/;
 
 /**
  * Resolve one cell under a profile: data, model, protocol, method config and repeats, with every
@@ -391,7 +402,7 @@ function resolveModel(
   blockers: string[],
   field = "model",
 ): string {
-  let entry: ModelEntry | undefined = models.find((m) => m.id === requested);
+  let entry: ModelEntry | undefined = findModel(requested);
   if (requested === "none") {
     blockers.push(`the cell names no evaluator model (a cost or measurement cell)`);
     return requested;
@@ -433,7 +444,7 @@ function resolveModel(
     const depth = Number(m[1]);
     const fit = convnetDepthFor(side);
     if (depth > fit) {
-      const to = `convnet${fit}${m[2] ?? ""}`;
+      const to = `convnet${fit}${m[2] ?? ""}${m[3] ? `-w${m[3]}` : ""}`;
       subs.push({
         field,
         from: id,
@@ -443,6 +454,18 @@ function resolveModel(
       });
       id = to;
     }
+  }
+  const width = Number(CONVNET.exec(id)?.[3] ?? 128);
+  if (CONVNET.test(id) && p.convnetWidth !== null && width > p.convnetWidth) {
+    const to = convnetWithWidth(id, p.convnetWidth);
+    subs.push({
+      field,
+      from: id,
+      to,
+      reason:
+        `${p.id} profile: ConvNets narrowed from width ${width} to ${p.convnetWidth} to fit its time budget`,
+    });
+    id = to;
   }
   return id;
 }

@@ -9,7 +9,7 @@ import { isNode, LineCounter, parseDocument } from "yaml";
 import { TableSpec } from "./schema.ts";
 import { builtinTables } from "./registry.ts";
 import { datasetInfo } from "../data/registry.ts";
-import { models } from "../models/registry.ts";
+import { findModel, models } from "../models/registry.ts";
 import { PROTOCOLS } from "../evaluator/protocols.ts";
 import { findMethod } from "../methods/registry.ts";
 
@@ -119,7 +119,6 @@ interface Problem {
 /** Ids must exist in the registries; IPC must fit in a class. */
 export function crossCheck(spec: TableSpec): Problem[] {
   const problems: Problem[] = [];
-  const modelIds = new Set(models.map((m) => m.id));
   spec.cells.forEach((c, i) => {
     const p = (field: string, message: string) => problems.push({ path: ["cells", i, field], message });
     if (!findMethod(c.method)) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
@@ -130,8 +129,12 @@ export function crossCheck(spec: TableSpec): Problem[] {
       datasetKnown = false;
       p("dataset", `unknown dataset "${c.dataset}" (see \`dd datasets\`)`);
     }
-    if (!modelIds.has(c.model)) {
-      p("model", `unknown model "${c.model}"; expected one of ${[...modelIds].join(", ")}`);
+    if (!findModel(c.model)) {
+      p(
+        "model",
+        `unknown model "${c.model}"; expected one of ${models.map((m) => m.id).join(", ")} ` +
+          `(ConvNets also as <id>-w<width>)`,
+      );
     }
     if (PROTOCOLS[c.protocol] === undefined) {
       p(

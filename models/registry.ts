@@ -123,9 +123,43 @@ const missing: ModelEntry[] = [
 
 export const models: readonly ModelEntry[] = [...available, ...missing];
 
+/** `<convnet id>-w<width>`: a ConvNet of the named depth and norm with `width` channels (profiles narrow). */
+const NARROW_CONVNET = /^(convnet\d+(?:-bn)?)-w(\d+)$/;
+
+/** The ConvNet id with `width` channels (the plain id at the default width of 128). */
+export function convnetWithWidth(id: string, width: number): string {
+  const base = NARROW_CONVNET.exec(id)?.[1] ?? id;
+  return width === 128 ? base : `${base}-w${width}`;
+}
+
+/** A zoo entry, including ConvNet width variants such as `convnet3-w32`; undefined when unknown. */
+export function findModel(id: string): ModelEntry | undefined {
+  const exact = models.find((x) => x.id === id);
+  if (exact) return exact;
+  const m = NARROW_CONVNET.exec(id);
+  const width = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(width) || width < 1 || width > 4096 || String(width) !== m[2]) {
+    return undefined;
+  }
+  const base = models.find((x) => x.id === m[1]);
+  if (!base) return undefined;
+  const depth = Number(/^convnet(\d+)/.exec(m[1])![1]);
+  const norm: NormKind = m[1].endsWith("-bn") ? "batchnorm" : "instancenorm";
+  return {
+    id,
+    description: `ConvNet-${depth}, width ${width}, ${norm} (a narrowed ${m[1]})`,
+    available: true,
+    create: convnet(depth, norm, width),
+  };
+}
+
 export function getModel(id: string): ModelEntry {
-  const m = models.find((x) => x.id === id);
-  if (!m) throw new Error(`unknown model "${id}"; known: ${models.map((x) => x.id).join(", ")}`);
+  const m = findModel(id);
+  if (!m) {
+    throw new Error(
+      `unknown model "${id}"; known: ${models.map((x) => x.id).join(", ")} (ConvNets also as <id>-w<width>)`,
+    );
+  }
   return m;
 }
 

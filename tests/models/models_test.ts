@@ -7,7 +7,7 @@ import { noGrad, setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
 import { Rng } from "../../engine/random.ts";
 import * as T from "../../engine/ops/mod.ts";
-import { createModel, models } from "../../models/registry.ts";
+import { convnetWithWidth, createModel, findModel, models } from "../../models/registry.ts";
 import { loadDataset } from "../../data/registry.ts";
 import { makeOptimizer } from "../../evaluator/optimizer.ts";
 import { splitToDevice } from "../../evaluator/device_data.ts";
@@ -40,6 +40,18 @@ Deno.test("models: ConvNet-3 embed is 2048-d for 28 px and 32 px inputs", () => 
     const out = tidy(() => m.embed(new Rng(2).normal([2, s, s, c])).shape);
     assert(out[1] === 2048 && m.embedDim === 2048, `embed ${out} for ${c}x${s}`);
     m.dispose();
+  }
+});
+
+Deno.test("models: ConvNet width variants (<id>-w<width>) build narrowed nets; malformed ids are unknown", () => {
+  const m = createModel("convnet3-w32", new Rng(1), { channels: 1, classes: 10, imageSize: 28 });
+  const out = tidy(() => m.embed(new Rng(2).normal([2, 28, 28, 1])).shape);
+  assert(out[1] === 32 * 16 && m.embedDim === 512, `embed ${out}`); // 4×4 maps, as at width 128
+  m.dispose();
+  assert(findModel("convnet3-bn-w16")?.description.includes("batchnorm") === true, "bn variant");
+  assert(convnetWithWidth("convnet3-w32", 128) === "convnet3", "width 128 is the plain id");
+  for (const bad of ["convnet3-w0", "convnet3-w032", "resnet18-w32", "convnet9-w32", "convnet3-w"]) {
+    assert(findModel(bad) === undefined, `${bad} must be unknown`);
   }
 });
 

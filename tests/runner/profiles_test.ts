@@ -39,8 +39,13 @@ Deno.test("profiles: quick substitutes ImageWoof, ConvNet-6 and ResNets, with bo
     availability: embeddedOnly,
   });
   ok(conv6.runnable, conv6.reason);
-  eq([conv6.resolved.dataset, conv6.resolved.model], ["fashion-mnist", "convnet3"]);
-  eq([sub(conv6, "dataset")?.from, sub(conv6, "model")?.from], ["imagewoof", "convnet6"]);
+  eq([conv6.resolved.dataset, conv6.resolved.model], ["fashion-mnist", "convnet3-w32"]);
+  eq(sub(conv6, "dataset")?.from, "imagewoof");
+  // Depth follows the image size, then quick narrows the width: two recorded steps.
+  eq(
+    conv6.resolved.substitutions.filter((s) => s.field === "model").map((s) => [s.from, s.to]),
+    [["convnet6", "convnet3"], ["convnet3", "convnet3-w32"]],
+  );
   const e = conv6.protocol.epochs.default;
   ok(e >= 2 && e <= 300 && e < 2000, `quick epochs ${e}`);
   eq(sub(conv6, "protocol.epochs")?.from, 2000);
@@ -50,7 +55,7 @@ Deno.test("profiles: quick substitutes ImageWoof, ConvNet-6 and ResNets, with bo
   const resnet = resolveCell(igds1, cellOf(igds1, "woof-ipc10-resnet18-random"), "quick", {
     availability: embeddedOnly,
   });
-  eq(resnet.resolved.model, "convnet3");
+  eq(resnet.resolved.model, "convnet3-w32");
   ok(/too slow/.test(sub(resnet, "model")!.reason));
 });
 
@@ -58,6 +63,11 @@ Deno.test("profiles: smoke runs 1–3 epochs once; proxy keeps ResNets; paper ke
   const c = cellOf(igds1, "woof-ipc50-resnetap10-random");
   const smoke = resolveCell(igds1, c, "smoke", { availability: embeddedOnly });
   ok(smoke.protocol.epochs.default >= 1 && smoke.protocol.epochs.default <= 3);
+  eq(smoke.resolved.model, "convnet3-w32");
+  const conv = resolveCell(igds1, cellOf(igds1, "woof-ipc50-convnet6-random"), "proxy", {
+    availability: embeddedOnly,
+  });
+  eq(conv.resolved.model, "convnet3"); // proxy keeps the papers' width
   eq(smoke.repeats, 1);
   const proxy = resolveCell(igds1, c, "proxy", { availability: embeddedOnly });
   eq([proxy.resolved.model, proxy.repeats], ["resnetap10", 3]);
@@ -142,7 +152,7 @@ Deno.test("profiles: soft-kd teachers follow the model rules and get the profile
   const quick = resolveCell(t, cell, "quick", { availability: embeddedOnly });
   const labels = quick.protocol.labels;
   ok(labels.kind === "soft-kd");
-  eq([labels.teacher, labels.teacherEpochs, labels.teacherTrainLimit], ["convnet3", 2, 5000]);
+  eq([labels.teacher, labels.teacherEpochs, labels.teacherTrainLimit], ["convnet3-w32", 2, 5000]);
   eq(sub(quick, "protocol.labels.teacher")?.from, "resnet18-modified");
   eq(sub(quick, "protocol.labels.teacherTrainLimit")?.from, "all");
   const paper = resolveCell(t, cell, "paper", {

@@ -42,7 +42,7 @@ Deno.test("runTable: runs runnable cells, skips unimplemented ones, rerun is a n
   eq(stored.length, 4);
   ok(!stored.some((r) => r.resolved.method === "d4m"), "an unimplemented method is never faked");
   const resnet = stored.find((r) => r.resolved.cellId === "r1-resnet")!;
-  eq(resnet.resolved.model, "convnet3");
+  eq(resnet.resolved.model, "convnet3-w32");
   ok(resnet.resolved.substitutions.some((x) => x.field === "model" && x.from === "resnet18"));
   eq(resnet.metrics, stored.find((r) => r.resolved.cellId === "r1")!.metrics);
   // Provenance is complete.
