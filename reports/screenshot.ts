@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 export interface ScreenshotOptions {
-  /** Default $CHROMIUM or /usr/bin/chromium. */
+  /** Default: findChromium(). */
   browser?: string;
   width?: number;
   height?: number;
@@ -18,12 +18,23 @@ export interface ScreenshotOptions {
   virtualTimeBudget?: number;
 }
 
-export async function screenshot(
-  htmlPath: string,
-  pngPath: string,
-  options: ScreenshotOptions = {},
-): Promise<void> {
-  const browser = options.browser ?? Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+/** The Chromium binary to use: $CHROMIUM or /usr/bin/chromium when present; null when neither exists. */
+export function findChromium(): string | null {
+  for (const p of [Deno.env.get("CHROMIUM"), "/usr/bin/chromium"]) {
+    if (!p) continue;
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* not there */ }
+  }
+  return null;
+}
+
+/** Runs headless Chromium on a local HTML file with `mode` args; returns its stdout. */
+async function headless(htmlPath: string, mode: string[], options: ScreenshotOptions): Promise<string> {
+  const browser = options.browser ?? findChromium();
+  if (!browser) {
+    throw new Error("Chromium not found: apt-get install -y chromium, or set CHROMIUM=/path/to/binary");
+  }
   // A fresh profile each time: no state leaks between runs, nothing is written to $HOME.
   const profile = await Deno.makeTempDir({ prefix: "ddrepro-chromium-" });
   try {
@@ -40,8 +51,8 @@ export async function screenshot(
         "--hide-scrollbars",
         `--user-data-dir=${profile}`,
         `--virtual-time-budget=${options.virtualTimeBudget ?? 3000}`,
-        `--screenshot=${resolve(pngPath)}`,
         `--window-size=${options.width ?? 1280},${options.height ?? 2000}`,
+        ...mode,
         pathToFileURL(resolve(htmlPath)).href,
       ],
       stdout: "piped",
@@ -52,10 +63,24 @@ export async function screenshot(
         `${browser} exited with ${out.code}: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
       );
     }
-    await Deno.stat(pngPath); // Chromium can exit 0 without writing; make that an error
+    return new TextDecoder().decode(out.stdout);
   } finally {
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
+}
+
+export async function screenshot(
+  htmlPath: string,
+  pngPath: string,
+  options: ScreenshotOptions = {},
+): Promise<void> {
+  await headless(htmlPath, [`--screenshot=${resolve(pngPath)}`], options);
+  await Deno.stat(pngPath); // Chromium can exit 0 without writing; make that an error
+}
+
+/** The page's DOM after its scripts ran (to check that charts were drawn, not only that the page loads). */
+export function renderedDom(htmlPath: string, options: ScreenshotOptions = {}): Promise<string> {
+  return headless(htmlPath, ["--dump-dom"], options);
 }
 
 if (import.meta.main) {
