@@ -41,6 +41,12 @@ type Command =
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 /** Submit after this many commands so the device starts while JS keeps encoding. */
 const BATCH = 96;
+/**
+ * Pooled (freed, kept for reuse) bytes above which the least recently used size buckets are destroyed
+ * after a submit. Buckets are exact sizes, so without a bound every phase of a run (expert training at
+ * one batch size, unrolled distillation at another) would keep its buffers until exit.
+ */
+const POOL_CAP_BYTES = 1 << 30;
 
 export class Runtime {
   readonly device: GPUDevice;
@@ -50,6 +56,8 @@ export class Runtime {
   private pipelines = new Map<string, GPUComputePipeline>();
   private layouts = new Map<string, GPUBindGroupLayout>();
   private errors: string[] = [];
+  /** Pooled bytes kept after a submit; the rest is destroyed, least recently used size first. */
+  poolCapBytes = POOL_CAP_BYTES;
   /** Bytes currently handed out and pooled: for leak tests and the memory report. */
   stats = { liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
   /** Device time per op label, when the device writes timestamps (`DD_PROFILE=1`). */
@@ -80,6 +88,7 @@ export class Runtime {
     }
     const free = this.pool.get(bytes);
     let buf = free?.pop();
+    if (free) this.touch(bytes, free);
     if (buf) this.stats.pooledBytes -= bytes;
     else {
       buf = this.device.createBuffer({ size: bytes, usage: USAGE });
@@ -96,7 +105,31 @@ export class Runtime {
     this.stats.pooledBytes += bytes;
     const list = this.pool.get(bytes) ?? [];
     list.push(s.buffer);
+    this.touch(bytes, list);
+  }
+
+  /** Moves a size bucket to the most recently used end (Map iteration order is insertion order). */
+  private touch(bytes: number, list: GPUBuffer[]): void {
+    this.pool.delete(bytes);
     this.pool.set(bytes, list);
+  }
+
+  /**
+   * Destroys pooled buffers, least recently used buckets first, until at most `poolCapBytes / 2` stay.
+   * Only called right after a submit with nothing pending: destroying a buffer that submitted work
+   * still uses is valid (the implementation keeps it alive until that work is done), while an encoded
+   * but unsubmitted command would fail validation.
+   */
+  private trimPool(): void {
+    if (this.stats.pooledBytes <= this.poolCapBytes) return;
+    for (const [bytes, list] of this.pool) {
+      while (list.length > 0 && this.stats.pooledBytes > this.poolCapBytes / 2) {
+        list.pop()!.destroy();
+        this.stats.pooledBytes -= bytes;
+      }
+      if (list.length === 0) this.pool.delete(bytes);
+      if (this.stats.pooledBytes <= this.poolCapBytes / 2) break;
+    }
   }
 
   upload(data: Float32Array | Int32Array): GpuStorage {
@@ -218,6 +251,7 @@ export class Runtime {
     this.pending = [];
     for (const s of this.staging) s.destroy();
     this.staging = [];
+    this.trimPool();
   }
 
   /** Encodes the timestamp readback; the returned function maps it once submitted. */
