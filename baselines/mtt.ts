@@ -120,14 +120,16 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
 
 /**
  * Profiles shrink iterations, the unroll length and the expert buffer (experts, epochs, training
- * images); the start window shrinks with the trajectories so θ* stays inside them.
+ * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
+ * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's
+ * activations, and at width 128 an IPC-10 MNIST quick run (100 images × 5 steps) was OOM-killed at 21 GB.
  */
 export function mttScale(c: MttConfig, profile: Profile): MttConfig {
   if (profile === "paper") return c;
   const l = {
-    smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200 },
-    quick: { it: 20, steps: 5, experts: 2, epochs: 4, images: 2000 },
-    proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000 },
+    smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
+    quick: { it: 20, steps: 5, experts: 2, epochs: 4, images: 2000, width: 32 },
+    proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000, width: c.width },
   }[profile];
   const trainEpochs = Math.min(c.trainEpochs, l.epochs);
   const expertEpochs = Math.min(c.expertEpochs, trainEpochs);
@@ -140,6 +142,7 @@ export function mttScale(c: MttConfig, profile: Profile): MttConfig {
     expertEpochs,
     maxStartEpoch: Math.min(c.maxStartEpoch, trainEpochs - expertEpochs + 1),
     expertTrainLimit: Math.min(c.expertTrainLimit ?? Infinity, l.images),
+    width: Math.min(c.width, l.width),
   };
 }
 
