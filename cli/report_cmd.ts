@@ -67,20 +67,28 @@ async function gridsFor(results: readonly CellRepeatResult[], storePath: string)
   const seen = new Set<string>();
   for (const r of results) {
     if (!r.artifact || out.length >= MAX_GRIDS_PER_TABLE) continue;
-    const path = isAbsolute(r.artifact.path) ? r.artifact.path : join(dirname(storePath), r.artifact.path);
-    const png = path.replace(/\.safetensors$/, "") + ".png";
-    if (seen.has(png)) continue;
-    seen.add(png);
-    try {
-      const c = r.resolved;
-      out.push({
-        title: `${c.cellId}: ${c.method}, ${c.dataset}, ${
-          c.ipc === null ? "full" : `IPC ${c.ipc}`
-        }, seed ${r.seed}`,
-        png: await Deno.readFile(png),
-      });
-    } catch {
-      // The store may have moved without its artifacts: the report simply shows no grid.
+    // Relative paths are relative to the store's folder; stores written before artifacts outside it
+    // were recorded absolute hold paths relative to the run's working directory.
+    const candidates = isAbsolute(r.artifact.path)
+      ? [r.artifact.path]
+      : [join(dirname(storePath), r.artifact.path), r.artifact.path];
+    const pngs = candidates.map((p) => p.replace(/\.safetensors$/, "") + ".png");
+    if (pngs.some((p) => seen.has(p))) continue;
+    for (const png of pngs) {
+      try {
+        const bytes = await Deno.readFile(png);
+        const c = r.resolved;
+        out.push({
+          title: `${c.cellId}: ${c.method}, ${c.dataset}, ${
+            c.ipc === null ? "full" : `IPC ${c.ipc}`
+          }, seed ${r.seed}`,
+          png: bytes,
+        });
+        seen.add(png);
+        break;
+      } catch {
+        // The store may have moved without its artifacts: the report simply shows no grid.
+      }
     }
   }
   return out;

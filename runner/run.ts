@@ -5,7 +5,7 @@
  * stops between or inside steps without writing, and a killed process loses nothing committed,
  * because each row is its own SQLite transaction. A rerun computes exactly the missing repeats.
  */
-import { dirname, isAbsolute, relative } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import type { ResolveOptions } from "../experiments/profiles.ts";
 import type { Adapter, Artifact, CellRepeatResult, Profile } from "../results/types.ts";
@@ -275,9 +275,10 @@ async function runRepeat(
 }
 
 /** Artifact paths relative to the store's folder when inside it, so a moved store keeps its links. */
+/** Artifacts inside the store's folder are recorded relative to it (the pair moves together); others absolute. */
 function storeRelative(a: Artifact, storePath: string): Artifact {
   const rel = relative(dirname(storePath), a.path);
-  return { ...a, path: rel.startsWith("..") || isAbsolute(rel) ? a.path : rel };
+  return { ...a, path: rel.startsWith("..") || isAbsolute(rel) ? resolve(a.path) : rel };
 }
 
 function finiteOnly(m: Record<string, number>): Record<string, number> {

@@ -1,6 +1,6 @@
 /** runTable: planning, skipping stored repeats, interrupts, shards, artifacts, provenance, failures. */
 import { deepStrictEqual as eq, ok } from "node:assert";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { runTable } from "../../runner/run.ts";
 import { openStore } from "../../results/store.ts";
 import { loadDistilledSet } from "../../runner/distilled_set.ts";
@@ -80,6 +80,18 @@ Deno.test("runTable: distilled sets are saved once (safetensors + PNG) and reuse
   await runTable(tinyTable(), { ...opts, storePath: dir2Store });
   eq(distills, 2);
   eq(essence(rows(dir2Store)), essence(stored));
+
+  // A store in another folder than its artifacts (given relative to the working directory, as the CLI
+  // does) records them absolute, so reports find them from anywhere.
+  const far = join(dir, "elsewhere", "far.db");
+  await Deno.mkdir(join(dir, "elsewhere"));
+  await runTable(tinyTable(), {
+    ...opts,
+    storePath: far,
+    artifactsDir: relative(Deno.cwd(), `${dir}/artifacts`),
+  });
+  const a = rows(far).find((r) => r.resolved.cellId === "r1")!.artifact!;
+  ok(a.path.startsWith("/") && (await Deno.stat(a.path)).isFile, a.path);
 });
 
 Deno.test("runTable: an evaluation failure is reported and the other cells still run", async () => {
