@@ -140,11 +140,34 @@ export function buildTableReport(input: TableReportInput): TableReport {
  */
 function displayLabels(cells: readonly CellSpec[]): { row: string; column: string }[] {
   const models = new Set(cells.map((c) => c.model));
-  const labels = cells.map((c) => ({
+  const ipcLabel = (c: CellSpec) => (c.ipc === null ? "full" : `IPC ${c.ipc}`);
+  let labels = cells.map((c) => ({
     row: c.row ?? c.method,
-    column: c.column ??
-      `${c.dataset} · ${c.ipc === null ? "full" : `IPC ${c.ipc}`}${models.size > 1 ? ` · ${c.model}` : ""}`,
+    column: c.column ?? `${c.dataset} · ${ipcLabel(c)}${models.size > 1 ? ` · ${c.model}` : ""}`,
   }));
+  // A row label printed once per group (e.g. "ConvNet-6" under each IPC block of IGDS Table 1) collides
+  // across groups: qualify every cell of such a row with the fields that vary within it.
+  const positions = new Map<string, number>();
+  for (const l of labels) {
+    const k = JSON.stringify([l.row, l.column]);
+    positions.set(k, (positions.get(k) ?? 0) + 1);
+  }
+  const colliding = new Set(
+    labels.filter((l) => positions.get(JSON.stringify([l.row, l.column]))! > 1).map((l) => l.row),
+  );
+  const qualifiers: [string, (c: CellSpec) => string][] = [
+    ["dataset", (c) => c.dataset],
+    ["ipc", ipcLabel],
+    ["model", (c) => c.model],
+  ];
+  labels = labels.map((l, i) => {
+    if (!colliding.has(l.row)) return l;
+    const mates = cells.filter((_, j) => labels[j].row === l.row);
+    const parts = qualifiers
+      .filter(([, f]) => new Set(mates.map(f)).size > 1)
+      .map(([, f]) => f(cells[i]));
+    return parts.length ? { row: `${l.row} · ${parts.join(" · ")}`, column: l.column } : l;
+  });
   const seen = new Set<string>();
   return labels.map((l, i) => {
     const pos = JSON.stringify([l.row, l.column]);

@@ -92,3 +92,17 @@ Deno.test("markdown: index lists tables with their verdict counts", () => {
   assert(md.includes("[demo/table1](demo_table1.md)"));
   assertEquals(md.split("\n").filter((l) => l.startsWith("| [")).length, 1);
 });
+
+Deno.test("report grid: a row label repeated per IPC group is qualified by IPC, not by cell id", () => {
+  const base = demoTable();
+  // IGDS Table 1 style: rows are evaluator names printed once per IPC block, columns are methods.
+  const spec = demoTable({
+    cells: base.cells.filter((c) => c.method === "dm").map((c) => ({ ...c, row: "ConvNet-3", column: "DM" })),
+    claims: [],
+  });
+  const r = buildTableReport({ spec, results: [], profile: "paper" });
+  assertEquals(r.grid.rows, ["ConvNet-3 · IPC 1", "ConvNet-3 · IPC 10", "ConvNet-3 · IPC 50"]);
+  assertEquals(r.grid.columns, ["DM"]);
+  // Unambiguous rows keep their printed label.
+  assertEquals(buildTableReport({ spec: base, results: [], profile: "paper" }).grid.rows.includes("DM"), true);
+});
