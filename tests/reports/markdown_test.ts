@@ -104,5 +104,8 @@ Deno.test("report grid: a row label repeated per IPC group is qualified by IPC, 
   assertEquals(r.grid.rows, ["ConvNet-3 · IPC 1", "ConvNet-3 · IPC 10", "ConvNet-3 · IPC 50"]);
   assertEquals(r.grid.columns, ["DM"]);
   // Unambiguous rows keep their printed label.
-  assertEquals(buildTableReport({ spec: base, results: [], profile: "paper" }).grid.rows.includes("DM"), true);
+  assertEquals(
+    buildTableReport({ spec: base, results: [], profile: "paper" }).grid.rows.includes("DM"),
+    true,
+  );
 });
