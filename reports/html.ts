@@ -88,15 +88,32 @@ export function chartData(r: TableReport): ChartData {
   }
   const curves: CurveChart[] = [...charts].map(([title, cells]) => {
     const ipcs = [...new Set(cells.map((c) => c.spec.ipc as number))].sort((a, b) => a - b);
-    // A series is one (method, row) line; name it by the row label unless rows repeat across methods.
-    const keyOf = (c: CellReport) => JSON.stringify([c.spec.method, c.row]);
+    // A series is one method's line across IPCs (same protocol, labels and config). It is named by the
+    // printed row, or column, its cells share (plus the method when another series shares that name).
+    const baseKey = (c: CellReport) =>
+      JSON.stringify([c.spec.method, c.spec.protocol, c.spec.labels, c.spec.config ?? null]);
+    // Rows split a method's cells only where two of them share an IPC (e.g. two printed variants).
+    const splitByRow = new Set(
+      cells.filter((c) =>
+        cells.some((d) => d !== c && baseKey(d) === baseKey(c) && d.spec.ipc === c.spec.ipc)
+      )
+        .map(baseKey),
+    );
+    const keyOf = (c: CellReport) =>
+      splitByRow.has(baseKey(c)) ? JSON.stringify([baseKey(c), c.spec.row ?? null]) : baseKey(c);
     const keys = [...new Set(cells.map(keyOf))];
-    const rowsShared = new Set(cells.map((c) => c.row)).size < keys.length;
-    const series = keys.map((k): CurveSeries => {
+    const labelOf = (mine: CellReport[]) => {
+      const same = (f: (c: CellReport) => string | undefined) =>
+        mine.every((c) => f(c) !== undefined && f(c) === f(mine[0])) ? f(mine[0]) : undefined;
+      return same((c) => c.spec.row) ?? same((c) => c.spec.column) ?? mine[0].spec.method;
+    };
+    const labels = keys.map((k) => labelOf(cells.filter((c) => keyOf(c) === k)));
+    const series = keys.map((k, i): CurveSeries => {
       const mine = cells.filter((c) => keyOf(c) === k);
       const at = (ipc: number) => mine.find((c) => c.spec.ipc === ipc);
+      const shared = labels.filter((l) => l === labels[i]).length > 1;
       return {
-        name: rowsShared ? `${mine[0].row} · ${mine[0].spec.method}` : mine[0].row,
+        name: shared ? `${labels[i]} · ${mine[0].spec.method}` : labels[i],
         claimed: ipcs.map((i) => at(i)?.spec.claimed?.mean ?? null),
         claimedStd: ipcs.map((i) => at(i)?.spec.claimed?.std ?? null),
         reproduced: ipcs.map((i) => at(i)?.verdict.reproduced?.mean ?? null),
@@ -133,8 +150,7 @@ export function renderTableHtml(input: TableReportInput | TableReport, options: 
   body.push(`<h1>${h(spec.table)} — ${h(spec.paper)} <code>${h(spec.id)}</code></h1>`);
   body.push(`<p class="caption">${h(spec.caption)}</p>`);
   body.push(facts(r, options.generatedAt));
-  body.push(section("Substitutions", substitutions(r)));
-  body.push(section("Provenance", provenance(r)));
+  // Results first; what was substituted and where it ran follow the numbers they qualify.
   body.push(section("Claimed vs reproduced", grid(r)));
   if (charts.curves.length > 0) {
     body.push(section(
@@ -160,6 +176,8 @@ export function renderTableHtml(input: TableReportInput | TableReport, options: 
   }
   body.push(section("Cells", cellTable(r)));
   body.push(section("Claims", claims(r)));
+  body.push(section("Substitutions", substitutions(r)));
+  body.push(section("Provenance", provenance(r)));
   if (options.images?.length) body.push(section("Distilled images", images(options.images)));
   if (spec.notes?.length) {
     body.push(section("Notes", `<ul>${spec.notes.map((n) => `<li>${h(n)}</li>`).join("")}</ul>`));
@@ -264,11 +282,16 @@ function status(label: string, statusKey = label): string {
   return `<span class="badge ${statusClass(statusKey)}">${h(label)}</span>`;
 }
 
+/** Longer cell lists of a substitution fold into a <details> so the table stays readable. */
+const SHOWN_CELLS = 8;
+
 function substitutions(r: TableReport): string {
   if (r.substitutions.length === 0) return `<p>None: every run used the paper's setting.</p>`;
   const rows = r.substitutions.map(({ substitution: s, cells }) =>
     `<tr><td>${h(s.field)}</td><td>${h(s.from)}</td><td>${h(s.to)}</td><td>${h(s.reason)}</td><td>${
-      cells.map(h).join(", ")
+      cells.length > SHOWN_CELLS
+        ? `<details><summary>${cells.length} cells</summary>${cells.map(h).join(", ")}</details>`
+        : cells.map(h).join(", ")
     }</td></tr>`
   );
   return `<table class="data"><thead><tr><th>field</th><th>paper</th><th>used</th><th>reason</th><th>cells</th></tr></thead>` +

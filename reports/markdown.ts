@@ -33,20 +33,6 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   out.push(`- **Cells:** ${counts(r.cellCounts)}`);
   out.push(`- **Claims:** ${counts(r.claimCounts)}`, "");
 
-  out.push("## Substitutions", "");
-  if (r.substitutions.length === 0) out.push("None: every run used the paper's setting.", "");
-  else {
-    out.push("| field | paper | used | reason | cells |", "| --- | --- | --- | --- | --- |");
-    for (const { substitution: s, cells } of r.substitutions) {
-      out.push(
-        `| ${md(s.field)} | ${md(s.from)} | ${md(s.to)} | ${md(s.reason)} | ${cells.map(md).join(", ")} |`,
-      );
-    }
-    out.push("");
-  }
-
-  out.push("## Provenance", "", ...provenanceLines(r), "");
-
   out.push("## Claimed vs reproduced", "");
   out.push(
     `Each entry: claimed → reproduced (mean ± std over n repeats of \`${r.metric}\`), Δ = reproduced − claimed.`,
@@ -95,6 +81,20 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
     for (const part of c.parts) out.push(`- **${part.status}** — ${md(part.explanation)}`);
     if (c.parts.length) out.push("");
   }
+
+  out.push("## Substitutions", "");
+  if (r.substitutions.length === 0) out.push("None: every run used the paper's setting.", "");
+  else {
+    out.push("| field | paper | used | reason | cells |", "| --- | --- | --- | --- | --- |");
+    for (const { substitution: s, cells } of r.substitutions) {
+      out.push(
+        `| ${md(s.field)} | ${md(s.from)} | ${md(s.to)} | ${md(s.reason)} | ${cells.map(md).join(", ")} |`,
+      );
+    }
+    out.push("");
+  }
+
+  out.push("## Provenance", "", ...provenanceLines(r), "");
 
   if (spec.notes?.length) {
     out.push("## Notes", "", ...spec.notes.map((n) => `- ${md(n)}`), "");

@@ -132,3 +132,17 @@ Deno.test("escape helpers", () => {
   );
   assertEquals(escapeMarkdown("p < 0.05, a > b, <!-- x"), "p < 0.05, a > b, &lt;!-- x");
 });
+
+Deno.test("html: an IPC curve joins a method's cells across IPC groups (rows printed once per group)", () => {
+  const base = demoTable();
+  const spec = demoTable({
+    cells: base.cells.filter((c) => c.method === "dm").map((c) => ({ ...c, row: "ConvNet-3", column: "DM" })),
+    claims: [],
+  });
+  const [curve] =
+    chartData(buildTableReport({ spec, results: repeats("dm-10", [50]), profile: "paper" })).curves;
+  assertEquals(curve.ipcs, [1, 10, 50]);
+  assertEquals(curve.series.map((s) => s.name), ["ConvNet-3"]);
+  assertEquals(curve.series[0].claimed, [26.0, 48.9, 63.0]);
+  assertEquals(curve.series[0].reproduced, [null, 50, null]);
+});
