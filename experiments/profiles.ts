@@ -95,7 +95,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileDef>> = {
   },
   quick: {
     id: "quick",
-    description: "Default: `deno task table1` in ~20 min on a 2-core CPU. 2 repeats, training budget of " +
+    description: "Default: `deno task table1` in tens of minutes on a 2-core CPU. 2 repeats, budget of " +
       "3000 images seen per evaluation (2–300 epochs), 32 px, ConvNets of width 32 only, 1000 test images.",
     repeats: 2,
     substituteData: true,
