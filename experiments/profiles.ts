@@ -455,8 +455,9 @@ function resolveModel(
       id = to;
     }
   }
-  const width = Number(CONVNET.exec(id)?.[3] ?? 128);
-  if (CONVNET.test(id) && p.convnetWidth !== null && width > p.convnetWidth) {
+  const conv = CONVNET.exec(id);
+  const width = Number(conv?.[3] ?? 128);
+  if (conv && p.convnetWidth !== null && width > p.convnetWidth) {
     const to = convnetWithWidth(id, p.convnetWidth);
     subs.push({
       field,
