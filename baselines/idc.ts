@@ -112,13 +112,14 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
  * Profiles shrink iteration counts and batches; the per-step algorithm is unchanged. Quick also narrows
  * the networks to width 32: one class step at width 128 costs seconds on the contended 2-core llvmpipe
  * machine (MNIST IPC 10 smoke, 2 × 1 × 10 class steps: 157 s), so a width-128 quick run would take
- * hours. The image lr is not width-compensated (no calibration for gradient matching).
+ * hours; 5 × 2 inner steps keep an IDC-1 IPC-100 repeat near a minute (10 × 3 took 2–5 min). The image lr
+ * is not width-compensated (no calibration for gradient matching).
  */
 export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, inner: 1, real: 16, syn: 16, net: 32, batch: 16, width: c.width },
-    quick: { it: 10, inner: 3, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
+    quick: { it: 5, inner: 2, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
     proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64, width: c.width },
   }[profile];
   return {

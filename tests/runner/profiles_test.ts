@@ -162,3 +162,19 @@ Deno.test("profiles: soft-kd teachers follow the model rules and get the profile
   ok(pl.kind === "soft-kd" && pl.teacher === "resnet18-modified" && pl.teacherTrainLimit === null);
   ok(!paper.resolved.substitutions.some((s) => s.field.startsWith("protocol.labels")));
 });
+
+Deno.test("profiles: quick's step floor keeps optimizer steps from falling as IPC grows", () => {
+  const steps = [1, 10, 20, 50, 100].map((ipc) => {
+    const plan = resolveCell(igds1, cellOf(igds1, `woof-ipc${ipc}-convnet6-random`), "quick", {
+      availability: embeddedOnly,
+    });
+    const n = ipc * 10, batch = Math.min(plan.protocol.batchSize, n);
+    return plan.protocol.epochs.default * Math.ceil(n / batch);
+  });
+  const budget = PROFILES.quick.epochs;
+  if (budget.kind !== "budget") throw new Error("quick is a budget profile");
+  // Without the floor, IPC 100 gets 3 epochs × 16 batches = 48 steps against IPC 10's 60.
+  for (const s of steps) ok(s >= budget.minSteps, `steps by IPC ${steps}`);
+  for (let i = 1; i < steps.length; i++) ok(steps[i] >= budget.minSteps && steps[i] <= 2 * budget.minSteps);
+  eq(steps[0], 300); // IPC 1: ⌊3000 / 10⌋ epochs of one batch, the budget alone
+});
