@@ -11,6 +11,7 @@ import {
   type CellReport,
   cellStatusLabel,
   METRIC_LABELS,
+  sharedClaimedNote,
   type TableReport,
   type TableReportInput,
 } from "./model.ts";
@@ -334,24 +335,29 @@ function claimedText(c: CellReport): string {
 }
 
 function grid(r: TableReport): string {
+  const shared = sharedClaimedNote(r);
   const head = `<tr><th></th>${r.grid.columns.map((c) => `<th>${h(c)}</th>`).join("")}</tr>`;
   const rows = r.grid.rows.map((row, i) =>
     `<tr><th>${h(row)}</th>${
       r.grid.at[i].map((c) => {
         if (!c) return "<td></td>";
         const rep = c.verdict.reproduced;
-        const label = cellStatusLabel(c);
+        const label = shared !== null && !c.method.implemented ? "not implemented" : cellStatusLabel(c);
         return `<td class="${
           statusClass(c.results.length || c.method.implemented ? c.verdict.status : "not implemented")
-        }">` +
-          `<div class="claimed">${claimedText(c)}</div>` +
+        }"${shared !== null && !rep ? ` title="${h(cellStatusLabel(c))}"` : ""}>` +
+          (shared === null ? `<div class="claimed">${claimedText(c)}</div>` : "") +
           `<div class="reproduced">${rep ? h(fmtSummary(rep)) : h(label)}</div>` +
           (c.verdict.delta === null ? "" : `<div class="delta">Δ ${h(fmtSigned(c.verdict.delta))}</div>`) +
           `</td>`;
       }).join("")
     }</tr>`
   );
-  return `<p class="hint">Top: claimed. Middle: reproduced mean ± std (n repeats). Bottom: Δ = reproduced − claimed.</p>` +
+  const hint = shared === null
+    ? "Top: claimed. Middle: reproduced mean ± std (n repeats). Bottom: Δ = reproduced − claimed."
+    : `Claimed numbers: ${shared} (every cell). Entries: reproduced mean ± std (n repeats); ` +
+      "hover a cell that did not run for the reason.";
+  return `<p class="hint">${h(hint)}</p>` +
     `<div class="scroll"><table class="grid"><thead>${head}</thead><tbody>${
       rows.join("")
     }</tbody></table></div>`;

@@ -6,6 +6,7 @@ import {
   type CellReport,
   cellStatusLabel,
   METRIC_LABELS,
+  sharedClaimedNote,
   type TableReport,
   type TableReportInput,
 } from "./model.ts";
@@ -34,13 +35,19 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   out.push(`- **Claims:** ${counts(r.claimCounts)}`, "");
 
   out.push("## Claimed vs reproduced", "");
+  const shared = sharedClaimedNote(r);
   out.push(
-    `Each entry: claimed → reproduced (mean ± std over n repeats of \`${r.metric}\`), Δ = reproduced − claimed.`,
+    shared === null
+      ? `Each entry: claimed → reproduced (mean ± std over n repeats of \`${r.metric}\`), Δ = reproduced − claimed.`
+      : `Claimed numbers: ${md(shared)} (every cell). Each entry: reproduced mean ± std over n repeats of ` +
+        `\`${r.metric}\`; the Cells section below gives the reasons for cells that did not run.`,
     "",
   );
   out.push(`| | ${r.grid.columns.map(md).join(" | ")} |`, `| --- |${" --- |".repeat(r.grid.columns.length)}`);
   r.grid.rows.forEach((row, i) => {
-    out.push(`| **${md(row)}** | ${r.grid.at[i].map((c) => (c ? gridEntry(c) : "")).join(" | ")} |`);
+    out.push(
+      `| **${md(row)}** | ${r.grid.at[i].map((c) => (c ? gridEntry(c, shared !== null) : "")).join(" | ")} |`,
+    );
   });
   out.push("");
 
@@ -141,14 +148,15 @@ function claimedText(c: CellReport): string {
     : `claimed: ${md(c.spec.claimedNote ?? "unavailable in source")}`;
 }
 
-function gridEntry(c: CellReport): string {
+/** One grid entry; `bare` (no cell has a claimed number) drops the claimed part and the long reasons. */
+function gridEntry(c: CellReport, bare: boolean): string {
   const rep = c.verdict.reproduced;
   if (!rep) {
-    const state = c.method.implemented ? "not run" : cellStatusLabel(c);
-    return `${claimedText(c)} → _${md(state)}_`;
+    const state = c.method.implemented ? "not run" : bare ? "not implemented" : cellStatusLabel(c);
+    return bare ? `_${md(state)}_` : `${claimedText(c)} → _${md(state)}_`;
   }
   const delta = c.verdict.delta === null ? "" : ` (Δ ${fmtSigned(c.verdict.delta)})`;
-  return `${claimedText(c)} → ${fmtSummary(rep)}${delta}`;
+  return bare ? fmtSummary(rep) : `${claimedText(c)} → ${fmtSummary(rep)}${delta}`;
 }
 
 function statusMd(status: string): string {

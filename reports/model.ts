@@ -239,6 +239,16 @@ export function cellStatusLabel(c: CellReport): string {
   return c.verdict.status;
 }
 
+/**
+ * The note shared by every cell when none of the table's cells has a printed number (e.g. IGDS Tables
+ * 1–3, whose numbers the text extraction lost); grids then state it once instead of in every entry.
+ */
+export function sharedClaimedNote(r: TableReport): string | null {
+  if (r.cells.length === 0 || r.cells.some((c) => c.spec.claimed)) return null;
+  const notes = new Set(r.cells.map((c) => c.spec.claimedNote ?? "unavailable in source"));
+  return notes.size === 1 ? [...notes][0] : null;
+}
+
 /** A file name for a table id ("igds/table1" → "igds_table1"); ids never contain "_". */
 export function tableFileStem(tableId: string): string {
   return tableId.replace(/\//g, "_");

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../results/_assert.ts";
 import { renderIndexMarkdown, renderTableMarkdown } from "../../reports/markdown.ts";
+import { renderTableHtml } from "../../reports/html.ts";
 import { buildTableReport } from "../../reports/model.ts";
 import { demoTable, repeats } from "../results/_fixtures.ts";
 
@@ -108,4 +109,25 @@ Deno.test("report grid: a row label repeated per IPC group is qualified by IPC, 
     buildTableReport({ spec: base, results: [], profile: "paper" }).grid.rows.includes("DM"),
     true,
   );
+});
+
+Deno.test("report grid: a table without printed numbers states that once, entries show results only", () => {
+  const base = demoTable();
+  const spec = demoTable({
+    cells: base.cells.map((c) => ({ ...c, claimed: null, claimedNote: "lost in extraction" })),
+    claims: [],
+  });
+  const input = { ...inputs(), spec };
+  const md = renderTableMarkdown(input);
+  assert(md.includes("Claimed numbers: lost in extraction (every cell)."), md);
+  assert(md.includes("| 25.87 ± 0.25 (n=3) |"), "bare reproduced entry");
+  const grid = md.slice(md.indexOf("## Claimed vs reproduced"), md.indexOf("## Cells"));
+  assert(!grid.includes("claimed: lost"), "no per-entry claimed text in the grid");
+  assert(grid.includes("_not implemented_") && !grid.includes("needs a GAN"), "short state; reasons below");
+  assert(md.slice(md.indexOf("## Cells")).includes("needs a GAN"), "the Cells table keeps the reason");
+  const html = renderTableHtml(input);
+  assert(html.includes("Claimed numbers: lost in extraction (every cell)"));
+  assert(!html.includes(`<div class="claimed">`), "no claimed line in grid entries");
+  // With a printed number anywhere the grid keeps the claimed → reproduced form.
+  assert(renderTableMarkdown(inputs()).includes("claimed: unavailable in source → "));
 });
