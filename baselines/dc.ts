@@ -85,7 +85,8 @@ export function dcDefaults(ipc: number, augment: "none" | "dsa"): DcConfig {
 /**
  * Profiles shrink iterations, loops and real batches; the per-iteration algorithm is unchanged. Quick
  * also narrows the nets to width 32 like DM, IDC and MTT: at width 128 one MNIST IPC-10 DSA repeat
- * (20 × 5 × 10 second-order class steps) ran over 15 min on the 2-core machine.
+ * (20 × 5 × 10 second-order class steps) ran over 15 min on the 2-core machine, and still 35 min at width
+ * 32 while sharing the cores; 10 × 2 × 10 class steps match IDC's quick share of the table time.
  */
 export function dcScale(c: DcConfig, profile: Profile): DcConfig {
   switch (profile) {
@@ -100,8 +101,8 @@ export function dcScale(c: DcConfig, profile: Profile): DcConfig {
     case "quick":
       return {
         ...c,
-        iterations: Math.min(c.iterations, 20),
-        outerLoop: Math.min(c.outerLoop, 5),
+        iterations: Math.min(c.iterations, 10),
+        outerLoop: Math.min(c.outerLoop, 2),
         innerLoop: Math.min(c.innerLoop, 5),
         batchReal: Math.min(c.batchReal, 64),
         width: Math.min(c.width, 32),

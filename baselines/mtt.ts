@@ -123,12 +123,13 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
  * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's
  * activations, and at width 128 an IPC-10 MNIST quick run (100 images × 5 steps) was OOM-killed at 21 GB.
+ * Quick's 10 iterations take ~5 min per MNIST IPC-10 repeat after the experts (20 took ~10 min).
  */
 export function mttScale(c: MttConfig, profile: Profile): MttConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
-    quick: { it: 20, steps: 5, experts: 2, epochs: 4, images: 2000, width: 32 },
+    quick: { it: 10, steps: 5, experts: 2, epochs: 4, images: 2000, width: 32 },
     proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000, width: c.width },
   }[profile];
   const trainEpochs = Math.min(c.trainEpochs, l.epochs);
