@@ -10,15 +10,27 @@ export function fmtDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/**
+ * Repeats done / total with an ETA. `work` is how many of the repeats will really compute (table rows
+ * whose substituted configs coincide reuse one distillation and evaluation), so the ETA does not
+ * count reused repeats as work still to do.
+ */
 export class Eta {
   private spent = 0;
   private finished = 0;
-  constructor(readonly total: number) {}
+  private worked = 0;
+  readonly work: number;
+  constructor(readonly total: number, work = total) {
+    this.work = Math.min(work, total);
+  }
 
   /** A repeat finished after `seconds` of work (reused work counts as done but not as time). */
   done(seconds: number, counted = true): void {
     this.finished++;
-    if (counted) this.spent += seconds;
+    if (counted) {
+      this.spent += seconds;
+      this.worked++;
+    }
   }
 
   get count(): number {
@@ -27,7 +39,8 @@ export class Eta {
 
   /** Seconds left, or NaN before any timed repeat. */
   remaining(): number {
-    return this.spent > 0 ? (this.spent / this.finished) * (this.total - this.finished) : NaN;
+    if (this.worked === 0 || this.spent <= 0) return NaN;
+    return (this.spent / this.worked) * Math.max(0, this.work - this.worked);
   }
 
   label(): string {

@@ -93,6 +93,8 @@ interface Pending {
   codeVersion: string;
   data: PreparedData;
   key: string;
+  /** What this repeat computes, without the table row: equal for rows that will share the work. */
+  work: string;
 }
 
 export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunSummary> {
@@ -140,7 +142,14 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       );
       keyByIndex.set(item.index, key);
       if (store.has(key)) summary.alreadyDone++;
-      else pending.push({ item, method, codeVersion, data, key });
+      else {pending.push({
+          item,
+          method,
+          codeVersion,
+          data,
+          key,
+          work: workSignature(item, codeVersion, data),
+        });}
     }
     log(
       `${table.id} @ ${opts.profile}` + (opts.shard ? ` shard ${opts.shard.k}/${opts.shard.n}` : "") +
@@ -152,7 +161,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       const adapter = await (opts.initBackend ?? initWebGpu)();
       const env = opts.environment ?? await runEnvironment();
       const evaluate = opts.evaluate ?? defaultEvaluate;
-      const eta = new Eta(pending.length);
+      const eta = new Eta(pending.length, new Set(pending.map((p) => p.work)).size);
       // One evaluation per (set, model, protocol, seed, test subset) per run: table rows that differ
       // only in a model the profile substituted away evaluate to identical numbers anyway.
       const evalMemo = new Map<string, EvalResult>();
@@ -194,6 +203,25 @@ interface RepeatContext extends RunOptions {
   adapter: Adapter;
   env: RunEnvironment;
   evalMemo: Map<string, EvalResult>;
+}
+
+/** The distillation and evaluation a repeat performs, as the memo keys of runRepeat see them. */
+function workSignature(item: PlannedRepeat, codeVersion: string, data: PreparedData): string {
+  const { plan, seed } = item;
+  const r = plan.resolved;
+  return canonicalJson({
+    method: r.method,
+    codeVersion,
+    dataset: data.dataset.manifest.hash,
+    datasetLoad: plan.datasetLoad,
+    ipc: r.ipc,
+    config: r.methodConfig,
+    profile: r.profile,
+    model: r.model,
+    protocol: plan.protocol,
+    seed,
+    testLimit: plan.testLimit ?? null,
+  });
 }
 
 async function runRepeat(
