@@ -395,6 +395,9 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
       return { ...base.scale(b, profile), ...cmiScale(cmi, profile) };
     },
     distill: (ctx) => distillWithCmi(base, id, ctx),
+    ...(base.imagesPerClass
+      ? { imagesPerClass: (c: C & CmiConfig, ipc: number) => base.imagesPerClass!(splitConfig(c).base, ipc) }
+      : {}),
   };
 }
 

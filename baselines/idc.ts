@@ -369,6 +369,7 @@ export const idcMethod: MethodDef<IdcConfig> = {
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, null),
   scale: idcScale,
   distill: (ctx) => distillIdc(ctx, "idc"),
+  imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
 
 export const idc1Method: MethodDef<IdcConfig> = {
@@ -380,6 +381,7 @@ export const idc1Method: MethodDef<IdcConfig> = {
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, 1),
   scale: idcScale,
   distill: (ctx) => distillIdc(ctx, "idc-1"),
+  imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
 
 /** IDC with its hooks exposed for plug-ins, and IDC + CMI. */

@@ -266,6 +266,8 @@ export function resolveCell(
   // --- method config -------------------------------------------------------------------------------
   const method = lookupMethod(cell.method);
   let methodConfig: Record<string, unknown> = { ...(cell.config ?? {}) };
+  /** Images per class the evaluator trains on (budgets are sized by it). */
+  let perClass = cell.ipc;
   if (!method) {
     blockers.push(`unknown method "${cell.method}"`);
   } else if (!method.implemented) {
@@ -282,11 +284,12 @@ export function resolveCell(
       const scaled = method.scale(parsed.data, profile);
       recordConfigScaling(parsed.data, scaled, profile, subs);
       methodConfig = scaled;
+      if (cell.ipc !== null && method.imagesPerClass) perClass = method.imagesPerClass(scaled, cell.ipc);
     }
   }
 
   // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
-  const scaledProtocol = scaleProtocol(protocol, cell.ipc, data.classes, p, subs);
+  const scaledProtocol = scaleProtocol(protocol, cell.ipc, perClass, data.classes, p, subs);
   if (scaledProtocol.labels.kind === "soft-kd") {
     scaledProtocol.labels = scaleTeacher(scaledProtocol.labels, data.side, p, subs, blockers);
   }
@@ -474,10 +477,14 @@ function resolveModel(
   return id;
 }
 
-/** Epochs and evaluation cadence of the profile, recorded when they differ from the paper's. */
+/**
+ * Epochs and evaluation cadence of the profile, recorded when they differ from the paper's. `perClass`:
+ * images per class of the set trained on (the IPC, or f²·IPC for IDC); null for full-dataset rows.
+ */
 function scaleProtocol(
   protocol: ProtocolConfig,
   ipc: number | null,
+  perClass: number | null,
   classes: number,
   p: ProfileDef,
   subs: Substitution[],
@@ -493,8 +500,8 @@ function scaleProtocol(
     case "budget": {
       const { samples, minSteps, min, max } = p.epochs;
       let byBudget = min;
-      if (ipc !== null) {
-        const n = ipc * classes;
+      if (perClass !== null) {
+        const n = perClass * classes;
         const stepsPerEpoch = Math.ceil(n / Math.min(protocol.batchSize, n));
         byBudget = Math.max(Math.floor(samples / n), Math.ceil(minSteps / stepsPerEpoch));
       }

@@ -178,3 +178,15 @@ Deno.test("profiles: quick's step floor keeps optimizer steps from falling as IP
   for (let i = 1; i < steps.length; i++) ok(steps[i] >= budget.minSteps && steps[i] <= 2 * budget.minSteps);
   eq(steps[0], 300); // IPC 1: ⌊3000 / 10⌋ epochs of one batch, the budget alone
 });
+
+Deno.test("profiles: budgets count the images a method's set really has (IDC decodes f² per stored image)", () => {
+  const cmi1 = findTable("cmi/table1")!;
+  const plan = (id: string) => resolveCell(cmi1, cellOf(cmi1, id), "quick", { availability: embeddedOnly });
+  const idc = plan("svhn-ipc10-convnet3-idc"), idcCmi = plan("svhn-ipc10-convnet3-idc+cmi");
+  eq(idc.resolved.methodConfig.factor, 2);
+  // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 / 400⌋ = 7 epochs, raised to ⌈100 / 7 batches⌉ = 15.
+  eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 15]);
+  eq(idcCmi.protocol.epochs.default, 15, "+cmi forwards the base method's set size");
+  // DC-protocol rows of 100 plain images: one batch of 256 per epoch, so 100 epochs for 100 steps.
+  eq(plan("svhn-ipc10-convnet3-dm").protocol.epochs.default, 100);
+});
