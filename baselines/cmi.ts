@@ -390,9 +390,9 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
       ...base.defaults(datasetId, ipc),
       ...cmiDefaults(base.id, datasetId, ipc),
     }),
-    scale: (c, profile) => {
+    scale: (c, profile, ipc) => {
       const { base: b, cmi } = splitConfig(c);
-      return { ...base.scale(b, profile), ...cmiScale(cmi, profile) };
+      return { ...base.scale(b, profile, ipc), ...cmiScale(cmi, profile) };
     },
     distill: (ctx) => distillWithCmi(base, id, ctx),
     ...(base.imagesPerClass

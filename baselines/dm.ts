@@ -73,16 +73,22 @@ export function widthCompensation(from: number, to: number): number {
 /**
  * Profiles shrink iterations, the real batch and (below proxy) the random networks' width: a DM
  * iteration at width 128 costs ~10 s on the contended 2-core llvmpipe machine (~3.5 s at width 32),
- * so quick (≤ ~2 min per MNIST IPC-10 run) narrows the nets, with the image lr compensated.
+ * so quick (≤ ~2 min per MNIST IPC-10 run) narrows the nets, with the image lr compensated. Every
+ * iteration forwards the whole synthetic set, so quick also caps iterations × IPC at 350 (35 up to
+ * IPC 10; IPC 50 took ~2.5 min per repeat at 35).
  */
-export function dmScale(c: DmConfig, profile: Profile): DmConfig {
+export function dmScale(c: DmConfig, profile: Profile, ipc = 0): DmConfig {
   const narrow = (width: number): DmConfig =>
     width >= c.width ? c : { ...c, width, lrImg: c.lrImg * widthCompensation(c.width, width) };
   switch (profile) {
     case "smoke":
       return { ...c, iterations: Math.min(c.iterations, 2), batchReal: Math.min(c.batchReal, 16) };
     case "quick":
-      return { ...narrow(32), iterations: Math.min(c.iterations, 35), batchReal: Math.min(c.batchReal, 32) };
+      return {
+        ...narrow(32),
+        iterations: Math.min(c.iterations, Math.max(4, Math.floor(350 / Math.max(ipc, 10)))),
+        batchReal: Math.min(c.batchReal, 32),
+      };
     case "proxy":
       return { ...c, iterations: Math.min(c.iterations, 2000), batchReal: Math.min(c.batchReal, 128) };
     case "paper":

@@ -281,7 +281,7 @@ export function resolveCell(
           parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
       );
     } else {
-      const scaled = method.scale(parsed.data, profile);
+      const scaled = method.scale(parsed.data, profile, cell.ipc ?? 0);
       recordConfigScaling(parsed.data, scaled, profile, subs);
       methodConfig = scaled;
       if (cell.ipc !== null && method.imagesPerClass) perClass = method.imagesPerClass(scaled, cell.ipc);

@@ -60,8 +60,12 @@ export interface DistillResult {
   metrics: Record<string, number>;
 }
 
-/** How a profile scales a method's paper config (iterations etc.): one rule set, no separate code paths. */
-export type ProfileScaler<C> = (paper: C, profile: Profile) => C;
+/**
+ * How a profile scales a method's paper config (iterations etc.): one rule set, no separate code paths.
+ * `ipc` (0 for full-dataset rows) lets a method whose cost grows with the set size keep a profile's
+ * time budget.
+ */
+export type ProfileScaler<C> = (paper: C, profile: Profile, ipc: number) => C;
 
 export interface MethodDef<C = Record<string, unknown>> {
   id: string;

@@ -112,7 +112,7 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
   assert(d.cmiLambda === 50_000 && d.cmiExtractor === "resnet18" && d.outerLoop === 10, "merged defaults");
   assert(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
   assert(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
-  const q = dsaCmiMethod.scale(d, "quick");
+  const q = dsaCmiMethod.scale(d, "quick", 10);
   assert(q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 20, "quick scaling");
   assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
 });
@@ -124,7 +124,7 @@ Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), determin
     const dataset = tinyDataset("mnist", 12, 2);
     const m = dcCmiMethod;
     const config: DcConfig & CmiConfig = {
-      ...m.scale(m.defaults("mnist", 3), "smoke"),
+      ...m.scale(m.defaults("mnist", 3), "smoke", 3),
       width: 4,
       batchReal: 8,
       iterations: 3,
@@ -151,7 +151,7 @@ Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => 
   const dataset = tinyDataset("mnist", 12, 2);
   const m = dsaCmiMethod;
   const config = {
-    ...m.scale(m.defaults("mnist", 2), "smoke"),
+    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
     width: 4,
     batchReal: 8,
     iterations: 1,

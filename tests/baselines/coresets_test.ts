@@ -48,7 +48,7 @@ Deno.test("k-center: each pick maximises the minimum distance to the picks so fa
 
 // One full-batch step per epoch: the fewest shapes to compile for the width-128 feature net.
 const featTiny = (m: MethodDef<CoresetFeatureConfig>): CoresetFeatureConfig => ({
-  ...m.scale(m.defaults("mnist", 2), "smoke"),
+  ...m.scale(m.defaults("mnist", 2), "smoke", 2),
   featureBatchSize: 256,
 });
 
@@ -122,7 +122,7 @@ Deno.test("forgetting: events are correct→incorrect transitions; never-learned
 });
 
 const forgetTiny = (): ForgettingConfig => ({
-  ...forgettingMethod.scale(forgettingMethod.defaults("mnist", 2), "smoke"),
+  ...forgettingMethod.scale(forgettingMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   epochs: 3,
   batchSize: 16,
@@ -152,6 +152,6 @@ for (
     assert(a.set.images.every((v, i) => v === b.set.images[i]), "same images");
     assert(a.set.meta.method === name, "meta");
     assert(mm.schema.safeParse(mm.defaults("mnist", 10)).success, "defaults validate");
-    assert(mm.schema.safeParse(mm.scale(mm.defaults("mnist", 10), "quick")).success, "quick validates");
+    assert(mm.schema.safeParse(mm.scale(mm.defaults("mnist", 10), "quick", 10)).success, "quick validates");
   });
 }

@@ -29,7 +29,7 @@ function assert(c: boolean, m: string): asserts c {
 }
 
 const tiny = (over: Partial<IdcConfig> = {}): IdcConfig => ({
-  ...idcMethod.scale(idcMethod.defaults("mnist", 2), "smoke"),
+  ...idcMethod.scale(idcMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   batchReal: 8,
   netSamples: 16,

@@ -125,7 +125,7 @@ Deno.test("gradient matching: SGD on the images lowers the matching loss", async
 async function runTiny(m: MethodDef<DcConfig>, seed: number) {
   const dataset = tinyDataset("mnist", 12, 2);
   const config: DcConfig = {
-    ...m.scale(m.defaults("mnist", 1), "smoke"),
+    ...m.scale(m.defaults("mnist", 1), "smoke", 1),
     width: 4,
     batchReal: 8,
     iterations: 2,

@@ -123,7 +123,7 @@ Deno.test("mtt: expert trajectories round-trip through the keyed cache", async (
 
 function tinyConfig(): MttConfig {
   return {
-    ...mttMethod.scale(mttMethod.defaults("mnist", 2), "smoke"),
+    ...mttMethod.scale(mttMethod.defaults("mnist", 2), "smoke", 2),
     width: 4,
     iterations: 6,
     synSteps: 3,
@@ -157,7 +157,7 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
     assert(r.set.shape.join() === "20,1,8,8" && r.set.meta.method === "mtt", "set");
     assert(mttMethod.schema.safeParse(mttMethod.defaults("cifar100", 50)).success, "defaults validate");
     assert(mttMethod.defaults("cifar100", 50).batchSyn === 125, "cifar100 ipc50 batch_syn");
-    const q = mttMethod.scale(mttMethod.defaults("cifar10", 10), "quick");
+    const q = mttMethod.scale(mttMethod.defaults("cifar10", 10), "quick", 10);
     assert(q.maxStartEpoch - 1 + q.expertEpochs <= q.trainEpochs, "quick keeps θ* inside the trajectory");
     // mtt+cmi runs on the same experts (cached) with the CMI hook.
     const rc = await mttCmiMethod.distill({
@@ -165,7 +165,7 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       ipc: 2,
       seed: 3,
       config: {
-        ...mttCmiMethod.scale(mttCmiMethod.defaults("mnist", 2), "smoke"),
+        ...mttCmiMethod.scale(mttCmiMethod.defaults("mnist", 2), "smoke", 2),
         ...config,
         iterations: 2,
         cmiPretrained: false,

@@ -44,7 +44,7 @@ const load = { id: "mnist" };
 for (const m of methods) {
   Deno.test(`dd distill --method ${m.id} --profile smoke: a valid set and grid`, async () => {
     const data = await pool.prepare(load, 2);
-    const config = m.schema.parse(m.scale(m.defaults("mnist", 1), "smoke"));
+    const config = m.schema.parse(m.scale(m.defaults("mnist", 1), "smoke", 1));
     const out = await distillStep({
       method: m,
       codeVersion: codeVersionFor(m),
