@@ -68,7 +68,12 @@ export interface DistillStepOutput {
   distillKey: string;
 }
 
-export function distillKeyOf(i: DistillStepInput): string {
+export function distillKeyOf(
+  i: Pick<
+    DistillStepInput,
+    "method" | "codeVersion" | "datasetLoad" | "data" | "ipc" | "seed" | "config" | "profile"
+  >,
+): string {
   return sha256Hex(canonicalJson({
     v: 1,
     method: i.method.id,

@@ -25,6 +25,7 @@ import { DatasetPool, type LoadFn, type PreparedData } from "./datasets.ts";
 import {
   type AnyMethod,
   type DistillFn,
+  distillKeyOf,
   distillStep,
   type DistillStepOutput,
   evalStep,
@@ -93,7 +94,7 @@ interface Pending {
   codeVersion: string;
   data: PreparedData;
   key: string;
-  /** What this repeat computes, without the table row: equal for rows that will share the work. */
+  /** Its evaluation's memo key (set, model, protocol, seed, test subset): shared by rows that share work. */
   work: string;
 }
 
@@ -120,6 +121,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
     const pool = new DatasetPool(opts.load);
     const keyByIndex = new Map<number, string>();
     const pending: Pending[] = [];
+    const stored: { key: string; work: string }[] = [];
     // Pass 1: content keys (these need each dataset's manifest hash) and what is already stored.
     for (const item of plan.repeats) {
       if (opts.signal?.aborted) break;
@@ -141,15 +143,11 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
         data.dataset.manifest.hash,
       );
       keyByIndex.set(item.index, key);
-      if (store.has(key)) summary.alreadyDone++;
-      else {pending.push({
-          item,
-          method,
-          codeVersion,
-          data,
-          key,
-          work: workSignature(item, codeVersion, data),
-        });}
+      const work = evalMemoKey(item, method, codeVersion, data);
+      if (store.has(key)) {
+        summary.alreadyDone++;
+        stored.push({ key, work });
+      } else pending.push({ item, method, codeVersion, data, key, work });
     }
     log(
       `${table.id} @ ${opts.profile}` + (opts.shard ? ` shard ${opts.shard.k}/${opts.shard.n}` : "") +
@@ -161,10 +159,16 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       const adapter = await (opts.initBackend ?? initWebGpu)();
       const env = opts.environment ?? await runEnvironment();
       const evaluate = opts.evaluate ?? defaultEvaluate;
-      const eta = new Eta(pending.length, new Set(pending.map((p) => p.work)).size);
-      // One evaluation per (set, model, protocol, seed, test subset) per run: table rows that differ
-      // only in a model the profile substituted away evaluate to identical numbers anyway.
-      const evalMemo = new Map<string, EvalResult>();
+      // One evaluation per (set, model, protocol, seed, test subset): table rows that differ only in a
+      // model the profile substituted away evaluate to identical numbers anyway. Evaluations stored by an
+      // earlier (e.g. killed) run seed the memo, so resuming does not redo them for the remaining rows.
+      const evalMemo = new Map<string, EvalMemo>();
+      for (const s of stored) {
+        const row = evalMemo.has(s.work) ? undefined : store.get(s.key);
+        if (row) evalMemo.set(s.work, { metrics: row.metrics, seconds: row.provenance.evalSeconds });
+      }
+      const work = new Set(pending.filter((p) => !evalMemo.has(p.work)).map((p) => p.work));
+      const eta = new Eta(pending.length, work.size);
       for (const p of pending) {
         if (opts.signal?.aborted) break;
         try {
@@ -202,21 +206,32 @@ interface RepeatContext extends RunOptions {
   evaluate: EvaluateFn;
   adapter: Adapter;
   env: RunEnvironment;
-  evalMemo: Map<string, EvalResult>;
+  evalMemo: Map<string, EvalMemo>;
 }
 
-/** The distillation and evaluation a repeat performs, as the memo keys of runRepeat see them. */
-function workSignature(item: PlannedRepeat, codeVersion: string, data: PreparedData): string {
+/** What an evaluation depends on; rows with equal keys share one. */
+type EvalMemo = Pick<EvalResult, "metrics" | "seconds">;
+
+function evalMemoKey(
+  item: PlannedRepeat,
+  method: AnyMethod,
+  codeVersion: string,
+  data: PreparedData,
+): string {
   const { plan, seed } = item;
   const r = plan.resolved;
-  return canonicalJson({
-    method: r.method,
+  const set = distillKeyOf({
+    method,
     codeVersion,
-    dataset: data.dataset.manifest.hash,
+    data,
     datasetLoad: plan.datasetLoad,
-    ipc: r.ipc,
+    ipc: r.ipc ?? 0,
+    seed,
     config: r.methodConfig,
     profile: r.profile,
+  });
+  return canonicalJson({
+    set,
     model: r.model,
     protocol: plan.protocol,
     seed,
@@ -249,14 +264,7 @@ async function runRepeat(
     signal: ctx.signal,
   });
   ctx.signal?.throwIfAborted();
-  const memoKey = canonicalJson({
-    set: distilled.distillKey,
-    model: r.model,
-    protocol: plan.protocol,
-    seed,
-    testLimit: plan.testLimit ?? null,
-  });
-  let evaluated = ctx.evalMemo.get(memoKey);
+  let evaluated = ctx.evalMemo.get(p.work);
   const evalReused = evaluated !== undefined;
   if (!evaluated) {
     evaluated = await evalStep({
@@ -270,7 +278,7 @@ async function runRepeat(
       progress: statusReporter(`${label} eval ${r.model}`, ctx.status),
       signal: ctx.signal,
     });
-    ctx.evalMemo.set(memoKey, evaluated);
+    ctx.evalMemo.set(p.work, evaluated);
   }
   const finished = new Date();
   const wall = (performance.now() - t0) / 1000;

@@ -189,3 +189,27 @@ Deno.test("runTable: SIGKILL after some committed repeats loses none of them; re
   await runTable(tinyTable(), testRunOptions(whole, { profile: "quick" }));
   eq(essence(rows(`${dir}/results.db`)), essence(rows(`${whole}/results.db`)));
 });
+
+Deno.test("runTable: a resumed run reuses stored evaluations for rows that share them", async () => {
+  const dir = await tempDir();
+  // First run: only r1 (r1-resnet shares its substituted ConvNet evaluation) is stored.
+  await runTable(tinyTable(), testRunOptions(dir, { filter: "id=r1" }));
+  const first = rows(`${dir}/results.db`);
+  eq(first.map((r) => r.resolved.cellId), ["r1"]);
+  const evaluated: string[] = [];
+  const inner = fakeEvaluate();
+  const summary = await runTable(
+    tinyTable(),
+    testRunOptions(dir, {
+      filter: "method=random",
+      evaluate: (req) => (evaluated.push(`${req.set.meta.ipc}`), inner(req)),
+    }),
+  );
+  eq(summary.completed, 2, "r1-resnet and r2");
+  eq(evaluated, ["2"], "r1-resnet takes r1's stored numbers; only r2 is evaluated");
+  const all = rows(`${dir}/results.db`);
+  eq(
+    all.find((r) => r.resolved.cellId === "r1-resnet")!.metrics,
+    first[0].metrics,
+  );
+});
