@@ -319,7 +319,7 @@ function provenance(r: TableReport): string {
     ["Hosts", p.hostnames.map(h).join(", ")],
     [
       "Wall time",
-      `${fmtSeconds(p.wallSeconds)} (distill ${fmtSeconds(p.distillSeconds)}, eval ${
+      `${fmtSeconds(p.wallSeconds)} (work: distill ${fmtSeconds(p.distillSeconds)}, eval ${
         fmtSeconds(p.evalSeconds)
       }), ` +
       `${h(p.firstStart ?? "?")} → ${h(p.lastFinish ?? "?")}`,

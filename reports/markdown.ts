@@ -134,7 +134,7 @@ function provenanceLines(r: TableReport): string[] {
       list(p.datasetManifestHashes.map((h) => h.slice(0, 12)))
     }`,
     `- **Hosts:** ${p.hostnames.map(md).join(", ")}`,
-    `- **Wall time:** ${fmtSeconds(p.wallSeconds)} (distill ${fmtSeconds(p.distillSeconds)}, eval ${
+    `- **Wall time:** ${fmtSeconds(p.wallSeconds)} (work: distill ${fmtSeconds(p.distillSeconds)}, eval ${
       fmtSeconds(p.evalSeconds)
     }), ` +
     `${md(p.firstStart ?? "?")} → ${md(p.lastFinish ?? "?")}`,

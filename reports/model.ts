@@ -5,6 +5,7 @@
 import type { CellSpec, TableSpec } from "../experiments/schema.ts";
 import { summarize, type Summary } from "../results/stats.ts";
 import type { CellRepeatResult, MetricName, Profile, Substitution } from "../results/types.ts";
+import { canonicalJson } from "../results/key.ts";
 import {
   type CellStatus,
   type CellVerdict,
@@ -219,11 +220,37 @@ function summariseProvenance(results: readonly CellRepeatResult[]): ProvenanceSu
     codeVersions: distinct(results.map((r) => r.codeVersion)),
     datasetManifestHashes: distinct(results.map((r) => r.datasetManifestHash)),
     wallSeconds: sum((r) => r.provenance.wallSeconds),
-    distillSeconds: sum((r) => r.provenance.distillSeconds),
-    evalSeconds: sum((r) => r.provenance.evalSeconds),
+    // Rows that shared a set or an evaluation all carry its cost; count each piece of work once.
+    distillSeconds: sumDistinct(results, distillWork, (r) => r.provenance.distillSeconds),
+    evalSeconds: sumDistinct(
+      results,
+      (r) => `${distillWork(r)} ${evalWork(r)}`,
+      (r) => r.provenance.evalSeconds,
+    ),
     firstStart: times((r) => r.provenance.startedAt)[0] ?? null,
     lastFinish: times((r) => r.provenance.finishedAt).at(-1) ?? null,
   };
+}
+
+/** What a repeat's distilled set depends on (its artifact hash when saved). */
+function distillWork(r: CellRepeatResult): string {
+  if (r.artifact) return r.artifact.sha256;
+  const c = r.resolved;
+  return canonicalJson([c.method, c.dataset, c.ipc, c.profile, c.methodConfig, r.seed, r.codeVersion]);
+}
+
+function evalWork(r: CellRepeatResult): string {
+  return canonicalJson([r.resolved.model, r.resolved.protocolConfig, r.seed]);
+}
+
+function sumDistinct(
+  results: readonly CellRepeatResult[],
+  key: (r: CellRepeatResult) => string,
+  f: (r: CellRepeatResult) => number,
+): number {
+  const seen = new Map<string, number>();
+  for (const r of results) if (!seen.has(key(r))) seen.set(key(r), f(r));
+  return [...seen.values()].reduce((a, b) => a + b, 0);
 }
 
 /** Renderers accept raw inputs or a built model (when several formats are rendered from one). */

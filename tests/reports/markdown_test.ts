@@ -15,9 +15,9 @@ function inputs(profile: "paper" | "quick" = "paper") {
   return {
     spec: demoTable(),
     results: [
-      ...repeats("dm-1", [25.6, 26.1, 25.9], { profile, substitutions: subs }),
-      ...repeats("ours-1", [29.5, 30.4, 30.1], { profile }),
-      ...repeats("ours-50", [62.0], { profile }),
+      ...repeats("dm-1", [25.6, 26.1, 25.9], { profile, substitutions: subs, ipc: 1 }),
+      ...repeats("ours-1", [29.5, 30.4, 30.1], { profile, ipc: 1 }),
+      ...repeats("ours-50", [62.0], { profile, ipc: 50 }),
     ],
     profile,
     methodStatus: (
@@ -46,7 +46,15 @@ Deno.test("markdown: substitutions, provenance and profile are stated", () => {
   const md = renderTableMarkdown(inputs());
   assert(md.includes("| dataset | imagewoof | fashion-mnist | ImageWoof absent offline | dm-1 |"));
   assert(md.includes("`0123456789`") && md.includes("`2.9.6`") && md.includes("llvmpipe"));
-  assert(md.includes("**Wall time:** 1.17 h (distill 46.7 min, eval 23.3 min)"), "7 repeats × 600 s");
+  assert(md.includes("**Wall time:** 1.17 h (work: distill 46.7 min, eval 23.3 min)"), "7 repeats × 600 s");
+  // A row reusing another row's set and evaluation (a substituted model) adds wall time, not work.
+  const shared = inputs();
+  shared.results.push(
+    ...repeats("ours-50", [62.0], { profile: "paper", ipc: 50, tableId: "demo/table1" }).map(
+      (r) => ({ ...r, resolved: { ...r.resolved, cellId: "ours-50" }, key: "f".repeat(64) }),
+    ),
+  );
+  assert(renderTableMarkdown(shared).includes("(work: distill 46.7 min, eval 23.3 min)"));
   assert(md.includes("**Profile:** `paper`"));
   const quick = renderTableMarkdown(inputs("quick"));
   assert(quick.includes("profile ≠ paper: not comparable"));
