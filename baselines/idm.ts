@@ -361,6 +361,7 @@ export const idmMethod: MethodDef<IdmConfig> = {
   defaults: idmDefaults,
   scale: idmScale,
   distill: (ctx) => distillIdm(ctx, "idm"),
+  imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
 
 /** IDM with its hook exposed for plug-ins, and IDM + CMI. */

@@ -81,8 +81,8 @@ export interface MethodDef<C = Record<string, unknown>> {
   scale: ProfileScaler<C>;
   distill(ctx: DistillContext<C>): Promise<DistillResult>;
   /**
-   * Images per class of the set it returns, when not the IPC (IDC's multi-formulation decodes f² images
-   * from each stored one); profiles size evaluator budgets by it.
+   * Images per class of the set it returns, when not the IPC (IDC's multi-formulation and IDM's
+   * partition-and-expand decode f² images from each stored one); profiles size evaluator budgets by it.
    */
   imagesPerClass?(config: C, ipc: number): number;
 }

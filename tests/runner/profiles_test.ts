@@ -187,6 +187,8 @@ Deno.test("profiles: budgets count the images a method's set really has (IDC dec
   // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 / 400⌋ = 7 epochs, raised to ⌈100 / 7 batches⌉ = 15.
   eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 15]);
   eq(idcCmi.protocol.epochs.default, 15, "+cmi forwards the base method's set size");
+  // IDM's partition-and-expand (f = 2) under the DC protocol: 400 images, 2 batches of 256, 50 epochs.
+  eq(plan("svhn-ipc10-convnet3-idm").protocol.epochs.default, 50);
   // DC-protocol rows of 100 plain images: one batch of 256 per epoch, so 100 epochs for 100 steps.
   eq(plan("svhn-ipc10-convnet3-dm").protocol.epochs.default, 100);
 });
