@@ -410,7 +410,28 @@ async function distillWithCmi<C>(
   const t0 = performance.now();
   const pool = await CmiPool.open(ctx.dataset, cmi, ctx.seed, ctx.progress);
   const poolSeconds = (performance.now() - t0) / 1000;
+  // The start value: CMI of the initial set under the fixed member 0. Per-class loops (IDC) pass one
+  // class per call, so it sums each class's first call (before that class's first update) until a
+  // class repeats; whole-set loops (DM, DSA, MTT) complete it in their first call.
   let start: Tensor | null = null;
+  let startCount = 0;
+  let startDone = false;
+  const startClasses = new Set<number>();
+  const recordStart = (images: Tensor, labels: Int32Array) => {
+    if (startDone || labels.some((l) => startClasses.has(l))) {
+      startDone = true;
+      return;
+    }
+    for (const l of labels) startClasses.add(l);
+    const v = noGrad(() =>
+      T.mul(cmiLoss(pool.reference, images.detach(), labels, cmi.cmiSpace), labels.length)
+    );
+    const sum: Tensor = start ? noGrad(() => T.add(start!, v)) : v;
+    sum.keep();
+    if (start !== sum) start?.dispose();
+    start = sum;
+    startCount += labels.length;
+  };
   try {
     const dim = cmi.cmiSpace === "feature" ? pool.reference.embedDim : pool.reference.numClasses;
     if (cmi.featureDim !== undefined && cmi.featureDim !== dim) {
@@ -421,8 +442,7 @@ async function distillWithCmi<C>(
     const hooks: RegularizerHooks = {
       prepare: (it) => pool.prepare(it),
       regularizer: (images, labels, it) => {
-        // The start value: the initial images (first call, before any update) under the fixed member 0.
-        start ??= noGrad(() => cmiLoss(pool.reference, images.detach(), labels, cmi.cmiSpace)).keep();
+        recordStart(images, labels);
         if (cmi.cmiLambda === 0) return T.fill([], 0);
         return T.mul(cmiLoss(pool.extractorFor(it), images, labels, cmi.cmiSpace), cmi.cmiLambda);
       },
@@ -435,7 +455,7 @@ async function distillWithCmi<C>(
     } finally {
       x.dispose();
     }
-    const cmiStart = start ? await (start as Tensor).item() : NaN;
+    const cmiStart = start ? await (start as Tensor).item() / startCount : NaN;
     result.set.meta.extra = {
       ...result.set.meta.extra,
       cmiExtractor: cmi.cmiExtractor,

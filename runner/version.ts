@@ -19,6 +19,8 @@ export const CODE_VERSION = {
 export const METHOD_VERSIONS: Readonly<Record<string, number>> = {
   random: 1,
   "full-dataset": 1,
+  // 2: cmiStart covers every class (it was class 0's images only for IDC's per-class loop).
+  "idc+cmi": 2,
 };
 
 /** e.g. "random@1 engine@1 evaluator@1 runner@1". */

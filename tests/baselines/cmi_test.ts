@@ -14,6 +14,7 @@ import {
   dsaCmiMethod,
 } from "../../baselines/cmi.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
+import { idcCmiMethod } from "../../baselines/idc.ts";
 import { silentProgress } from "../../methods/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
@@ -163,4 +164,26 @@ Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => 
     Number.isFinite(r.metrics.cmiEnd) && r.metrics.cmiFeatureDim === 10,
     "probability space over classes",
   );
+});
+
+Deno.test("idc+cmi: cmiStart is the whole initial set's CMI, though IDC updates one class at a time", async () => {
+  const dataset = tinyDataset("mnist", 12, 2);
+  const m = idcCmiMethod;
+  const config = {
+    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+    factor: 1,
+    width: 4,
+    batchReal: 4,
+    iterations: 1,
+    innerSteps: 1,
+    netEpochs: 0,
+    // Images that do not move: the start value must then equal the end value (the whole set).
+    lrImg: 1e-30,
+    cmiPretrained: false,
+    cmiLambda: 0,
+  };
+  const r = await m.distill({ dataset, ipc: 2, seed: 0, config, profile: "smoke", progress: silentProgress });
+  const { cmiStart, cmiEnd } = r.metrics;
+  assert(Number.isFinite(cmiStart) && cmiEnd > 0, `cmiStart ${cmiStart}, cmiEnd ${cmiEnd}`);
+  assert(Math.abs(cmiStart - cmiEnd) <= 1e-5 * cmiEnd, `cmiStart ${cmiStart} vs whole set ${cmiEnd}`);
 });
