@@ -114,7 +114,10 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
   assert(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
   assert(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
   const q = dsaCmiMethod.scale(d, "quick", 10);
-  assert(q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 10 && q.outerLoop === 2, "quick scaling");
+  assert(
+    q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 10 && q.outerLoop === 2,
+    "quick scaling",
+  );
   assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
 });
 
