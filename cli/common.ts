@@ -3,6 +3,8 @@ import { extname } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import { SPEC_EXTENSIONS, TableCatalog } from "../experiments/user_specs.ts";
 import { Profile } from "../results/types.ts";
+import type { MethodDef } from "../methods/types.ts";
+import { findMethod } from "../methods/registry.ts";
 import { openStore, type ResultsStore, StoreError } from "../results/store.ts";
 
 /** A user-facing failure: main prints its message (one line) and exits with `code`. */
@@ -101,4 +103,61 @@ export function openStoreChecked(path: string, create: boolean): ResultsStore {
 /** Commander's repeatable-option collector. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** `--set key=value` items as a config patch; values are JSON where they parse, else strings. */
+export function parseAssignments(items: readonly string[], flag = "--set"): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq < 1) throw new CliError(`${flag} "${item}": expected key=value`);
+    const key = item.slice(0, eq), raw = item.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch { /* a plain string */ }
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * `dd run --set method.key=value` items as per-method patches, each checked against its method's schema
+ * so a typo fails before anything runs. Method ids contain no ".", so the first one splits.
+ */
+export function parseMethodAssignments(
+  items: readonly string[],
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const item of items) {
+    const dot = item.indexOf("."), eq = item.indexOf("=");
+    if (dot < 1 || eq < dot + 2) {
+      throw new CliError(`--set "${item}": expected method.key=value (e.g. dm.iterations=300)`);
+    }
+    const id = item.slice(0, dot);
+    out[id] = { ...out[id], ...parseAssignments([item.slice(dot + 1)]) };
+  }
+  for (const [id, patch] of Object.entries(out)) {
+    const method = findMethod(id);
+    if (!method) throw new CliError(`--set: unknown method "${id}" (see \`dd methods\`)`);
+    checkOverrides(method, patch, "mnist", 10);
+  }
+  return out;
+}
+
+/** A config patch must fit the method's schema (checked on one dataset's defaults: keys do not vary). */
+export function checkOverrides(
+  method: MethodDef<Record<string, unknown>>,
+  patch: Record<string, unknown>,
+  dataset: string,
+  ipc: number,
+): void {
+  const defaults = method.defaults(dataset, ipc);
+  const parsed = method.schema.safeParse({ ...defaults, ...patch });
+  if (parsed.success) return;
+  const i = parsed.error.issues[0];
+  throw new CliError(
+    `--set: invalid config for ${method.id}: ${i.path.join(".") || "(config)"}: ${i.message}` +
+      (i.code === "unrecognized_keys" ? ` (valid keys: ${Object.keys(defaults).join(", ") || "none"})` : ""),
+  );
 }

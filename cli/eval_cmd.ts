@@ -5,7 +5,7 @@
  */
 import { dirname } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
-import { type CellPlan, PROFILES, resolveCell } from "../experiments/profiles.ts";
+import { type CellPlan, PROFILES, resolveCell, type ResolveOptions } from "../experiments/profiles.ts";
 import { availability, datasetInfo } from "../data/registry.ts";
 import { findMethod, getMethod } from "../methods/registry.ts";
 import type { DistilledSet, MethodDef } from "../methods/types.ts";
@@ -17,7 +17,16 @@ import { defaultEvaluate, initWebGpu } from "../runner/engine_setup.ts";
 import { statusReporter, terminalStatus } from "../runner/progress.ts";
 import { summarize } from "../results/stats.ts";
 import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
-import { CliError, note, parseNonNegativeInt, parsePositiveInt, parseProfile, printJson } from "./common.ts";
+import {
+  checkOverrides,
+  CliError,
+  note,
+  parseAssignments,
+  parseNonNegativeInt,
+  parsePositiveInt,
+  parseProfile,
+  printJson,
+} from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";
 import { CmiConfig, measureCmi, splitConfig } from "../baselines/cmi.ts";
 
@@ -37,6 +46,7 @@ function resolveOne(
   profile: Profile,
   config: Record<string, unknown>,
   method?: MethodDef<Record<string, unknown>>,
+  overrides?: ResolveOptions["overrides"],
 ): CellPlan {
   const table: TableSpec = {
     id: "cli/one-off",
@@ -49,7 +59,10 @@ function resolveOne(
     claims: [],
   };
   const spec = { id: "cli", ...cell, labels: "hard" as const, claimed: null, config };
-  const plan = resolveCell(table, spec, profile, method ? { findMethod: () => method } : {});
+  const plan = resolveCell(table, spec, profile, {
+    overrides,
+    ...(method ? { findMethod: () => method } : {}),
+  });
   if (!plan.runnable) throw new CliError(plan.reason ?? "cannot run");
   return plan;
 }
@@ -207,21 +220,6 @@ export interface DistillFlags {
 }
 
 /** `--set key=value`: value parsed as JSON when it is JSON (numbers, booleans, arrays), else a string. */
-export function parseAssignments(items: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const item of items) {
-    const eq = item.indexOf("=");
-    if (eq < 1) throw new CliError(`--set "${item}": expected key=value`);
-    const key = item.slice(0, eq), raw = item.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch { /* a plain string */ }
-    out[key] = value;
-  }
-  return out;
-}
-
 export async function distillCommand(flags: DistillFlags): Promise<void> {
   const profile = parseProfile(flags.profile);
   const ipc = parsePositiveInt(flags.ipc, "--ipc");
@@ -233,23 +231,13 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
   }
   checkDataset(flags.dataset);
   const overrides = parseAssignments(flags.set ?? []);
-  // Check the overrides against the method's schema first, for an error that names the key.
-  const defaults = method.defaults(flags.dataset, ipc);
-  const merged = { ...defaults, ...overrides };
-  const parsed = method.schema.safeParse(merged);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new CliError(
-      `--set: invalid config for ${method.id}: ${i.path.join(".") || "(config)"}: ${i.message}` +
-        (i.code === "unrecognized_keys"
-          ? ` (valid keys: ${Object.keys(defaults).join(", ") || "none"})`
-          : ""),
-    );
-  }
+  checkOverrides(method, overrides, flags.dataset, ipc);
   const plan = resolveOne(
     { method: method.id, dataset: flags.dataset, ipc, model: "convnet3", protocol: "dc" },
     profile,
-    overrides,
+    {},
+    undefined,
+    { [method.id]: overrides },
   );
   for (const s of plan.resolved.substitutions.filter((s) => s.field.startsWith("method."))) {
     note(`note: ${s.field} ${s.from} → ${s.to} (${s.reason})`);

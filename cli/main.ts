@@ -30,7 +30,14 @@ function runOptions(cmd: Command): Command {
     .option("--store <path>", "results store", DEFAULT_STORE)
     .option("--artifacts <dir>", "where distilled sets (safetensors + PNG) are kept", DEFAULT_ARTIFACTS)
     .option("--no-save-sets", "do not save distilled sets")
-    .option("--json", "print the run summary as JSON on stdout");
+    .option("--json", "print the run summary as JSON on stdout")
+    .option(
+      "--set <method.key=value>",
+      "override a method config value after the profile's scaling (e.g. dm.iterations=300; recorded as a " +
+        "substitution); repeatable",
+      collect,
+    )
+    .option("--repeats <n>", "repeats per cell instead of the profile's");
 }
 
 export function buildProgram(): Command {

@@ -12,6 +12,8 @@ import {
   DEFAULT_REPORTS,
   DEFAULT_STORE,
   findTableOrFail,
+  parseMethodAssignments,
+  parsePositiveInt,
   parseProfile,
   printJson,
 } from "./common.ts";
@@ -26,6 +28,9 @@ export interface RunFlags extends CatalogOptions {
   saveSets?: boolean;
   report?: boolean | string;
   json?: boolean;
+  /** `method.key=value` config overrides, applied after the profile's scaling. */
+  set?: string[];
+  repeats?: string;
 }
 
 export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
@@ -39,6 +44,13 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
   }
   const cat = await catalog(flags);
   const table = await findTableOrFail(cat, tableId);
+  const overrides = parseMethodAssignments(flags.set ?? []);
+  for (const id of Object.keys(overrides)) {
+    if (!table.cells.some((c) => c.method === id)) {
+      throw new CliError(`--set: no cell of ${table.id} uses method "${id}"`);
+    }
+  }
+  const repeats = flags.repeats === undefined ? undefined : parsePositiveInt(flags.repeats, "--repeats");
   const storePath = flags.store ?? DEFAULT_STORE;
   const summary = await withInterrupt((signal) => {
     const status = terminalStatus();
@@ -47,6 +59,7 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
       profile,
       filter,
       shard,
+      resolve: { overrides, repeats },
       storePath,
       artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
       signal,

@@ -210,6 +210,12 @@ export interface ResolveOptions {
   findMethod?: (methodId: string) => MethodDef<Record<string, unknown>> | undefined;
   /** Override the profile's repeat count (e.g. `dd run --repeats`). */
   repeats?: number;
+  /**
+   * Method config values set by the user (`dd run --set dm.iterations=300`), by method id. Applied after
+   * the profile's scale(), so an iteration sweep at `quick` really runs what it asks for; every changed
+   * key is recorded as a substitution naming the override.
+   */
+  overrides?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** Repeats of a table's cells under a profile. */
@@ -281,10 +287,21 @@ export function resolveCell(
           parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
       );
     } else {
-      const scaled = method.scale(parsed.data, profile, cell.ipc ?? 0);
-      recordConfigScaling(parsed.data, scaled, profile, subs);
-      methodConfig = scaled;
-      if (cell.ipc !== null && method.imagesPerClass) perClass = method.imagesPerClass(scaled, cell.ipc);
+      const override = opts.overrides?.[method.id] ?? {};
+      const scaled = { ...method.scale(parsed.data, profile, cell.ipc ?? 0), ...override };
+      const checked = method.schema.safeParse(scaled);
+      if (!checked.success) {
+        blockers.push(
+          `override ${canonicalJson(override)} is invalid for method "${method.id}": ` +
+            checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+        );
+      } else {
+        recordConfigScaling(parsed.data, checked.data, profile, new Set(Object.keys(override)), subs);
+        methodConfig = checked.data;
+        if (cell.ipc !== null && method.imagesPerClass) {
+          perClass = method.imagesPerClass(checked.data, cell.ipc);
+        }
+      }
     }
   }
 
@@ -576,11 +593,12 @@ function scaleTeacher(
   return out;
 }
 
-/** Method config keys the profile's scale() changed (iterations etc.), as substitutions. */
+/** Method config keys the profile's scale() or the user's overrides changed, as substitutions. */
 function recordConfigScaling(
   paper: Record<string, unknown>,
   scaled: Record<string, unknown>,
   profile: Profile,
+  overridden: ReadonlySet<string>,
   subs: Substitution[],
 ): void {
   const keys = [...new Set([...Object.keys(paper), ...Object.keys(scaled)])].sort();
@@ -591,7 +609,9 @@ function recordConfigScaling(
       field: `method.${k}`,
       from: scalar(a),
       to: scalar(b),
-      reason: `${profile} profile: the method's scale() reduces its paper setting`,
+      reason: overridden.has(k)
+        ? "set by the user (--set), after the profile's scaling"
+        : `${profile} profile: the method's scale() reduces its paper setting`,
     });
   }
 }

@@ -112,6 +112,17 @@ Deno.test("dd: bad input gives a non-zero exit and one clear message", async () 
   await fails(/unknown profile "fast"/, "run", "igds/table1", "--profile", "fast");
   await fails(/invalid shard "3\/2"/, "run", "igds/table1", "--shard", "3/2");
   await fails(/unknown field "colour"/, "run", "igds/table1", "--filter", "colour=red");
+  await fails(/expected method\.key=value/, "run", "igds/table1", "--set", "iterations=3");
+  await fails(/unknown method "nosuch"/, "run", "igds/table1", "--set", "nosuch.iterations=3");
+  await fails(
+    /invalid config for dm: .*valid keys: .*iterations/,
+    "run",
+    "igds/table1",
+    "--set",
+    "dm.iteration=3",
+  );
+  await fails(/no cell of igds\/table1 uses method "mtt"/, "run", "igds/table1", "--set", "mtt.iterations=3");
+  await fails(/--repeats/, "run", "igds/table1", "--repeats", "0");
   await fails(/missing required argument 'table'|error: missing/, "show");
   await fails(/--set random needs --ipc/, "eval", "--dataset", "mnist", "--set", "random");
   await fails(

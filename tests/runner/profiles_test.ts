@@ -139,6 +139,35 @@ Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled key
   ok(!bad.runnable && /lr/.test(bad.reason!), bad.reason);
 });
 
+Deno.test("profiles: user overrides apply after scale(), are recorded as the user's, and are validated", () => {
+  const Cfg = z.object({ iterations: z.number().int(), lr: z.number() }).strict();
+  type C = z.infer<typeof Cfg>;
+  const fake: MethodDef<C> = {
+    ...(randomMethod as unknown as MethodDef<C>),
+    id: "fake",
+    schema: Cfg,
+    defaults: () => ({ iterations: 1000, lr: 0.1 }),
+    scale: (c: C) => ({ ...c, iterations: Math.min(c.iterations, 10) }),
+  };
+  const t = tinyTable();
+  const cell = { ...t.cells[0], method: "fake" };
+  const resolve = (overrides: Record<string, Record<string, unknown>>) =>
+    resolveCell(t, cell, "quick", {
+      findMethod: () => fake as unknown as MethodDef<Record<string, unknown>>,
+      overrides,
+    });
+  // Through cell.config the profile caps 300 to 10; an override is what runs.
+  const swept = resolve({ fake: { iterations: 300 } });
+  eq(swept.resolved.methodConfig, { iterations: 300, lr: 0.1 });
+  eq(sub(swept, "method.iterations")?.to, 300);
+  ok(/user/.test(sub(swept, "method.iterations")!.reason));
+  eq(resolve({ other: { iterations: 300 } }).resolved.methodConfig.iterations, 10);
+  const bad = resolve({ fake: { iterations: "many" } });
+  ok(!bad.runnable && /override .*iterations/.test(bad.reason!), bad.reason);
+  const typo = resolve({ fake: { iteration: 5 } });
+  ok(!typo.runnable && /iteration/.test(typo.reason!), typo.reason);
+});
+
 Deno.test("profiles: the data are typed and documented", () => {
   for (const id of PROFILE_IDS) {
     eq(PROFILES[id].id, id);
