@@ -375,6 +375,18 @@ export function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
   return { base: base as C, cmi: cmi as CmiConfig };
 }
 
+/**
+ * How much a profile raised the base's image lr (DM and IDM compensate narrower nets, see
+ * widthCompensation); 1 if it has none. λ is divided by it so the step λ·CMI takes on the images stays
+ * the paper's, as IDM does for its CE weight: at quick's width 32 an unscaled λ made CMI ~2.8× stronger
+ * relative to the matching loss than in the paper.
+ */
+function imageLrFactor(paper: unknown, scaled: unknown): number {
+  const lr = (c: unknown) => (c as { lrImg?: unknown }).lrImg;
+  const a = lr(paper), b = lr(scaled);
+  return typeof a === "number" && typeof b === "number" && a > 0 ? b / a : 1;
+}
+
 /** `<base>+cmi`: the base method with λ·CMI added to its loss; metrics add cmiStart/cmiEnd. */
 export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
   const id = `${base.id}+cmi`;
@@ -392,7 +404,9 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
     }),
     scale: (c, profile, ipc) => {
       const { base: b, cmi } = splitConfig(c);
-      return { ...base.scale(b, profile, ipc), ...cmiScale(cmi, profile) };
+      const scaled = base.scale(b, profile, ipc);
+      const s = cmiScale(cmi, profile);
+      return { ...scaled, ...s, cmiLambda: s.cmiLambda / imageLrFactor(b, scaled) };
     },
     distill: (ctx) => distillWithCmi(base, id, ctx),
     ...(base.imagesPerClass

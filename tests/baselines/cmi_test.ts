@@ -15,6 +15,7 @@ import {
 } from "../../baselines/cmi.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
 import { idcCmiMethod } from "../../baselines/idc.ts";
+import { dmCmiMethod } from "../../baselines/dm.ts";
 import { silentProgress } from "../../methods/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
@@ -119,6 +120,16 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
     "quick scaling",
   );
   assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
+  // DM narrows its nets at quick and raises its image lr by k; λ falls by k so λ·lr stays the paper's.
+  const dm = dmCmiMethod.defaults("cifar10", 10);
+  const dq = dmCmiMethod.scale(dm, "quick", 10);
+  const k = dq.lrImg / dm.lrImg;
+  assert(
+    k > 2 && Math.abs(dq.cmiLambda * dq.lrImg - dm.cmiLambda * dm.lrImg) < 1e-6 * dm.cmiLambda,
+    "λ·lr kept",
+  );
+  assert(dmCmiMethod.scale(dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
+  assert(q.cmiLambda === d.cmiLambda, "dsa's image lr is not scaled, nor is its λ");
 });
 
 Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), deterministic", async () => {
