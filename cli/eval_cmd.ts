@@ -219,7 +219,6 @@ export interface DistillFlags {
   json?: boolean;
 }
 
-/** `--set key=value`: value parsed as JSON when it is JSON (numbers, booleans, arrays), else a string. */
 export async function distillCommand(flags: DistillFlags): Promise<void> {
   const profile = parseProfile(flags.profile);
   const ipc = parsePositiveInt(flags.ipc, "--ipc");
