@@ -25,6 +25,7 @@ import {
   matchingResult,
   RealPool,
   reportIteration,
+  widthCompensation,
 } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
 
@@ -58,16 +59,6 @@ export function dmDefaults(ipc: number): DmConfig {
     augment: "dsa",
     dsaStrategy: ["color", "crop", "cutout", "flip", "scale", "rotate"],
   };
-}
-
-/**
- * Image lr for a narrower network than the config's: the matching loss sums over the embedding's
- * dimensions (∝ width), and the image-gradient norm measured on MNIST (real init, 3 random nets) grew
- * 1.0 → 1.6 → 2.7 from width 32 → 64 → 128, i.e. ≈ width^0.75; scaling lr by (from/to)^0.75 keeps the
- * step on the images about the paper network's.
- */
-export function widthCompensation(from: number, to: number): number {
-  return (from / to) ** 0.75;
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   inputSpec,
   RealPool,
   toDistilledSet,
+  widthCompensation,
 } from "./gradient_matching.ts";
 import type { GradientMatchingHooks } from "./dc.ts";
 import { hookable, withCmi } from "./cmi.ts";
@@ -113,7 +114,8 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
  * the networks to width 32: one class step at width 128 costs seconds on the contended 2-core llvmpipe
  * machine (MNIST IPC 10 smoke, 2 × 1 × 10 class steps: 157 s), so a width-128 quick run would take
  * hours; 5 × 2 inner steps keep an IDC-1 IPC-100 repeat near a minute (10 × 3 took 2–5 min). The image lr
- * is not width-compensated (no calibration for gradient matching).
+ * is compensated for the narrower net by the measured growth of the distance's image gradient with width
+ * (widthCompensation: mse ≈ width^0.75, l1 ≈ width^1.25).
  */
 export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
   if (profile === "paper") return c;
@@ -122,6 +124,7 @@ export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
     quick: { it: 5, inner: 2, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
     proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64, width: c.width },
   }[profile];
+  const width = Math.min(c.width, l.width);
   return {
     ...c,
     iterations: Math.min(c.iterations, l.it),
@@ -130,7 +133,8 @@ export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
     batchSynMax: Math.min(c.batchSynMax, l.syn),
     netSamples: Math.min(c.netSamples, l.net),
     batchNet: Math.min(c.batchNet, l.batch),
-    width: Math.min(c.width, l.width),
+    width,
+    lrImg: c.lrImg * widthCompensation(c.width, width, c.distance === "l1" ? 1.25 : 0.75),
   };
 }
 

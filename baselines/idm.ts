@@ -24,9 +24,16 @@ import { decode, decodeLabels, encode } from "../data/multi_formulation.ts";
 import type { Classifier } from "../models/module.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import { buildNet, classMajorLabels, inputSpec, RealPool, toDistilledSet } from "./gradient_matching.ts";
+import {
+  buildNet,
+  classMajorLabels,
+  inputSpec,
+  RealPool,
+  toDistilledSet,
+  widthCompensation,
+} from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
-import { embedChunked, embedMean, matchAug, realInit, widthCompensation, withChunks } from "./dm.ts";
+import { embedChunked, embedMean, matchAug, realInit, withChunks } from "./dm.ts";
 
 const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 

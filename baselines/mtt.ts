@@ -123,13 +123,22 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
  * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's
  * activations, and at width 128 an IPC-10 MNIST quick run (100 images × 5 steps) was OOM-killed at 21 GB.
- * Quick's 10 iterations take ~5 min per MNIST IPC-10 repeat after the experts (20 took ~10 min).
+ * Quick's 10 iterations take ~5 min per MNIST IPC-10 repeat after the experts (20 took ~10 min). An
+ * IPC-1 iteration costs ~3.5 s, and at 10 the set barely left its real initialisation (Fashion-MNIST
+ * 54.1 %, 64.8 % at 100), so small IPCs get up to 30.
  */
-export function mttScale(c: MttConfig, profile: Profile): MttConfig {
+export function mttScale(c: MttConfig, profile: Profile, ipc = 1): MttConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
-    quick: { it: 10, steps: 5, experts: 2, epochs: 4, images: 2000, width: 32 },
+    quick: {
+      it: Math.max(10, Math.floor(30 / Math.max(ipc, 1))),
+      steps: 5,
+      experts: 2,
+      epochs: 4,
+      images: 2000,
+      width: 32,
+    },
     proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000, width: c.width },
   }[profile];
   const trainEpochs = Math.min(c.trainEpochs, l.epochs);

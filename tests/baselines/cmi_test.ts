@@ -120,16 +120,20 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
     "quick scaling",
   );
   assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
-  // DM narrows its nets at quick and raises its image lr by k; λ falls by k so λ·lr stays the paper's.
+  // DM and DSA narrow their nets at quick and raise their image lr by k; λ falls by k so λ·lr stays the
+  // paper's.
+  const lrKept = (paper: { lrImg: number; cmiLambda: number }, quick: typeof paper, what: string) => {
+    assert(quick.lrImg / paper.lrImg > 2, `${what}: image lr raised`);
+    assert(
+      Math.abs(quick.cmiLambda * quick.lrImg - paper.cmiLambda * paper.lrImg) < 1e-6 * paper.cmiLambda,
+      what,
+    );
+  };
   const dm = dmCmiMethod.defaults("cifar10", 10);
-  const dq = dmCmiMethod.scale(dm, "quick", 10);
-  const k = dq.lrImg / dm.lrImg;
-  assert(
-    k > 2 && Math.abs(dq.cmiLambda * dq.lrImg - dm.cmiLambda * dm.lrImg) < 1e-6 * dm.cmiLambda,
-    "λ·lr kept",
-  );
+  lrKept(dm, dmCmiMethod.scale(dm, "quick", 10), "dm+cmi λ·lr");
+  lrKept(d, q, "dsa+cmi λ·lr");
   assert(dmCmiMethod.scale(dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
-  assert(q.cmiLambda === d.cmiLambda, "dsa's image lr is not scaled, nor is its λ");
+  assert(dsaCmiMethod.scale(d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
 });
 
 Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), deterministic", async () => {

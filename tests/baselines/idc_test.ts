@@ -61,6 +61,16 @@ Deno.test("idc: defaults follow protocols §6.2 (factor, distance, lr × IPC/10,
   assert(idc1Method.defaults("svhn", 10).factor === 1, "idc-1 factor 1");
 });
 
+Deno.test("idc: quick narrows to width 32 and raises the image lr by the distance's measured width law", () => {
+  for (const [id, exponent] of [["cifar10", 0.75], ["mnist", 1.25]] as const) {
+    const p = idcDefaults(id, 10, null), q = idcMethod.scale(p, "quick", 10);
+    assert(q.width === 32, `${id}: width`);
+    assert(Math.abs(q.lrImg / p.lrImg - 4 ** exponent) < 1e-9, `${id}: lr × ${q.lrImg / p.lrImg}`);
+  }
+  const p = idcDefaults("mnist", 10, null);
+  assert(JSON.stringify(idcMethod.scale(p, "paper", 10)) === JSON.stringify(p), "paper untouched");
+});
+
 Deno.test("idc: matching uses only the conv weights (rank 4)", () => {
   const dataset = tinyDataset("mnist", 8, 1);
   const net = buildNet("convnet3", 4, new Rng(3), inputSpec(dataset));

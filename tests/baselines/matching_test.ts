@@ -5,7 +5,7 @@ import { grad } from "../../engine/autograd.ts";
 import { Rng } from "../../engine/random.ts";
 import { SGD } from "../../engine/optim.ts";
 import { ConvNet } from "../../models/convnet.ts";
-import { classMatchLoss, gradientDistance } from "../../baselines/gradient_matching.ts";
+import { classMatchLoss, gradientDistance, widthCompensation } from "../../baselines/gradient_matching.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
@@ -99,6 +99,24 @@ Deno.test("gradient matching: the image gradient is second order and matches fin
   }
   real.dispose();
   net.dispose();
+});
+
+Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives IPC 1 more iterations", () => {
+  for (const m of [dcMethod, dsaMethod]) {
+    const p1 = m.defaults("mnist", 1), p10 = m.defaults("mnist", 10);
+    const q1 = m.scale(p1, "quick", 1), q10 = m.scale(p10, "quick", 10);
+    assert(q1.width === 32 && q10.width === 32, `${m.id}: width`);
+    const k = widthCompensation(128, 32);
+    assert(
+      Math.abs(q1.lrImg - p1.lrImg * k) < 1e-12 && Math.abs(q10.lrImg - p10.lrImg * k) < 1e-12,
+      `${m.id}: lr`,
+    );
+    assert(
+      q1.iterations === 30 && q10.iterations === 10,
+      `${m.id}: iterations ${q1.iterations}/${q10.iterations}`,
+    );
+    assert(JSON.stringify(m.scale(p1, "paper", 1)) === JSON.stringify(p1), `${m.id}: paper untouched`);
+  }
 });
 
 Deno.test("gradient matching: SGD on the images lowers the matching loss", async () => {
