@@ -22,6 +22,7 @@ import {
   classMatchLoss,
   inputSpec,
   matchingResult,
+  quickIterations,
   RealPool,
   reportIteration,
   widthCompensation,
@@ -90,8 +91,8 @@ export function dcDefaults(ipc: number, augment: "none" | "dsa"): DcConfig {
  * 32 while sharing the cores; 10 × 2 × 10 class steps match IDC's quick share of the table time.
  * The narrower net's matching loss sums over fewer rows, so its image gradient is smaller: on
  * Fashion-MNIST (IPC 1, real init, 3 random nets) |∇img| was 12.5 → 19.3 → 31.1 at width 32 → 64 → 128,
- * about DM's width^0.75 (widthCompensation), which then scales the image lr as DM's. At 10 iterations
- * an IPC-1 set barely left its initialisation, so IPC 1 gets 30 (one class step each, ~4 s per iteration).
+ * about DM's width^0.75 (widthCompensation), which then scales the image lr as DM's. Small IPCs get more
+ * iterations (quickIterations; an IPC-1 iteration is ~4 s).
  */
 export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
   switch (profile) {
@@ -107,7 +108,7 @@ export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
       const width = Math.min(c.width, 32);
       return {
         ...c,
-        iterations: Math.min(c.iterations, Math.max(10, Math.floor(30 / Math.max(ipc, 1)))),
+        iterations: Math.min(c.iterations, quickIterations(ipc)),
         outerLoop: Math.min(c.outerLoop, 2),
         innerLoop: Math.min(c.innerLoop, 5),
         batchReal: Math.min(c.batchReal, 64),

@@ -2,7 +2,8 @@
  * Gradient-matching machinery shared by DC, DSA and IDC (shared/docs/protocols.md §3, §4, §6.2):
  * the layer-wise gradient distances, the per-class matching loss whose gradient reaches the synthetic
  * images through second-order terms, the real-data pool per class, network construction, and turning
- * device images into a DistilledSet; and the image-lr compensation of narrower nets (also DM's, IDM's).
+ * device images into a DistilledSet; and quick's image-lr compensation of narrower nets (also DM's, IDM's)
+ * and iteration budget (also MTT's).
  */
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
@@ -277,4 +278,12 @@ export async function matchingResult<C>(
  */
 export function widthCompensation(from: number, to: number, exponent = 0.75): number {
   return (from / to) ** exponent;
+}
+
+/**
+ * Quick's iteration budget for DC, DSA and MTT: 10, or up to 30 when the set is small (IPC 1: 30, IPC 2: 15).
+ * At 10 an IPC-1 set barely left its initialisation, and an IPC-1 iteration is cheap (one class step each).
+ */
+export function quickIterations(ipc: number): number {
+  return Math.max(10, Math.floor(30 / Math.max(ipc, 1)));
 }

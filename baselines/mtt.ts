@@ -19,7 +19,13 @@ import { dsa, type DsaGroup } from "../data/augment.ts";
 import type { ConvNetConfig } from "../models/convnet.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import { classMajorLabels, inputSpec, RealPool, toDistilledSet } from "./gradient_matching.ts";
+import {
+  classMajorLabels,
+  inputSpec,
+  quickIterations,
+  RealPool,
+  toDistilledSet,
+} from "./gradient_matching.ts";
 import { convnetForward } from "./functional_convnet.ts";
 import { ExpertBuffer, expertNet, type ExpertSpec, unflatten } from "./mtt_experts.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
@@ -125,14 +131,14 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * activations, and at width 128 an IPC-10 MNIST quick run (100 images × 5 steps) was OOM-killed at 21 GB.
  * Quick's 10 iterations take ~5 min per MNIST IPC-10 repeat after the experts (20 took ~10 min). An
  * IPC-1 iteration costs ~3.5 s, and at 10 the set barely left its real initialisation (Fashion-MNIST
- * 54.1 %, 64.8 % at 100), so small IPCs get up to 30.
+ * 54.1 %, 64.8 % at 100), so small IPCs get more (quickIterations).
  */
 export function mttScale(c: MttConfig, profile: Profile, ipc = 1): MttConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
     quick: {
-      it: Math.max(10, Math.floor(30 / Math.max(ipc, 1))),
+      it: quickIterations(ipc),
       steps: 5,
       experts: 2,
       epochs: 4,
