@@ -37,7 +37,11 @@ function runOptions(cmd: Command): Command {
         "substitution); repeatable",
       collect,
     )
-    .option("--repeats <n>", "repeats per cell instead of the profile's");
+    .option("--repeats <n>", "repeats per cell instead of the profile's")
+    .option(
+      "--eval-epochs <n>",
+      "evaluator epochs instead of the profile's budget (recorded as a substitution)",
+    );
 }
 
 export function buildProgram(): Command {

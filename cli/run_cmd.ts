@@ -31,6 +31,7 @@ export interface RunFlags extends CatalogOptions {
   /** `method.key=value` config overrides, applied after the profile's scaling. */
   set?: string[];
   repeats?: string;
+  evalEpochs?: string;
 }
 
 export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
@@ -51,6 +52,9 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
     }
   }
   const repeats = flags.repeats === undefined ? undefined : parsePositiveInt(flags.repeats, "--repeats");
+  const evalEpochs = flags.evalEpochs === undefined
+    ? undefined
+    : parsePositiveInt(flags.evalEpochs, "--eval-epochs");
   const storePath = flags.store ?? DEFAULT_STORE;
   const summary = await withInterrupt((signal) => {
     const status = terminalStatus();
@@ -59,7 +63,7 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
       profile,
       filter,
       shard,
-      resolve: { overrides, repeats },
+      resolve: { overrides, repeats, evalEpochs },
       storePath,
       artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
       signal,

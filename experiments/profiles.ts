@@ -216,6 +216,11 @@ export interface ResolveOptions {
    * key is recorded as a substitution naming the override.
    */
   overrides?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * Evaluator epochs set by the user (`dd run --eval-epochs 300`) instead of the profile's rule, e.g. to
+   * see whether a profile's evaluator budget limits a comparison; recorded as a substitution.
+   */
+  evalEpochs?: number;
 }
 
 /** Repeats of a table's cells under a profile. */
@@ -306,7 +311,7 @@ export function resolveCell(
   }
 
   // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
-  const scaledProtocol = scaleProtocol(protocol, cell.ipc, perClass, data.classes, p, subs);
+  const scaledProtocol = scaleProtocol(protocol, cell.ipc, perClass, data.classes, p, subs, opts.evalEpochs);
   if (scaledProtocol.labels.kind === "soft-kd") {
     scaledProtocol.labels = scaleTeacher(scaledProtocol.labels, data.side, p, subs, blockers);
   }
@@ -505,17 +510,24 @@ function scaleProtocol(
   classes: number,
   p: ProfileDef,
   subs: Substitution[],
+  userEpochs?: number,
 ): ProtocolConfig {
   const paperEpochs = epochsFor(protocol, ipc);
   let epochs = paperEpochs;
-  switch (p.epochs.kind) {
+  const rule: EpochRule | { kind: "user"; epochs: number } = userEpochs === undefined
+    ? p.epochs
+    : { kind: "user", epochs: userEpochs };
+  switch (rule.kind) {
+    case "user":
+      epochs = rule.epochs;
+      break;
     case "paper":
       break;
     case "fixed":
-      epochs = Math.min(paperEpochs, p.epochs.epochs);
+      epochs = Math.min(paperEpochs, rule.epochs);
       break;
     case "budget": {
-      const { samples, minSteps, min, max } = p.epochs;
+      const { samples, minSteps, min, max } = rule;
       let byBudget = min;
       if (perClass !== null) {
         const n = perClass * classes;
@@ -533,7 +545,9 @@ function scaleProtocol(
       field: "protocol.epochs",
       from: paperEpochs,
       to: epochs,
-      reason: p.epochs.kind === "fixed"
+      reason: rule.kind === "user"
+        ? `--eval-epochs ${epochs} (the user's setting, instead of the ${p.id} profile's rule)`
+        : rule.kind === "fixed"
         ? `${p.id} profile: ${epochs} epochs only exercise the training path`
         : `${p.id} profile: training budget of ${budgetText(p.epochs)}`,
     });

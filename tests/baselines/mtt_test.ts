@@ -176,3 +176,19 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
     assert(rc.metrics.expertsTrained === 0 && Number.isFinite(rc.metrics.cmiEnd), "mtt+cmi");
   });
 });
+
+Deno.test("mtt: a shorter unroll raises the image lr by the same factor; paper untouched", () => {
+  for (const [ipc, paperSteps] of [[1, 50], [10, 30]]) {
+    const p = mttMethod.defaults("cifar10", ipc);
+    const q = mttMethod.scale(p, "quick", ipc);
+    assert(p.synSteps === paperSteps && q.synSteps === 5, `ipc ${ipc}: steps ${q.synSteps}`);
+    assert(Math.abs(q.lrImg - p.lrImg * paperSteps / 5) < 1e-9, `ipc ${ipc}: lr ${q.lrImg}`);
+    assert(JSON.stringify(mttMethod.scale(p, "paper", ipc)) === JSON.stringify(p), "paper untouched");
+    // mtt+cmi keeps λ·lr: λ falls by the factor the image lr rose.
+    const pc = mttCmiMethod.defaults("cifar10", ipc), qc = mttCmiMethod.scale(pc, "quick", ipc);
+    assert(
+      Math.abs(qc.cmiLambda * qc.lrImg - pc.cmiLambda * pc.lrImg) < 1e-6 * pc.cmiLambda * pc.lrImg,
+      "λ·lr",
+    );
+  }
+});

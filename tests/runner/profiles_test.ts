@@ -208,6 +208,17 @@ Deno.test("profiles: quick's step floor keeps optimizer steps from falling as IP
   eq(steps[0], 300); // IPC 1: ⌊3000 / 10⌋ epochs of one batch, the budget alone
 });
 
+Deno.test("profiles: --eval-epochs replaces the profile's epoch rule and is recorded", () => {
+  const cell = cellOf(igds1, "woof-ipc10-convnet6-random");
+  const plan = resolveCell(igds1, cell, "quick", { availability: embeddedOnly, evalEpochs: 300 });
+  eq(plan.protocol.epochs.default, 300);
+  eq(plan.protocol.evalEvery, 150); // quick's 2 evaluation points follow the new length
+  const sub = plan.resolved.substitutions.find((s) => s.field === "protocol.epochs");
+  ok(sub && sub.to === 300 && sub.reason.includes("--eval-epochs"), JSON.stringify(sub));
+  const def = resolveCell(igds1, cell, "quick", { availability: embeddedOnly });
+  ok(def.protocol.epochs.default !== 300, "without the flag quick's budget applies");
+});
+
 Deno.test("profiles: budgets count the images a method's set really has (IDC decodes f² per stored image)", () => {
   const cmi1 = findTable("cmi/table1")!;
   const plan = (id: string) => resolveCell(cmi1, cellOf(cmi1, id), "quick", { availability: embeddedOnly });
