@@ -377,9 +377,9 @@ export function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
 
 /**
  * How much a profile raised the base's image lr (DM, IDM, DC, DSA and IDC compensate narrower nets, see
- * widthCompensation; MTT its shorter unroll); 1 if it has none. λ is divided by it so the step λ·CMI takes on the images stays
- * the paper's, as IDM does for its CE weight: at quick's width 32 an unscaled λ made CMI ~2.8× stronger
- * relative to the matching loss than in the paper.
+ * widthCompensation; MTT its shorter unroll); 1 if it has none. λ is divided by it so the step λ·CMI
+ * takes on the images stays the paper's, as IDM does for its CE weight: at quick's width 32 an unscaled
+ * λ made CMI ~2.8× stronger relative to the matching loss than in the paper.
  */
 function imageLrFactor(paper: unknown, scaled: unknown): number {
   const lr = (c: unknown) => (c as { lrImg?: unknown }).lrImg;
