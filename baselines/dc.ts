@@ -92,7 +92,9 @@ export function dcDefaults(ipc: number, augment: "none" | "dsa"): DcConfig {
  * The narrower net's matching loss sums over fewer rows, so its image gradient is smaller: on
  * Fashion-MNIST (IPC 1, real init, 3 random nets) |∇img| was 12.5 → 19.3 → 31.1 at width 32 → 64 → 128,
  * about DM's width^0.75 (widthCompensation), which then scales the image lr as DM's. Small IPCs get more
- * iterations (quickIterations; an IPC-1 iteration is ~4 s).
+ * iterations (quickIterations; an IPC-1 iteration is ~4 s). Quick starts DC from real images (the DSA
+ * README's init) rather than its code default, noise: 20 outer steps leave an IPC-10 set of noise far
+ * below random real images (Fashion-MNIST 61.0 ± 4.8 against random's 71.8 ± 1.8).
  */
 export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
   switch (profile) {
@@ -114,6 +116,7 @@ export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
         batchReal: Math.min(c.batchReal, 64),
         width,
         lrImg: c.lrImg * widthCompensation(c.width, width),
+        init: "real",
       };
     }
     case "proxy":

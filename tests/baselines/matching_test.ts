@@ -101,7 +101,7 @@ Deno.test("gradient matching: the image gradient is second order and matches fin
   net.dispose();
 });
 
-Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives IPC 1 more iterations", () => {
+Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives IPC 1 more iterations, starts from real images", () => {
   for (const m of [dcMethod, dsaMethod]) {
     const p1 = m.defaults("mnist", 1), p10 = m.defaults("mnist", 10);
     const q1 = m.scale(p1, "quick", 1), q10 = m.scale(p10, "quick", 10);
@@ -115,8 +115,13 @@ Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives I
       q1.iterations === 30 && q10.iterations === 10,
       `${m.id}: iterations ${q1.iterations}/${q10.iterations}`,
     );
+    assert(q1.init === "real" && q10.init === "real", `${m.id}: quick init ${q1.init}/${q10.init}`);
     assert(JSON.stringify(m.scale(p1, "paper", 1)) === JSON.stringify(p1), `${m.id}: paper untouched`);
   }
+  assert(
+    dcMethod.defaults("mnist", 10).init === "noise",
+    "dc: the paper setting keeps DC's code default, noise",
+  );
 });
 
 Deno.test("gradient matching: SGD on the images lowers the matching loss", async () => {
