@@ -41,7 +41,8 @@ function runOptions(cmd: Command): Command {
     .option(
       "--eval-epochs <n>",
       "evaluator epochs instead of the profile's budget (recorded as a substitution)",
-    );
+    )
+    .option("--dry-run", "list the repeats that would run (not yet in the store) and run none");
 }
 
 export function buildProgram(): Command {

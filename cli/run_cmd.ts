@@ -32,6 +32,7 @@ export interface RunFlags extends CatalogOptions {
   set?: string[];
   repeats?: string;
   evalEpochs?: string;
+  dryRun?: boolean;
 }
 
 export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
@@ -68,12 +69,21 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
       artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
       signal,
       status,
+      dryRun: flags.dryRun ?? false,
       log: (line) => {
         clear(); // the status line is overwritten, then the log line printed where it was
         console.error(line);
       },
     });
   });
+  if (flags.dryRun) {
+    if (flags.json) printJson(summary);
+    console.error(
+      `${summary.tableId} @ ${summary.profile}: dry run, ${summary.toRun.length} repeat(s) would run, ` +
+        `${summary.alreadyDone} already done`,
+    );
+    return;
+  }
   if (flags.report !== undefined && flags.report !== false && !summary.interrupted) {
     await reportAfterRun(
       table,

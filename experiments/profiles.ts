@@ -625,7 +625,7 @@ function recordConfigScaling(
       to: scalar(b),
       reason: overridden.has(k)
         ? "set by the user (--set), after the profile's scaling"
-        : `${profile} profile: set by the method's scale() for the profile's budget`,
+        : `${profile} profile: the method's scale() reduces its paper setting`,
     });
   }
 }

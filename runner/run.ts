@@ -60,6 +60,8 @@ export interface RunOptions {
   /** Transient status (epoch progress); the CLI overwrites one terminal line. */
   status?: (line: string) => void;
   signal?: AbortSignal;
+  /** Plan and look up the store only: list the repeats that would run, run none. */
+  dryRun?: boolean;
 }
 
 export interface RepeatFailure {
@@ -77,6 +79,8 @@ export interface RunSummary {
   planned: number;
   /** Owned repeats that were already in the store. */
   alreadyDone: number;
+  /** Owned repeats not in the store when the run began (`cellId#repeat`, plan order): what it runs. */
+  toRun: string[];
   /** Repeats computed and committed by this run. */
   completed: number;
   failed: RepeatFailure[];
@@ -109,6 +113,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
     total: plan.total,
     planned: plan.repeats.length,
     alreadyDone: 0,
+    toRun: [],
     completed: 0,
     failed: [],
     skipped: plan.skipped,
@@ -154,8 +159,16 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
         `: ${plan.repeats.length} repeat(s) planned, ${summary.alreadyDone} already in the store, ` +
         `${pending.length} to run; ${plan.skipped.length} cell(s) not runnable`,
     );
+    summary.toRun = pending.map((p) => `${p.item.plan.resolved.cellId}#${p.item.repeat}`);
+    if (opts.dryRun) {
+      for (const p of pending) {
+        const c = p.item.plan.resolved;
+        const ipc = c.ipc === null ? "full data" : `ipc${c.ipc}`;
+        log(`  would run ${c.cellId}#${p.item.repeat}: ${c.method} ${c.dataset} ${ipc} ${c.model}`);
+      }
+    }
 
-    if (pending.length > 0 && !opts.signal?.aborted) {
+    if (pending.length > 0 && !opts.signal?.aborted && !opts.dryRun) {
       const adapter = await (opts.initBackend ?? initWebGpu)();
       const env = opts.environment ?? await runEnvironment();
       const evaluate = opts.evaluate ?? defaultEvaluate;

@@ -132,7 +132,7 @@ Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled key
     field: "method.iterations",
     from: 1000,
     to: 10,
-    reason: "quick profile: set by the method's scale() for the profile's budget",
+    reason: "quick profile: the method's scale() reduces its paper setting",
   });
   eq(resolveCell(t, cell, "paper", opts).resolved.methodConfig, { iterations: 1000, lr: 0.5 });
   const bad = resolveCell(t, { ...cell, config: { lr: "fast" } }, "quick", opts);

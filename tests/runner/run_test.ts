@@ -213,3 +213,17 @@ Deno.test("runTable: a resumed run reuses stored evaluations for rows that share
     first[0].metrics,
   );
 });
+
+Deno.test("runTable: a dry run lists what would run, runs and stores nothing; after the run it lists none", async () => {
+  const dir = await tempDir();
+  const evals: EvalRequest[] = [];
+  const opts = testRunOptions(dir, { evaluate: fakeEvaluate(evals), load: tinyLoad([]) });
+  const lines: string[] = [];
+  const dry = await runTable(tinyTable(), { ...opts, dryRun: true, log: (l) => lines.push(l) });
+  eq(dry.toRun, ["r1#0", "r1-resnet#0", "r2#0", "full#0"]);
+  eq([dry.completed, dry.alreadyDone, evals.length, rows(opts.storePath).length], [0, 0, 0, 0]);
+  ok(lines.some((l) => l.includes("would run r2#0")), lines.join("\n"));
+  await runTable(tinyTable(), opts);
+  const again = await runTable(tinyTable(), { ...opts, dryRun: true, log: () => {} });
+  eq([again.toRun, again.alreadyDone], [[], 4]);
+});
