@@ -4,7 +4,7 @@
  * store never mixes stale results with fresh ones and reruns skip exactly what is already done.
  */
 import { createHash } from "node:crypto";
-import type { ResolvedCell } from "./types.ts";
+import type { ResolvedCell, Substitution } from "./types.ts";
 
 /**
  * JSON with object keys sorted at every level, so equal values always serialise to equal bytes.
@@ -53,6 +53,21 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/**
+ * The part of a resolved cell that determines its numbers: everything except the substitutions'
+ * prose `reason`, so rewording an explanation does not orphan stored results.
+ */
+export function keyedCell(resolved: ResolvedCell): KeyedCell {
+  return {
+    ...resolved,
+    substitutions: resolved.substitutions.map(({ field, from, to }) => ({ field, from, to })),
+  };
+}
+
+export type KeyedCell = Omit<ResolvedCell, "substitutions"> & {
+  substitutions: Omit<Substitution, "reason">[];
+};
+
 /** The store key of one repeat: sha256 of the canonical JSON of everything that determines it. */
 export function contentKey(
   resolved: ResolvedCell,
@@ -62,5 +77,21 @@ export function contentKey(
   datasetManifestHash: string,
 ): string {
   // A versioned envelope: if the key recipe ever changes, old and new keys cannot collide.
+  return sha256Hex(
+    canonicalJson({ v: 2, resolved: keyedCell(resolved), repeat, seed, codeVersion, datasetManifestHash }),
+  );
+}
+
+/**
+ * Key recipe 1 (stores of schema version 1): it hashed the substitutions' reasons too. Kept only so
+ * the store migration can check each old row's key against its content before rekeying it.
+ */
+export function contentKeyV1(
+  resolved: ResolvedCell,
+  repeat: number,
+  seed: number,
+  codeVersion: string,
+  datasetManifestHash: string,
+): string {
   return sha256Hex(canonicalJson({ v: 1, resolved, repeat, seed, codeVersion, datasetManifestHash }));
 }

@@ -9,12 +9,15 @@
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { z } from "zod";
-import { contentKey } from "./key.ts";
+import { contentKey, contentKeyV1 } from "./key.ts";
 import { Artifact, CellRepeatResult, Metrics, type Profile, Provenance, ResolvedCell } from "./types.ts";
 
-/** Identifies a ddrepro store (vs. any other SQLite file) and its layout version. */
+/**
+ * Identifies a ddrepro store (vs. any other SQLite file) and its layout version. Version 2 keys rows
+ * with key recipe 2 (results/key.ts); version-1 stores are rekeyed in place when opened.
+ */
 const STORE_KIND = "ddrepro-results";
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export class StoreError extends Error {
   constructor(readonly file: string, message: string, options?: ErrorOptions) {
@@ -134,14 +137,65 @@ function initialise(db: DatabaseSync, path: string): void {
   if (meta.get("kind") !== STORE_KIND) {
     throw new StoreError(path, `not a ddrepro results store (kind = ${JSON.stringify(meta.get("kind"))})`);
   }
-  const version = Number(meta.get("schema_version"));
-  if (version !== SCHEMA_VERSION) {
+  if (Number(meta.get("schema_version")) === 1) migrateFromV1(db, path);
+  const version = db.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v;
+  if (Number(version) !== SCHEMA_VERSION) {
     throw new StoreError(
       path,
-      `store schema version ${
-        meta.get("schema_version")
-      } is not supported (this code reads version ${SCHEMA_VERSION})`,
+      `store schema version ${version} is not supported (this code reads versions 1 and ${SCHEMA_VERSION})`,
     );
+  }
+}
+
+/**
+ * Version 1 → 2: recompute every row's key with recipe 2, which ignores the substitutions' prose.
+ * Each old key is first checked against its content with recipe 1, so an edited row is refused rather
+ * than laundered. Rows that differed only in that prose become one key; the newest row is kept. One
+ * transaction: concurrent openers wait, and the loser finds the store already migrated.
+ */
+function migrateFromV1(db: DatabaseSync, path: string): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const now = db.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v;
+    if (String(now) === "1") {
+      const rows = db.prepare(
+        "SELECT key, repeat, seed, code_version, dataset_manifest_hash, resolved FROM results " +
+          "ORDER BY inserted_at DESC, key",
+      ).all();
+      const taken = new Set<string>();
+      const rekey = db.prepare("UPDATE results SET key = ? WHERE key = ?");
+      const drop = db.prepare("DELETE FROM results WHERE key = ?");
+      for (const row of rows) {
+        const old = String(row.key);
+        let resolved: ResolvedCell;
+        try {
+          resolved = ResolvedCell.parse(JSON.parse(String(row.resolved)));
+        } catch (e) {
+          throw new StoreError(path, `migrating row ${old}: its resolved cell is malformed`, { cause: e });
+        }
+        const args = [
+          resolved,
+          Number(row.repeat),
+          Number(row.seed),
+          String(row.code_version),
+          String(row.dataset_manifest_hash),
+        ] as const;
+        if (contentKeyV1(...args) !== old) {
+          throw new StoreError(
+            path,
+            `migrating row ${old}: its key does not match its content (edited row?)`,
+          );
+        }
+        const key = contentKey(...args);
+        if (taken.has(key)) drop.run(old);
+        else (taken.add(key), rekey.run(key, old));
+      }
+      db.prepare("UPDATE ddrepro_meta SET v = ? WHERE k = 'schema_version'").run(String(SCHEMA_VERSION));
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw e;
   }
 }
 

@@ -4,7 +4,7 @@
  * explanation with the numbers it was decided on, so a reader never has to trust a bare label.
  */
 import type { CellSpec, ClaimSpec, Selection, TableSpec } from "../experiments/schema.ts";
-import { canonicalJson } from "./key.ts";
+import { canonicalJson, keyedCell } from "./key.ts";
 import { summarize, type Summary, welchTTest } from "./stats.ts";
 import type { CellRepeatResult, MetricName, Profile } from "./types.ts";
 
@@ -466,7 +466,8 @@ export function selectLatest(results: readonly CellRepeatResult[]): CellRepeatRe
   for (const rows of byCell.values()) {
     const byConfig = groupBy(
       rows,
-      (r) => canonicalJson({ resolved: r.resolved, code: r.codeVersion, data: r.datasetManifestHash }),
+      (r) =>
+        canonicalJson({ resolved: keyedCell(r.resolved), code: r.codeVersion, data: r.datasetManifestHash }),
     );
     let latest: CellRepeatResult[] = [];
     let latestTime = -Infinity;

@@ -41,3 +41,22 @@ Deno.test("contentKey: changes with config, code version, dataset, seed and repe
   ];
   assertEquals(new Set([k, ...variants]).size, variants.length + 1);
 });
+
+Deno.test("contentKey: ignores a substitution's prose reason, not what it substituted", () => {
+  const sub = {
+    field: "dataset",
+    from: "cifar10",
+    to: "fashion-mnist",
+    reason: "CIFAR-10 is not on this machine",
+  };
+  const key = (s: typeof sub) => {
+    const r = fakeResult({ cellId: "dm-10", acc: 50, substitutions: [s] });
+    return contentKey(r.resolved, r.repeat, r.seed, r.codeVersion, r.datasetManifestHash);
+  };
+  const k = key(sub);
+  assertEquals(key({ ...sub, reason: "reworded: no CIFAR-10 offline" }), k);
+  assert(key({ ...sub, to: "mnist" }) !== k);
+  assert(key({ ...sub, from: "svhn" }) !== k);
+  assert(key({ ...sub, field: "model" }) !== k);
+  assert(fakeResult({ cellId: "dm-10", acc: 50 }).key !== k);
+});

@@ -2,6 +2,8 @@ import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { DatabaseSync } from "node:sqlite";
 import { openStore, StoreError } from "../../results/store.ts";
 import { fakeResult, repeats } from "./_fixtures.ts";
+import { contentKeyV1 } from "../../results/key.ts";
+import type { CellRepeatResult } from "../../results/types.ts";
 
 function tmpDb(): string {
   return Deno.makeTempDirSync({ prefix: "ddrepro-store-" }) + "/results.db";
@@ -169,4 +171,86 @@ Deno.test("store: two processes writing one store concurrently, both killed, kee
   const stored = new Set(store.list().map((r) => r.key));
   for (const key of [...a, ...b]) assert(stored.has(key), `committed row ${key} lost`);
   store.close();
+});
+
+/** A schema-version-1 store (key recipe 1) holding `rows`, written the way version 1 wrote them. */
+function v1Store(rows: CellRepeatResult[]): string {
+  const path = tmpDb();
+  openStore(path).close();
+  const db = new DatabaseSync(path);
+  db.exec("UPDATE ddrepro_meta SET v = '1' WHERE k = 'schema_version'");
+  const insert = db.prepare(
+    "INSERT INTO results (key, table_id, cell_id, profile, repeat, seed, code_version, dataset_manifest_hash, " +
+      "resolved, metrics, distill_metrics, artifact, provenance, inserted_at) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+  );
+  rows.forEach((r, i) =>
+    insert.run(
+      contentKeyV1(r.resolved, r.repeat, r.seed, r.codeVersion, r.datasetManifestHash),
+      r.resolved.tableId,
+      r.resolved.cellId,
+      r.resolved.profile,
+      r.repeat,
+      r.seed,
+      r.codeVersion,
+      r.datasetManifestHash,
+      JSON.stringify(r.resolved),
+      JSON.stringify(r.metrics),
+      JSON.stringify(r.distillMetrics),
+      JSON.stringify(r.provenance),
+      `2025-01-01T00:00:0${i}.000Z`,
+    )
+  );
+  db.close();
+  return path;
+}
+
+Deno.test("store: a version-1 store is rekeyed on open; rows differing only in a reason become one", () => {
+  const sub = { field: "dataset", from: "cifar10", to: "mnist", reason: "old wording" };
+  const old = fakeResult({ cellId: "dm-10", acc: 48.0, substitutions: [sub] });
+  const reworded = fakeResult({
+    cellId: "dm-10",
+    acc: 48.0,
+    substitutions: [{ ...sub, reason: "new wording" }],
+  });
+  const other = fakeResult({ cellId: "dm-10", acc: 49.0, repeat: 1 });
+  const path = v1Store([old, reworded, other]);
+
+  const store = openStore(path);
+  assertEquals(store.count(), 2);
+  // The newest of the two rows is kept, under the current key recipe, and reads back whole.
+  assertEquals(store.get(reworded.key), reworded);
+  assertEquals(old.key, reworded.key);
+  assertEquals(store.get(other.key), other);
+  // A rerun under today's wording finds it (put is a no-op), and reopening does not migrate again.
+  assert(!store.put(old));
+  store.close();
+  const db = new DatabaseSync(path);
+  assertEquals(db.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "2");
+  db.close();
+  assertEquals(openStore(path).count(), 2);
+});
+
+Deno.test("store: migrating a version-1 row whose key does not match its content is refused, changing nothing", () => {
+  const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
+  const path = v1Store([r]);
+  const db = new DatabaseSync(path);
+  db.prepare("UPDATE results SET resolved = ?").run(
+    JSON.stringify({ ...r.resolved, methodConfig: { lr: 9 } }),
+  );
+  db.close();
+  const e = assertThrows(() => openStore(path), StoreError, "does not match its content");
+  assert(e.message.includes(path), e.message);
+  const again = new DatabaseSync(path);
+  assertEquals(again.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "1");
+  again.close();
+});
+
+Deno.test("store: an unknown schema version is refused, naming it", () => {
+  const path = tmpDb();
+  openStore(path).close();
+  const db = new DatabaseSync(path);
+  db.exec("UPDATE ddrepro_meta SET v = '9' WHERE k = 'schema_version'");
+  db.close();
+  assertThrows(() => openStore(path), StoreError, "schema version 9 is not supported");
 });
