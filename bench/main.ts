@@ -95,6 +95,36 @@ async function convnet3(): Promise<{ train: number; infer: number; inferChunks: 
   return { train: 100 / tTrain, infer: 500 / tInfer, inferChunks: chunks };
 }
 
+/**
+ * A gradient-matching image update (DC / DSA / IDC inner step; MTT's unroll has the same shape): the
+ * synthetic set's parameter gradients are built differentiably, matched to a real batch's, and the
+ * loss is differentiated back to the images through the second-order graph. ConvNet-3 width 32 on
+ * 100 synthetic and 128 real 28 × 28 images (quick's MNIST IPC-10 setting).
+ */
+async function matchingStep(): Promise<{ stepsPerS: number; kernelsPerStep: number }> {
+  const rng = new Rng(4);
+  const model = createModel("convnet3-w32", rng, { channels: 1, classes: 10, imageSize: 28 });
+  const params = model.parameters();
+  const xs = rng.normal([100, 28, 28, 1]).keep().requireGrad();
+  const ys = tensor(Array.from({ length: 100 }, (_, i) => i % 10), [100], "i32").keep();
+  const xr = rng.normal([128, 28, 28, 1]).keep();
+  const yr = tensor(Array.from({ length: 128 }, (_, i) => i % 10), [128], "i32").keep();
+  const step = () =>
+    tidy(() => {
+      const gReal = grad(T.crossEntropy(model.forward(xr), yr), params);
+      const gSyn = grad(T.crossEntropy(model.forward(xs), ys), params, { createGraph: true });
+      const dist = gSyn.map((g, i) => T.sum(T.square(T.sub(g, gReal[i]))));
+      void grad(dist.reduce((a, d) => T.add(a, d)), [xs]);
+    });
+  const d0 = b.rt.stats.dispatches;
+  step();
+  const kernelsPerStep = b.rt.stats.dispatches - d0;
+  const t = await timeIt(step, 2);
+  [xs, ys, xr, yr].forEach((x) => x.dispose());
+  model.dispose();
+  return { stepsPerS: 1 / t, kernelsPerStep };
+}
+
 interface TorchNumbers {
   torch_version: string;
   threads: number;
@@ -130,6 +160,7 @@ for (const n of [256, 512, 1024]) {
 }
 const conv = await convGflops();
 const net = await convnet3();
+const matching = await matchingStep();
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
   adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
@@ -141,6 +172,8 @@ const result: Record<string, unknown> = {
   convnet3_train_img_per_s: net.train,
   convnet3_infer_img_per_s: net.infer,
   convnet3_infer_chunks: net.inferChunks,
+  matching_step_per_s: matching.stepsPerS,
+  matching_step_kernels: matching.kernelsPerStep,
   ...torch,
 };
 if ("torch_train_img_per_s" in torch) {

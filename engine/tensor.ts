@@ -229,14 +229,20 @@ export interface GradOptions {
 }
 
 /**
- * d(output)/d(wrt) for each tensor in `wrt` (zeros where unreachable). `add` and `zerosLike` are
- * injected by ops.ts to keep this module free of op definitions.
+ * At most this many gradient contributions are summed by one kernel: with the output, that fills the 8
+ * storage buffers every WebGPU device grants a shader stage.
+ */
+export const SUM_FAN_IN = 7;
+
+/**
+ * d(output)/d(wrt) for each tensor in `wrt` (zeros where unreachable). `sum` (of same-shape tensors)
+ * and the fills are injected by autograd.ts to keep this module free of op definitions.
  */
 export function gradImpl(
   output: Tensor,
   wrt: readonly Tensor[],
   opts: GradOptions,
-  add: (a: Tensor, b: Tensor) => Tensor,
+  sum: (parts: readonly Tensor[]) => Tensor,
   onesLike: (t: Tensor) => Tensor,
   zerosLike: (t: Tensor) => Tensor,
 ): Tensor[] {
@@ -260,34 +266,48 @@ export function gradImpl(
   }
   const create = opts.createGraph ?? false;
   const wanted = new Set(wrt.map((t) => t.id));
-  const grads = new Map<number, Tensor>();
+  // A tensor's gradient contributions, summed when it is reached (all its consumers come first in the
+  // reverse order). One n-ary sum instead of a chain of adds: in second-order graphs a tensor often
+  // feeds 3–20 ops, and each add would be its own kernel reading and writing the whole tensor.
+  const pending = new Map<number, Tensor[]>();
+  const total = (parts: Tensor[]): Tensor => {
+    if (parts.length === 1) return parts[0];
+    const s = sum(parts);
+    if (!create) { for (const p of parts) p.dispose(); }
+    return s;
+  };
+  const take = (id: number): Tensor | undefined => {
+    const parts = pending.get(id);
+    if (!parts) return undefined;
+    const g = total(parts);
+    pending.set(id, [g]);
+    return g;
+  };
   return withGrad(create, () => {
-    grads.set(output.id, opts.gradOutput ?? onesLike(output));
+    pending.set(output.id, [opts.gradOutput ?? onesLike(output)]);
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
-      const g = grads.get(t.id);
+      const g = take(t.id);
       if (!g || !t.node) continue;
       const gs = t.node.backward(g);
       t.node.inputs.forEach((inp, j) => {
         // A backward may pass g straight through; give each input its own handle so disposal is safe.
         const gi = gs[j] === g ? g.view(g.shape) : gs[j];
         if (!gi || !inp.requiresGrad) return;
-        const prev = grads.get(inp.id);
-        if (!prev) grads.set(inp.id, gi);
+        const parts = pending.get(inp.id);
+        if (!parts) pending.set(inp.id, [gi]);
         else {
-          grads.set(inp.id, add(prev, gi));
-          if (!create) {
-            prev.dispose();
-            gi.dispose();
-          }
+          parts.push(gi);
+          // Bounded memory: a tensor with hundreds of consumers holds at most SUM_FAN_IN parts.
+          if (parts.length === SUM_FAN_IN) pending.set(inp.id, [total(parts)]);
         }
       });
       // Intermediate gradients are no longer needed once propagated (unless a higher order needs them).
       if (!create && !wanted.has(t.id) && t !== output) {
-        grads.delete(t.id);
+        pending.delete(t.id);
         g.dispose();
       }
     }
-    return wrt.map((t) => grads.get(t.id) ?? zerosLike(t));
+    return wrt.map((t) => take(t.id) ?? zerosLike(t));
   });
 }

@@ -13,14 +13,57 @@ export type TensorLike = Tensor | Scalar;
 
 /** Elementwise `expr` over broadcast inputs; differentiable w.r.t. every f32 input. */
 export function map(expr: Expr, inputs: readonly Tensor[], params?: readonly number[]): Tensor {
+  return mapMany([expr], inputs, params)[0];
+}
+
+/** Several elementwise exprs over the same inputs in one kernel (one read of them); each output differentiable. */
+export function mapMany(
+  exprs: readonly Expr[],
+  inputs: readonly Tensor[],
+  params?: readonly number[],
+): Tensor[] {
   const shape = broadcastShapes(...inputs.map((t) => t.shape));
-  const [s] = backend().map([expr], inputs.map((t) => ({ s: t.storage, shape: t.shape })), shape, { params });
-  const out = fromStorage(s, shape);
-  return record(out, "map", inputs, (g) =>
-    inputs.map((x, i) => {
-      if (!x.requiresGrad) return null;
-      return sumTo(E.derivative(expr, i, inp(inputs.length)), [...inputs, g], shape, x.shape, params);
-    }));
+  const outs = backend().map(exprs, inputs.map((t) => ({ s: t.storage, shape: t.shape })), shape, { params });
+  return outs.map((s, j) =>
+    record(fromStorage(s, shape), "map", inputs, (g) => mapGrads(exprs[j], inputs, g, shape, params))
+  );
+}
+
+/** Storage buffers a WebGPU device grants every shader stage (the spec's default limit). */
+const MAX_BINDINGS = 8;
+
+/**
+ * The input gradients of a map. Those at the full shape that need a kernel are computed by one
+ * kernel with an output each (they read the same inputs): binary ops with both operands trainable
+ * are common in second-order graphs, where each gradient kernel is a full pass over the tensors.
+ */
+function mapGrads(
+  expr: Expr,
+  inputs: readonly Tensor[],
+  g: Tensor,
+  shape: Shape,
+  params?: readonly number[],
+): (Tensor | null)[] {
+  const n = inputs.length;
+  const all = [...inputs, g];
+  const d = inputs.map((x, i) => (x.requiresGrad ? E.derivative(expr, i, inp(n)) : null));
+  const direct = (i: number) =>
+    d[i] !== null && broadcastAxes(inputs[i].shape, shape).length === 0 &&
+    !passThrough(d[i]!, all, inputs[i].shape);
+  const fused = inputs.map((_, i) => i).filter(direct);
+  const out: (Tensor | null)[] = inputs.map(() => null);
+  if (fused.length > 1 && n + 1 + fused.length + (params?.length ? 1 : 0) <= MAX_BINDINGS) {
+    const rs = mapMany(fused.map((i) => d[i]!), all, params);
+    for (const [j, i] of fused.entries()) {
+      out[i] = sameShape(rs[j].shape, inputs[i].shape) ? rs[j] : reshapeView(rs[j], inputs[i].shape);
+    }
+  }
+  return out.map((o, i) => o ?? (d[i] === null ? null : sumTo(d[i]!, all, shape, inputs[i].shape, params)));
+}
+
+/** sumTo's no-kernel case: the derivative is the incoming gradient itself, outside a higher-order graph. */
+function passThrough(e: Expr, inputs: readonly Tensor[], target: Shape): e is { k: "in"; i: number } {
+  return e.k === "in" && sameShape(inputs[e.i].shape, target) && !isGradEnabled();
 }
 
 /** Evaluates `expr` over `inputs` (full shape `shape`) summed down to `target` (a broadcast source). */
@@ -35,7 +78,7 @@ function sumTo(
   if (axes.length === 0) {
     // d(a + b)/da is the incoming gradient itself: no kernel. Not when building a graph for higher
     // orders, where the pass-through handle must stay connected to it.
-    if (expr.k === "in" && sameShape(inputs[expr.i].shape, target) && !isGradEnabled()) return inputs[expr.i];
+    if (passThrough(expr, inputs, target)) return inputs[expr.i];
     const r = map(expr, inputs, params);
     return sameShape(r.shape, target) ? r : reshapeView(r, target);
   }

@@ -46,6 +46,19 @@ for (const [name, b] of both) {
     await gradGradCheck(b, f, [{ data: randn(24, 7), shape: [2, 3, 4] }]);
   });
 
+  Deno.test(`autograd ${name}: a tensor feeding more ops than one sum kernel takes, first and second order`, async () => {
+    // x feeds 17 ops and y 8: contributions are summed SUM_FAN_IN at a time, then the partial sums.
+    const f = ([x, y]: Tensor[]) => {
+      let acc = T.sum(T.mul(x, y));
+      for (let k = 1; k <= 15; k++) acc = T.add(acc, T.sum(T.sin(T.mul(x, 0.2 * k))));
+      for (let k = 1; k <= 7; k++) acc = T.add(acc, T.sum(T.mul(T.tanh(y), T.mul(x, 0.1 * k))));
+      return acc;
+    };
+    const ins = [{ data: randn(6, 11), shape: [2, 3] }, { data: randn(6, 12), shape: [2, 3] }];
+    await gradCheck(b, f, ins);
+    await gradGradCheck(b, f, ins);
+  });
+
   for (const groups of [4, 2, 1]) {
     Deno.test(`autograd ${name}: group norm (${groups} groups of 4 channels) first and second order`, async () => {
       const f = ([x, w, bb]: Tensor[]) => T.sum(T.mul(T.groupNorm(x, groups, w, bb), T.tanh(x)));
