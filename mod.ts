@@ -100,7 +100,7 @@ export {
   ResolvedCell,
   Substitution,
 } from "./results/types.ts";
-export { canonicalJson, contentKey, sha256Hex } from "./results/key.ts";
+export { canonicalJson, contentKey, keyedCell, sha256Hex } from "./results/key.ts";
 export { openStore, type ResultsStore, StoreError } from "./results/store.ts";
 export {
   type CellVerdict,
