@@ -2,6 +2,7 @@
 import { dirname, isAbsolute, join } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import { findMethod } from "../methods/registry.ts";
+import { codeVersionFor } from "../runner/version.ts";
 import type { CellRepeatResult, MetricName, Profile } from "../results/types.ts";
 import { METRIC_NAMES } from "../results/types.ts";
 import { StoreError } from "../results/store.ts";
@@ -29,7 +30,9 @@ const MAX_GRIDS_PER_TABLE = 12;
 export function methodStatus(id: string): MethodStatus {
   const m = findMethod(id);
   if (!m) return { implemented: false, reason: `unknown method "${id}"` };
-  return m.implemented ? { implemented: true } : { implemented: false, reason: m.reason };
+  return m.implemented
+    ? { implemented: true, codeVersion: codeVersionFor(m) }
+    : { implemented: false, reason: m.reason };
 }
 
 export interface WriteTableReportsInput {

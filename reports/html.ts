@@ -12,6 +12,7 @@ import {
   cellStatusLabel,
   METRIC_LABELS,
   sharedClaimedNote,
+  staleNote,
   type TableReport,
   type TableReportInput,
 } from "./model.ts";
@@ -315,6 +316,12 @@ function provenance(r: TableReport): string {
     ["Deno", codes(p.denoVersions)],
     ["Adapter", p.adapters.map(h).join("<br>")],
     ["Code versions", codes(p.codeVersions)],
+    ...(r.staleCells.length
+      ? [[
+        "Stale cells",
+        `${r.staleCells.map(h).join(", ")}: computed by other code than this checkout (see each cell)`,
+      ] as [string, string]]
+      : []),
     ["Dataset manifests", codes(p.datasetManifestHashes.map((x) => x.slice(0, 12)))],
     ["Hosts", p.hostnames.map(h).join(", ")],
     [
@@ -387,7 +394,7 @@ function cellTable(r: TableReport): string {
       v.delta === null ? "—" : h(fmtSigned(v.delta)),
       status(label, c.results.length || c.method.implemented ? v.status : "not implemented"),
       h(fmtCost(c.results)),
-      h(v.explanation),
+      h([staleNote(c), v.explanation].filter((x) => x !== null).join(". ")),
     ];
     return `<tr>${cols.map((x) => `<td>${x}</td>`).join("")}</tr>`;
   });

@@ -7,6 +7,7 @@ import {
   cellStatusLabel,
   METRIC_LABELS,
   sharedClaimedNote,
+  staleNote,
   type TableReport,
   type TableReportInput,
 } from "./model.ts";
@@ -32,7 +33,14 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
       `single-repeat margin ${fmtPts(o.singleRepeatMargin)} points (see results/README.md)`,
   );
   out.push(`- **Cells:** ${counts(r.cellCounts)}`);
-  out.push(`- **Claims:** ${counts(r.claimCounts)}`, "");
+  out.push(`- **Claims:** ${counts(r.claimCounts)}`);
+  if (r.staleCells.length) {
+    out.push(
+      `- **Stale:** ${r.staleCells.length} cell(s) computed by other code than this checkout ` +
+        `(${r.staleCells.map(md).join(", ")}); \`dd run --dry-run\` lists what a rerun recomputes`,
+    );
+  }
+  out.push("");
 
   out.push("## Claimed vs reproduced", "");
   const shared = sharedClaimedNote(r);
@@ -73,7 +81,7 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
       v.delta === null ? "—" : fmtSigned(v.delta),
       statusMd(cellStatusLabel(c)),
       fmtCost(c.results),
-      md(v.explanation),
+      md([staleNote(c), v.explanation].filter((x) => x !== null).join(". ")),
     ];
     out.push(`| ${cols.join(" | ")} |`);
   }

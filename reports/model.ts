@@ -21,6 +21,8 @@ export interface MethodStatus {
   implemented: boolean;
   /** Why not, e.g. "needs a pretrained diffusion model". */
   reason?: string;
+  /** The code version this checkout runs the method with; stored rows of another one are stale. */
+  codeVersion?: string;
 }
 export type MethodStatusFn = (methodId: string) => MethodStatus;
 
@@ -46,6 +48,8 @@ export interface CellReport {
   /** testAccAtBestHoldout, shown next to a max-over-epochs metric as the honest counterpart. */
   holdout: Summary | null;
   results: CellRepeatResult[];
+  /** Code versions of the shown repeats that differ from the method's current one (see MethodStatus). */
+  staleCodeVersions: string[];
 }
 
 export interface ProvenanceSummary {
@@ -80,6 +84,8 @@ export interface TableReport {
   provenance: ProvenanceSummary;
   /** Repeats of older configurations left out by selectLatest. */
   excludedRepeats: number;
+  /** Cells whose shown repeats were computed by other code than this checkout's (a rerun would redo them). */
+  staleCells: string[];
   cellCounts: Partial<Record<CellStatus | "not implemented", number>>;
   claimCounts: Partial<Record<ClaimStatus, number>>;
 }
@@ -93,7 +99,7 @@ export const METRIC_LABELS: Record<MetricName, string> = {
 
 export function buildTableReport(input: TableReportInput): TableReport {
   const { spec, profile } = input;
-  const methodStatus = input.methodStatus ?? (() => ({ implemented: true }));
+  const methodStatus: MethodStatusFn = input.methodStatus ?? (() => ({ implemented: true }));
   const mine = input.results.filter((r) => r.resolved.tableId === spec.id && r.resolved.profile === profile);
   const used = input.allConfigurations ? mine : selectLatest(mine);
   const verdict = evaluateTable(spec, used, { ...input.verdictOptions, profile });
@@ -102,13 +108,17 @@ export function buildTableReport(input: TableReportInput): TableReport {
 
   const cells: CellReport[] = spec.cells.map((c, i) => {
     const results = byCell.get(c.id) ?? [];
+    const method = methodStatus(c.method);
     return {
       spec: c,
       ...labels[i],
       verdict: verdict.cells[i],
-      method: methodStatus(c.method),
+      method,
       holdout: results.length ? summarize(results.map((r) => r.metrics.testAccAtBestHoldout)) : null,
       results,
+      staleCodeVersions: method.codeVersion === undefined
+        ? []
+        : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
     };
   });
 
@@ -130,6 +140,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
     substitutions: collectSubstitutions(used),
     provenance: summariseProvenance(used),
     excludedRepeats: mine.length - used.length,
+    staleCells: cells.filter((c) => c.staleCodeVersions.length > 0).map((c) => c.spec.id),
     cellCounts,
     claimCounts,
   };
@@ -264,6 +275,13 @@ export function cellStatusLabel(c: CellReport): string {
     return c.method.reason ? `not implemented (${c.method.reason})` : "not implemented";
   }
   return c.verdict.status;
+}
+
+/** Why a cell's numbers may not be what this checkout computes; null when they are current. */
+export function staleNote(c: CellReport): string | null {
+  if (c.staleCodeVersions.length === 0) return null;
+  return `stale: computed by ${c.staleCodeVersions.join(", ")}; this checkout runs ${c.method.codeVersion} ` +
+    "(`dd run` recomputes it)";
 }
 
 /**

@@ -139,3 +139,25 @@ Deno.test("report grid: a table without printed numbers states that once, entrie
   // With a printed number anywhere the grid keeps the claimed → reproduced form.
   assert(renderTableMarkdown(inputs()).includes("claimed: unavailable in source → "));
 });
+
+Deno.test("report: cells computed by other code than the method's current version are marked stale", () => {
+  const base = inputs();
+  // Fixture rows carry code version "m1"; dm now runs as "dm@2".
+  const stale = { ...base, methodStatus: (m: string) => ({ implemented: true, codeVersion: `${m}@2` }) };
+  const report = buildTableReport(stale);
+  assertEquals(report.staleCells, ["dm-1", "ours-1", "ours-50"]);
+  const md = renderTableMarkdown(report);
+  assert(
+    md.includes("- **Stale:** 3 cell(s) computed by other code than this checkout (dm-1, ours-1, ours-50)"),
+  );
+  assert(md.includes("stale: computed by m1; this checkout runs dm@2"), md);
+  assert(renderTableHtml(report).includes("stale: computed by m1; this checkout runs dm@2"));
+  // Current rows (and methods without a known version) are not stale.
+  const current = buildTableReport({
+    ...base,
+    methodStatus: () => ({ implemented: true, codeVersion: "m1" }),
+  });
+  assertEquals(current.staleCells, []);
+  assert(!renderTableMarkdown(current).includes("Stale"));
+  assertEquals(buildTableReport(base).staleCells, []);
+});
