@@ -195,7 +195,14 @@ function migrateFromV1(db: DatabaseSync, path: string): void {
     db.exec("COMMIT");
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");
-    throw e;
+    if (e instanceof StoreError) throw e;
+    throw new StoreError(
+      path,
+      `cannot migrate from schema version 1 (the store must be writable): ${errorMessage(e)}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
