@@ -196,13 +196,8 @@ function migrateFromV1(db: DatabaseSync, path: string): void {
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");
     if (e instanceof StoreError) throw e;
-    throw new StoreError(
-      path,
-      `cannot migrate from schema version 1 (the store must be writable): ${errorMessage(e)}`,
-      {
-        cause: e,
-      },
-    );
+    const why = `cannot migrate from schema version 1 (the store must be writable): ${errorMessage(e)}`;
+    throw new StoreError(path, why, { cause: e });
   }
 }
 
