@@ -13,6 +13,9 @@ import * as T from "../engine/ops/mod.ts";
 import { createModel } from "../models/registry.ts";
 import { makeOptimizer } from "../evaluator/optimizer.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
+import type { ConvNet } from "../models/convnet.ts";
+import { buildNet } from "../baselines/gradient_matching.ts";
+import { trajectoryLoss } from "../baselines/mtt.ts";
 
 const b = await webgpuBackend();
 setBackend(b);
@@ -125,6 +128,34 @@ async function matchingStep(): Promise<{ stepsPerS: number; kernelsPerStep: numb
   return { stepsPerS: 1 / t, kernelsPerStep };
 }
 
+/**
+ * One MTT iteration's gradient: a ConvNet-3 (width 32) student unrolled for 2 SGD steps on 100
+ * synthetic 28 × 28 images (quick's IPC 10; quick unrolls 5), the parameter-distance loss
+ * differentiated back to the images through every step. Normalisations and broadcasts make this graph
+ * heavier in elementwise and reduction kernels than the matching step.
+ */
+async function trajectoryStep(): Promise<{ stepsPerS: number; kernelsPerStep: number }> {
+  const rng = new Rng(5);
+  const net = buildNet("convnet3", 32, rng, { channels: 1, classes: 10, imageSize: 28 }) as ConvNet;
+  const theta0 = net.parameters().map((p) => p.detach().keep());
+  const target = theta0.map((p) => T.add(p, T.mul(rng.normal(p.shape), 0.01)).keep());
+  const xs = rng.normal([100, 28, 28, 1]).keep().requireGrad();
+  const alpha = tensor([0.01], []).keep().requireGrad();
+  const labels = Int32Array.from({ length: 100 }, (_, i) => Math.floor(i / 10));
+  const step = () =>
+    tidy(() => {
+      const opts = { synSteps: 2, batchSyn: null, dsa: null, rng: new Rng(6) };
+      void grad(trajectoryLoss(net.cfg, theta0, target, xs, labels, alpha, opts), [xs, alpha]);
+    });
+  const d0 = b.rt.stats.dispatches;
+  step();
+  const kernelsPerStep = b.rt.stats.dispatches - d0;
+  const t = await timeIt(step, 1, 2);
+  [xs, alpha, ...theta0, ...target].forEach((x) => x.dispose());
+  net.dispose();
+  return { stepsPerS: 1 / t, kernelsPerStep };
+}
+
 interface TorchNumbers {
   torch_version: string;
   threads: number;
@@ -161,6 +192,7 @@ for (const n of [256, 512, 1024]) {
 const conv = await convGflops();
 const net = await convnet3();
 const matching = await matchingStep();
+const trajectory = await trajectoryStep();
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
   adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
@@ -174,6 +206,8 @@ const result: Record<string, unknown> = {
   convnet3_infer_chunks: net.inferChunks,
   matching_step_per_s: matching.stepsPerS,
   matching_step_kernels: matching.kernelsPerStep,
+  trajectory_step_per_s: trajectory.stepsPerS,
+  trajectory_step_kernels: trajectory.kernelsPerStep,
   ...torch,
 };
 if ("torch_train_img_per_s" in torch) {

@@ -126,6 +126,11 @@ export interface Backend {
    * (128 MiB on llvmpipe). Callers that batch over data (evaluation, training) size batches by it.
    */
   readonly maxTensorElements: number;
+  /**
+   * Storage buffers one kernel may bind (inputs + outputs + params): the adapter's
+   * maxStorageBuffersPerShaderStage. Fusing ops into multi-output kernels stays within it.
+   */
+  readonly maxKernelBuffers: number;
 
   upload(data: Float32Array | Int32Array): Storage;
   read(s: Storage): Promise<Float32Array | Int32Array>;
@@ -144,15 +149,18 @@ export interface Backend {
     shape: Shape,
     opts?: { params?: readonly number[]; into?: readonly Storage[]; dtype?: DType },
   ): Storage[];
-  /** Reduce `expr` (over broadcast inputs of full shape `shape`) along `axes`; keepdims layout. */
+  /**
+   * Output j = exprs[j] (over inputs broadcast to the full shape `shape`) reduced along `axes`,
+   * keepdims layout; one pass over the inputs for all outputs.
+   */
   reduce(
     op: ReduceOp,
-    expr: Expr,
+    exprs: readonly Expr[],
     inputs: readonly MapInput[],
     shape: Shape,
     axes: readonly number[],
     params?: readonly number[],
-  ): Storage;
+  ): Storage[];
   /** Index of the maximum along `axis` (first on ties), as i32 with that axis removed. */
   argmax(x: Storage, shape: Shape, axis: number): Storage;
 

@@ -1,7 +1,8 @@
 /**
- * Reductions of an elementwise expression along axes. One invocation per output with a serial
+ * Reductions of elementwise expressions along axes. One invocation per output element with a serial
  * loop (fastest on llvmpipe); long reductions are split into chunks of partial results first, which
- * keeps f32 sums accurate and gives real GPUs parallelism.
+ * keeps f32 sums accurate and gives real GPUs parallelism. Several expressions over the same inputs
+ * reduce in one kernel (one read of the inputs, an output each): the broadcast gradients of a map.
  */
 import type { ReduceOp } from "../engine/backend.ts";
 import { type Expr, maxParam } from "../engine/expr.ts";
@@ -15,7 +16,8 @@ export const REDUCE_CHUNK = 1024;
 
 export interface ReduceSpec {
   readonly op: ReduceOp;
-  readonly expr: Expr;
+  /** One output per expression, all reduced with `op` over the same axes. */
+  readonly exprs: readonly Expr[];
   readonly inputs: readonly { shape: Shape; dtype: "f32" | "i32" }[];
   readonly shape: Shape;
   readonly axes: readonly number[];
@@ -41,7 +43,8 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
     strides.map((s) => kept.map((d) => s[d])),
   );
   const redOff = stridedOffsets("r", red.map((d) => spec.shape[d]), strides.map((s) => red.map((d) => s[d])));
-  const nParams = maxParam(spec.expr) + 1;
+  const nParams = Math.max(-1, ...spec.exprs.map(maxParam)) + 1;
+  const nIn = spec.inputs.length;
   // Four adjacent outputs per invocation when the last dimension is kept, a multiple of 4 and every
   // input is contiguous (vec4 load) or constant (splat) along it: e.g. per-channel sums of NHWC maps.
   const last = spec.shape.length - 1;
@@ -52,8 +55,8 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
   const decl = spec.inputs.map((x, i) =>
     binding(i, `I${i}`, lanes?.[i] === "vec" ? `array<vec4<${x.dtype}>>` : `array<${x.dtype}>`, false)
   );
-  decl.push(binding(spec.inputs.length, "O", "array<f32>", true));
-  if (nParams > 0) decl.push(binding(spec.inputs.length + 1, "P", "array<f32>", false));
+  spec.exprs.forEach((_, j) => decl.push(binding(nIn + j, `O${j}`, "array<f32>", true)));
+  if (nParams > 0) decl.push(binding(nIn + spec.exprs.length, "P", "array<f32>", false));
   const type = lanes ? "vec4<f32>" : "f32";
   const em = new ExprEmitter(
     (i) => {
@@ -69,12 +72,15 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
     "t",
     type,
   );
-  const v = em.emit(spec.expr);
-  const acc = spec.op === "sum" ? `acc + ${v}` : spec.op === "max" ? `max(acc, ${v})` : `min(acc, ${v})`;
+  const vs = spec.exprs.map((e) => em.emit(e));
+  const fold = (a: string, v: string) =>
+    spec.op === "sum" ? `${a} + ${v}` : spec.op === "max" ? `max(${a}, ${v})` : `min(${a}, ${v})`;
   const OV = O / V;
-  const store = lanes
-    ? [0, 1, 2, 3].map((j) => `  O[(o + ${j}u) * ${P}u + p] = acc[${j}];`).join("\n")
-    : `  O[o * ${P}u + p] = acc;`;
+  const store = vs.map((_, j) =>
+    lanes
+      ? [0, 1, 2, 3].map((l) => `  O${j}[(o + ${l}u) * ${P}u + p] = acc${j}[${l}];`).join("\n")
+      : `  O${j}[o * ${P}u + p] = acc${j};`
+  ).join("\n");
   // Neighbouring invocations take neighbouring outputs of one chunk, so their loads are adjacent.
   const code = `${decl.join("\n")}
 @compute @workgroup_size(${WG}) fn main(${BUILTINS}) {
@@ -85,10 +91,10 @@ export function reduceKernel(spec: ReduceSpec): Kernel {
 ${spec.inputs.map((_, i) => `  let base${i} = ${outOff[i]};`).join("\n")}
   let r0 = p * ${len}u;
   let r1 = min(r0 + ${len}u, ${R}u);
-  var acc = ${type}(${f32Lit(identity(spec.op))});
+${vs.map((_, j) => `  var acc${j} = ${type}(${f32Lit(identity(spec.op))});`).join("\n")}
   for (var r = r0; r < r1; r++) {
 ${em.code()}
-    acc = ${acc};
+${vs.map((v, j) => `    acc${j} = ${fold(`acc${j}`, v)};`).join("\n")}
   }
 ${store}
 }

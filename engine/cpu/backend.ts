@@ -7,6 +7,8 @@ import * as ext from "./extended.ts";
 export class CpuBackend implements Backend {
   readonly name = "cpu" as const;
   readonly maxTensorElements = 2 ** 31 - 1;
+  // No binding limit here; Mesa's Vulkan adapter's 32, so both backends fuse the same ops in tests.
+  readonly maxKernelBuffers = 32;
   readonly info: AdapterInfo = {
     backend: "cpu-reference",
     vendor: "ddrepro",

@@ -52,15 +52,16 @@ export function map(
 
 export function reduce(
   op: ReduceOp,
-  expr: Expr,
+  exprs: readonly Expr[],
   inputs: readonly MapInput[],
   shape: Shape,
   axes: readonly number[],
   params: readonly number[] = [],
-): Storage {
-  const fn = compileExpr(expr, params);
+): Storage[] {
+  const fns = exprs.map((e) => compileExpr(e, params));
   const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = new Float64Array(sizeOf(outShape)).fill(op === "sum" ? 0 : op === "max" ? -Infinity : Infinity);
+  const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
+  const outs = exprs.map(() => new Float64Array(sizeOf(outShape)).fill(init));
   const datas = inputs.map((x) => cpu(x.s));
   // The output is addressed like one more (broadcast) input: its offset is where element i accumulates.
   const offs = offsetsFn([...inputs, { s: new CpuStorage(new Float32Array(0)), shape: outShape }], shape);
@@ -70,11 +71,13 @@ export function reduce(
   for (let i = 0; i < n; i++) {
     offs(i, o);
     for (let j = 0; j < inputs.length; j++) vals[j] = datas[j][o[j]];
-    const v = fn(vals);
     const t = o[inputs.length];
-    out[t] = op === "sum" ? out[t] + v : op === "max" ? Math.max(out[t], v) : Math.min(out[t], v);
+    for (let j = 0; j < fns.length; j++) {
+      const v = fns[j](vals), out = outs[j];
+      out[t] = op === "sum" ? out[t] + v : op === "max" ? Math.max(out[t], v) : Math.min(out[t], v);
+    }
   }
-  return new CpuStorage(Float32Array.from(out));
+  return outs.map((out) => new CpuStorage(Float32Array.from(out)));
 }
 
 export function argmax(x: Storage, shape: Shape, axis: number): Storage {

@@ -29,13 +29,12 @@ export function mapMany(
   );
 }
 
-/** Storage buffers a WebGPU device grants every shader stage (the spec's default limit). */
-const MAX_BINDINGS = 8;
-
 /**
- * The input gradients of a map. Those at the full shape that need a kernel are computed by one
- * kernel with an output each (they read the same inputs): binary ops with both operands trainable
- * are common in second-order graphs, where each gradient kernel is a full pass over the tensors.
+ * The input gradients of a map (or of a sum reduction, whose incoming gradient broadcasts back).
+ * Gradients reduced over the same axes (none for full-shape inputs) share one kernel with an output
+ * each, as they read the same inputs: binary ops with both operands trainable and normalisations
+ * with several per-channel statistics are common in second-order graphs, where every gradient kernel
+ * is a full pass over the tensors.
  */
 function mapGrads(
   expr: Expr,
@@ -46,16 +45,29 @@ function mapGrads(
 ): (Tensor | null)[] {
   const n = inputs.length;
   const all = [...inputs, g];
-  const d = inputs.map((x, i) => (x.requiresGrad ? E.derivative(expr, i, inp(n)) : null));
-  const direct = (i: number) =>
-    d[i] !== null && broadcastAxes(inputs[i].shape, shape).length === 0 &&
-    !passThrough(d[i]!, all, inputs[i].shape);
-  const fused = inputs.map((_, i) => i).filter(direct);
+  // Inputs the expression does not read (other outputs' operands in a fused kernel) get no gradient.
+  const d = inputs.map((x, i) =>
+    x.requiresGrad && E.dependsOn(expr, i) ? E.derivative(expr, i, inp(n)) : null
+  );
+  const groups = new Map<string, number[]>();
+  inputs.forEach((x, i) => {
+    if (d[i] === null || passThrough(d[i]!, all, x.shape)) return;
+    const key = broadcastAxes(x.shape, shape).join(",");
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
   const out: (Tensor | null)[] = inputs.map(() => null);
-  if (fused.length > 1 && n + 1 + fused.length + (params?.length ? 1 : 0) <= MAX_BINDINGS) {
-    const rs = mapMany(fused.map((i) => d[i]!), all, params);
-    for (const [j, i] of fused.entries()) {
-      out[i] = sameShape(rs[j].shape, inputs[i].shape) ? rs[j] : reshapeView(rs[j], inputs[i].shape);
+  const room = backend().maxKernelBuffers - all.length - (params?.length ? 1 : 0);
+  for (const idx of groups.values()) {
+    const axes = broadcastAxes(inputs[idx[0]].shape, shape);
+    for (let at = 0; at + 1 < idx.length && room > 1; at += room) {
+      const part = idx.slice(at, at + room);
+      const exprs = part.map((i) => d[i]!);
+      const rs = axes.length
+        ? reduceMany("sum", exprs, all, shape, axes, params)
+        : mapMany(exprs, all, params);
+      part.forEach((i, j) => {
+        out[i] = sameShape(rs[j].shape, inputs[i].shape) ? rs[j] : reshapeView(rs[j], inputs[i].shape);
+      });
     }
   }
   return out.map((o, i) => o ?? (d[i] === null ? null : sumTo(d[i]!, all, shape, inputs[i].shape, params)));
@@ -100,24 +112,40 @@ export function reduceExpr(
   axes: readonly number[],
   params?: readonly number[],
 ): Tensor {
-  const s = backend().reduce(
+  return reduceMany(op, [expr], inputs, shape, axes, params)[0];
+}
+
+/** Several expressions over the same inputs reduced over the same axes in one kernel; each differentiable. */
+export function reduceMany(
+  op: ReduceOp,
+  exprs: readonly Expr[],
+  inputs: readonly Tensor[],
+  shape: Shape,
+  axes: readonly number[],
+  params?: readonly number[],
+): Tensor[] {
+  const ss = backend().reduce(
     op,
-    expr,
+    exprs,
     inputs.map((t) => ({ s: t.storage, shape: t.shape })),
     shape,
     axes,
     params,
   );
-  const out = fromStorage(s, reducedShape(shape, axes));
   const n = inputs.length;
-  return record(out, `reduce-${op}`, inputs, (g) =>
-    inputs.map((x, i) => {
-      if (!x.requiresGrad) return null;
-      if (op === "sum") return sumTo(E.derivative(expr, i, inp(n)), [...inputs, g], shape, x.shape, params);
+  return ss.map((s, j) => {
+    const out = fromStorage(s, reducedShape(shape, axes));
+    return record(out, `reduce-${op}`, inputs, (g) => {
+      if (op === "sum") return mapGrads(exprs[j], inputs, g, shape, params);
       // max/min: the gradient flows to the elements equal to the extremum.
-      const mask = E.where(E.bin("eq", expr, inp(n + 1)), inp(n), E.cst(0));
-      return sumTo(E.derivative(expr, i, mask), [...inputs, g, out.detach()], shape, x.shape, params);
-    }));
+      const mask = E.where(E.bin("eq", exprs[j], inp(n + 1)), inp(n), E.cst(0));
+      return inputs.map((x, i) =>
+        x.requiresGrad
+          ? sumTo(E.derivative(exprs[j], i, mask), [...inputs, g, out.detach()], shape, x.shape, params)
+          : null
+      );
+    });
+  });
 }
 
 // ---------------------------------------------------------------- binary / unary helpers

@@ -3,7 +3,7 @@ import * as E from "../expr.ts";
 import { inp } from "../expr.ts";
 import { backend, fromStorage, noGrad, record, type Tensor } from "../tensor.ts";
 import { iota } from "./create.ts";
-import { argmax, map, max, mean, reduceExpr, sumOf, variance } from "./elementwise.ts";
+import { argmax, map, max, mean, reduceExpr, reduceMany, sumOf, variance } from "./elementwise.ts";
 import { reshape } from "./shape.ts";
 
 /** log-softmax along the last axis; the max shift is detached (its gradient cancels exactly). */
@@ -95,17 +95,19 @@ export function groupNorm(
       //   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dw = Σ_{n,hw} gy·x̂,  db = Σ_{n,hw} gy,
       // from per-(sample, channel) sums S1 = Σ_hw gy and S2 = Σ_hw gy·(x − μ).
       const r = map(E.un("rsqrt", E.add(inp(0), E.cst(eps))), [v]);
-      const s1 = reduceExpr("sum", inp(0), [gy], gs, [1]);
-      const s2 = reduceExpr("sum", E.mul(inp(0), E.sub(inp(1), inp(2))), [gy, xg, m], gs, [1]);
+      const [s1, s2] = reduceMany("sum", [inp(0), E.mul(inp(0), E.sub(inp(1), inp(2)))], [gy, xg, m], gs, [
+        1,
+      ]);
       // Per-group means of g and g·(x − μ): A = Σ_cg w·S1 / count, B = Σ_cg w·S2 / count.
       const wIn = wt ? [wt] : [];
       const wOf = (k: number) => (wt ? inp(k) : E.cst(1));
-      const a = reduceExpr("sum", E.mul(E.mul(inp(0), wOf(1)), E.cst(1 / count)), [s1, ...wIn], s1.shape, [
-        3,
-      ]);
-      const bm = reduceExpr("sum", E.mul(E.mul(inp(0), wOf(1)), E.cst(1 / count)), [s2, ...wIn], s2.shape, [
-        3,
-      ]);
+      const [a, bm] = reduceMany(
+        "sum",
+        [0, 1].map((k) => E.mul(E.mul(inp(k), wOf(2)), E.cst(1 / count))),
+        [s1, s2, ...wIn],
+        s1.shape,
+        [3],
+      );
       // dx = r·(gy·w − A − (x − μ)·r²·B)
       const dx = map(
         E.mul(

@@ -66,6 +66,10 @@ export class WebGpuBackend implements Backend {
   get maxTensorElements(): number {
     return this.rt.maxElements;
   }
+  get maxKernelBuffers(): number {
+    // Requested from the adapter in openDevice; 8 is WebGPU's guaranteed minimum.
+    return this.rt.ctx.limits.maxStorageBuffersPerShaderStage ?? 8;
+  }
   readonly rt: Runtime;
   tuning: Tuning;
 
@@ -136,12 +140,12 @@ export class WebGpuBackend implements Backend {
 
   reduce(
     op: ReduceOp,
-    expr: Expr,
+    exprs: readonly Expr[],
     inputs: readonly MapInput[],
     shape: Shape,
     axes: readonly number[],
     params: readonly number[] = [],
-  ): Storage {
+  ): Storage[] {
     const O = sizeOf(shape.filter((_, d) => !axes.includes(d)));
     const R = sizeOf(axes.map((d) => shape[d]));
     const chunks = R > 2 * REDUCE_CHUNK ? Math.ceil(R / REDUCE_CHUNK) : 1;
@@ -153,29 +157,34 @@ export class WebGpuBackend implements Backend {
     axes = axes.filter((d) => shape[d] !== 1).map((d) => keep.indexOf(d));
     shape = keep.map((d) => shape[d]);
     const bufs = inputs.map((x) => gpu(x.s));
-    const out = this.rt.alloc(O * chunks, "f32");
+    const outs = exprs.map(() => this.rt.alloc(O * chunks, "f32"));
     let ps: GpuStorage | null = null;
     if (params.length) ps = this.rt.upload(Float32Array.from(params));
     this.rt.dispatch(
-      reduceKernel({ op, expr, inputs: dt, shape, axes, chunks }),
-      ps ? [...bufs, out, ps] : [...bufs, out],
+      reduceKernel({ op, exprs, inputs: dt, shape, axes, chunks }),
+      ps ? [...bufs, ...outs, ps] : [...bufs, ...outs],
     );
     if (ps) this.rt.release(ps);
-    if (chunks === 1) return out;
-    const fin = this.rt.alloc(O, "f32");
-    this.rt.dispatch(
-      reduceKernel({
-        op,
-        expr: inp(0),
-        inputs: [{ shape: [O, chunks], dtype: "f32" }],
-        shape: [O, chunks],
-        axes: [1],
-        chunks: 1,
-      }),
-      [out, fin],
-    );
-    this.rt.release(out);
-    return fin;
+    if (chunks === 1) return outs;
+    // The chunks' partial results, reduced by one more kernel for as many outputs as its bindings allow.
+    const fins = exprs.map(() => this.rt.alloc(O, "f32"));
+    const per = Math.max(1, Math.floor(this.maxKernelBuffers / 2));
+    for (let at = 0; at < outs.length; at += per) {
+      const part = outs.slice(at, at + per);
+      this.rt.dispatch(
+        reduceKernel({
+          op,
+          exprs: part.map((_, j) => inp(j)),
+          inputs: part.map(() => ({ shape: [O, chunks], dtype: "f32" as const })),
+          shape: [O, chunks],
+          axes: [1],
+          chunks: 1,
+        }),
+        [...part, ...fins.slice(at, at + per)],
+      );
+    }
+    for (const o of outs) this.rt.release(o);
+    return fins;
   }
 
   argmax(x: Storage, shape: Shape, axis: number): Storage {

@@ -1,6 +1,11 @@
 import { cpu, gpu, gradCheck, gradGradCheck, randn } from "./helpers.ts";
 import * as T from "../../engine/ops/mod.ts";
-import { type Tensor, tensor } from "../../engine/tensor.ts";
+import * as E from "../../engine/expr.ts";
+import { inp } from "../../engine/expr.ts";
+import { setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
+import { grad } from "../../engine/autograd.ts";
+import type { Backend } from "../../engine/backend.ts";
+import { strictEqual } from "node:assert";
 
 const both = [["cpu", cpu], ["webgpu", gpu]] as const;
 
@@ -75,3 +80,63 @@ for (const [name, b] of both) {
     });
   }
 }
+
+/** `b` with a smaller binding budget per kernel, as on a device with fewer storage buffers per stage. */
+function withBindings(b: Backend, maxKernelBuffers: number): Backend {
+  return Object.create(b, { maxKernelBuffers: { value: maxKernelBuffers } });
+}
+
+/** `b` counting its calls of one kernel family. */
+function counting(b: Backend, method: "map" | "reduce"): { backend: Backend; count: () => number } {
+  let n = 0;
+  const fn = b[method] as (...a: unknown[]) => unknown;
+  const backend = Object.create(b, { [method]: { value: (...a: unknown[]) => (n++, fn.apply(b, a)) } });
+  return { backend, count: () => n };
+}
+
+// x [3, 4] with four per-row operands [3, 1] and two per-column ones [4]: the gradients of each group
+// are reductions over the same axes, one kernel per group (more when the binding budget is smaller).
+const BROADCAST_OPERANDS = E.add(
+  E.add(E.mul(inp(0), inp(1)), E.mul(E.un("tanh", E.sub(inp(0), inp(2))), inp(3))),
+  E.add(E.un("sin", E.mul(inp(4), inp(0))), E.add(E.mul(E.mul(inp(5), inp(0)), inp(0)), inp(6))),
+);
+const broadcastInputs = [[3, 4], [3, 1], [3, 1], [3, 1], [3, 1], [4], [4]].map((shape, i) => ({
+  data: randn(shape.reduce((a, c) => a * c, 1), 40 + i),
+  shape,
+}));
+const broadcastF = (xs: Tensor[]) => T.sum(T.map(BROADCAST_OPERANDS, xs));
+
+for (const [name, b] of both) {
+  for (const budget of [b.maxKernelBuffers, 10]) {
+    Deno.test(`autograd ${name}: broadcast operands' gradients share reduce kernels (${budget} buffers per kernel), first and second order`, async () => {
+      const lb = withBindings(b, budget);
+      await gradCheck(lb, broadcastF, broadcastInputs);
+      await gradGradCheck(lb, broadcastF, broadcastInputs);
+      const { backend, count } = counting(lb, "reduce");
+      setBackend(backend);
+      tidy(() => {
+        const xs = broadcastInputs.map((x) => tensor(x.data, x.shape).requireGrad());
+        const loss = broadcastF(xs);
+        const before = count();
+        grad(loss, xs);
+        // 7 inputs + the incoming gradient leave room for 2 outputs at 10 buffers: rows 2 + 2, columns 1.
+        strictEqual(count() - before, budget === 10 ? 3 : 2, "reduce kernels in the backward pass");
+      });
+    });
+  }
+}
+
+Deno.test("autograd: an output of a fused reduction sends no gradient to inputs it does not read", () => {
+  const { backend, count } = counting(cpu, "map");
+  setBackend(backend);
+  tidy(() => {
+    const x = tensor(randn(6, 50), [2, 3]).requireGrad(), y = tensor(randn(6, 51), [2, 3]).requireGrad();
+    const [a, c] = T.reduceMany("sum", [E.mul(inp(0), inp(0)), E.un("exp", inp(1))], [x, y], [2, 3], [1]);
+    const loss = T.add(T.sum(a), T.sum(c));
+    const before = count();
+    grad(loss, [x, y]);
+    // The seed, the two sums' broadcast gradients, then one kernel each for x and y: no zero gradients
+    // of a w.r.t. y or of c w.r.t. x computed and then added to the real ones (two more kernels).
+    strictEqual(count() - before, 5, "map kernels in the backward pass");
+  });
+});

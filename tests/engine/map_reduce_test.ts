@@ -1,9 +1,11 @@
 /**
  * The vec4 variants of the map and reduce kernels (four elements per step when the innermost
  * dimension allows) against the CPU reference: contiguous, broadcast-splat and i32 operands, in-place
- * outputs, several outputs, and shapes on both sides of the vec4 condition.
+ * outputs, several outputs (maps and reductions), and shapes on both sides of the vec4 condition.
  */
 import { assertBackendsAgree, assertClose, cpu, gpu, randn } from "./helpers.ts";
+import type { Backend } from "../../engine/backend.ts";
+import type { WebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { backend, fromStorage, setBackend, tensor } from "../../engine/tensor.ts";
 import * as E from "../../engine/expr.ts";
 import { inp } from "../../engine/expr.ts";
@@ -67,6 +69,25 @@ for (const [name, out, s0, s1] of SHAPES) {
       );
     });
   }
+  Deno.test(`reduce kernel, three outputs in one pass, ${name}: WebGPU equals the reference`, async () => {
+    const axes = out.length === 4 ? [1, 2] : [0, 1];
+    await assertBackendsAgree(
+      () => {
+        // Outputs reading different subsets of the inputs, one with a runtime parameter.
+        const outs = T.reduceMany(
+          "sum",
+          [E.mul(inp(0), inp(1)), E.un("tanh", inp(1)), E.mul(inp(0), E.prm(0))],
+          [tensor(randn(size(s0), 5), s0), tensor(randn(size(s1), 6), s1)],
+          out,
+          axes,
+          [0.5],
+        );
+        return T.concat(outs, 0);
+      },
+      1e-4,
+      `three outputs ${name}`,
+    );
+  });
 }
 
 Deno.test("map/reduce kernels take the vec4 path exactly when the innermost dimension allows", () => {
@@ -77,7 +98,7 @@ Deno.test("map/reduce kernels take the vec4 path exactly when the innermost dime
   assert(spec([4, 12], [[4, 12], [4, 1]]).code.includes("vec4"), "row splat → vec4");
   assert(!spec([4, 7], [[4, 7], [7]]).code.includes("vec4"), "odd last dim → scalar");
   const red = (shape: number[], axes: number[]) =>
-    reduceKernel({ op: "sum", expr: inp(0), inputs: [f32(shape)], shape, axes, chunks: 1 }).code;
+    reduceKernel({ op: "sum", exprs: [inp(0)], inputs: [f32(shape)], shape, axes, chunks: 1 }).code;
   assert(red([6, 8], [0]).includes("vec4"), "kept channels → vec4");
   assert(!red([6, 8], [1]).includes("vec4"), "reduced last dim → scalar");
 });
@@ -102,4 +123,25 @@ Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree
   };
   assertClose(await run(gpu), await run(cpu), 1e-5, "in-place i32 map");
   setBackend(gpu);
+});
+
+Deno.test("reduce kernel: a long reduction's partial sums of several outputs are finished in as many passes as bindings allow", async () => {
+  // A device granting 4 storage buffers finishes 2 outputs per pass: 3 outputs take 2 passes.
+  const small: Backend = Object.create(gpu, { maxKernelBuffers: { value: 4 } });
+  const shape = [40, 60, 8], x = randn(size(shape), 7), y = randn(8, 8);
+  const exprs = [inp(0), E.mul(inp(0), inp(1)), E.un("sin", inp(0))];
+  const run = async (b: Backend) => {
+    setBackend(b);
+    const ins = [tensor(x, shape), tensor(y, [8])];
+    const d0 = (gpu as WebGpuBackend).rt.stats.dispatches;
+    const outs = T.reduceMany("sum", exprs, ins, shape, [0, 1]);
+    const kernels = (gpu as WebGpuBackend).rt.stats.dispatches - d0;
+    const data = await Promise.all(outs.map((o) => o.f32()));
+    [...ins, ...outs].forEach((t) => t.dispose());
+    return { data, kernels };
+  };
+  const ref = await run(cpu);
+  const got = await run(small);
+  got.data.forEach((d, j) => assertClose(d, ref.data[j], 1e-4, `output ${j}`));
+  assert(got.kernels === 3, `partial sums + 2 finishing passes, got ${got.kernels} kernels`);
 });
