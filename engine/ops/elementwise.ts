@@ -53,7 +53,8 @@ function mapGrads(
   inputs.forEach((x, i) => {
     if (d[i] === null || passThrough(d[i]!, all, x.shape)) return;
     const key = broadcastAxes(x.shape, shape).join(",");
-    groups.set(key, [...(groups.get(key) ?? []), i]);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(i);
   });
   const out: (Tensor | null)[] = inputs.map(() => null);
   const room = backend().maxKernelBuffers - all.length - (params?.length ? 1 : 0);

@@ -1,4 +1,4 @@
-import { cpu, gpu, gradCheck, gradGradCheck, randn } from "./helpers.ts";
+import { cpu, gpu, gradCheck, gradGradCheck, randn, withBindings } from "./helpers.ts";
 import * as T from "../../engine/ops/mod.ts";
 import * as E from "../../engine/expr.ts";
 import { inp } from "../../engine/expr.ts";
@@ -79,11 +79,6 @@ for (const [name, b] of both) {
       await gradGradCheck(b, f, ins, { tol: 5e-2 });
     });
   }
-}
-
-/** `b` with a smaller binding budget per kernel, as on a device with fewer storage buffers per stage. */
-function withBindings(b: Backend, maxKernelBuffers: number): Backend {
-  return Object.create(b, { maxKernelBuffers: { value: maxKernelBuffers } });
 }
 
 /** `b` counting its calls of one kernel family. */

@@ -10,6 +10,11 @@ import * as E from "../../engine/expr.ts";
 export const cpu = new CpuBackend();
 export const gpu: Backend = await webgpuBackend();
 
+/** `b` with a smaller binding budget per kernel, as on a device with fewer storage buffers per stage. */
+export function withBindings(b: Backend, maxKernelBuffers: number): Backend {
+  return Object.create(b, { maxKernelBuffers: { value: maxKernelBuffers } });
+}
+
 /** Small deterministic PRNG for test data (mulberry32). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -3,7 +3,7 @@
  * dimension allows) against the CPU reference: contiguous, broadcast-splat and i32 operands, in-place
  * outputs, several outputs (maps and reductions), and shapes on both sides of the vec4 condition.
  */
-import { assertBackendsAgree, assertClose, cpu, gpu, randn } from "./helpers.ts";
+import { assertBackendsAgree, assertClose, cpu, gpu, randn, withBindings } from "./helpers.ts";
 import type { Backend } from "../../engine/backend.ts";
 import type { WebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { backend, fromStorage, setBackend, tensor } from "../../engine/tensor.ts";
@@ -127,7 +127,7 @@ Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree
 
 Deno.test("reduce kernel: a long reduction's partial sums of several outputs are finished in as many passes as bindings allow", async () => {
   // A device granting 4 storage buffers finishes 2 outputs per pass: 3 outputs take 2 passes.
-  const small: Backend = Object.create(gpu, { maxKernelBuffers: { value: 4 } });
+  const small = withBindings(gpu, 4);
   const shape = [40, 60, 8], x = randn(size(shape), 7), y = randn(8, 8);
   const exprs = [inp(0), E.mul(inp(0), inp(1)), E.un("sin", inp(0))];
   const run = async (b: Backend) => {
