@@ -14,6 +14,19 @@ export interface SmallNetConfig {
 
 const maxPool2 = (x: Tensor) => T.maxPool2d(x, { kernel: 2, stride: 2 });
 
+/** The side after a 2×2 max-pool of a `size` px map, or a construction error naming the input size. */
+function pooledSize(net: string, imageSize: number, layer: number, size: number): number {
+  if (size < 2) {
+    throw new Error(
+      `${net}: a ${imageSize} px input is pooled away after layer ${layer + 1}; use larger images`,
+    );
+  }
+  return Math.floor(size / 2);
+}
+
+/** AlexNet's conv layers followed by a 2×2 max-pool. */
+const ALEXNET_POOLS = new Set([0, 1, 4]);
+
 export class AlexNet extends Classifier {
   readonly numClasses: number;
   readonly embedDim: number;
@@ -35,7 +48,11 @@ export class AlexNet extends Classifier {
     );
     this.norms = spec.map(([, cout], i) => this.child(`norm.${i}`, new Norm(cfg.norm, cout)));
     // 28 px inputs are padded to 32 by the first conv, so both end at 4×4.
-    const s = (c === 1 ? cfg.imageSize + 4 : cfg.imageSize) / 8;
+    let s = cfg.imageSize;
+    spec.forEach(([, , k, p], i) => {
+      s += 2 * p - (k - 1);
+      if (ALEXNET_POOLS.has(i)) s = pooledSize("AlexNet", cfg.imageSize, i, s);
+    });
     this.embedDim = 192 * s * s;
     this.numClasses = cfg.classes;
     this.fc = this.child("fc", new Linear(rng.fork(99), this.embedDim, cfg.classes));
@@ -44,7 +61,7 @@ export class AlexNet extends Classifier {
     let h = x;
     for (let i = 0; i < 5; i++) {
       h = T.relu(this.norms[i].forward(this.convs[i].forward(h)));
-      if (i === 0 || i === 1 || i === 4) h = maxPool2(h);
+      if (ALEXNET_POOLS.has(i)) h = maxPool2(h);
     }
     return T.flatten(h);
   }
@@ -74,7 +91,7 @@ export class VGG11 extends Classifier {
       );
       const norm = this.child(`features.${i}.norm`, new Norm(cfg.norm, v));
       const pool = VGG11_CFG[j + 1] === "M";
-      if (pool) size = Math.floor(size / 2);
+      if (pool) size = pooledSize("VGG11", cfg.imageSize, i, size);
       this.layers.push({ conv, norm, pool });
       cin = v;
       i++;

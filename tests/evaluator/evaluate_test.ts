@@ -90,7 +90,7 @@ Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well 
     set,
     dataset: mnist,
     holdout,
-    model: "convnet3",
+    model: "convnet3-w32", // the evaluator is model-agnostic; width 32 keeps CI fast
     protocol,
     seed: 1,
     testLimit: 500,
@@ -175,23 +175,31 @@ Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excl
     assert(protocol.labels.kind === "soft-kd", "soft-kd labels");
     // Plumbing only (tests/evaluator/kd_test.ts checks that KD teaches): a 2-step teacher, 2 epochs.
     // Few batch shapes (teacher 256, student 50, evaluation 100): each new shape compiles pipelines.
-    protocol.labels = { ...protocol.labels, teacher: "convnet3", teacherEpochs: 1, teacherTrainLimit: 512 };
+    protocol.labels = {
+      ...protocol.labels,
+      teacher: "convnet3-w32",
+      teacherEpochs: 1,
+      teacherTrainLimit: 512,
+    };
     protocol.epochs.default = 2;
     protocol.evalEvery = 1;
     protocol.batchSize = 50;
-    const req = { set, dataset: mnist, holdout, model: "convnet3", protocol, seed: 1, testLimit: 100 };
+    const req = { set, dataset: mnist, holdout, model: "convnet3-w32", protocol, seed: 1, testLimit: 100 };
     const r = await evaluate(req);
     assert(
       r.curve.length === 2 && r.curve.every((p) => Number.isFinite(p.trainLoss)),
       JSON.stringify(r.curve),
     );
     const cached = () => [...Deno.readDirSync(`${cache}/pretrained`)].map((e) => e.name);
-    assert(cached().length === 1 && cached()[0].startsWith("convnet3-mnist-"), `teacher cache ${cached()}`);
+    assert(
+      cached().length === 1 && cached()[0].startsWith("convnet3-w32-mnist-"),
+      `teacher cache ${cached()}`,
+    );
     await evaluate({ ...req, seed: 2 });
     assert(cached().length === 1, "the second repeat reuses the cached teacher");
     // A different holdout is a different teacher: it must never have trained on the new holdout.
     const key = (pool: Int32Array) =>
-      pretrainKey({ model: "convnet3", dataset: mnist, epochs: 1, seed: 0, pool });
+      pretrainKey({ model: "convnet3-w32", dataset: mnist, epochs: 1, seed: 0, pool });
     assert(key(holdout.train) !== key(splitHoldout(mnist, 10, 1).train), "the teacher key covers its pool");
   } finally {
     Deno.env.delete("DD_CACHE");

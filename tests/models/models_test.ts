@@ -55,8 +55,8 @@ Deno.test("models: ConvNet width variants (<id>-w<width>) build narrowed nets; m
   }
 });
 
-// One image per class ×2; the cheap nets also get a held-out check.
-const per = 2;
+// One image per class, at the smallest input each net takes (CI time is mostly these tests).
+const per = 1;
 const idx: number[] = [];
 for (let c = 0; c < 10; c++) {
   let k = 0;
@@ -64,14 +64,14 @@ for (let c = 0; c < 10; c++) {
 }
 const ids = Int32Array.from(idx);
 
-/** Smallest input each model accepts; the rest train on MNIST's own 28 px. */
-const SIZE: Record<string, number> = { convnet6: 64 };
-/** VGG11 (instance norm on 2×2 maps before its last max-pool) learns slowest; it gets more steps. */
-const STEPS: Record<string, number> = { vgg11: 30 };
+/** Input size per model: 16 px (MNIST downsampled) unless the net pools (nearly) all of it away. */
+const SIZE: Record<string, number> = { convnet4: 28, convnet5: 28, convnet6: 64, vgg11: 28 };
+/** The deepest nets (instance norm on 2×2 maps before their last max-pool) learn slowest: more steps. */
+const STEPS: Record<string, number> = { convnet5: 24, vgg11: 30 };
 
 for (const entry of models.filter((m) => m.available)) {
   Deno.test(`models: ${entry.id} trains on MNIST (loss decreases, fits the batch above chance)`, async () => {
-    const size = SIZE[entry.id] ?? 28;
+    const size = SIZE[entry.id] ?? 16;
     const d = splitToDevice(mnist, mnist.train, ids);
     const x = size === 28 ? d.x : tidy(() => T.resize(d.x, size, size, "bilinear"));
     if (x !== d.x) d.x.dispose();
@@ -105,7 +105,7 @@ for (const entry of models.filter((m) => m.available)) {
   });
 }
 
-Deno.test("models: a ConvNet too deep for its input size fails at construction, naming the minimum", () => {
+Deno.test("models: a net too deep for its input size fails at construction, naming the size", () => {
   let msg = "";
   try {
     createModel("convnet6", new Rng(0), { channels: 1, classes: 10, imageSize: 28 });
@@ -113,4 +113,13 @@ Deno.test("models: a ConvNet too deep for its input size fails at construction, 
     msg = String(e);
   }
   assert(/at least 64 px/.test(msg), `unexpected: ${msg}`);
+  for (const [id, size] of [["alexnet", 2], ["vgg11", 16]] as const) {
+    let m = "";
+    try {
+      createModel(id, new Rng(0), { channels: 1, classes: 10, imageSize: size });
+    } catch (e) {
+      m = String(e);
+    }
+    assert(new RegExp(`${size} px input is pooled away`).test(m), `${id} at ${size} px: ${m}`);
+  }
 });
