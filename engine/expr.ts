@@ -345,6 +345,23 @@ export function dependsOn(e: Expr, i: number): boolean {
   }
 }
 
+/** `e` with every input index `i` replaced by `f(i)`. */
+export function renumberInputs(e: Expr, f: (i: number) => number): Expr {
+  switch (e.k) {
+    case "in":
+      return inp(f(e.i));
+    case "c":
+    case "p":
+      return e;
+    case "u":
+      return { ...e, a: renumberInputs(e.a, f) };
+    case "b":
+      return { ...e, a: renumberInputs(e.a, f), b: renumberInputs(e.b, f) };
+    case "w":
+      return { ...e, c: renumberInputs(e.c, f), a: renumberInputs(e.a, f), b: renumberInputs(e.b, f) };
+  }
+}
+
 export function maxInput(e: Expr): number {
   switch (e.k) {
     case "in":

@@ -22,11 +22,86 @@ export function mapMany(
   inputs: readonly Tensor[],
   params?: readonly number[],
 ): Tensor[] {
-  const shape = broadcastShapes(...inputs.map((t) => t.shape));
+  return mapTo(exprs, inputs, broadcastShapes(...inputs.map((t) => t.shape)), params);
+}
+
+/** mapMany with the output shape given (the inputs broadcast to it; some may be unread). */
+function mapTo(
+  exprs: readonly Expr[],
+  inputs: readonly Tensor[],
+  shape: Shape,
+  params?: readonly number[],
+): Tensor[] {
+  if (overBudget(exprs.length, inputs.length, params)) {
+    if (exprs.length > 1) return exprs.flatMap((e) => mapTo([e], inputs, shape, params));
+    const f = fitBindings(exprs[0], inputs, params);
+    return mapTo([f.expr], f.inputs, shape, params);
+  }
   const outs = backend().map(exprs, inputs.map((t) => ({ s: t.storage, shape: t.shape })), shape, { params });
   return outs.map((s, j) =>
     record(fromStorage(s, shape), "map", inputs, (g) => mapGrads(exprs[j], inputs, g, shape, params))
   );
+}
+
+/** A kernel with these outputs and inputs (plus the params buffer) binds more buffers than the device has. */
+function overBudget(outputs: number, inputs: number, params?: readonly number[]): boolean {
+  return outputs + inputs + (params?.length ? 1 : 0) > backend().maxKernelBuffers;
+}
+
+/**
+ * Rewrites a one-output expression to read at most as many tensors as one kernel can bind beside its
+ * output and params (WebGPU guarantees 8 storage buffers per kernel; lavapipe offers 32, so this only
+ * runs on tight devices). Second-order gradients of normalisations read more: their subexpressions are
+ * computed first, bottom-up, as differentiable maps of their own (each distinct one once), and read as one
+ * input each. Returns the rewritten expression over the tensors it reads.
+ */
+function fitBindings(
+  expr: Expr,
+  inputs: readonly Tensor[],
+  params?: readonly number[],
+): { expr: Expr; inputs: Tensor[] } {
+  const fixed = 1 + (params?.length ? 1 : 0), room = backend().maxKernelBuffers - fixed;
+  // Every node has at most 3 operands, so 3 tensors per kernel always suffice.
+  if (room < 3) {
+    throw new Error(
+      `the device binds ${backend().maxKernelBuffers} storage buffers per kernel; ddrepro needs ${3 + fixed}`,
+    );
+  }
+  const ins = [...inputs];
+  const made = new Map<string, number>();
+  type Cut = { e: Expr; reads: Set<number> };
+  const materialize = (c: Cut): Cut => {
+    const key = E.exprKey(c.e);
+    let at = made.get(key);
+    if (at === undefined) {
+      const ids = [...c.reads].sort((a, b) => a - b);
+      const local = E.renumberInputs(c.e, (i) => ids.indexOf(i));
+      at = ins.push(map(local, ids.map((i) => ins[i]), params)) - 1;
+      made.set(key, at);
+    }
+    return { e: inp(at), reads: new Set([at]) };
+  };
+  const cut = (e: Expr): Cut => {
+    if (e.k === "in") return { e, reads: new Set([e.i]) };
+    if (e.k === "c" || e.k === "p") return { e, reads: new Set() };
+    const kids = (e.k === "u" ? [e.a] : e.k === "b" ? [e.a, e.b] : [e.c, e.a, e.b]).map(cut);
+    const union = () => new Set(kids.flatMap((k) => [...k.reads]));
+    for (let u = union(); u.size > room; u = union()) {
+      // The operand reading the most tensors becomes one (it fits a kernel: it was cut itself).
+      const j = kids.reduce((b, k, i) => (k.reads.size > kids[b].reads.size ? i : b), 0);
+      kids[j] = materialize(kids[j]);
+    }
+    const [a, b, c] = kids.map((k) => k.e);
+    const rebuilt: Expr = e.k === "u"
+      ? { ...e, a }
+      : e.k === "b"
+      ? { ...e, a, b }
+      : { ...e, c: a, a: b, b: c };
+    return { e: rebuilt, reads: union() };
+  };
+  const top = cut(expr);
+  const ids = [...top.reads].sort((a, b) => a - b);
+  return { expr: E.renumberInputs(top.e, (i) => ids.indexOf(i)), inputs: ids.map((i) => ins[i]) };
 }
 
 /**
@@ -125,6 +200,11 @@ export function reduceMany(
   axes: readonly number[],
   params?: readonly number[],
 ): Tensor[] {
+  if (overBudget(exprs.length, inputs.length, params)) {
+    if (exprs.length > 1) return exprs.flatMap((e) => reduceMany(op, [e], inputs, shape, axes, params));
+    const f = fitBindings(exprs[0], inputs, params);
+    return reduceMany(op, [f.expr], f.inputs, shape, axes, params);
+  }
   const ss = backend().reduce(
     op,
     exprs,

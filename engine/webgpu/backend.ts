@@ -22,7 +22,7 @@ import {
   scatterAddRowsKernel,
   slicePadKernel,
 } from "../../kernels/movement.ts";
-import { type GpuContext, openDevice } from "./device.ts";
+import { type GpuContext, type LimitsChoice, openDevice } from "./device.ts";
 import { gpu, type GpuStorage, Runtime } from "./runtime.ts";
 import * as ext from "./extended.ts";
 
@@ -67,7 +67,7 @@ export class WebGpuBackend implements Backend {
     return this.rt.maxElements;
   }
   get maxKernelBuffers(): number {
-    // Requested from the adapter in openDevice; 8 is WebGPU's guaranteed minimum.
+    // The device's (openDevice requests the adapter's); 8 is WebGPU's guaranteed minimum.
     return this.rt.ctx.limits.maxStorageBuffersPerShaderStage ?? 8;
   }
   readonly rt: Runtime;
@@ -285,6 +285,11 @@ function roundUp4(x: number): number {
 }
 
 let shared: Promise<WebGpuBackend> | null = null;
+
+/** A backend on a device of its own (e.g. with WebGPU's minimum limits, for tests). */
+export async function openWebGpuBackend(limits: LimitsChoice): Promise<WebGpuBackend> {
+  return new WebGpuBackend(await openDevice(limits));
+}
 
 /** The process-wide WebGPU backend (one device per process). */
 export function webgpuBackend(): Promise<WebGpuBackend> {

@@ -27,7 +27,22 @@ export interface GpuContext {
   readonly timestamps: boolean;
 }
 
-export async function openDevice(): Promise<GpuContext> {
+/**
+ * Which limits to request: the adapter's own (default), or WebGPU's guaranteed minimums ("spec": 8
+ * storage buffers per stage, 128 MiB bindings), to check on a big-limit adapter such as lavapipe that
+ * kernels stay within what every device offers. `DD_WEBGPU_LIMITS=spec` selects the latter.
+ */
+export type LimitsChoice = "adapter" | "spec";
+
+export function limitsFromEnv(): LimitsChoice {
+  const v = Deno.env.get("DD_WEBGPU_LIMITS") ?? "adapter";
+  if (v !== "adapter" && v !== "spec") {
+    throw new Error(`DD_WEBGPU_LIMITS must be "adapter" or "spec", got "${v}"`);
+  }
+  return v;
+}
+
+export async function openDevice(choice: LimitsChoice = limitsFromEnv()): Promise<GpuContext> {
   // The Vulkan loader warns (and some drivers misbehave) without a runtime dir.
   if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
   if (!("gpu" in navigator) || !navigator.gpu) throw new Error(NO_ADAPTER_HELP);
@@ -36,7 +51,11 @@ export async function openDevice(): Promise<GpuContext> {
   // Without requiredLimits the device gets the spec defaults (8 storage buffers, 256 MiB buffers).
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as unknown as Record<string, number>;
-  for (const k of LIMITS) if (typeof al[k] === "number") requiredLimits[k] = al[k];
+  if (choice === "adapter") {
+    for (const k of LIMITS) {
+      if (typeof al[k] === "number") requiredLimits[k] = al[k];
+    }
+  }
   // Timestamps only when profiling: a device with the feature is otherwise identical, but the
   // feature is optional on real GPUs and never needed outside `DD_PROFILE` runs.
   const timestamps = !!Deno.env.get("DD_PROFILE") && adapter.features.has("timestamp-query");
@@ -44,6 +63,9 @@ export async function openDevice(): Promise<GpuContext> {
     requiredLimits,
     requiredFeatures: timestamps ? ["timestamp-query"] : [],
   });
+  const limits: Record<string, number> = {};
+  const dl = device.limits as unknown as Record<string, number>;
+  for (const k of LIMITS) limits[k] = dl[k];
   const ai = adapter.info;
   const description = ai.description || ai.device || "";
   const software = /llvmpipe|lavapipe|swiftshader|software|warp/i.test(
@@ -53,7 +75,7 @@ export async function openDevice(): Promise<GpuContext> {
   return {
     device,
     info: { backend, vendor: ai.vendor, architecture: ai.architecture, description, software },
-    limits: requiredLimits,
+    limits,
     timestamps,
   };
 }

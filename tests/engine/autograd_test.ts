@@ -7,6 +7,10 @@ import { grad } from "../../engine/autograd.ts";
 import type { Backend } from "../../engine/backend.ts";
 import { strictEqual } from "node:assert";
 
+function assert(c: boolean, m: string): asserts c {
+  if (!c) throw new Error(m);
+}
+
 const both = [["cpu", cpu], ["webgpu", gpu]] as const;
 
 for (const [name, b] of both) {
@@ -102,8 +106,12 @@ const broadcastInputs = [[3, 4], [3, 1], [3, 1], [3, 1], [3, 1], [4], [4]].map((
 const broadcastF = (xs: Tensor[]) => T.sum(T.map(BROADCAST_OPERANDS, xs));
 
 for (const [name, b] of both) {
-  for (const budget of [b.maxKernelBuffers, 10]) {
-    Deno.test(`autograd ${name}: broadcast operands' gradients share reduce kernels (${budget} buffers per kernel), first and second order`, async () => {
+  for (const budget of [32, 10]) {
+    Deno.test({
+      name:
+        `autograd ${name}: broadcast operands' gradients share reduce kernels (${budget} buffers per kernel), first and second order`,
+      ignore: budget > b.maxKernelBuffers,
+    }, async () => {
       const lb = withBindings(b, budget);
       await gradCheck(lb, broadcastF, broadcastInputs);
       await gradGradCheck(lb, broadcastF, broadcastInputs);
@@ -119,6 +127,31 @@ for (const [name, b] of both) {
       });
     });
   }
+  // 7 inputs: the forward kernel fits 8 buffers, its gradients (7 inputs + the incoming one) do not.
+  for (const budget of [8, 6]) {
+    Deno.test(`autograd ${name}: kernels reading more tensors than ${budget} buffers bind are split, first and second order`, async () => {
+      const lb = withBindings(b, budget);
+      const { backend, widest } = bindingWidth(lb);
+      await gradCheck(backend, broadcastF, broadcastInputs);
+      await gradGradCheck(backend, broadcastF, broadcastInputs);
+      assert(widest() <= budget, `a kernel bound ${widest()} buffers, the device ${budget}`);
+    });
+  }
+}
+
+/** `b` recording the most buffers one map or reduce kernel binds (inputs, outputs, params). */
+function bindingWidth(b: Backend): { backend: Backend; widest: () => number } {
+  let most = 0;
+  const note = (outputs: number, inputs: number, params?: readonly number[]) =>
+    most = Math.max(most, outputs + inputs + (params?.length ? 1 : 0));
+  const map: Backend["map"] = (exprs, inputs, shape, opts) => (
+    note(exprs.length, inputs.length, opts?.params), b.map(exprs, inputs, shape, opts)
+  );
+  const reduce: Backend["reduce"] = (op, exprs, inputs, shape, axes, params) => (
+    note(exprs.length, inputs.length, params), b.reduce(op, exprs, inputs, shape, axes, params)
+  );
+  const backend = Object.create(b, { map: { value: map }, reduce: { value: reduce } });
+  return { backend, widest: () => most };
 }
 
 Deno.test("autograd: an output of a fused reduction sends no gradient to inputs it does not read", () => {

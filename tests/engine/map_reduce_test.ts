@@ -126,8 +126,9 @@ Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree
 });
 
 Deno.test("reduce kernel: a long reduction's partial sums of several outputs are finished in as many passes as bindings allow", async () => {
-  // A device granting 4 storage buffers finishes 2 outputs per pass: 3 outputs take 2 passes.
-  const small = withBindings(gpu, 4);
+  // A device granting 5 storage buffers (2 inputs + 3 partial sums in the first pass) finishes 2 outputs
+  // per pass: 3 outputs take 2 passes.
+  const small = withBindings(gpu, 5);
   const shape = [40, 60, 8], x = randn(size(shape), 7), y = randn(8, 8);
   const exprs = [inp(0), E.mul(inp(0), inp(1)), E.un("sin", inp(0))];
   const run = async (b: Backend) => {
