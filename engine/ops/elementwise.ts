@@ -43,9 +43,14 @@ function mapTo(
   );
 }
 
-/** A kernel with these outputs and inputs (plus the params buffer) binds more buffers than the device has. */
+/** Storage buffers a kernel has for its inputs and outputs once its params (if any) are bound. */
+function freeBuffers(params?: readonly number[]): number {
+  return backend().maxKernelBuffers - (params?.length ? 1 : 0);
+}
+
+/** A kernel with these outputs and inputs binds more buffers than the device has. */
 function overBudget(outputs: number, inputs: number, params?: readonly number[]): boolean {
-  return outputs + inputs + (params?.length ? 1 : 0) > backend().maxKernelBuffers;
+  return outputs + inputs > freeBuffers(params);
 }
 
 /**
@@ -60,11 +65,12 @@ function fitBindings(
   inputs: readonly Tensor[],
   params?: readonly number[],
 ): { expr: Expr; inputs: Tensor[] } {
-  const fixed = 1 + (params?.length ? 1 : 0), room = backend().maxKernelBuffers - fixed;
+  const room = freeBuffers(params) - 1;
   // Every node has at most 3 operands, so 3 tensors per kernel always suffice.
   if (room < 3) {
     throw new Error(
-      `the device binds ${backend().maxKernelBuffers} storage buffers per kernel; ddrepro needs ${3 + fixed}`,
+      `the device binds ${backend().maxKernelBuffers} storage buffers per kernel; ddrepro needs ` +
+        `${backend().maxKernelBuffers - room + 3}`,
     );
   }
   const ins = [...inputs];
@@ -132,7 +138,7 @@ function mapGrads(
     groups.get(key)!.push(i);
   });
   const out: (Tensor | null)[] = inputs.map(() => null);
-  const room = backend().maxKernelBuffers - all.length - (params?.length ? 1 : 0);
+  const room = freeBuffers(params) - all.length;
   for (const idx of groups.values()) {
     const axes = broadcastAxes(inputs[idx[0]].shape, shape);
     for (let at = 0; at + 1 < idx.length && room > 1; at += room) {
