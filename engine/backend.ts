@@ -105,6 +105,8 @@ export interface AdapterInfo {
   readonly architecture: string;
   readonly description: string;
   readonly software: boolean;
+  /** WebGPU devices: opened with the adapter's own limits or WebGPU's minimums (`DD_WEBGPU_LIMITS`). */
+  readonly limits?: "adapter" | "spec";
 }
 
 /** A tensor larger than the adapter lets one kernel bind: callers should lower their batch size. */

@@ -225,7 +225,8 @@ function summariseProvenance(results: readonly CellRepeatResult[]): ProvenanceSu
     denoVersions: distinct(results.map((r) => r.provenance.denoVersion)),
     adapters: distinct(results.map((r) => {
       const a = r.provenance.adapter;
-      return `${a.vendor} ${a.architecture} (${a.description})${a.backend ? ` [${a.backend}]` : ""}`;
+      const limits = a.limits === "spec" ? ", WebGPU minimum limits" : "";
+      return `${a.vendor} ${a.architecture} (${a.description})${a.backend ? ` [${a.backend}${limits}]` : ""}`;
     })),
     hostnames: distinct(results.map((r) => r.provenance.hostname)),
     codeVersions: distinct(results.map((r) => r.codeVersion)),

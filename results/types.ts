@@ -76,6 +76,8 @@ export const Adapter = z.object({
   description: z.string(),
   /** e.g. "vulkan", "metal", "cpu-reference". */
   backend: z.string().optional(),
+  /** "spec": the device was opened with WebGPU's minimum limits (DD_WEBGPU_LIMITS=spec). */
+  limits: z.enum(["adapter", "spec"]).optional(),
 }).strict();
 export type Adapter = z.infer<typeof Adapter>;
 

@@ -60,5 +60,6 @@ export function adapterFromInfo(info: AdapterInfo): Adapter {
     architecture: info.architecture || "unknown",
     description: info.description || "unknown",
     backend: info.software ? `${info.backend} (software)` : info.backend,
+    ...(info.limits ? { limits: info.limits } : {}),
   };
 }

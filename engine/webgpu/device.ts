@@ -74,7 +74,14 @@ export async function openDevice(choice: LimitsChoice = limitsFromEnv()): Promis
   const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
   return {
     device,
-    info: { backend, vendor: ai.vendor, architecture: ai.architecture, description, software },
+    info: {
+      backend,
+      vendor: ai.vendor,
+      architecture: ai.architecture,
+      description,
+      software,
+      limits: choice,
+    },
     limits,
     timestamps,
   };

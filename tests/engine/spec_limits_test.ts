@@ -10,6 +10,7 @@ import type { Backend } from "../../engine/backend.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
+import { adapterFromInfo } from "../../runner/provenance.ts";
 
 const spec = await openWebGpuBackend("spec");
 
@@ -19,6 +20,8 @@ function assert(c: boolean, m: string): asserts c {
 
 Deno.test("spec limits: the device grants WebGPU's minimum of 8 storage buffers per kernel", () => {
   assert(spec.maxKernelBuffers === 8, `got ${spec.maxKernelBuffers}`);
+  // Results computed on it record so in their provenance.
+  assert(adapterFromInfo(spec.info).limits === "spec", "provenance records the spec limits");
 });
 
 Deno.test("spec limits: instance and group norm, first and second order", async () => {

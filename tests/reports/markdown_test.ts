@@ -161,3 +161,13 @@ Deno.test("report: cells computed by other code than the method's current versio
   assert(!renderTableMarkdown(current).includes("Stale"));
   assertEquals(buildTableReport(base).staleCells, []);
 });
+
+Deno.test("markdown: rows computed on a WebGPU-minimum-limits device say so in the adapter line", () => {
+  const base = inputs();
+  const spec = base.results.map((r) => ({
+    ...r,
+    provenance: { ...r.provenance, adapter: { ...r.provenance.adapter, limits: "spec" as const } },
+  }));
+  assert(!renderTableMarkdown(base).includes("WebGPU minimum limits"));
+  assert(renderTableMarkdown({ ...base, results: spec }).includes("vulkan, WebGPU minimum limits"));
+});
