@@ -187,9 +187,26 @@ export function cmiDefaults(baseId: string, datasetId: string, ipc: number): Cmi
 }
 
 /**
+ * How large CMI comes out under each extractor: the start value of one synthetic set (CIFAR-10, IPC 10,
+ * DM's real-image initialisation) in the feature space of each pretrained proxy, Table 10 (App. A.6).
+ * The same set measures 65× higher under ConvNet-3 than under ResNet-18.
+ */
+const CMI_SCALE: Record<string, number> = {
+  convnet3: 0.1045,
+  alexnet: 1.9338,
+  vgg11: 0.0021,
+  resnet18: 0.0016,
+};
+
+/**
  * Profiles shrink the pool (members, epochs, training images) and replace non-ConvNet extractors by
- * ConvNet-3 (ResNet-18 pretraining does not fit a CPU budget). The runner records every changed field
- * as a substitution; featureDim/extractorDepth describe the paper's extractor and are dropped with it.
+ * ConvNet-3 (ResNet-18 pretraining does not fit a CPU budget). λ was chosen for the paper's extractor:
+ * "the value of λ must be adjusted according to L_DD" (§5.5), and L_DD does not change with the
+ * extractor while CMI does, so a swapped extractor rescales λ by the two extractors' CMI scale (Table 10)
+ * and λ·CMI keeps the paper's weight. Unscaled (DM, MNIST IPC 10, quick) λ·CMI started at 5× the matching
+ * loss, and over 200 iterations the matching loss rose instead of falling (reports/evidence, session 13).
+ * The runner records every changed field as a substitution; featureDim/extractorDepth describe the
+ * paper's extractor and are dropped with it.
  */
 export function cmiScale(c: CmiConfig, profile: Profile): CmiConfig {
   if (profile === "paper") return c;
@@ -206,6 +223,11 @@ export function cmiScale(c: CmiConfig, profile: Profile): CmiConfig {
   };
   if (!/^convnet\d$/.test(c.cmiExtractor)) {
     out.cmiExtractor = "convnet3";
+    const from = CMI_SCALE[c.cmiExtractor];
+    // Table 10 measures pretrained proxies' feature spaces; class probabilities need no rescaling.
+    if (from !== undefined && c.cmiSpace === "feature" && c.cmiPretrained) {
+      out.cmiLambda = c.cmiLambda * from / CMI_SCALE.convnet3;
+    }
     delete out.featureDim;
     delete out.extractorDepth;
   }

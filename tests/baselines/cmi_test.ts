@@ -121,19 +121,34 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
   );
   assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
   // DM and DSA narrow their nets at quick and raise their image lr by k; λ falls by k so λ·lr stays the
-  // paper's.
+  // paper's. The ConvNet-3 extractor replacing ResNet-18 measures CMI 0.1045/0.0016 times larger (Table
+  // 10), and λ falls by that too.
+  const extractorScale = 0.0016 / 0.1045;
   const lrKept = (paper: { lrImg: number; cmiLambda: number }, quick: typeof paper, what: string) => {
     assert(quick.lrImg / paper.lrImg > 2, `${what}: image lr raised`);
-    assert(
-      Math.abs(quick.cmiLambda * quick.lrImg - paper.cmiLambda * paper.lrImg) < 1e-6 * paper.cmiLambda,
-      what,
-    );
+    const want = paper.cmiLambda * paper.lrImg * extractorScale;
+    assert(Math.abs(quick.cmiLambda * quick.lrImg - want) < 1e-6 * want, what);
   };
   const dm = dmCmiMethod.defaults("cifar10", 10);
   lrKept(dm, dmCmiMethod.scale(dm, "quick", 10), "dm+cmi λ·lr");
   lrKept(d, q, "dsa+cmi λ·lr");
   assert(dmCmiMethod.scale(dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
   assert(dsaCmiMethod.scale(d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
+  // Kept extractors, class-probability space and untrained extractors keep λ (only the lr factor).
+  const k = dm.lrImg / dmCmiMethod.scale(dm, "quick", 10).lrImg;
+  for (
+    const c of [
+      { ...dm, cmiExtractor: "convnet3" },
+      { ...dm, cmiSpace: "probability" as const },
+      { ...dm, cmiPretrained: false },
+    ]
+  ) {
+    const q = dmCmiMethod.scale(c, "quick", 10).cmiLambda;
+    assert(
+      Math.abs(q - c.cmiLambda * k) < 1e-6 * q,
+      `λ ${q} for ${c.cmiExtractor}/${c.cmiSpace}/${c.cmiPretrained}`,
+    );
+  }
 });
 
 Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), deterministic", async () => {
