@@ -234,6 +234,19 @@ export function cmiScale(c: CmiConfig, profile: Profile): CmiConfig {
   return out;
 }
 
+const POOL_NOTE = "a smaller pretrained pool fits the profile's budget";
+const EXTRACTOR_NOTE = "dropped with the paper's extractor";
+const CMI_SCALE_NOTES: Readonly<Record<string, string>> = {
+  cmiExtractor: "its pretraining does not fit the profile's budget: a ConvNet-3 pool replaces it",
+  cmiLambda: "rescaled by the extractors' CMI scale (Table 10) and the base's image-lr raise, so λ·CMI " +
+    "keeps the paper's weight against L_DD (cmiScale)",
+  cmiPoolSize: POOL_NOTE,
+  cmiPoolEpochs: POOL_NOTE,
+  cmiPoolTrainLimit: POOL_NOTE,
+  featureDim: EXTRACTOR_NOTE,
+  extractorDepth: EXTRACTOR_NOTE,
+};
+
 // ------------------------------------------------------------------------------------------ pool
 
 /** Resident pools above this many parameter bytes are loaded one member per iteration instead. */
@@ -424,6 +437,7 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
       ...base.defaults(datasetId, ipc),
       ...cmiDefaults(base.id, datasetId, ipc),
     }),
+    scaleNotes: { ...base.scaleNotes, ...CMI_SCALE_NOTES },
     scale: (c, profile, ipc) => {
       const { base: b, cmi } = splitConfig(c);
       const scaled = base.scale(b, profile, ipc);

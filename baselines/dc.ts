@@ -25,6 +25,7 @@ import {
   quickIterations,
   RealPool,
   reportIteration,
+  WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
 
@@ -267,5 +268,6 @@ export const dcMethod: MethodDef<DcConfig> = {
   schema: DcConfig,
   defaults: (_dataset, ipc) => dcDefaults(ipc, "none"),
   scale: dcScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillGradientMatching(ctx, "dc"),
 };

@@ -25,6 +25,7 @@ import {
   matchingResult,
   RealPool,
   reportIteration,
+  WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
@@ -217,6 +218,7 @@ export const dmMethod: MethodDef<DmConfig> = {
   schema: DmConfig,
   defaults: (_dataset, ipc) => dmDefaults(ipc),
   scale: dmScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillDm(ctx, "dm"),
 };
 

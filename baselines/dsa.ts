@@ -5,6 +5,7 @@
  */
 import type { MethodDef } from "../methods/types.ts";
 import { type DcConfig, DcConfig as DcSchema, dcDefaults, dcScale, distillGradientMatching } from "./dc.ts";
+import { WIDTH_SCALE_NOTES } from "./gradient_matching.ts";
 
 export const dsaMethod: MethodDef<DcConfig> = {
   id: "dsa",
@@ -14,5 +15,6 @@ export const dsaMethod: MethodDef<DcConfig> = {
   schema: DcSchema,
   defaults: (_dataset, ipc) => dcDefaults(ipc, "dsa"),
   scale: dcScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillGradientMatching(ctx, "dsa"),
 };

@@ -36,6 +36,7 @@ import {
   inputSpec,
   RealPool,
   toDistilledSet,
+  WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
 import type { GradientMatchingHooks } from "./dc.ts";
@@ -372,6 +373,7 @@ export const idcMethod: MethodDef<IdcConfig> = {
   schema: IdcConfig,
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, null),
   scale: idcScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdc(ctx, "idc"),
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
@@ -384,6 +386,7 @@ export const idc1Method: MethodDef<IdcConfig> = {
   schema: IdcConfig,
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, 1),
   scale: idcScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdc(ctx, "idc-1"),
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };

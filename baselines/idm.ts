@@ -30,6 +30,7 @@ import {
   inputSpec,
   RealPool,
   toDistilledSet,
+  WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
@@ -367,6 +368,7 @@ export const idmMethod: MethodDef<IdmConfig> = {
   schema: IdmConfig,
   defaults: idmDefaults,
   scale: idmScale,
+  scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdm(ctx, "idm"),
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };

@@ -1,6 +1,8 @@
 /** Commands that read stores: report, compare, merge, export. */
 import { dirname, isAbsolute, join } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
+import { resolveTable } from "../experiments/profiles.ts";
+import { canonicalJson } from "../results/key.ts";
 import { findMethod } from "../methods/registry.ts";
 import { codeVersionFor } from "../runner/version.ts";
 import type { CellRepeatResult, MetricName, Profile } from "../results/types.ts";
@@ -55,7 +57,7 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
         results.some((r) => r.resolved.profile === p)
       ) ??
         "quick";
-      inputs.push({ spec, results, profile, methodStatus });
+      inputs.push({ spec, results: withCurrentReasons(spec, profile, results), profile, methodStatus });
       images.set(spec.id, await gridsFor(results.filter((r) => r.resolved.profile === profile), i.storePath));
     }
     return await writeReports({ outDir: i.outDir, tables: inputs, images });
@@ -65,6 +67,36 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
 }
 
 /** PNG grids saved beside the distilled sets (one per distinct set, first ones in cell order). */
+/**
+ * A substitution's reason is prose outside the store key (results/key.ts), so stored rows keep the wording
+ * of the code that ran them. Where today's plan makes the same substitution (cell, field, from, to), the
+ * report gives today's wording, so a corrected explanation reaches old results too.
+ */
+export function withCurrentReasons(
+  spec: TableSpec,
+  profile: Profile,
+  results: readonly CellRepeatResult[],
+): CellRepeatResult[] {
+  const id = (cell: string, s: { field: string; from: unknown; to: unknown }) =>
+    canonicalJson([cell, s.field, s.from, s.to]);
+  const reasons = new Map<string, string>();
+  for (const plan of resolveTable(spec, profile)) {
+    for (const s of plan.resolved.substitutions) reasons.set(id(plan.resolved.cellId, s), s.reason);
+  }
+  return results.map((r) =>
+    r.resolved.profile !== profile ? r : {
+      ...r,
+      resolved: {
+        ...r.resolved,
+        substitutions: r.resolved.substitutions.map((s) => ({
+          ...s,
+          reason: reasons.get(id(r.resolved.cellId, s)) ?? s.reason,
+        })),
+      },
+    }
+  );
+}
+
 async function gridsFor(results: readonly CellRepeatResult[], storePath: string): Promise<ImageGridEmbed[]> {
   const out: ImageGridEmbed[] = [];
   const seen = new Set<string>();

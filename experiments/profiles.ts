@@ -301,7 +301,14 @@ export function resolveCell(
             checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
         );
       } else {
-        recordConfigScaling(parsed.data, checked.data, profile, new Set(Object.keys(override)), subs);
+        recordConfigScaling(
+          parsed.data,
+          checked.data,
+          profile,
+          new Set(Object.keys(override)),
+          method.scaleNotes,
+          subs,
+        );
         methodConfig = checked.data;
         if (cell.ipc !== null && method.imagesPerClass) {
           perClass = method.imagesPerClass(checked.data, cell.ipc);
@@ -613,6 +620,7 @@ function recordConfigScaling(
   scaled: Record<string, unknown>,
   profile: Profile,
   overridden: ReadonlySet<string>,
+  notes: Readonly<Record<string, string>> | undefined,
   subs: Substitution[],
 ): void {
   const keys = [...new Set([...Object.keys(paper), ...Object.keys(scaled)])].sort();
@@ -625,7 +633,7 @@ function recordConfigScaling(
       to: scalar(b),
       reason: overridden.has(k)
         ? "set by the user (--set), after the profile's scaling"
-        : `${profile} profile: the method's scale() reduces its paper setting`,
+        : `${profile} profile: ${notes?.[k] ?? "the method's scale() changes its paper setting"}`,
     });
   }
 }

@@ -79,6 +79,8 @@ export interface MethodDef<C = Record<string, unknown>> {
   /** The paper-profile defaults for a dataset/IPC (before user overrides). */
   defaults(datasetId: string, ipc: number): C;
   scale: ProfileScaler<C>;
+  /** Why scale() changes a config key, by key; reports give it as the substitution's reason. */
+  scaleNotes?: Readonly<Record<string, string>>;
   distill(ctx: DistillContext<C>): Promise<DistillResult>;
   /**
    * Images per class of the set it returns, when not the IPC (IDC's multi-formulation and IDM's

@@ -122,6 +122,7 @@ Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled key
     schema: Cfg,
     defaults: () => ({ iterations: 1000, lr: 0.1 }),
     scale: (c: C, profile: Profile) => (profile === "paper" ? c : { ...c, iterations: 10 }),
+    scaleNotes: { iterations: "fewer iterations fit the budget" },
   };
   const opts = { findMethod: () => fake as unknown as MethodDef<Record<string, unknown>> };
   const t = tinyTable();
@@ -132,8 +133,13 @@ Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled key
     field: "method.iterations",
     from: 1000,
     to: 10,
-    reason: "quick profile: the method's scale() reduces its paper setting",
+    reason: "quick profile: fewer iterations fit the budget",
   });
+  const unnoted = { ...fake, scaleNotes: undefined } as unknown as MethodDef<Record<string, unknown>>;
+  eq(
+    sub(resolveCell(t, cell, "quick", { findMethod: () => unnoted }), "method.iterations")?.reason,
+    "quick profile: the method's scale() changes its paper setting",
+  );
   eq(resolveCell(t, cell, "paper", opts).resolved.methodConfig, { iterations: 1000, lr: 0.5 });
   const bad = resolveCell(t, { ...cell, config: { lr: "fast" } }, "quick", opts);
   ok(!bad.runnable && /lr/.test(bad.reason!), bad.reason);
