@@ -268,6 +268,12 @@ export async function matchingResult<C>(
   };
 }
 
+/** Why the profiles change width and image lr of the matching methods (their substitutions' reasons). */
+export const WIDTH_SCALE_NOTES: Readonly<Record<string, string>> = {
+  width: "a narrower matching network fits the profile's time budget",
+  lrImg: "raised with the narrower network, whose image gradient shrinks with width (widthCompensation)",
+};
+
 /**
  * Image lr for a narrower network than the config's. A matching loss sums over the network's units or
  * weights, so its image gradient shrinks with the width: for DM's embedding loss it grew 1.0 → 1.6 → 2.7
@@ -276,11 +282,6 @@ export async function matchingResult<C>(
  * 22.5 → 38.3 → 64.0), IDC's `l1` faster (132.6 → 300.9 → 730.4, ≈ width^1.25). Scaling the lr by
  * (from/to)^exponent keeps the step on the images about the paper network's.
  */
-export const WIDTH_SCALE_NOTES: Readonly<Record<string, string>> = {
-  width: "a narrower matching network fits the profile's time budget",
-  lrImg: "raised with the narrower network, whose image gradient shrinks with width (widthCompensation)",
-};
-
 export function widthCompensation(from: number, to: number, exponent = 0.75): number {
   return (from / to) ** exponent;
 }

@@ -66,7 +66,6 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
   }
 }
 
-/** PNG grids saved beside the distilled sets (one per distinct set, first ones in cell order). */
 /**
  * A substitution's reason is prose outside the store key (results/key.ts), so stored rows keep the wording
  * of the code that ran them. Where today's plan makes the same substitution (cell, field, from, to), the
@@ -97,6 +96,7 @@ export function withCurrentReasons(
   );
 }
 
+/** PNG grids saved beside the distilled sets (one per distinct set, first ones in cell order). */
 async function gridsFor(results: readonly CellRepeatResult[], storePath: string): Promise<ImageGridEmbed[]> {
   const out: ImageGridEmbed[] = [];
   const seen = new Set<string>();
