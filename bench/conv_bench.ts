@@ -47,6 +47,8 @@ const SHAPES: [string, ConvParams, number][] = [
   ["ConvNet L2 3x3 128→128 16×16 n100", convParams([100, 16, 16, 128], [128, 3, 3, 128], { padding: 1 }), 3],
   ["ConvNet L3 3x3 128→128 8×8 n100", convParams([100, 8, 8, 128], [128, 3, 3, 128], { padding: 1 }), 4],
   ["ConvNet L1 3x3 3→128 32×32 n100", convParams([100, 32, 32, 3], [128, 3, 3, 3], { padding: 1 }), 3],
+  ["ConvNet-w32 L1 1→32 28×28 p3 n100", convParams([100, 28, 28, 1], [32, 3, 3, 1], { padding: 3 }), 5],
+  ["ConvNet-w32 L2 3x3 32→32 16×16 n100", convParams([100, 16, 16, 32], [32, 3, 3, 32], { padding: 1 }), 5],
   ["3x3 s2 64→128 16×16 n64", convParams([64, 16, 16, 64], [128, 3, 3, 64], { padding: 1, stride: 2 }), 4],
   [
     "depthwise 3x3 128 16×16 n100",

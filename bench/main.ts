@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--json] [--quick]`: engine throughput on this machine — matmul and conv GFLOPS,
+ * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
  * ConvNet-3 training and inference images/s — and, where PyTorch is importable, the same ConvNet-3
  * in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
  * is the best of a few repetitions (the least disturbed by other load on the machine).

@@ -47,6 +47,7 @@ function resolveOne(
   config: Record<string, unknown>,
   method?: MethodDef<Record<string, unknown>>,
   overrides?: ResolveOptions["overrides"],
+  evalEpochs?: number,
 ): CellPlan {
   const table: TableSpec = {
     id: "cli/one-off",
@@ -61,6 +62,7 @@ function resolveOne(
   const spec = { id: "cli", ...cell, labels: "hard" as const, claimed: null, config };
   const plan = resolveCell(table, spec, profile, {
     overrides,
+    ...(evalEpochs !== undefined ? { evalEpochs } : {}),
     ...(method ? { findMethod: () => method } : {}),
   });
   if (!plan.runnable) throw new CliError(plan.reason ?? "cannot run");
@@ -81,6 +83,7 @@ export interface EvalFlags {
   repeats: string;
   profile: string;
   seed: string;
+  evalEpochs?: string;
   json?: boolean;
 }
 
@@ -99,6 +102,9 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   const random = flags.set === "random";
   if (random && flags.ipc === undefined) throw new CliError("--set random needs --ipc");
   const ipcArg = flags.ipc !== undefined ? parsePositiveInt(flags.ipc, "--ipc") : undefined;
+  const evalEpochs = flags.evalEpochs !== undefined
+    ? parsePositiveInt(flags.evalEpochs, "--eval-epochs")
+    : undefined;
 
   // A file's IPC comes from the file; resolution needs one only for the protocol's epochs.
   let fileSet: DistilledSet | undefined;
@@ -124,6 +130,8 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
     profile,
     {},
     random ? undefined : fileMethod,
+    undefined,
+    evalEpochs,
   );
   if (plan.resolved.dataset !== flags.dataset) {
     throw new CliError(`dataset "${flags.dataset}" is not available`);

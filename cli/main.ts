@@ -124,6 +124,7 @@ export function buildProgram(): Command {
     .option("--repeats <n>", "evaluations with seeds 0..n-1", "3")
     .addOption(new Option("--profile <profile>", PROFILE_HELP).default("quick"))
     .option("--seed <n>", "seed of the random subset", "0")
+    .option("--eval-epochs <n>", "evaluator epochs instead of the profile's budget")
     .option("--json", "per-repeat metrics and mean ± std as JSON")
     .action((o) => evalCommand(o));
 

@@ -8,7 +8,7 @@ import { Rng } from "../engine/random.ts";
 import { backend, type Tensor } from "../engine/tensor.ts";
 import { createModel } from "../models/registry.ts";
 import type { Metrics } from "../results/types.ts";
-import { epochsFor, type LabelSpec } from "./protocols.ts";
+import { epochsFor, type LabelSpec, optimizerFor } from "./protocols.ts";
 import { pretrained } from "../models/pretrained.ts";
 import type { Classifier } from "../models/module.ts";
 import { accuracy, passesFor, trainClassifier } from "./train.ts";
@@ -83,7 +83,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
     await trainClassifier(model, { x, y: set.labels, ...(teacher ? { teacher } : {}) }, {
       epochs,
       batchSize: protocol.batchSize,
-      optimizer: protocol.optimizer,
+      optimizer: optimizerFor(protocol, set.meta),
       decay: protocol.decay,
       augment: protocol.augment,
       digits: dataset.info.digits,

@@ -73,6 +73,11 @@ export const ProtocolConfig = z.object({
   labels: LabelSpec,
   /** Evaluate holdout/test accuracy every this many epochs (and at the end). */
   evalEvery: z.number().int().positive(),
+  /**
+   * The optimizer's lr is read from the distilled set's metadata `extra.<key>` instead (MTT trains its
+   * evaluator with the step size it learned alongside the images).
+   */
+  lrFromSet: z.string().min(1).optional(),
 }).strict();
 export type ProtocolConfig = z.infer<typeof ProtocolConfig>;
 
@@ -167,6 +172,7 @@ PROTOCOLS.mtt = {
   ...PROTOCOLS.dsa,
   id: "mtt",
   description: "MTT evaluation: DSA protocol with lr = the learned step size α",
+  lrFromSet: "learnedLr",
 };
 
 export function getProtocol(id: string): ProtocolConfig {
@@ -183,6 +189,24 @@ export function protocolFor(id: string, datasetId: string): ProtocolConfig {
     p.augment = { kind: "dc", cutmix: null };
   }
   return p;
+}
+
+/** The protocol's optimizer, with the lr the set carries when the protocol takes it from there. */
+export function optimizerFor(
+  p: ProtocolConfig,
+  meta: { method: string; extra: Record<string, string> },
+): OptimizerSpec {
+  if (p.lrFromSet === undefined) return p.optimizer;
+  const raw = meta.extra[p.lrFromSet];
+  const lr = Number(raw);
+  if (raw === undefined || !Number.isFinite(lr) || lr <= 0) {
+    throw new Error(
+      `protocol "${p.id}" trains with the learning rate in the distilled set's metadata ` +
+        `"extra.${p.lrFromSet}" (a positive number), but this ${meta.method} set has ` +
+        (raw === undefined ? "none" : `"${raw}"`),
+    );
+  }
+  return { ...p.optimizer, lr };
 }
 
 export function epochsFor(p: ProtocolConfig, ipc: number | null): number {

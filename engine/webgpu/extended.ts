@@ -15,6 +15,7 @@ import {
   type GemmConv,
   weightGradChunks,
 } from "../../kernels/conv.ts";
+import { convThinKernel, convThinWeightGradKernel, isThinConv } from "../../kernels/conv_thin.ts";
 import { permuteKernel } from "../../kernels/movement.ts";
 import {
   avgPoolGradKernel,
@@ -44,6 +45,9 @@ export interface ConvTuning {
   readonly largeMacs: number;
   /** Weight-gradient tiles (tm output channels × tn input channels). */
   readonly wgrad: ConvTile;
+  /** Few input channels (kernels/conv_thin.ts): forward tile, and weight-gradient output channels. */
+  readonly thin: ConvTile;
+  readonly thinWgrad: { readonly tm: number; readonly wg: number };
   /** Depthwise: pixels per invocation and workgroup size. */
   readonly dwRows: number;
   readonly dwWg: number;
@@ -55,6 +59,8 @@ export const CONV_SOFTWARE: ConvTuning = {
   gemmLarge: { tm: 32, tn: 32, wg: 8 },
   largeMacs: 1 << 28,
   wgrad: { tm: 16, tn: 16, wg: 8 },
+  thin: { tm: 16, tn: 32, wg: 8 },
+  thinWgrad: { tm: 16, wg: 8 },
   dwRows: 8,
   dwWg: 8,
 };
@@ -64,6 +70,8 @@ export const CONV_GPU: ConvTuning = {
   gemmLarge: { tm: 4, tn: 4, wg: 64 },
   largeMacs: Infinity,
   wgrad: { tm: 4, tn: 4, wg: 64 },
+  thin: { tm: 4, tn: 4, wg: 64 },
+  thinWgrad: { tm: 4, wg: 64 },
   dwRows: 2,
   dwWg: 64,
 };
@@ -93,8 +101,6 @@ const WGRAD_MAX_PARTIAL = 4 << 20;
 const isDepthwise = (p: ConvParams) => p.groups === p.cin && p.groups === p.cout;
 
 export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams): Storage {
-  if (p.groups === 1 && p.cin % 4 !== 0 && !isDepthwise(p)) return conv2dPadded(b, x, w, p);
-  const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
   const g: GemmConv = {
     ...p,
     ih: p.h,
@@ -103,6 +109,13 @@ export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams):
     oc: p.cout,
     transposed: false,
   };
+  if (isThinConv(p)) {
+    const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
+    b.rt.dispatch(convThinKernel(g, tuning(b).thin), [gpu(x), gpu(w), out]);
+    return out;
+  }
+  if (p.groups === 1 && p.cin % 4 !== 0 && !isDepthwise(p)) return conv2dPadded(b, x, w, p);
+  const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
   if (isDepthwise(p)) {
     b.rt.dispatch(depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg), [gpu(x), gpu(w), out]);
     return out;
@@ -112,9 +125,10 @@ export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams):
 }
 
 /**
- * Few input channels (RGB, grayscale): zero-pad channels to a multiple of 4 so the GEMM takes the
- * vec4 path. One vec4 load costs far less than four scalar ones on llvmpipe, which outweighs the
- * wasted multiply-adds and the two small copies.
+ * Input channels not a multiple of 4 and too many taps for the thin kernels (e.g. 6 channels, or RGB
+ * under a 7×7 stem): zero-pad channels to a multiple of 4 so the GEMM takes the vec4 path. One vec4
+ * load costs far less than four scalar ones on llvmpipe, which outweighs the wasted multiply-adds and
+ * the two small copies.
  */
 function conv2dPadded(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams): Storage {
   const c4 = Math.ceil(p.cin / 4) * 4;
@@ -160,7 +174,9 @@ export function conv2dWeightGrad(b: WebGpuBackend, x: Storage, gy: Storage, p: C
   const size = p.cout * p.kh * p.kw * (p.cin / p.groups);
   const { chunks, rowsPerChunk } = weightGradChunks(p, WGRAD_TARGET_M, WGRAD_MAX_PARTIAL);
   const part = b.rt.alloc(size * chunks, "f32");
-  const k = isDepthwise(p)
+  const k = isThinConv(p)
+    ? convThinWeightGradKernel(p, tuning(b).thinWgrad, rowsPerChunk)
+    : isDepthwise(p)
     ? depthwiseWeightGradKernel(p, tuning(b).dwWg, rowsPerChunk)
     : convWeightGradKernel(p, tuning(b).wgrad, rowsPerChunk);
   b.rt.dispatch(k, [gpu(x), gpu(gy), part]);

@@ -31,6 +31,9 @@ const CASES: Case[] = [
   { x: [1, 8, 8, 4], w: [8, 3, 3, 1], o: { padding: 1, groups: 4 } }, // channel multiplier 2
   { x: [2, 6, 7, 8], w: [20, 3, 2, 8], o: { padding: [4, 0], dilation: [1, 2] } }, // padding > k−1
   { x: [3, 7, 7, 40], w: [36, 3, 3, 40], o: { padding: 1 } }, // several tiles, ragged column tile
+  { x: [2, 9, 11, 2], w: [36, 3, 3, 2], o: { padding: 1, stride: 2 } }, // thin: vec4 stores, ragged block
+  { x: [2, 10, 9, 1], w: [8, 5, 5, 1], o: { padding: 4, dilation: 2 } }, // thin: 25 taps, padding > k−1
+  { x: [1, 9, 8, 3], w: [6, 5, 5, 3], o: { padding: 2 } }, // 75 tap-channels: too many for thin, padded
 ];
 
 const name = (c: Case) => `x[${c.x}] w[${c.w}] ${JSON.stringify(c.o)}`;

@@ -3,7 +3,7 @@ import { setBackend } from "../../engine/tensor.ts";
 import { loadDataset } from "../../data/registry.ts";
 import { lrFactor, passesFor } from "../../evaluator/train.ts";
 import { evaluate, metricsFromCurve } from "../../evaluator/evaluate.ts";
-import { getProtocol, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
+import { getProtocol, optimizerFor, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
 import { randomMethod } from "../../baselines/random.ts";
 import { silentProgress } from "../../methods/types.ts";
@@ -78,6 +78,28 @@ Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
     threw = /unknown protocol "nope"/.test(String(e));
   }
   assert(threw && Object.keys(PROTOCOLS).length >= 8, "unknown protocol error");
+});
+
+Deno.test("evaluator: MTT's protocol trains with the step size the set learned; others keep theirs", () => {
+  const meta = (extra: Record<string, string>) => ({ method: "mtt", extra });
+  const mtt = getProtocol("mtt");
+  assert(mtt.lrFromSet === "learnedLr", "MTT reads extra.learnedLr");
+  const o = optimizerFor(mtt, meta({ learnedLr: "0.0213" }));
+  assert(o.kind === "sgd" && o.lr === 0.0213 && o.momentum === 0.9, JSON.stringify(o));
+  assert(optimizerFor(getProtocol("dsa"), meta({ learnedLr: "0.0213" })).lr === 0.01, "DSA keeps 0.01");
+  const bad: Record<string, string>[] = [{}, { learnedLr: "-0.001" }, { learnedLr: "NaN" }];
+  for (const extra of bad) {
+    let msg = "";
+    try {
+      optimizerFor(mtt, meta(extra));
+    } catch (e) {
+      msg = String(e);
+    }
+    assert(
+      /extra\.learnedLr/.test(msg) && /mtt set/.test(msg),
+      `no clear error for ${JSON.stringify(extra)}: ${msg}`,
+    );
+  }
 });
 
 Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well above chance", async () => {
