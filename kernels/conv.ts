@@ -17,7 +17,8 @@
  * padding is multiplied.
  *
  * Depthwise convolution (one input and one output channel per group) has its own kernels that
- * vectorise over channels instead, since its GEMM would have a single column.
+ * vectorise over channels instead, since its GEMM would have a single column; so do forward and
+ * weight-gradient passes with 1–3 input channels (kernels/conv_thin.ts).
  *
  * Measured on llvmpipe (2 cores, 3×3 128→128 14×14 ×64): every storage load is a per-lane gather,
  * and the accumulators live in stack memory whatever the tile size, so loads per multiply-add decide

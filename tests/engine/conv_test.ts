@@ -133,6 +133,7 @@ Deno.test("conv webgpu vs cpu: long weight-gradient reduction (many chunks)", as
 
 const GRAD_CASES: Case[] = [
   { x: [2, 5, 5, 3], w: [4, 3, 3, 3], o: { padding: 1 } },
+  { x: [2, 5, 4, 1], w: [4, 3, 3, 1], o: { padding: 2 } }, // thin kernels in both orders (MNIST-like)
   { x: [1, 7, 6, 4], w: [4, 3, 3, 2], o: { padding: 1, stride: 2, groups: 2 } },
   { x: [1, 6, 6, 4], w: [4, 3, 3, 1], o: { padding: 2, dilation: 2, groups: 4 } },
 ];
