@@ -65,12 +65,12 @@ export interface GemmConv {
 }
 
 /** A workgroup grid over `count` row-workgroups × the column workgroups, y/z spread past 65535. */
-function rowGrid(cols: number, count: number): [number, number, number] {
+export function rowGrid(cols: number, count: number): [number, number, number] {
   return count <= MAX_GRID ? [cols, count, 1] : [cols, MAX_GRID, Math.ceil(count / MAX_GRID)];
 }
 
 /** Lanes of a workgroup split into lc column blocks × lr row blocks (lc ≤ the column blocks present). */
-function laneSplit(colBlocks: number, wg: number): { lc: number; lr: number } {
+export function laneSplit(colBlocks: number, wg: number): { lc: number; lr: number } {
   const lc = Math.max(1, Math.min(wg, colBlocks));
   return { lc, lr: Math.max(1, Math.floor(wg / lc)) };
 }

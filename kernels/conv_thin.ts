@@ -13,8 +13,8 @@
  *   are uniform and only gy is gathered. Partial sums per chunk, reduced by `chunkSumKernel`.
  * Padding taps read index 0 and are zeroed by select.
  */
-import { binding, BUILTINS, type Kernel, MAX_GRID } from "./kernel.ts";
-import type { ConvTile, GemmConv, WeightGradConv } from "./conv.ts";
+import { binding, BUILTINS, type Kernel } from "./kernel.ts";
+import { type ConvTile, type GemmConv, laneSplit, rowGrid, type WeightGradConv } from "./conv.ts";
 
 /** The weight gradient keeps TM × kh·kw·cin accumulators per invocation; beyond this, pad instead. */
 export const THIN_MAX_TAPS = 32;
@@ -22,10 +22,6 @@ export const THIN_MAX_TAPS = 32;
 /** Whether `convThinKernel` / `convThinWeightGradKernel` serve this convolution. */
 export function isThinConv(p: { groups: number; cin: number; kh: number; kw: number }): boolean {
   return p.groups === 1 && p.cin < 4 && p.kh * p.kw * p.cin <= THIN_MAX_TAPS;
-}
-
-function grid(cols: number, count: number): [number, number, number] {
-  return count <= MAX_GRID ? [cols, count, 1] : [cols, MAX_GRID, Math.ceil(count / MAX_GRID)];
 }
 
 /** Forward convolution, groups 1, few input channels. Bindings: X [n,ih,iw,ic], W [oc,kh,kw,ic], Y. */
@@ -91,7 +87,7 @@ export function convThinKernel(p: GemmConv, tile: ConvTile): Kernel {
     L.push("  }");
   }
   L.push("}");
-  return { code: L.join("\n") + "\n", workgroups: grid(colWG, rowWG) };
+  return { code: L.join("\n") + "\n", workgroups: rowGrid(colWG, rowWG) };
 }
 
 /**
@@ -108,7 +104,7 @@ export function convThinWeightGradKernel(
   const TM = Math.min(tile.tm, OC);
   const gVec = OC % 4 === 0 && TM % 4 === 0;
   const coB = Math.ceil(OC / TM);
-  const lc = Math.max(1, Math.min(tile.wg, coB)), lr = Math.max(1, Math.floor(tile.wg / lc));
+  const { lc, lr } = laneSplit(coB, tile.wg);
   const WG = lc * lr;
   const R = p.n * p.oh, chunks = Math.ceil(R / rowsPerChunk);
   const chunkWG = Math.ceil(chunks / lr), colWG = Math.ceil(coB / lc);
@@ -177,5 +173,5 @@ export function convThinWeightGradKernel(
     L.push("  }");
   }
   L.push("}");
-  return { code: L.join("\n") + "\n", workgroups: grid(colWG, chunkWG) };
+  return { code: L.join("\n") + "\n", workgroups: rowGrid(colWG, chunkWG) };
 }
