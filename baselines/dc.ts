@@ -25,6 +25,7 @@ import {
   quickIterations,
   RealPool,
   reportIteration,
+  snapshotImages,
   WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
@@ -177,6 +178,7 @@ export async function distillGradientMatching(
   const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
   let lastLoss = NaN, firstLoss = NaN;
   try {
+    const initial = await snapshotImages(img);
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
       await hooks.prepare?.(it);
@@ -252,7 +254,13 @@ export async function distillGradientMatching(
       if (it === 0) firstLoss = lastLoss;
       reportIteration(ctx, method, it, cfg.iterations, lastLoss);
     }
-    return await matchingResult(ctx, method, img, labels, cfg.iterations, firstLoss, lastLoss, t0);
+    return await matchingResult(ctx, method, img, labels, {
+      iterations: cfg.iterations,
+      firstLoss,
+      lastLoss,
+      t0,
+      initial,
+    });
   } finally {
     opt.dispose();
     img.dispose();

@@ -25,6 +25,7 @@ import {
   matchingResult,
   RealPool,
   reportIteration,
+  snapshotImages,
   WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
@@ -154,6 +155,7 @@ export async function distillDm(
   const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
   let firstLoss = NaN, lastLoss = NaN;
   try {
+    const initial = await snapshotImages(img);
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
       await hooks.prepare?.(it);
@@ -202,7 +204,13 @@ export async function distillDm(
       if (it === 0) firstLoss = lastLoss;
       reportIteration(ctx, method, it, cfg.iterations, lastLoss);
     }
-    return await matchingResult(ctx, method, img, labels, cfg.iterations, firstLoss, lastLoss, t0);
+    return await matchingResult(ctx, method, img, labels, {
+      iterations: cfg.iterations,
+      firstLoss,
+      lastLoss,
+      t0,
+      initial,
+    });
   } finally {
     opt.dispose();
     img.dispose();

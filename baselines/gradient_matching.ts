@@ -246,24 +246,51 @@ export function reportIteration<C>(
   ctx.progress.update(it + 1, total, `iteration (match loss ${loss.toFixed(3)})`);
 }
 
+/**
+ * How far distillation moved the learned images from their initialisation: ‖x_T − x_0‖ / ‖x_0‖ over every
+ * pixel (normalised space). A real-initialised set that barely moves trains a network like the random
+ * real images it started from, so this separates "the objective did not help" from "the budget did not
+ * move the set" when a method ties with `random`.
+ */
+export function relativeShift(initial: ArrayLike<number>, final: ArrayLike<number>): number {
+  if (initial.length !== final.length) {
+    throw new RangeError(`relativeShift: ${initial.length} initial values against ${final.length} final`);
+  }
+  let diff = 0, base = 0;
+  for (let i = 0; i < initial.length; i++) {
+    const d = final[i] - initial[i];
+    diff += d * d;
+    base += initial[i] * initial[i];
+  }
+  return base > 0 ? Math.sqrt(diff / base) : Math.sqrt(diff);
+}
+
+/** Snapshot of the learned images at initialisation, for `imageShift` at the end. */
+export async function snapshotImages(images: Tensor): Promise<Float32Array> {
+  return Float32Array.from(await images.f32());
+}
+
+/** `imageShift` of the learned images against their snapshot at initialisation. */
+export async function imageShift(initial: Float32Array, images: Tensor): Promise<number> {
+  return relativeShift(initial, await images.f32());
+}
+
 /** A matching loop's result: the set and its loss metrics. */
 export async function matchingResult<C>(
   ctx: DistillContext<C>,
   method: string,
   images: Tensor,
   labels: Int32Array,
-  iterations: number,
-  firstLoss: number,
-  lastLoss: number,
-  t0: number,
+  run: { iterations: number; firstLoss: number; lastLoss: number; t0: number; initial: Float32Array },
 ): Promise<DistillResult> {
   return {
     set: await toDistilledSet(ctx, method, images, labels),
     metrics: {
-      iterations,
-      firstMatchLoss: firstLoss,
-      finalMatchLoss: lastLoss,
-      seconds: (performance.now() - t0) / 1000,
+      iterations: run.iterations,
+      firstMatchLoss: run.firstLoss,
+      finalMatchLoss: run.lastLoss,
+      imageShift: await imageShift(run.initial, images),
+      seconds: (performance.now() - run.t0) / 1000,
     },
   };
 }

@@ -33,8 +33,10 @@ import {
   buildNet,
   classMajorLabels,
   classMatchLoss,
+  imageShift,
   inputSpec,
   RealPool,
+  snapshotImages,
   toDistilledSet,
   WIDTH_SCALE_NOTES,
   widthCompensation,
@@ -261,6 +263,7 @@ export async function distillIdc(
   const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
   let firstLoss = NaN, lastLoss = NaN;
   try {
+    const initial = await snapshotImages(img);
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
       const itRng = rng.fork(1000 + it);
@@ -350,6 +353,7 @@ export async function distillIdc(
           iterations: cfg.iterations,
           firstMatchLoss: firstLoss,
           finalMatchLoss: lastLoss,
+          imageShift: await imageShift(initial, img),
           storedImages: n,
           decodedImages: n * f2,
           seconds: (performance.now() - t0) / 1000,

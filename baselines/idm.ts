@@ -27,8 +27,10 @@ import type { DistillContext, DistillResult, MethodDef } from "../methods/types.
 import {
   buildNet,
   classMajorLabels,
+  imageShift,
   inputSpec,
   RealPool,
+  snapshotImages,
   toDistilledSet,
   WIDTH_SCALE_NOTES,
   widthCompensation,
@@ -248,6 +250,7 @@ export async function distillIdm(
   };
   let firstLoss = NaN, lastLoss = NaN, lastWeight = 0, maxWeight = 0;
   try {
+    const initial = await snapshotImages(img);
     for (let q = 0; q < cfg.queueStart; q++) push();
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
@@ -340,6 +343,7 @@ export async function distillIdm(
           iterations: cfg.iterations,
           firstMatchLoss: firstLoss,
           finalMatchLoss: lastLoss,
+          imageShift: await imageShift(initial, img),
           finalCeWeight: lastWeight,
           maxCeWeight: maxWeight,
           queueSize: queue.length,

@@ -21,9 +21,11 @@ import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import {
   classMajorLabels,
+  imageShift,
   inputSpec,
   quickIterations,
   RealPool,
+  snapshotImages,
   toDistilledSet,
 } from "./gradient_matching.ts";
 import { convnetForward } from "./functional_convnet.ts";
@@ -272,6 +274,7 @@ export async function distillMtt(
     alpha = tensor([cfg.lrTeacher], []).keep().requireGrad();
     optImg = new SGD([img], { lr: cfg.lrImg, momentum: 0.5 });
     optLr = new SGD([alpha], { lr: cfg.lrLr, momentum: 0.5 });
+    const initial = await snapshotImages(img);
     let firstLoss = NaN, lastLoss = NaN;
     for (let it = 0; it < cfg.iterations; it++) {
       ctx.signal?.throwIfAborted();
@@ -322,6 +325,7 @@ export async function distillMtt(
         iterations: cfg.iterations,
         firstParamLoss: firstLoss,
         finalParamLoss: lastLoss,
+        imageShift: await imageShift(initial, img),
         learnedLr,
         expertsTrained: buffer.trained,
         expertSeconds,

@@ -192,6 +192,7 @@ Deno.test("idm: distill returns a labelled, class-balanced, deterministic set; t
   assert(a.metrics.queueSize === 3 + 2, `queue ${a.metrics.queueSize}`);
   assert(a.metrics.maxCeWeight > 0, `CE weight from the trained queue: ${a.metrics.maxCeWeight}`);
   assert(Number.isFinite(a.metrics.finalMatchLoss), "loss recorded");
+  assert(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
   assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
   const d = idmMethod.defaults("cifar10", 50);
   assert(d.ceWeight === 0.1 && idmMethod.defaults("cifar10", 1).pushEvery === 5, "command.txt settings");

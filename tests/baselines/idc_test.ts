@@ -134,6 +134,7 @@ Deno.test("idc: decoded set (f²·IPC per class), images in [0, 1], deterministi
   // The clamp is active: the tiny images start below 0.96 and end with pixels at exactly 1.
   assert(lo >= -1e-4 && hi <= 1 + 1e-4 && hi > 1 - 1e-4, `unnormalised range [${lo}, ${hi}]`);
   assert(Number.isFinite(a.metrics.firstMatchLoss) && Number.isFinite(a.metrics.finalMatchLoss), "losses");
+  assert(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
 
   const b = await run(dataset, 2, 7, over);
   assert(a.set.images.every((v, i) => v === b.set.images[i]), "not deterministic for a seed");

@@ -5,7 +5,12 @@ import { grad } from "../../engine/autograd.ts";
 import { Rng } from "../../engine/random.ts";
 import { SGD } from "../../engine/optim.ts";
 import { ConvNet } from "../../models/convnet.ts";
-import { classMatchLoss, gradientDistance, widthCompensation } from "../../baselines/gradient_matching.ts";
+import {
+  classMatchLoss,
+  gradientDistance,
+  relativeShift,
+  widthCompensation,
+} from "../../baselines/gradient_matching.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
@@ -145,13 +150,13 @@ Deno.test("gradient matching: SGD on the images lowers the matching loss", async
   net.dispose();
 });
 
-async function runTiny(m: MethodDef<DcConfig>, seed: number) {
+async function runTiny(m: MethodDef<DcConfig>, seed: number, iterations = 2) {
   const dataset = tinyDataset("mnist", 12, 2);
   const config: DcConfig = {
     ...m.scale(m.defaults("mnist", 1), "smoke", 1),
     width: 4,
     batchReal: 8,
-    iterations: 2,
+    iterations,
   };
   return await m.distill({ dataset, ipc: 1, seed, config, profile: "smoke", progress: silentProgress });
 }
@@ -170,5 +175,34 @@ for (const m of [dcMethod, dsaMethod]) {
     assert(same, "same seed gives the same images");
     assert(m.schema.safeParse(m.defaults("mnist", 10)).success, "defaults validate");
     assert(m.defaults("cifar10", 10).outerLoop === 10 && m.defaults("cifar10", 10).innerLoop === 50, "loops");
+  });
+}
+
+Deno.test("relativeShift: ‖x_T − x_0‖ / ‖x_0‖, and a length mismatch is refused", () => {
+  // ‖(3, 4) − (0, 0)‖ = 5 over ‖(0, 0)‖ = 0 falls back to the absolute norm; ‖(1, 1) − (1, 3)‖ / ‖(1, 3)‖.
+  assert(relativeShift([0, 0], [3, 4]) === 5, "zero base");
+  assert(Math.abs(relativeShift([1, 3], [1, 1]) - 2 / Math.sqrt(10)) < 1e-12, "hand value");
+  assert(relativeShift([1, 2, 3], [1, 2, 3]) === 0, "unchanged");
+  let threw = false;
+  try {
+    relativeShift([1], [1, 2]);
+  } catch {
+    threw = true;
+  }
+  assert(threw, "length mismatch");
+});
+
+for (const m of [dcMethod, dsaMethod]) {
+  Deno.test(`${m.id}: imageShift measures the move from the initial set (0 at zero iterations)`, async () => {
+    const start = await runTiny(m, 4, 0);
+    const moved = await runTiny(m, 4, 2);
+    assert(start.metrics.imageShift === 0, `zero iterations: ${start.metrics.imageShift}`);
+    // The zero-iteration set is the initialisation, so the metric is recomputable from the two sets.
+    const expected = relativeShift(start.set.images, moved.set.images);
+    assert(expected > 0, "two iterations move the images");
+    assert(
+      Math.abs(moved.metrics.imageShift - expected) < 1e-5 * expected,
+      `imageShift ${moved.metrics.imageShift} vs ${expected}`,
+    );
   });
 }

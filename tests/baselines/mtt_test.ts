@@ -175,6 +175,10 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       progress: silentProgress,
     });
     assert(rc.metrics.expertsTrained === 0 && Number.isFinite(rc.metrics.cmiEnd), "mtt+cmi");
+    assert(
+      rc.metrics.imageShift > 0 && Number.isFinite(rc.metrics.imageShift),
+      `shift ${rc.metrics.imageShift}`,
+    );
   });
 });
 
