@@ -213,7 +213,8 @@ export interface ResolveOptions {
   /**
    * Method config values set by the user (`dd run --set dm.iterations=300`), by method id. Applied after
    * the profile's scale(), so an iteration sweep at `quick` really runs what it asks for; every changed
-   * key is recorded as a substitution naming the override.
+   * key is recorded as a substitution naming the override. Keys a cell's own config sets are left as the
+   * cell sets them.
    */
   overrides?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
@@ -292,7 +293,12 @@ export function resolveCell(
           parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
       );
     } else {
-      const override = opts.overrides?.[method.id] ?? {};
+      // Keys the cell's own config pins define the cell (an ablation's switch, a zero-iteration
+      // control): a method-wide --set must not turn that cell into another arm.
+      const pinned = new Set(Object.keys(cell.config ?? {}));
+      const override = Object.fromEntries(
+        Object.entries(opts.overrides?.[method.id] ?? {}).filter(([k]) => !pinned.has(k)),
+      );
       const scaled = { ...method.scale(parsed.data, profile, cell.ipc ?? 0), ...override };
       const checked = method.schema.safeParse(scaled);
       if (!checked.success) {

@@ -56,7 +56,16 @@ export type CellSpec = z.infer<typeof CellSpec>;
  * - `trend`: groups are ordered (e.g. by IPC); the argmax cell's `key` in each group must be
  *   non-decreasing along that order (e.g. "higher IPC prefers larger β").
  */
-const Pair = z.object({ a: z.string(), b: z.string(), relation: z.enum([">", ">="]) }).strict();
+const Pair = z.object({
+  a: z.string(),
+  b: z.string(),
+  relation: z.enum([">", ">="]),
+  /**
+   * Compare by a paired t-test on the repeats that share a seed instead of Welch's test: for cells
+   * whose seed-s repeats share their randomness (a set and its own initialisation, same evaluator seed).
+   */
+  paired: z.boolean().optional(),
+}).strict();
 const BestGroup = z.object({ best: z.string(), among: z.array(z.string()).min(2) }).strict();
 const TrendGroup = z.object({ order: z.number(), cells: z.array(z.string()).min(2) }).strict();
 

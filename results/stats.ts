@@ -1,6 +1,6 @@
 /**
- * The small amount of statistics the verdicts need: summaries and Welch's unequal-variance t-test,
- * with the Student-t CDF computed from the regularized incomplete beta function (no dependencies).
+ * The small amount of statistics the verdicts need: summaries, Welch's unequal-variance t-test and the
+ * paired t-test, with the Student-t CDF computed from the regularized incomplete beta function.
  */
 
 export interface Summary {
@@ -70,6 +70,59 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
   const pGreater = 1 - studentTCdf(t, df);
   const pLess = studentTCdf(t, df);
   return { t, df, pTwoSided: Math.min(1, 2 * Math.min(pGreater, pLess)), pGreater, pLess };
+}
+
+/** One-sample result on paired differences a_i − b_i (same fields as Welch's, df = n − 1). */
+export interface PairedResult extends WelchResult {
+  n: number;
+  /** Mean of the differences a_i − b_i. */
+  meanDiff: number;
+  /** Sample std of the differences; 0 when they are all equal. */
+  sdDiff: number;
+}
+
+/**
+ * Paired t-test of a against b (a[i] and b[i] share everything random but the treatment, e.g. a
+ * distilled set and its own initialisation evaluated with the same seed). Needs n ≥ 2 pairs.
+ */
+export function pairedTTest(a: readonly number[], b: readonly number[]): PairedResult {
+  if (a.length !== b.length) {
+    throw new RangeError(`paired t-test needs equal lengths (got ${a.length} and ${b.length})`);
+  }
+  if (a.length < 2) throw new RangeError(`paired t-test needs n ≥ 2 pairs (got ${a.length})`);
+  const d = a.map((x, i) => x - b[i]);
+  const n = d.length;
+  const meanDiff = mean(d);
+  const sdDiff = sampleStd(d);
+  const df = n - 1;
+  if (sdDiff === 0) {
+    // Every pair differs by the same amount: exact, as in Welch's constant case.
+    if (meanDiff === 0) return { t: 0, df, pTwoSided: 1, pGreater: 0.5, pLess: 0.5, n, meanDiff, sdDiff };
+    const up = meanDiff > 0;
+    return {
+      t: up ? Infinity : -Infinity,
+      df,
+      pTwoSided: 0,
+      pGreater: up ? 0 : 1,
+      pLess: up ? 1 : 0,
+      n,
+      meanDiff,
+      sdDiff,
+    };
+  }
+  const t = meanDiff / (sdDiff / Math.sqrt(n));
+  const pGreater = 1 - studentTCdf(t, df);
+  const pLess = studentTCdf(t, df);
+  return {
+    t,
+    df,
+    pTwoSided: Math.min(1, 2 * Math.min(pGreater, pLess)),
+    pGreater,
+    pLess,
+    n,
+    meanDiff,
+    sdDiff,
+  };
 }
 
 /** P(T ≤ t) for Student's t with `df` (> 0, not necessarily integer) degrees of freedom. */

@@ -5,7 +5,7 @@
  */
 import type { CellSpec, ClaimSpec, Selection, TableSpec } from "../experiments/schema.ts";
 import { canonicalJson, keyedCell } from "./key.ts";
-import { summarize, type Summary, welchTTest } from "./stats.ts";
+import { pairedTTest, summarize, type Summary, welchTTest } from "./stats.ts";
 import type { CellRepeatResult, MetricName, Profile } from "./types.ts";
 
 export type ClaimStatus = "reproduced" | "not reproduced" | "inconclusive" | "not run";
@@ -83,6 +83,8 @@ export interface TableVerdict {
 export interface CellSample {
   id: string;
   values: readonly number[];
+  /** The seed of each value (same order); paired comparisons match repeats by it. */
+  seeds?: readonly number[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,17 +169,37 @@ export function evaluateCell(
 // Pairwise comparison: "a > b" or "a >= b".
 
 export interface PairVerdict extends ClaimPart {
-  /** mean_a − mean_b; null when a cell is missing. */
+  /** mean_a − mean_b (paired: the mean difference over shared seeds); null when a cell is missing. */
   diff: number | null;
-  /** The one-sided Welch p-value that decided it, when a test ran. */
+  /** The one-sided p-value (Welch's, or the paired test's) that decided it, when a test ran. */
   p: number | null;
 }
 
+/** The repeats of a and b that share a seed, in seed order (a paired comparison's sample). */
+function matchBySeed(a: CellSample, b: CellSample): { a: number[]; b: number[]; seeds: number[] } {
+  if (a.seeds === undefined || b.seeds === undefined) {
+    throw new Error(`paired comparison of ${a.id} and ${b.id} needs the seed of every repeat`);
+  }
+  const bBySeed = new Map(b.seeds.map((seed, i) => [seed, b.values[i]]));
+  const pairs = a.seeds
+    .map((seed, i) => ({ seed, x: a.values[i], y: bBySeed.get(seed) }))
+    .filter((q): q is { seed: number; x: number; y: number } => q.y !== undefined)
+    .sort((p, q) => p.seed - q.seed);
+  return { a: pairs.map((q) => q.x), b: pairs.map((q) => q.y), seeds: pairs.map((q) => q.seed) };
+}
+
+/**
+ * "a > b" or "a ≥ b" on the two cells' repeats: Welch's t-test, or with `paired` a paired t-test on
+ * the repeats that share a seed — for cells whose seed-s repeats share their randomness (a learned set
+ * and its own real-image initialisation, both evaluated with seed s), where it removes the variance of
+ * the draw that Welch's test has to carry.
+ */
 export function comparePair(
   a: CellSample,
   b: CellSample,
   relation: ">" | ">=",
   options: VerdictOptions = DEFAULT_VERDICT_OPTIONS,
+  paired = false,
 ): PairVerdict {
   const label = `${a.id} ${relation === ">" ? ">" : "≥"} ${b.id}`;
   const missing = [a, b].filter((s) => s.values.length === 0).map((s) => s.id);
@@ -190,20 +212,26 @@ export function comparePair(
       explanation: `${label}: not run (${missing.join(", ")})`,
     };
   }
+  const m = paired ? matchBySeed(a, b) : null;
+  const [va, vb] = m ? [m.a, m.b] : [a.values, b.values];
   const { tolerance: tol, alpha } = options;
-  const diff = summarize(a.values).mean - summarize(b.values).mean;
-  const head = `${formatSummary(summarize(a.values))} vs ${formatSummary(summarize(b.values))}: ${
-    signed(diff)
-  } points`;
+  const summaries = va.length === 0
+    ? `no seed in common (${a.id}: ${a.values.length}, ${b.id}: ${b.values.length} repeats)`
+    : `${formatSummary(summarize(va))} vs ${formatSummary(summarize(vb))}`;
+  const diff = va.length === 0 ? NaN : summarize(va).mean - summarize(vb).mean;
+  const head = `${m ? `paired by seed (${m.seeds.join(", ")}): ` : ""}${summaries}${
+    Number.isNaN(diff) ? "" : `: ${signed(diff)} points`
+  }`;
   const result = (status: ClaimStatus, p: number | null, why: string): PairVerdict => ({
     label,
     status,
-    diff,
+    diff: Number.isNaN(diff) ? null : diff,
     p,
     explanation: `${label}: ${head}; ${why} → ${status}`,
   });
+  if (va.length === 0) return result("inconclusive", null, "a paired comparison needs shared seeds");
 
-  if (a.values.length < 2 || b.values.length < 2) {
+  if (va.length < 2 || vb.length < 2) {
     const margin = Math.max(options.singleRepeatMargin, tol);
     const single = `n < 2: no significance test possible, decided by the ${pts(margin)}-point margin`;
     if (relation === ">=" && diff >= -tol) {
@@ -214,8 +242,9 @@ export function comparePair(
     return result("inconclusive", null, `${single}; gap within it`);
   }
 
-  const w = welchTTest(a.values, b.values);
-  const test = (p: number) => `Welch t=${w.t.toFixed(2)}, df=${w.df.toFixed(1)}, one-sided p=${pval(p)}`;
+  const w = m ? pairedTTest(va, vb) : welchTTest(va, vb);
+  const test = (p: number) =>
+    `${m ? "paired" : "Welch"} t=${w.t.toFixed(2)}, df=${w.df.toFixed(1)}, one-sided p=${pval(p)}`;
   if (relation === ">") {
     if (diff > 0 && w.pGreater < alpha) {
       return result("reproduced", w.pGreater, `${test(w.pGreater)} < ${alpha}`);
@@ -280,7 +309,9 @@ export function evaluateClaim(
   const head = { claimId: claim.id, kind: claim.kind, text: claim.text, source: claim.source };
   switch (claim.kind) {
     case "compare": {
-      const parts = claim.pairs.map((p) => comparePair(sampleOf(p.a), sampleOf(p.b), p.relation, options));
+      const parts = claim.pairs.map((p) =>
+        comparePair(sampleOf(p.a), sampleOf(p.b), p.relation, options, p.paired ?? false)
+      );
       return { ...head, ...aggregate(parts, "comparison"), parts };
     }
     case "best": {
@@ -437,6 +468,7 @@ export function evaluateTable(
   const sampleOf = (id: string): CellSample => ({
     id,
     values: (byCell.get(id) ?? []).map((r) => r.metrics[metric]),
+    seeds: (byCell.get(id) ?? []).map((r) => r.seed),
   });
   const cellById = new Map(spec.cells.map((c) => [c.id, c]));
   const keyOf: KeyLookup = (id, key) =>

@@ -2,6 +2,7 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./_asser
 import {
   lnGamma,
   mean,
+  pairedTTest,
   regularizedIncompleteBeta,
   sampleStd,
   studentTCdf,
@@ -55,4 +56,19 @@ Deno.test("stats: Welch's t-test edge cases", () => {
   assertEquals(welchTTest([2, 2], [1, 1]).pGreater, 0);
   assertEquals(welchTTest([1, 1], [2, 2]).pLess, 0);
   assertThrows(() => welchTTest([1], [1, 2]), RangeError, "n ≥ 2");
+});
+
+Deno.test("stats: paired t-test matches scipy.stats.ttest_rel", () => {
+  const r = pairedTTest([1, 2, 3, 4, 6], [0.5, 2.2, 2.1, 3.0, 4.4]);
+  assertAlmostEquals(r.t, 2.553269934596904, 1e-12);
+  assertEquals(r.df, 4);
+  assertAlmostEquals(r.pTwoSided, 0.06308631035983578, 1e-10);
+  assertAlmostEquals(r.pGreater, 0.03154315517991789, 1e-10);
+  assertAlmostEquals(r.meanDiff, 0.76, 1e-12);
+  // The same numbers unpaired: Welch cannot see the shared offsets.
+  assert(welchTTest([1, 2, 3, 4, 6], [0.5, 2.2, 2.1, 3.0, 4.4]).pGreater > 0.2);
+  assertEquals(pairedTTest([3, 5], [1, 3]).pGreater, 0); // constant difference: exact
+  assertEquals(pairedTTest([1, 2], [1, 2]).pTwoSided, 1);
+  assertThrows(() => pairedTTest([1, 2], [1]), RangeError, "equal lengths");
+  assertThrows(() => pairedTTest([1], [1]), RangeError, "n ≥ 2");
 });

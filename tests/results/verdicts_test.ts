@@ -57,6 +57,31 @@ Deno.test("compare '>': reproduced / not reproduced / inconclusive / not run", (
   assertEquals(comparePair(s("a", [1, 2]), s("b", []), ">").status, "not run");
 });
 
+Deno.test("compare paired: matched by seed, decided by the paired t-test", () => {
+  // A set and its own initialisation: the draw moves both by the same amount, the method adds ~2.
+  const init = { id: "init", values: [91.8, 89.8, 88.7, 91.9], seeds: [0, 1, 2, 3] };
+  const learned = { id: "dc", values: [91.2, 93.9, 92.1], seeds: [2, 0, 1] }; // stored out of order
+  const welch = comparePair(learned, init, ">");
+  assertEquals(welch.status, "inconclusive"); // the draw's variance hides it
+  const paired = comparePair(learned, init, ">", DEFAULT_VERDICT_OPTIONS, true);
+  assertEquals(paired.status, "reproduced", paired.explanation);
+  assert(paired.explanation.includes("paired by seed (0, 1, 2)") && paired.explanation.includes("paired t="));
+  assert(Math.abs((paired.diff ?? 0) - 2.3) < 1e-9, String(paired.diff)); // seed 3 has no partner
+  // Pairing cannot turn a loss into a win.
+  const worse = { id: "dc", values: [89.0, 87.5, 86.9], seeds: [0, 1, 2] };
+  assertEquals(comparePair(worse, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "not reproduced");
+  // No shared seed: nothing to pair.
+  const apart = { id: "dc", values: [93, 94], seeds: [7, 8] };
+  assertEquals(comparePair(apart, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "inconclusive");
+  let threw = false;
+  try {
+    comparePair(s("a", [1, 2]), s("b", [1, 2]), ">", DEFAULT_VERDICT_OPTIONS, true);
+  } catch (e) {
+    threw = String(e).includes("needs the seed");
+  }
+  assert(threw);
+});
+
 Deno.test("compare '>=': within tolerance is reproduced; a significant deficit is not", () => {
   assertEquals(comparePair(s("a", [50.0, 50.1]), s("b", [50.3, 50.4]), ">=").status, "reproduced");
   assertEquals(

@@ -172,6 +172,12 @@ Deno.test("profiles: user overrides apply after scale(), are recorded as the use
   ok(!bad.runnable && /override .*iterations/.test(bad.reason!), bad.reason);
   const typo = resolve({ fake: { iteration: 5 } });
   ok(!typo.runnable && /iteration/.test(typo.reason!), typo.reason);
+  // A key the cell pins (a zero-iteration control) stays; the override's other keys still apply.
+  const control = resolveCell(t, { ...cell, config: { iterations: 0 } }, "quick", {
+    findMethod: () => fake as unknown as MethodDef<Record<string, unknown>>,
+    overrides: { fake: { iterations: 300, lr: 0.3 } },
+  });
+  eq(control.resolved.methodConfig, { iterations: 0, lr: 0.3 });
 });
 
 Deno.test("profiles: the data are typed and documented", () => {
