@@ -243,8 +243,10 @@ export function comparePair(
   }
 
   const w = m ? pairedTTest(va, vb) : welchTTest(va, vb);
-  const test = (p: number) =>
-    `${m ? "paired" : "Welch"} t=${w.t.toFixed(2)}, df=${w.df.toFixed(1)}, one-sided p=${pval(p)}`;
+  // pLess tests the opposite direction (b ahead of a); say so, or a small p would read as support for a.
+  const test = (p: number, bAhead = false) =>
+    `${m ? "paired" : "Welch"} t=${w.t.toFixed(2)}, df=${w.df.toFixed(1)}, one-sided p` +
+    `${bAhead ? ` (${b.id} ahead)` : ""}=${pval(p)}`;
   if (relation === ">") {
     if (diff > 0 && w.pGreater < alpha) {
       return result("reproduced", w.pGreater, `${test(w.pGreater)} < ${alpha}`);
@@ -256,15 +258,15 @@ export function comparePair(
     return result(
       "not reproduced",
       w.pLess,
-      `${b.id} leads by more than tolerance ${pts(tol)}, ${test(w.pLess)} < ${alpha}`,
+      `${b.id} leads by more than tolerance ${pts(tol)}, ${test(w.pLess, true)} < ${alpha}`,
     );
   }
   const p = diff > 0 ? w.pGreater : w.pLess;
   const why = -diff > tol
-    ? `${b.id} leads by more than tolerance but ${test(p)} ≥ ${alpha}`
+    ? `${b.id} leads by more than tolerance but ${test(p, true)} ≥ ${alpha}`
     : diff > 0
     ? `${test(p)} ≥ ${alpha}`
-    : `gap within tolerance ${pts(tol)} (${test(p)})`;
+    : `gap within tolerance ${pts(tol)} (${test(p, true)})`;
   return result("inconclusive", p, why);
 }
 

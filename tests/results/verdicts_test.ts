@@ -70,6 +70,11 @@ Deno.test("compare paired: matched by seed, decided by the paired t-test", () =>
   // Pairing cannot turn a loss into a win.
   const worse = { id: "dc", values: [89.0, 87.5, 86.9], seeds: [0, 1, 2] };
   assertEquals(comparePair(worse, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "not reproduced");
+  // A small deficit: inconclusive, and the p it quotes is labelled as the test of init ahead.
+  const flat = { id: "mtt", values: [91.5, 88.9, 88.7], seeds: [0, 1, 2] };
+  const tie = comparePair(flat, init, ">", DEFAULT_VERDICT_OPTIONS, true);
+  assertEquals(tie.status, "inconclusive");
+  assert(tie.explanation.includes("one-sided p (init ahead)="), tie.explanation);
   // No shared seed: nothing to pair.
   const apart = { id: "dc", values: [93, 94], seeds: [7, 8] };
   assertEquals(comparePair(apart, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "inconclusive");
