@@ -129,12 +129,15 @@ async function matchingStep(): Promise<{ stepsPerS: number; kernelsPerStep: numb
 }
 
 /**
- * One MTT iteration's gradient: a ConvNet-3 (width 32) student unrolled for 2 SGD steps on 100
- * synthetic 28 × 28 images (quick's IPC 10; quick unrolls 5), the parameter-distance loss
- * differentiated back to the images through every step. Normalisations and broadcasts make this graph
- * heavier in elementwise and reduction kernels than the matching step.
+ * One MTT iteration's gradient: a ConvNet-3 (width 32) student unrolled for `synSteps` SGD steps on
+ * 100 synthetic 28 × 28 images (quick's IPC 10 unrolls 5), the parameter-distance loss differentiated
+ * back to the images through every step. Normalisations and broadcasts make this graph heavier in
+ * elementwise and reduction kernels than the matching step. Peak device memory grows linearly with the
+ * unroll (each step's graph is kept for the backward pass).
  */
-async function trajectoryStep(): Promise<{ stepsPerS: number; kernelsPerStep: number }> {
+async function trajectoryStep(
+  synSteps: number,
+): Promise<{ stepsPerS: number; kernelsPerStep: number; peakMb: number }> {
   const rng = new Rng(5);
   const net = buildNet("convnet3", 32, rng, { channels: 1, classes: 10, imageSize: 28 }) as ConvNet;
   const theta0 = net.parameters().map((p) => p.detach().keep());
@@ -144,16 +147,18 @@ async function trajectoryStep(): Promise<{ stepsPerS: number; kernelsPerStep: nu
   const labels = Int32Array.from({ length: 100 }, (_, i) => Math.floor(i / 10));
   const step = () =>
     tidy(() => {
-      const opts = { synSteps: 2, batchSyn: null, dsa: null, rng: new Rng(6) };
+      const opts = { synSteps, batchSyn: null, dsa: null, rng: new Rng(6) };
       void grad(trajectoryLoss(net.cfg, theta0, target, xs, labels, alpha, opts), [xs, alpha]);
     });
-  const d0 = b.rt.stats.dispatches;
+  const d0 = b.rt.stats.dispatches, live0 = b.rt.stats.liveBytes;
+  b.rt.stats.peakLiveBytes = live0;
   step();
   const kernelsPerStep = b.rt.stats.dispatches - d0;
+  const peakMb = (b.rt.stats.peakLiveBytes - live0) / 2 ** 20;
   const t = await timeIt(step, 1, 2);
   [xs, alpha, ...theta0, ...target].forEach((x) => x.dispose());
   net.dispose();
-  return { stepsPerS: 1 / t, kernelsPerStep };
+  return { stepsPerS: 1 / t, kernelsPerStep, peakMb };
 }
 
 interface TorchNumbers {
@@ -192,7 +197,8 @@ for (const n of [256, 512, 1024]) {
 const conv = await convGflops();
 const net = await convnet3();
 const matching = await matchingStep();
-const trajectory = await trajectoryStep();
+const trajectory = await trajectoryStep(2);
+const unroll5 = await trajectoryStep(5);
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
   adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
@@ -208,6 +214,9 @@ const result: Record<string, unknown> = {
   matching_step_kernels: matching.kernelsPerStep,
   trajectory_step_per_s: trajectory.stepsPerS,
   trajectory_step_kernels: trajectory.kernelsPerStep,
+  trajectory_unroll5_per_s: unroll5.stepsPerS,
+  trajectory_unroll5_kernels: unroll5.kernelsPerStep,
+  trajectory_unroll5_peak_mb: unroll5.peakMb,
   ...torch,
 };
 if ("torch_train_img_per_s" in torch) {

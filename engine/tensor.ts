@@ -221,6 +221,18 @@ export function record(
 }
 
 // ---------------------------------------------------------------- reverse mode
+/** The tensors the running backward pass propagates to (null outside one): see `needsGrad`. */
+let needed: Set<number> | null = null;
+
+/**
+ * Whether a backward function should compute its input `t`'s gradient: `t` is trainable and, inside
+ * `grad`, lies between the output and a tensor asked for. Backward functions test this, never
+ * `requiresGrad` alone; ops they record still use `requiresGrad`, so higher-order graphs stay whole.
+ */
+export function needsGrad(t: Tensor): boolean {
+  return t.requiresGrad && (needed === null || needed.has(t.id));
+}
+
 export interface GradOptions {
   /** Make the returned gradients differentiable (higher-order autodiff). */
   createGraph?: boolean;
@@ -266,6 +278,13 @@ export function gradImpl(
   }
   const create = opts.createGraph ?? false;
   const wanted = new Set(wrt.map((t) => t.id));
+  // Only tensors that depend on some `wrt` carry a gradient to it. Without this pruning, a grad taken
+  // inside an unrolled loop (MTT's student step k: d CE / d θ_k) walked back through every earlier
+  // step, computing (and, with createGraph, keeping) gradients nobody asked for: quadratic in steps.
+  const relevant = new Set<number>();
+  for (const t of order) {
+    if (wanted.has(t.id) || t.node?.inputs.some((i) => relevant.has(i.id))) relevant.add(t.id);
+  }
   // A tensor's gradient contributions, summed when it is reached (all its consumers come first in the
   // reverse order). One n-ary sum instead of a chain of adds: in second-order graphs a tensor often
   // feeds 3–20 ops, and each add would be its own kernel reading and writing the whole tensor.
@@ -283,17 +302,29 @@ export function gradImpl(
     pending.set(id, [g]);
     return g;
   };
-  return withGrad(create, () => {
+  const outer = needed;
+  needed = relevant;
+  try {
+    return withGrad(create, () => backprop());
+  } finally {
+    needed = outer;
+  }
+
+  function backprop(): Tensor[] {
     pending.set(output.id, [opts.gradOutput ?? onesLike(output)]);
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
       const g = take(t.id);
-      if (!g || !t.node) continue;
+      if (!g || !t.node || !t.node.inputs.some((i) => relevant.has(i.id))) continue;
       const gs = t.node.backward(g);
       t.node.inputs.forEach((inp, j) => {
         // A backward may pass g straight through; give each input its own handle so disposal is safe.
         const gi = gs[j] === g ? g.view(g.shape) : gs[j];
-        if (!gi || !inp.requiresGrad) return;
+        if (!gi) return;
+        if (!relevant.has(inp.id)) {
+          if (!create) gi.dispose();
+          return;
+        }
         const parts = pending.get(inp.id);
         if (!parts) pending.set(inp.id, [gi]);
         else {
@@ -309,5 +340,5 @@ export function gradImpl(
       }
     }
     return wrt.map((t) => take(t.id) ?? zerosLike(t));
-  });
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { ConvParams, GridSampleParams, PoolParams, ResizeParams } from "../backend.ts";
 import { fmtShape } from "../shape.ts";
-import { backend, fromStorage, record, type Tensor } from "../tensor.ts";
+import { backend, fromStorage, needsGrad, record, type Tensor } from "../tensor.ts";
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -48,16 +48,16 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
 function convFwd(x: Tensor, w: Tensor, p: ConvParams): Tensor {
   const out = fromStorage(backend().conv2d(x.storage, w.storage, p), [p.n, p.oh, p.ow, p.cout]);
   return record(out, "conv2d", [x, w], (g) => [
-    x.requiresGrad ? convInputGrad(g, w, p) : null,
-    w.requiresGrad ? convWeightGrad(x, g, p) : null,
+    needsGrad(x) ? convInputGrad(g, w, p) : null,
+    needsGrad(w) ? convWeightGrad(x, g, p) : null,
   ]);
 }
 
 function convInputGrad(gy: Tensor, w: Tensor, p: ConvParams): Tensor {
   const out = fromStorage(backend().conv2dInputGrad(gy.storage, w.storage, p), [p.n, p.h, p.w, p.cin]);
   return record(out, "conv2dInputGrad", [gy, w], (g) => [
-    gy.requiresGrad ? convFwd(g, w, p) : null,
-    w.requiresGrad ? convWeightGrad(g, gy, p) : null,
+    needsGrad(gy) ? convFwd(g, w, p) : null,
+    needsGrad(w) ? convWeightGrad(g, gy, p) : null,
   ]);
 }
 
@@ -69,8 +69,8 @@ function convWeightGrad(x: Tensor, gy: Tensor, p: ConvParams): Tensor {
     p.cin / p.groups,
   ]);
   return record(out, "conv2dWeightGrad", [x, gy], (g) => [
-    x.requiresGrad ? convInputGrad(gy, g, p) : null,
-    gy.requiresGrad ? convFwd(x, g, p) : null,
+    needsGrad(x) ? convInputGrad(gy, g, p) : null,
+    needsGrad(gy) ? convFwd(x, g, p) : null,
   ]);
 }
 

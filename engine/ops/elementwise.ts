@@ -5,7 +5,7 @@
 import * as E from "../expr.ts";
 import { type Expr, inp } from "../expr.ts";
 import { broadcastAxes, broadcastShapes, normAxes, reducedShape, sameShape, type Shape } from "../shape.ts";
-import { backend, fromStorage, isGradEnabled, record, type Tensor } from "../tensor.ts";
+import { backend, fromStorage, isGradEnabled, needsGrad, record, type Tensor } from "../tensor.ts";
 import type { ReduceOp } from "../backend.ts";
 
 export type Scalar = number;
@@ -127,9 +127,7 @@ function mapGrads(
   const n = inputs.length;
   const all = [...inputs, g];
   // Inputs the expression does not read (other outputs' operands in a fused kernel) get no gradient.
-  const d = inputs.map((x, i) =>
-    x.requiresGrad && E.dependsOn(expr, i) ? E.derivative(expr, i, inp(n)) : null
-  );
+  const d = inputs.map((x, i) => needsGrad(x) && E.dependsOn(expr, i) ? E.derivative(expr, i, inp(n)) : null);
   const groups = new Map<string, number[]>();
   inputs.forEach((x, i) => {
     if (d[i] === null || passThrough(d[i]!, all, x.shape)) return;
@@ -227,7 +225,7 @@ export function reduceMany(
       // max/min: the gradient flows to the elements equal to the extremum.
       const mask = E.where(E.bin("eq", exprs[j], inp(n + 1)), inp(n), E.cst(0));
       return inputs.map((x, i) =>
-        x.requiresGrad
+        needsGrad(x)
           ? sumTo(E.derivative(exprs[j], i, mask), [...inputs, g, out.detach()], shape, x.shape, params)
           : null
       );

@@ -1,6 +1,6 @@
 /** Differentiable (batched) matrix multiplication; its gradients are matmuls again. */
 import { fmtShape } from "../shape.ts";
-import { backend, fromStorage, record, type Tensor } from "../tensor.ts";
+import { backend, fromStorage, needsGrad, record, type Tensor } from "../tensor.ts";
 import { sum } from "./elementwise.ts";
 
 export interface MatmulOptions {
@@ -42,7 +42,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     // Gradients in the operands' stored layouts; a shared (rank-2) operand sums over the batch.
     const fit = (t: Tensor, like: Tensor) => (t.rank === 3 && like.rank === 2 ? sum(t, 0) : t);
     let ga: Tensor | null = null, gb: Tensor | null = null;
-    if (a.requiresGrad) {
+    if (needsGrad(a)) {
       ga = !ta
         ? matmul(g, b, { transB: !tb })
         : tb
@@ -50,7 +50,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         : matmul(b, g, { transB: true });
       ga = fit(ga, a);
     }
-    if (b.requiresGrad) {
+    if (needsGrad(b)) {
       gb = !tb
         ? (ta ? matmul(a, g) : matmul(a, g, { transA: true }))
         : ta

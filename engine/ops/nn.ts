@@ -1,7 +1,7 @@
 /** Neural-network building blocks composed from the differentiable primitives. */
 import * as E from "../expr.ts";
 import { inp } from "../expr.ts";
-import { backend, fromStorage, noGrad, record, type Tensor } from "../tensor.ts";
+import { backend, fromStorage, needsGrad, noGrad, record, type Tensor } from "../tensor.ts";
 import { iota } from "./create.ts";
 import { argmax, map, max, mean, reduceExpr, reduceMany, sumOf, variance } from "./elementwise.ts";
 import { reshape } from "./shape.ts";
@@ -109,7 +109,7 @@ export function groupNorm(
         [3],
       );
       // dx = r·(gy·w − A − (x − μ)·r²·B)
-      const dx = map(
+      const dx = !needsGrad(xg) ? null : map(
         E.mul(
           inp(3),
           E.sub(
@@ -120,8 +120,16 @@ export function groupNorm(
         [gy, xg, m, r, a, bm, ...wIn],
       );
       const grads = [dx];
-      if (wt) grads.push(reshape(reduceExpr("sum", E.mul(inp(0), inp(1)), [s2, r], s2.shape, [0]), chan));
-      if (bt) grads.push(reshape(reduceExpr("sum", inp(0), [s1], s1.shape, [0]), chan));
+      if (wt) {
+        grads.push(
+          needsGrad(wt)
+            ? reshape(reduceExpr("sum", E.mul(inp(0), inp(1)), [s2, r], s2.shape, [0]), chan)
+            : null,
+        );
+      }
+      if (bt) {
+        grads.push(needsGrad(bt) ? reshape(reduceExpr("sum", inp(0), [s1], s1.shape, [0]), chan) : null);
+      }
       return grads;
     },
   );

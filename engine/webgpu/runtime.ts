@@ -59,7 +59,7 @@ export class Runtime {
   /** Pooled bytes kept after a submit; the rest is destroyed, least recently used size first. */
   poolCapBytes = POOL_CAP_BYTES;
   /** Bytes currently handed out and pooled: for leak tests and the memory report. */
-  stats = { liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
+  stats = { liveBytes: 0, peakLiveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
   /** Device time per op label, when the device writes timestamps (`DD_PROFILE=1`). */
   readonly profile: Map<string, { count: number; ms: number }> | null;
   private profileReads: Promise<void>[] = [];
@@ -94,6 +94,8 @@ export class Runtime {
       buf = this.device.createBuffer({ size: bytes, usage: USAGE });
     }
     this.stats.liveBytes += bytes;
+    // High-water mark of handed-out bytes (reset by assigning it): the bench's memory figures.
+    this.stats.peakLiveBytes = Math.max(this.stats.peakLiveBytes, this.stats.liveBytes);
     return new GpuStorage(buf, size, dtype);
   }
 

@@ -168,3 +168,73 @@ Deno.test("autograd: an output of a fused reduction sends no gradient to inputs 
     strictEqual(count() - before, 5, "map kernels in the backward pass");
   });
 });
+
+/** `b` counting its calls of the listed kernel-launching methods. */
+function countingCalls(
+  b: Backend,
+  methods: readonly (keyof Backend)[],
+): { backend: Backend; count: () => number } {
+  let n = 0;
+  const props = Object.fromEntries(methods.map((m) => {
+    const fn = b[m] as (...a: unknown[]) => unknown;
+    return [m, { value: (...a: unknown[]) => (n++, fn.apply(b, a)) }];
+  }));
+  return { backend: Object.create(b, props), count: () => n };
+}
+
+// A student unrolled by gradient steps (MTT): step k's parameters depend on every earlier step. Its
+// gradient must stop at them, not walk back through earlier steps (which made the unroll quadratic),
+// and must skip the input-side gradients of an upstream tensor nobody asked for.
+const unrolledLoss = (x: Tensor, w: Tensor) => T.sum(T.square(T.conv2d(T.tanh(x), w, { padding: 1 })));
+function unrolled(x: Tensor, w: Tensor, steps: number, onStep?: (grad: () => Tensor) => Tensor): Tensor {
+  let v = w;
+  for (let k = 0; k < steps; k++) {
+    const l = unrolledLoss(x, v);
+    const step = () => grad(l, [v], { createGraph: true })[0];
+    v = T.sub(v, T.mul(onStep ? onStep(step) : step(), 0.05));
+  }
+  return unrolledLoss(x, v);
+}
+
+Deno.test("autograd: a gradient stops at the tensors asked for (each unrolled step costs the same)", () => {
+  const { backend, count } = countingCalls(cpu, [
+    "map",
+    "reduce",
+    "conv2d",
+    "conv2dInputGrad",
+    "conv2dWeightGrad",
+  ]);
+  setBackend(backend);
+  tidy(() => {
+    const xData = randn(2 * 6 * 6, 7), wData = randn(3 * 3 * 3, 8, 0.3);
+    const costs: number[] = [];
+    const measure = (g: () => Tensor) => {
+      const before = count();
+      const r = g();
+      costs.push(count() - before);
+      return r;
+    };
+    unrolled(
+      tensor(xData, [2, 6, 6, 1]).requireGrad(),
+      tensor(wData, [3, 3, 3, 1]).requireGrad(),
+      4,
+      measure,
+    );
+    strictEqual(new Set(costs).size, 1, `kernels per step's gradient: ${costs}`);
+    // The same as when x is a constant: no gradient computed towards it.
+    const [asked] = costs;
+    costs.length = 0;
+    unrolled(tensor(xData, [2, 6, 6, 1]), tensor(wData, [3, 3, 3, 1]).requireGrad(), 1, measure);
+    strictEqual(costs[0], asked, "kernels with x trainable vs constant");
+  });
+});
+
+for (const [name, b] of both) {
+  Deno.test(`autograd ${name}: an unrolled loop's gradient reaches its start and its input (finite differences)`, async () => {
+    const f = ([x, w]: Tensor[]) => unrolled(x.requireGrad(), w.requireGrad(), 3);
+    await gradCheck(b, f, [{ data: randn(2 * 6 * 6, 7), shape: [2, 6, 6, 1] }, {
+      data: randn(3 * 3 * 3, 8, 0.3),
+      shape: [3, 3, 3, 1],
+    }], { eps: 1e-2, tol: 3e-2 });
+  });
+}
