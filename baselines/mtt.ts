@@ -129,11 +129,12 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
 /**
  * Profiles shrink iterations, the unroll length and the expert buffer (experts, epochs, training
  * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
- * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's
- * activations, and at width 128 an IPC-10 MNIST quick run (100 images × 5 steps) was OOM-killed at 21 GB.
- * Quick's 10 iterations take ~5 min per MNIST IPC-10 repeat after the experts (20 took ~10 min). An
- * IPC-1 iteration costs ~3.5 s, and at 10 the set barely left its real initialisation (Fashion-MNIST
- * 54.1 %, 64.8 % at 100), so small IPCs get more (quickIterations).
+ * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's graph
+ * (~1.4 MB per image and step at width 32, 28 × 28; ~5.8 MB at width 128, so proxy's 30-step unroll of
+ * 100 images needs ~17 GB). Quick's 10 iterations take ~1 min per MNIST IPC-10 repeat after the experts
+ * (2–5 min before autograd stopped at the tensors asked for: the unroll was quadratic in steps, and width
+ * 128 was OOM-killed at 21 GB). At IPC 1, 10 iterations barely moved the set from its real
+ * initialisation (Fashion-MNIST 54.1 %, 64.8 % at 100), so small IPCs get more (quickIterations).
  *
  * A shorter unroll also shrinks the image gradient: each student step adds its own second-order term,
  * and |∇img| grew 0.021 → 0.041 → 0.091 from 5 → 10 → 20 steps (Fashion-MNIST IPC 1, quick experts).
