@@ -85,14 +85,6 @@ for (const [name, b] of both) {
   }
 }
 
-/** `b` counting its calls of one kernel family. */
-function counting(b: Backend, method: "map" | "reduce"): { backend: Backend; count: () => number } {
-  let n = 0;
-  const fn = b[method] as (...a: unknown[]) => unknown;
-  const backend = Object.create(b, { [method]: { value: (...a: unknown[]) => (n++, fn.apply(b, a)) } });
-  return { backend, count: () => n };
-}
-
 // x [3, 4] with four per-row operands [3, 1] and two per-column ones [4]: the gradients of each group
 // are reductions over the same axes, one kernel per group (more when the binding budget is smaller).
 const BROADCAST_OPERANDS = E.add(
@@ -115,7 +107,7 @@ for (const [name, b] of both) {
       const lb = withBindings(b, budget);
       await gradCheck(lb, broadcastF, broadcastInputs);
       await gradGradCheck(lb, broadcastF, broadcastInputs);
-      const { backend, count } = counting(lb, "reduce");
+      const { backend, count } = countingCalls(lb, ["reduce"]);
       setBackend(backend);
       tidy(() => {
         const xs = broadcastInputs.map((x) => tensor(x.data, x.shape).requireGrad());
@@ -155,7 +147,7 @@ function bindingWidth(b: Backend): { backend: Backend; widest: () => number } {
 }
 
 Deno.test("autograd: an output of a fused reduction sends no gradient to inputs it does not read", () => {
-  const { backend, count } = counting(cpu, "map");
+  const { backend, count } = countingCalls(cpu, ["map"]);
   setBackend(backend);
   tidy(() => {
     const x = tensor(randn(6, 50), [2, 3]).requireGrad(), y = tensor(randn(6, 51), [2, 3]).requireGrad();
