@@ -8,14 +8,14 @@ import { z } from "zod";
 import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
 import { mixSeed } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
-import type { Dataset } from "../data/types.ts";
+import type { Dataset, Split } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { pretrained } from "../models/pretrained.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
 import type { Profile } from "../results/types.ts";
 import type { ProgressReporter } from "../methods/types.ts";
-import { classBalancedSample } from "./random.ts";
+import { indicesByClass } from "./real_images.ts";
 
 export const CoresetFeatureFields = {
   /** Model registry id of the feature network (IDC's coreset: ConvNet-3, 2048-d features). */
@@ -70,19 +70,32 @@ export function coresetFeatureScale(c: CoresetFeatureConfig, profile: Profile): 
 /** Candidate indices of each class (all of them, or a seeded class-balanced sample). */
 export function candidatesByClass(dataset: Dataset, perClass: number | null, seed: number): Int32Array[] {
   const classes = dataset.info.numClasses;
+  const all = indicesByClass(dataset.train.labels, classes);
+  if (perClass === null) return all;
+  const k = Math.min(perClass, ...all.map((l) => l.length));
   const byClass: number[][] = Array.from({ length: classes }, () => []);
-  const labels = dataset.train.labels;
-  if (perClass === null) {
-    for (let i = 0; i < dataset.train.count; i++) byClass[labels[i]].push(i);
-  } else {
-    const counts = new Array<number>(classes).fill(0);
-    for (let i = 0; i < dataset.train.count; i++) counts[labels[i]]++;
-    const k = Math.min(perClass, ...counts);
-    for (const i of classBalancedSample(dataset.train, classes, k, mixSeed(seed, 0xc0e5))) {
-      byClass[labels[i]].push(i);
-    }
+  for (const i of candidateSample(dataset.train, classes, k, mixSeed(seed, 0xc0e5))) {
+    byClass[dataset.train.labels[i]].push(i);
   }
   return byClass.map((l) => Int32Array.from(l));
+}
+
+/** `k` distinct indices per class (sorted within each class), drawn with a seeded Fisher–Yates shuffle. */
+function candidateSample(split: Split, numClasses: number, k: number, seed: number): Int32Array {
+  const byClass: number[][] = Array.from({ length: numClasses }, () => []);
+  for (let i = 0; i < split.count; i++) byClass[split.labels[i]].push(i);
+  const out: number[] = [];
+  for (let c = 0; c < numClasses; c++) {
+    const pool = byClass[c];
+    let s = mixSeed(seed, c);
+    for (let i = pool.length - 1; i > 0; i--) {
+      s = mixSeed(s, i);
+      const j = s % (i + 1);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    out.push(...pool.slice(0, k).sort((a, b) => a - b));
+  }
+  return Int32Array.from(out);
 }
 
 /** The trained feature network (cached by models/pretrained.ts), frozen, eval mode. */

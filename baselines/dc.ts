@@ -29,6 +29,7 @@ import {
   WIDTH_SCALE_NOTES,
   widthCompensation,
 } from "./gradient_matching.ts";
+import { realDrawRng } from "./real_images.ts";
 
 export const DcConfig = z.object({
   iterations: z.number().int().min(0),
@@ -137,10 +138,7 @@ function initImages(
   rng: Rng,
   shape: number[],
 ): Tensor {
-  if (cfg.init === "noise") return noGrad(() => rng.normal([classes * ipc, ...shape]));
-  return noGrad(() =>
-    T.concat(Array.from({ length: classes }, (_, c) => pool.batch(c, ipc, rng.fork(c)).x), 0)
-  );
+  return noGrad(() => cfg.init === "noise" ? rng.normal([classes * ipc, ...shape]) : pool.realInit(ipc, rng));
 }
 
 /** Augmentation for a matching batch: Siamese DSA with a seed shared by the real and synthetic batches. */
@@ -169,7 +167,7 @@ export async function distillGradientMatching(
   const rng = new Rng(seed);
   const pool = new RealPool(dataset);
   const labels = classMajorLabels(classes, ipc);
-  const img = initImages(pool, cfg, classes, ipc, rng.fork(1), [
+  const img = initImages(pool, cfg, classes, ipc, realDrawRng(seed), [
     input.imageSize,
     input.imageSize,
     input.channels,

@@ -30,6 +30,7 @@ import {
   widthCompensation,
 } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
+import { realDrawRng } from "./real_images.ts";
 
 const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
@@ -120,13 +121,6 @@ export function matchAug(
   return dsa(x, new Rng(seed), { siamese: true, noFlip: digits, strategy });
 }
 
-/** `perClass` real images of every class, class-major (DM/IDM's `init real`). */
-export function realInit(pool: RealPool, classes: number, perClass: number, rng: Rng): Tensor {
-  return noGrad(() =>
-    T.concat(Array.from({ length: classes }, (_, c) => pool.batch(c, perClass, rng.fork(c)).x), 0)
-  );
-}
-
 /** Runs `body(chunk)` with a smaller forward chunk while some activation exceeds the binding limit. */
 export function withChunks<R>(body: (chunk: number) => R): R {
   return fitMicroBatches(1, (parts) => body(Math.max(1, Math.floor(CHUNK / parts))));
@@ -147,11 +141,12 @@ export async function distillDm(
   const rng = new Rng(seed);
   const pool = new RealPool(dataset);
   const labels = classMajorLabels(classes, ipc);
-  const img =
-    (cfg.init === "real"
-      ? realInit(pool, classes, ipc, rng.fork(1))
-      : noGrad(() => rng.fork(1).normal([classes * ipc, input.imageSize, input.imageSize, input.channels])))
-      .keep().requireGrad();
+  const initRng = realDrawRng(seed);
+  const img = noGrad(() =>
+    cfg.init === "real"
+      ? pool.realInit(ipc, initRng)
+      : initRng.normal([classes * ipc, input.imageSize, input.imageSize, input.channels])
+  ).keep().requireGrad();
   const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
   let firstLoss = NaN, lastLoss = NaN;
   try {

@@ -16,7 +16,7 @@ import { createModel, type InputSpec } from "../models/registry.ts";
 import { deviceToNchw, splitToDevice } from "../evaluator/device_data.ts";
 import type { DistillContext, DistilledSet, DistillResult } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
-import { datasetShape } from "./real_images.ts";
+import { datasetShape, drawPositions, indicesByClass } from "./real_images.ts";
 
 export type MatchDistance = "ours" | "mse" | "cos" | "l1";
 
@@ -112,27 +112,24 @@ export class RealPool {
   private readonly xs: Tensor[];
   constructor(dataset: Dataset) {
     this.y = dataset.train.labels;
-    const lists: number[][] = Array.from({ length: dataset.info.numClasses }, () => []);
-    this.y.forEach((c, i) => lists[c].push(i));
-    this.byClass = lists.map((l) => Int32Array.from(l));
+    this.byClass = indicesByClass(this.y, dataset.info.numClasses);
     this.xs = this.byClass.map((idx) => splitToDevice(dataset, dataset.train, idx).x.keep());
-  }
-  /** Positions within class `c` of `n` random images (without replacement, capped at the class size). */
-  private positions(c: number, n: number, rng: Rng): Int32Array {
-    const perm = rng.permutation(this.byClass[c].length);
-    return perm.slice(0, Math.min(n, perm.length));
   }
   /** `n` random images of class `c` (without replacement, capped at the class size), as DC's get_images. */
   indices(c: number, n: number, rng: Rng): Int32Array {
     const pool = this.byClass[c];
-    return Int32Array.from(this.positions(c, n, rng), (j) => pool[j]);
+    return Int32Array.from(drawPositions(pool.length, n, rng), (j) => pool[j]);
   }
   batch(c: number, n: number, rng: Rng): { x: Tensor; y: Int32Array } {
-    const pos = this.positions(c, n, rng);
+    const pos = drawPositions(this.byClass[c].length, n, rng);
     return {
       x: T.gather(this.xs[c], tensor(pos, [pos.length], "i32")),
       y: new Int32Array(pos.length).fill(c),
     };
+  }
+  /** The images of `realDraw(byClass, perClass, rng)`, class-major: a real-initialised set's start. */
+  realInit(perClass: number, rng: Rng): Tensor {
+    return T.concat(this.byClass.map((_, c) => this.batch(c, perClass, rng.fork(c)).x), 0);
   }
   /**
    * `n` random images of the whole split (without replacement; DC's get_images with c=None), grouped

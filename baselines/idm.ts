@@ -36,7 +36,8 @@ import {
   widthCompensation,
 } from "./gradient_matching.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
-import { embedChunked, embedMean, matchAug, realInit, withChunks } from "./dm.ts";
+import { embedChunked, embedMean, matchAug, withChunks } from "./dm.ts";
+import { realDrawRng } from "./real_images.ts";
 
 const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
@@ -206,13 +207,13 @@ function trainMember(m: Member, pool: RealPool, cfg: IdmConfig, rng: Rng): void 
 const shuffled = (n: number, rng: Rng) => Array.from(rng.permutation(n));
 
 /** Stored images: per class `ipc` images, each tiling f² real images downscaled by 1/f (bilinear). */
-function initStored(pool: RealPool, cfg: IdmConfig, classes: number, ipc: number, rng: Rng): Tensor {
-  if (cfg.factor === 1) return realInit(pool, classes, ipc, rng);
+function initStored(pool: RealPool, cfg: IdmConfig, ipc: number, rng: Rng): Tensor {
+  if (cfg.factor === 1) return noGrad(() => pool.realInit(ipc, rng));
   const k = cfg.factor * cfg.factor;
   // One independent real draw per grid cell, as the reference's four get_images calls.
   return noGrad(() =>
     encode(
-      T.concat(Array.from({ length: k }, (_, q) => realInit(pool, classes, ipc, rng.fork(q))), 0),
+      T.concat(Array.from({ length: k }, (_, q) => pool.realInit(ipc, rng.fork(q))), 0),
       cfg.factor,
     )
   );
@@ -240,7 +241,7 @@ export async function distillIdm(
   const pool = new RealPool(dataset);
   const labels = classMajorLabels(classes, ipc);
   const f2 = cfg.factor * cfg.factor;
-  const img = initStored(pool, cfg, classes, ipc, rng.fork(1)).keep().requireGrad();
+  const img = initStored(pool, cfg, ipc, realDrawRng(seed)).keep().requireGrad();
   const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
   const queue: Member[] = [];
   let pushed = 0;

@@ -28,6 +28,7 @@ import {
   snapshotImages,
   toDistilledSet,
 } from "./gradient_matching.ts";
+import { realDrawRng } from "./real_images.ts";
 import { convnetForward } from "./functional_convnet.ts";
 import { ExpertBuffer, expertNet, type ExpertSpec, unflatten } from "./mtt_experts.ts";
 import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
@@ -238,9 +239,8 @@ export function trajectoryLoss(
 
 function initImages(ctx: DistillContext<MttConfig>, pool: RealPool, rng: Rng): Tensor {
   const classes = ctx.dataset.info.numClasses, { imageSize: s, channels: ch } = inputSpec(ctx.dataset);
-  if (ctx.config.init === "noise") return noGrad(() => rng.normal([classes * ctx.ipc, s, s, ch]));
   return noGrad(() =>
-    T.concat(Array.from({ length: classes }, (_, c) => pool.batch(c, ctx.ipc, rng.fork(c)).x), 0)
+    ctx.config.init === "noise" ? rng.normal([classes * ctx.ipc, s, s, ch]) : pool.realInit(ctx.ipc, rng)
   );
 }
 
@@ -271,7 +271,7 @@ export async function distillMtt(
   let img: Tensor | null = null, alpha: Tensor | null = null;
   let optImg: SGD | null = null, optLr: SGD | null = null;
   try {
-    img = initImages(ctx, pool, rng.fork(1)).keep().requireGrad();
+    img = initImages(ctx, pool, realDrawRng(seed)).keep().requireGrad();
     alpha = tensor([cfg.lrTeacher], []).keep().requireGrad();
     optImg = new SGD([img], { lr: cfg.lrImg, momentum: 0.5 });
     optLr = new SGD([alpha], { lr: cfg.lrLr, momentum: 0.5 });

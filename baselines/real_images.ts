@@ -1,7 +1,41 @@
-/** Turning real uint8 NHWC images into a normalised NCHW distilled set (shared by all coreset methods). */
+/**
+ * Real training images as distilled sets: the seed's class-balanced real draw (what `random` selects and
+ * the real-initialised methods start from), and uint8 NHWC images turned into a normalised NCHW set
+ * (shared by all coreset methods).
+ */
+import { Rng } from "../engine/random.ts";
 import type { Dataset } from "../data/types.ts";
 import type { DistillContext, DistilledSet } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
+
+/** Each class's training indices in ascending order (DC's `indices_class`). */
+export function indicesByClass(labels: Int32Array, numClasses: number): Int32Array[] {
+  const lists: number[][] = Array.from({ length: numClasses }, () => []);
+  labels.forEach((c, i) => lists[c].push(i));
+  return lists.map((l) => Int32Array.from(l));
+}
+
+/** Positions within a class of `n` random images (without replacement, capped at the class size), as DC's get_images. */
+export function drawPositions(classSize: number, n: number, rng: Rng): Int32Array {
+  return rng.permutation(classSize).slice(0, Math.min(n, classSize));
+}
+
+/** The random stream of a seed's real draw (see `realDraw`). */
+export const realDrawRng = (seed: number): Rng => new Rng(seed).fork(1);
+
+/**
+ * The class-balanced real draw, class-major: class c's `perClass` images come from `rng.fork(c)`. With
+ * `realDrawRng(seed)` it is both the set `random` selects and the set the real-initialised methods (DC,
+ * DSA, DM, IDM at factor 1, MTT) start from, so at one seed a learned set and Random differ only by what
+ * distillation did, and a claim can pair them by seed.
+ */
+export function realDraw(byClass: readonly Int32Array[], perClass: number, rng: Rng): Int32Array {
+  const out: number[] = [];
+  byClass.forEach((pool, c) => {
+    for (const p of drawPositions(pool.length, perClass, rng.fork(c))) out.push(pool[p]);
+  });
+  return Int32Array.from(out);
+}
 
 /** Images `idx` of the train split as normalised NCHW floats. */
 export function normalisedNchw(dataset: Dataset, idx: Int32Array): Float32Array {

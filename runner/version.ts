@@ -17,7 +17,8 @@ export const CODE_VERSION = {
 
 /** Per-method versions; a method may also carry its own `version` field, which wins. */
 export const METHOD_VERSIONS: Readonly<Record<string, number>> = {
-  random: 1,
+  // 2: the seed's realDraw, the images the real-initialised methods start from (was its own shuffle).
+  random: 2,
   "full-dataset": 1,
   // 2: cmiStart covers every class (it was class 0's images only for IDC's per-class loop).
   "idc+cmi": 2,

@@ -19,6 +19,7 @@ import { mttCmiMethod, type MttConfig, mttMethod, trajectoryLoss } from "../../b
 import { cmiScale, splitConfig } from "../../baselines/cmi.ts";
 import { silentProgress } from "../../methods/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
+import { randomMethod } from "../../baselines/random.ts";
 
 setBackend(gpu);
 
@@ -179,6 +180,11 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       rc.metrics.imageShift > 0 && Number.isFinite(rc.metrics.imageShift),
       `shift ${rc.metrics.imageShift}`,
     );
+    // MTT starts from random's set at the same seed (real_draw_test checks DC, DSA, DM and IDM).
+    const ctx = { dataset, ipc: 2, seed: 3, profile: "smoke" as const, progress: silentProgress };
+    const start = await mttMethod.distill({ ...ctx, config: { ...config, iterations: 0 } });
+    const random = await randomMethod.distill({ ...ctx, config: {} });
+    assert(start.set.images.every((v, i) => v === random.set.images[i]), "mtt's start ≠ random's set");
   });
 });
 
