@@ -62,7 +62,8 @@ const Pair = z.object({
   relation: z.enum([">", ">="]),
   /**
    * Compare by a paired t-test on the repeats that share a seed instead of Welch's test: for cells
-   * whose seed-s repeats share their randomness (a set and its own initialisation, same evaluator seed).
+   * whose seed-s repeats share their randomness (a real-initialised set and Random, which is its
+   * initial draw at that seed; the same evaluator seed).
    */
   paired: z.boolean().optional(),
 }).strict();
