@@ -80,7 +80,10 @@ export function candidatesByClass(dataset: Dataset, perClass: number | null, see
   return byClass.map((l) => Int32Array.from(l));
 }
 
-/** `k` distinct indices per class (sorted within each class), drawn with a seeded Fisher–Yates shuffle. */
+/**
+ * `k` distinct indices per class (sorted within each class), drawn with a seeded Fisher–Yates shuffle. A
+ * candidate pool, not a distilled set: it keeps its own stream so stored herding/k-center results stand.
+ */
 function candidateSample(split: Split, numClasses: number, k: number, seed: number): Int32Array {
   const byClass: number[][] = Array.from({ length: numClasses }, () => []);
   for (let i = 0; i < split.count; i++) byClass[split.labels[i]].push(i);
