@@ -8,7 +8,7 @@ import { z } from "zod";
 import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
 import { mixSeed } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
-import type { Dataset, Split } from "../data/types.ts";
+import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { pretrained } from "../models/pretrained.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
@@ -69,36 +69,25 @@ export function coresetFeatureScale(c: CoresetFeatureConfig, profile: Profile): 
 
 /** Candidate indices of each class (all of them, or a seeded class-balanced sample). */
 export function candidatesByClass(dataset: Dataset, perClass: number | null, seed: number): Int32Array[] {
-  const classes = dataset.info.numClasses;
-  const all = indicesByClass(dataset.train.labels, classes);
+  const all = indicesByClass(dataset.train.labels, dataset.info.numClasses);
   if (perClass === null) return all;
   const k = Math.min(perClass, ...all.map((l) => l.length));
-  const byClass: number[][] = Array.from({ length: classes }, () => []);
-  for (const i of candidateSample(dataset.train, classes, k, mixSeed(seed, 0xc0e5))) {
-    byClass[dataset.train.labels[i]].push(i);
-  }
-  return byClass.map((l) => Int32Array.from(l));
+  return all.map((l, c) => shuffledPrefix(l, k, mixSeed(mixSeed(seed, 0xc0e5), c)));
 }
 
 /**
- * `k` distinct indices per class (sorted within each class), drawn with a seeded Fisher–Yates shuffle. A
- * candidate pool, not a distilled set: it keeps its own stream so stored herding/k-center results stand.
+ * `k` distinct entries of `pool` (sorted), by a seeded Fisher–Yates shuffle. A candidate pool, not a
+ * distilled set: it keeps its own stream so stored herding/k-center results stand.
  */
-function candidateSample(split: Split, numClasses: number, k: number, seed: number): Int32Array {
-  const byClass: number[][] = Array.from({ length: numClasses }, () => []);
-  for (let i = 0; i < split.count; i++) byClass[split.labels[i]].push(i);
-  const out: number[] = [];
-  for (let c = 0; c < numClasses; c++) {
-    const pool = byClass[c];
-    let s = mixSeed(seed, c);
-    for (let i = pool.length - 1; i > 0; i--) {
-      s = mixSeed(s, i);
-      const j = s % (i + 1);
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    out.push(...pool.slice(0, k).sort((a, b) => a - b));
+function shuffledPrefix(pool: Int32Array, k: number, seed: number): Int32Array {
+  const p = pool.slice();
+  let s = seed;
+  for (let i = p.length - 1; i > 0; i--) {
+    s = mixSeed(s, i);
+    const j = s % (i + 1);
+    [p[i], p[j]] = [p[j], p[i]];
   }
-  return Int32Array.from(out);
+  return p.slice(0, k).sort();
 }
 
 /** The trained feature network (cached by models/pretrained.ts), frozen, eval mode. */
