@@ -55,6 +55,8 @@ export type CellSpec = z.infer<typeof CellSpec>;
  * - `best`: in each group the named cell must be the best of the group.
  * - `trend`: groups are ordered (e.g. by IPC); the argmax cell's `key` in each group must be
  *   non-decreasing along that order (e.g. "higher IPC prefers larger β").
+ * - `decrease`: in each cell, distillation lowers a quantity of the set it records twice, at the start
+ *   and at the end (distill metrics `from` → `to`, e.g. cmiStart → cmiEnd), paired by repeat.
  */
 const Pair = z.object({
   a: z.string(),
@@ -94,8 +96,33 @@ export const ClaimSpec = z.discriminatedUnion("kind", [
     key: z.string(),
     groups: z.array(TrendGroup).min(2),
   }).strict(),
+  z.object({
+    kind: z.literal("decrease"),
+    id: z.string(),
+    text: z.string(),
+    source: z.string(),
+    /** The distill metric recorded before the first update, e.g. "cmiStart". */
+    from: z.string(),
+    /** The same quantity after the last update, e.g. "cmiEnd". */
+    to: z.string(),
+    cells: z.array(z.string()).min(1),
+  }).strict(),
 ]);
 export type ClaimSpec = z.infer<typeof ClaimSpec>;
+
+/** The cell ids a claim refers to. */
+export function claimCells(cl: ClaimSpec): string[] {
+  switch (cl.kind) {
+    case "compare":
+      return cl.pairs.flatMap((p) => [p.a, p.b]);
+    case "best":
+      return cl.groups.flatMap((g) => [g.best, ...g.among]);
+    case "trend":
+      return cl.groups.flatMap((g) => g.cells);
+    case "decrease":
+      return cl.cells;
+  }
+}
 
 /** How the paper evaluated the table (what a `paper` profile must reproduce). */
 export const ProtocolNote = z.object({
@@ -128,12 +155,7 @@ export const TableSpec = z.object({
     ids.add(c.id);
   });
   t.claims.forEach((cl, i) => {
-    const refs = cl.kind === "compare"
-      ? cl.pairs.flatMap((p) => [p.a, p.b])
-      : cl.kind === "best"
-      ? cl.groups.flatMap((g) => [g.best, ...g.among])
-      : cl.groups.flatMap((g) => g.cells);
-    for (const r of refs) {
+    for (const r of claimCells(cl)) {
       if (!ids.has(r)) {
         ctx.addIssue({ code: "custom", path: ["claims", i], message: `unknown cell id "${r}"` });
       }

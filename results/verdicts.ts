@@ -302,9 +302,15 @@ function aggregate(parts: ClaimPart[], noun: string): { status: ClaimStatus; exp
 /** A cell's config value for a trend key (number expected; anything else makes the claim inconclusive). */
 export type KeyLookup = (cellId: string, key: string) => unknown;
 
+/**
+ * A cell's repeats under the headline accuracy, or, given `distillMetric`, under that distill metric
+ * (only the repeats that recorded it).
+ */
+export type SampleLookup = (cellId: string, distillMetric?: string) => CellSample;
+
 export function evaluateClaim(
   claim: ClaimSpec,
-  sampleOf: (cellId: string) => CellSample,
+  sampleOf: SampleLookup,
   keyOf: KeyLookup,
   options: VerdictOptions = DEFAULT_VERDICT_OPTIONS,
 ): ClaimVerdict {
@@ -326,7 +332,60 @@ export function evaluateClaim(
     }
     case "trend":
       return { ...head, ...evaluateTrend(claim, sampleOf, keyOf, options) };
+    case "decrease": {
+      const parts = claim.cells.map((id) => decreasePart(id, claim.from, claim.to, sampleOf, options));
+      return { ...head, ...aggregate(parts, "cell"), parts };
+    }
   }
+}
+
+/** Distill metrics (CMI, matching losses) span many scales: 4 significant digits. */
+const sig = (x: number) => x.toPrecision(4);
+
+/**
+ * `decrease`, one cell: the paired t-test on from − to over the repeats that recorded both. Reproduced
+ * when the mean falls with p(from > to) < α, not reproduced when it rises with p(to > from) < α; a
+ * cell run without the metrics, or with fewer than two such repeats, is inconclusive.
+ */
+function decreasePart(
+  id: string,
+  from: string,
+  to: string,
+  sampleOf: SampleLookup,
+  options: VerdictOptions,
+): ClaimPart {
+  const label = `${id}: ${from} → ${to}`;
+  const part = (status: ClaimStatus, why: string): ClaimPart => ({
+    label,
+    status,
+    explanation: `${label}: ${why} → ${status}`,
+  });
+  if (sampleOf(id).values.length === 0) return { label, status: "not run", explanation: `${label}: not run` };
+  const m = matchBySeed(sampleOf(id, from), sampleOf(id, to));
+  if (m.a.length < 2) {
+    return part(
+      "inconclusive",
+      `${m.a.length} repeat(s) recorded both metrics; a paired test needs 2`,
+    );
+  }
+  const [a, b] = [summarize(m.a).mean, summarize(m.b).mean];
+  const lower = m.a.filter((x, i) => m.b[i] < x).length;
+  const rel = a !== 0 ? ` (${signed(((b - a) / Math.abs(a)) * 100)} %)` : "";
+  const head = `${sig(a)} → ${sig(b)}${rel}, means over seeds ${m.seeds.join(", ")}; lower at ${lower} of ` +
+    `${m.a.length}`;
+  const w = pairedTTest(m.a, m.b);
+  const test = (p: number, up = false) =>
+    `paired t=${w.t.toFixed(2)}, df=${w.df}, one-sided p${up ? " (rise)" : ""}=${pval(p)}`;
+  if (b < a && w.pGreater < options.alpha) {
+    return part("reproduced", `${head}; ${test(w.pGreater)} < ${options.alpha}`);
+  }
+  if (b > a && w.pLess < options.alpha) {
+    return part("not reproduced", `${head}; ${test(w.pLess, true)} < ${options.alpha}`);
+  }
+  return part(
+    "inconclusive",
+    `${head}; ${b < a ? test(w.pGreater) : test(w.pLess, true)} ≥ ${options.alpha}`,
+  );
 }
 
 type TrendClaim = Extract<ClaimSpec, { kind: "trend" }>;
@@ -339,7 +398,7 @@ type TrendClaim = Extract<ClaimSpec, { kind: "trend" }>;
  */
 function evaluateTrend(
   claim: TrendClaim,
-  sampleOf: (cellId: string) => CellSample,
+  sampleOf: SampleLookup,
   keyOf: KeyLookup,
   options: VerdictOptions,
 ): Pick<ClaimVerdict, "status" | "explanation" | "parts"> {
@@ -353,7 +412,7 @@ function evaluateTrend(
 
   for (const g of groups) {
     const label = `order ${g.order}`;
-    const samples = g.cells.map(sampleOf);
+    const samples = g.cells.map((id) => sampleOf(id));
     const missing = samples.filter((s) => s.values.length === 0).map((s) => s.id);
     if (missing.length > 0) {
       const part: ClaimPart = {
@@ -467,11 +526,18 @@ export function evaluateTable(
   const metric = opts.metric ?? headlineMetric(spec.protocol.selection);
   const mine = results.filter((r) => r.resolved.tableId === spec.id && r.resolved.profile === opts.profile);
   const byCell = groupBy(mine, (r) => r.resolved.cellId);
-  const sampleOf = (id: string): CellSample => ({
-    id,
-    values: (byCell.get(id) ?? []).map((r) => r.metrics[metric]),
-    seeds: (byCell.get(id) ?? []).map((r) => r.seed),
-  });
+  const sampleOf: SampleLookup = (id, distillMetric) => {
+    const rows = (byCell.get(id) ?? []).filter((r) =>
+      distillMetric === undefined || Number.isFinite(r.distillMetrics[distillMetric])
+    );
+    return {
+      id,
+      values: rows.map((r) =>
+        distillMetric === undefined ? r.metrics[metric] : r.distillMetrics[distillMetric]
+      ),
+      seeds: rows.map((r) => r.seed),
+    };
+  };
   const cellById = new Map(spec.cells.map((c) => [c.id, c]));
   const keyOf: KeyLookup = (id, key) =>
     cellById.get(id)?.config?.[key] ?? byCell.get(id)?.[0]?.resolved.methodConfig[key];

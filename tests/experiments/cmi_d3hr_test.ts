@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import {
   type CellSpec,
+  claimCells,
   ClaimSpec,
   type TableSpec,
   TableSpec as TableSchema,
@@ -150,7 +151,7 @@ for (const paper of papers) {
             for (const o of g.among) assert.ok(of(g.best) >= of(o), `${where}: ${o} beats ${g.best}`);
           }
         } else {
-          for (const g of claim.groups) for (const id of g.cells) of(id);
+          for (const id of claimCells(claim)) of(id);
         }
       }
     }

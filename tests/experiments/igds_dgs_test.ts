@@ -2,7 +2,7 @@
  * IGDS and DGS table specs: every table parses, and every printed number matches the seed text — per row, in
  * column order, so a typo or a shifted column fails. Literal spot checks guard the formatting helper itself.
  */
-import { type CellSpec, TableSpec } from "../../experiments/schema.ts";
+import { type CellSpec, claimCells, TableSpec } from "../../experiments/schema.ts";
 import { tables as igdsTables } from "../../experiments/igds/mod.ts";
 import { tables as dgsTables } from "../../experiments/dgs/mod.ts";
 import { evalEpochsByIpc } from "../../experiments/igds/table8.ts";
@@ -57,12 +57,7 @@ Deno.test("igds/dgs: every table parses, in paper order, with claims on existing
     // Redundant with the schema's refine, but says which claim points where on failure.
     const ids = new Set(t.cells.map((c) => c.id));
     for (const cl of t.claims) {
-      const refs = cl.kind === "compare"
-        ? cl.pairs.flatMap((p) => [p.a, p.b])
-        : cl.kind === "best"
-        ? cl.groups.flatMap((g) => [g.best, ...g.among])
-        : cl.groups.flatMap((g) => g.cells);
-      for (const r of refs) assert(ids.has(r), `${t.id} claim ${cl.id}: unknown cell ${r}`);
+      for (const r of claimCells(cl)) assert(ids.has(r), `${t.id} claim ${cl.id}: unknown cell ${r}`);
     }
     for (const c of t.cells) {
       // A null number always says why; a printed number never carries a null-reason.

@@ -9,6 +9,8 @@ export interface FakeResult {
   /** lastTestAcc; the other metrics are derived from it unless given. */
   acc: number;
   metrics?: Partial<Metrics>;
+  /** Added to the default distill metrics. */
+  distillMetrics?: Record<string, number>;
   profile?: Profile;
   repeat?: number;
   seed?: number;
@@ -57,7 +59,7 @@ export function fakeResult(f: FakeResult): CellRepeatResult {
       bestTestAcc: Math.min(100, f.acc + 0.5),
       ...f.metrics,
     },
-    distillMetrics: { finalLoss: 0.25, iterations: 1000 },
+    distillMetrics: { finalLoss: 0.25, iterations: 1000, ...f.distillMetrics },
     artifact: null,
     provenance: {
       gitSha: f.gitSha ?? "0123456789abcdef0123456789abcdef01234567",

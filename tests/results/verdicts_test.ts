@@ -241,6 +241,71 @@ Deno.test("trend keys come from the cell spec's config, else from the runs' meth
   assertEquals(evaluateTable(table, results, { profile: "paper" }).claims[0].status, "reproduced");
 });
 
+Deno.test("claim 'decrease': paired by repeat on two distill metrics of each cell", () => {
+  const table = demoTable({
+    claims: [{
+      kind: "decrease",
+      id: "cmi-falls",
+      text: "the regularizer lowers the set's CMI",
+      source: "Table 10",
+      from: "cmiStart",
+      to: "cmiEnd",
+      cells: ["ours-10", "ours-1"],
+    }],
+  });
+  const cmi = (pairs: [number, number][], cellId = "ours-10") =>
+    pairs.map(([cmiStart, cmiEnd], repeat) =>
+      fakeResult({ cellId, acc: 50, repeat, distillMetrics: { cmiStart, cmiEnd } })
+    );
+  const verdict = (results: ReturnType<typeof cmi>) =>
+    evaluateTable(table, [...results, ...cmi([[3, 2], [4, 2.9]], "ours-1")], { profile: "paper" }).claims[0];
+
+  const falls = verdict(cmi([[0.0304, 0.0298], [0.0266, 0.0261], [0.0314, 0.0306]]));
+  assertEquals(falls.status, "reproduced");
+  const part = falls.parts[0];
+  assert(
+    part.explanation.includes("lower at 3 of 3") && part.explanation.includes("paired t="),
+    part.explanation,
+  );
+  assert(
+    part.explanation.includes("0.02947 → 0.02883") && part.explanation.includes("−2.15 %"),
+    part.explanation,
+  );
+
+  // Rising at every repeat refutes it; a mixed record is inconclusive.
+  assertEquals(verdict(cmi([[0.0304, 0.0316], [0.0266, 0.0281], [0.0256, 0.0270]])).status, "not reproduced");
+  assertEquals(verdict(cmi([[0.0304, 0.0298], [0.0266, 0.0281], [0.0314, 0.0306]])).status, "inconclusive");
+
+  // Only repeats that recorded both metrics are paired; fewer than two cannot be tested.
+  const partial = cmi([[0.0304, 0.0298], [0.0266, 0.0261]]);
+  partial.push(fakeResult({ cellId: "ours-10", acc: 50, repeat: 2 }));
+  assert(
+    verdict(partial).parts[0].explanation.includes("seeds 1000, 1001;"),
+    verdict(partial).parts[0].explanation,
+  );
+  const unmeasured = verdict(repeats("ours-10", [50, 51]));
+  assertEquals(unmeasured.status, "inconclusive");
+  assert(
+    unmeasured.parts[0].explanation.includes("0 repeat(s) recorded both"),
+    unmeasured.parts[0].explanation,
+  );
+  assertEquals(verdict([]).status, "not run");
+  assertEquals(verdict([]).parts[1].status, "reproduced");
+  // Its cells are checked like every claim's.
+  const bad = { ...table.claims[0], cells: ["ours-10", "nope"] };
+  const err = String(demoTableError({ claims: [bad] }));
+  assert(err.includes("unknown cell id") && err.includes("nope"), err);
+});
+
+function demoTableError(overrides: Parameters<typeof demoTable>[0]): unknown {
+  try {
+    demoTable(overrides);
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
+
 Deno.test("selectLatest keeps only the newest configuration of each cell", () => {
   const old = repeats("dm-10", [40, 41, 42], { codeVersion: "m1", finishedAt: "2025-01-01T00:00:00.000Z" });
   const fresh = repeats("dm-10", [48, 49], { codeVersion: "m2", finishedAt: "2025-02-01T00:00:00.000Z" });
