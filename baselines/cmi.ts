@@ -438,9 +438,9 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
       ...cmiDefaults(base.id, datasetId, ipc),
     }),
     scaleNotes: { ...base.scaleNotes, ...CMI_SCALE_NOTES },
-    scale: (c, profile, ipc) => {
+    scale: (c, profile, ipc, pinned) => {
       const { base: b, cmi } = splitConfig(c);
-      const scaled = base.scale(b, profile, ipc);
+      const scaled = base.scale(b, profile, ipc, pinned && splitConfig(pinned as C & CmiConfig).base);
       const s = cmiScale(cmi, profile);
       return { ...scaled, ...s, cmiLambda: s.cmiLambda / imageLrFactor(b, scaled) };
     },

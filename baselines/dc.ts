@@ -99,7 +99,7 @@ export function dcDefaults(ipc: number, augment: "none" | "dsa"): DcConfig {
  * README's init) rather than its code default, noise: 20 outer steps leave an IPC-10 set of noise far
  * below random real images (Fashion-MNIST 61.0 ± 4.8 against random's 71.8 ± 1.8).
  */
-export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
+export function dcScale(c: DcConfig, profile: Profile, ipc = 1, pinned: Partial<DcConfig> = {}): DcConfig {
   switch (profile) {
     case "smoke":
       return {
@@ -110,7 +110,7 @@ export function dcScale(c: DcConfig, profile: Profile, ipc = 1): DcConfig {
         batchReal: Math.min(c.batchReal, 32),
       };
     case "quick": {
-      const width = Math.min(c.width, 32);
+      const width = pinned.width ?? Math.min(c.width, 32);
       return {
         ...c,
         iterations: Math.min(c.iterations, quickIterations(ipc)),

@@ -71,15 +71,15 @@ export function dmDefaults(ipc: number): DmConfig {
  * iteration forwards the whole synthetic set, so quick also caps iterations × IPC at 350 (35 up to
  * IPC 10; IPC 50 took ~2.5 min per repeat at 35).
  */
-export function dmScale(c: DmConfig, profile: Profile, ipc = 0): DmConfig {
+export function dmScale(c: DmConfig, profile: Profile, ipc = 0, pinned: Partial<DmConfig> = {}): DmConfig {
   const narrow = (width: number): DmConfig =>
-    width >= c.width ? c : { ...c, width, lrImg: c.lrImg * widthCompensation(c.width, width) };
+    width === c.width ? c : { ...c, width, lrImg: c.lrImg * widthCompensation(c.width, width) };
   switch (profile) {
     case "smoke":
       return { ...c, iterations: Math.min(c.iterations, 2), batchReal: Math.min(c.batchReal, 16) };
     case "quick":
       return {
-        ...narrow(32),
+        ...narrow(pinned.width ?? Math.min(c.width, 32)),
         iterations: Math.min(c.iterations, Math.max(4, Math.floor(350 / Math.max(ipc, 10)))),
         batchReal: Math.min(c.batchReal, 32),
       };

@@ -120,14 +120,19 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
  * is compensated for the narrower net by the measured growth of the distance's image gradient with width
  * (widthCompensation: mse ≈ width^0.75, l1 ≈ width^1.25).
  */
-export function idcScale(c: IdcConfig, profile: Profile): IdcConfig {
+export function idcScale(
+  c: IdcConfig,
+  profile: Profile,
+  _ipc = 0,
+  pinned: Partial<IdcConfig> = {},
+): IdcConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, inner: 1, real: 16, syn: 16, net: 32, batch: 16, width: c.width },
     quick: { it: 5, inner: 2, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
     proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64, width: c.width },
   }[profile];
-  const width = Math.min(c.width, l.width);
+  const width = pinned.width ?? Math.min(c.width, l.width);
   return {
     ...c,
     iterations: Math.min(c.iterations, l.it),

@@ -122,7 +122,12 @@ export function idmDefaults(datasetId: string, ipc: number): IdmConfig {
  * scales the image lr as DM's (widthCompensation) and divides ceWeight by the same factor, so the CE
  * term's step on the images stays the paper's while the embedding term's is compensated.
  */
-export function idmScale(c: IdmConfig, profile: Profile): IdmConfig {
+export function idmScale(
+  c: IdmConfig,
+  profile: Profile,
+  _ipc = 0,
+  pinned: Partial<IdmConfig> = {},
+): IdmConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, real: 16, steps: 1, nets: c.trainNets, batch: 16, width: c.width, push: 1 },
@@ -130,7 +135,7 @@ export function idmScale(c: IdmConfig, profile: Profile): IdmConfig {
     proxy: { it: 2000, real: 256, steps: 10, nets: c.trainNets, batch: 256, width: 128, push: 10 },
   }[profile];
   const iterations = Math.min(c.iterations, l.it);
-  const width = Math.min(c.width, l.width);
+  const width = pinned.width ?? Math.min(c.width, l.width);
   const k = widthCompensation(c.width, width);
   return {
     ...c,

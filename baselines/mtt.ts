@@ -141,9 +141,15 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * and |∇img| grew 0.021 → 0.041 → 0.091 from 5 → 10 → 20 steps (Fashion-MNIST IPC 1, quick experts).
  * The image lr is therefore scaled by the unroll's shortening (paper steps / profile steps), keeping
  * the images' step about the paper's; at quick IPC 1 (50 → 5 steps) this lifted Fashion-MNIST from
- * 58.05 ± 1.77 to 63.55 ± 3.46 (seeds 0/1).
+ * 58.05 ± 1.77 to 63.55 ± 3.46 (seeds 0/1). A pinned unroll (`--set mtt.synSteps=30`) gets the lr of its
+ * own length; before pins, sessions 21–22's MNIST 30-step arm kept quick's 6× (`--set mtt.lrImg=600`).
  */
-export function mttScale(c: MttConfig, profile: Profile, ipc = 1): MttConfig {
+export function mttScale(
+  c: MttConfig,
+  profile: Profile,
+  ipc = 1,
+  pinned: Partial<MttConfig> = {},
+): MttConfig {
   if (profile === "paper") return c;
   const l = {
     smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
@@ -157,9 +163,9 @@ export function mttScale(c: MttConfig, profile: Profile, ipc = 1): MttConfig {
     },
     proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000, width: c.width },
   }[profile];
-  const trainEpochs = Math.min(c.trainEpochs, l.epochs);
-  const expertEpochs = Math.min(c.expertEpochs, trainEpochs);
-  const synSteps = Math.min(c.synSteps, l.steps);
+  const trainEpochs = pinned.trainEpochs ?? Math.min(c.trainEpochs, l.epochs);
+  const expertEpochs = pinned.expertEpochs ?? Math.min(c.expertEpochs, trainEpochs);
+  const synSteps = pinned.synSteps ?? Math.min(c.synSteps, l.steps);
   return {
     ...c,
     iterations: Math.min(c.iterations, l.it),

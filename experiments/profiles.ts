@@ -212,9 +212,10 @@ export interface ResolveOptions {
   repeats?: number;
   /**
    * Method config values set by the user (`dd run --set dm.iterations=300`), by method id. Applied after
-   * the profile's scale(), so an iteration sweep at `quick` really runs what it asks for; every changed
-   * key is recorded as a substitution naming the override. Keys a cell's own config sets are left as the
-   * cell sets them.
+   * the profile's scale(), so an iteration sweep at `quick` really runs what it asks for, and passed to it
+   * as pins, so what the profile derives from a pinned key follows it (MTT's image lr from a pinned
+   * unroll length); every changed key is recorded as a substitution naming the override. Keys a cell's
+   * own config sets are left as the cell sets them.
    */
   overrides?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
@@ -299,7 +300,7 @@ export function resolveCell(
       const override = Object.fromEntries(
         Object.entries(opts.overrides?.[method.id] ?? {}).filter(([k]) => !pinned.has(k)),
       );
-      const scaled = { ...method.scale(parsed.data, profile, cell.ipc ?? 0), ...override };
+      const scaled = { ...method.scale(parsed.data, profile, cell.ipc ?? 0, override), ...override };
       const checked = method.schema.safeParse(scaled);
       if (!checked.success) {
         blockers.push(

@@ -63,9 +63,12 @@ export interface DistillResult {
 /**
  * How a profile scales a method's paper config (iterations etc.): one rule set, no separate code paths.
  * `ipc` (0 for full-dataset rows) lets a method whose cost grows with the set size keep a profile's
- * time budget.
+ * time budget. `pinned` holds the values the user set (`dd run --set`): where the profile derives one
+ * key from another it scaled (the image lr from MTT's unroll length or from the network width), it
+ * derives it from the pinned value instead of its own choice. The runner applies `pinned` on top of
+ * the result either way.
  */
-export type ProfileScaler<C> = (paper: C, profile: Profile, ipc: number) => C;
+export type ProfileScaler<C> = (paper: C, profile: Profile, ipc: number, pinned?: Readonly<Partial<C>>) => C;
 
 export interface MethodDef<C = Record<string, unknown>> {
   id: string;

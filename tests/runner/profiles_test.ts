@@ -180,6 +180,29 @@ Deno.test("profiles: user overrides apply after scale(), are recorded as the use
   eq(control.resolved.methodConfig, { iterations: 0, lr: 0.3 });
 });
 
+Deno.test("profiles: a pinned key re-derives what the profile derives from it (image lr from steps, width)", () => {
+  const t = tinyTable();
+  const at = (method: string, overrides: Record<string, Record<string, unknown>> = {}) =>
+    resolveCell(t, { ...t.cells[0], method, dataset: "mnist", ipc: 10 }, "quick", {
+      availability: embeddedOnly,
+      overrides,
+    }).resolved.methodConfig;
+  // MTT, MNIST IPC 10 (CIFAR-10's setting: 30 steps, lr 100): quick's 5 steps raise the lr 6×;
+  // a pinned 30-step unroll runs at the paper's lr, a pinned 10 at 3×.
+  eq([at("mtt").synSteps, at("mtt").lrImg], [5, 600]);
+  eq([at("mtt", { mtt: { synSteps: 30 } }).synSteps, at("mtt", { mtt: { synSteps: 30 } }).lrImg], [30, 100]);
+  eq(at("mtt", { mtt: { synSteps: 10 } }).lrImg, 300);
+  // The start window follows pinned expert trajectories; a pinned lr still wins.
+  eq(at("mtt", { mtt: { trainEpochs: 10 } }).maxStartEpoch, 9);
+  eq(at("mtt", { mtt: { synSteps: 30, lrImg: 600 } }).lrImg, 600);
+  // DM's width compensation follows a pinned width, through +cmi too (whose λ follows the lr raise).
+  const dm = at("dm"), dm64 = at("dm", { dm: { width: 64 } });
+  ok(Math.abs((dm64.lrImg as number) / (dm.lrImg as number) - 2 ** -0.75) < 1e-12, `${dm64.lrImg}`);
+  const cmi = at("dm+cmi"), cmi64 = at("dm+cmi", { "dm+cmi": { width: 64 } });
+  eq(cmi64.lrImg, dm64.lrImg);
+  ok(Math.abs((cmi64.cmiLambda as number) / (cmi.cmiLambda as number) - 2 ** 0.75) < 1e-9);
+});
+
 Deno.test("profiles: the data are typed and documented", () => {
   for (const id of PROFILE_IDS) {
     eq(PROFILES[id].id, id);
