@@ -33,8 +33,8 @@ function runOptions(cmd: Command): Command {
     .option("--json", "print the run summary as JSON on stdout")
     .option(
       "--set <method.key=value>",
-      "override a method config value after the profile's scaling (e.g. dm.iterations=300; recorded as a " +
-        "substitution); repeatable",
+      "override a method config value after the profile's scaling, which derives dependent values from it " +
+        "(e.g. dm.iterations=300; recorded as a substitution); repeatable",
       collect,
     )
     .option("--repeats <n>", "repeats per cell instead of the profile's")
