@@ -45,9 +45,20 @@ export function limitsFromEnv(): LimitsChoice {
 export async function openDevice(choice: LimitsChoice = limitsFromEnv()): Promise<GpuContext> {
   // The Vulkan loader warns (and some drivers misbehave) without a runtime dir.
   if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-  if (!("gpu" in navigator) || !navigator.gpu) throw new Error(NO_ADAPTER_HELP);
+  // On Linux, Vulkan only unless the user picks: with every backend enabled, wgpu also opens Mesa's EGL/GL
+  // driver (never used for the adapter), whose library destructors race its threads at process exit and
+  // sometimes corrupt the heap (glibc abort after the work is done; core dump: main thread in libEGL's fini).
+  // Read once, when the first adapter is requested, so this must precede it.
+  const pinnedVulkan = Deno.build.os === "linux" && !Deno.env.get("DENO_WEBGPU_BACKEND");
+  if (pinnedVulkan) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+  const noAdapter = () =>
+    new Error(
+      NO_ADAPTER_HELP +
+        (pinnedVulkan ? " (Only Vulkan was tried; set DENO_WEBGPU_BACKEND=gl to use a GL driver.)" : ""),
+    );
+  if (!("gpu" in navigator) || !navigator.gpu) throw noAdapter();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  if (!adapter) throw noAdapter();
   // Without requiredLimits the device gets the spec defaults (8 storage buffers, 256 MiB buffers).
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as unknown as Record<string, number>;
