@@ -14,7 +14,7 @@ import { distillStep, evalStep, saveWithGrid } from "../runner/pipeline.ts";
 import { loadDistilledSet } from "../runner/distilled_set.ts";
 import { codeVersionFor } from "../runner/version.ts";
 import { defaultEvaluate, initWebGpu } from "../runner/engine_setup.ts";
-import { statusReporter, terminalStatus } from "../runner/progress.ts";
+import { statusReporter, stderrStatus } from "../runner/progress.ts";
 import { summarize } from "../results/stats.ts";
 import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
 import {
@@ -141,7 +141,7 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   const adapter = await initWebGpu();
   note(`adapter: ${adapter.vendor} ${adapter.description} [${adapter.backend}]`);
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
-  const status = terminalStatus();
+  const status = stderrStatus();
   let set: DistilledSet;
   if (fileSet) {
     set = fileSet;
@@ -173,7 +173,7 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
         progress: statusReporter(`repeat ${r + 1}/${repeats}`, status),
         signal,
       });
-      status?.("");
+      status("");
       note(
         `repeat ${r + 1}/${repeats} (seed ${r}): ${res.metrics.lastTestAcc.toFixed(2)}% in ${
           res.seconds.toFixed(1)
@@ -251,7 +251,7 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
   }
   await initWebGpu();
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
-  const status = terminalStatus();
+  const status = stderrStatus();
   const out = await withInterrupt((signal) =>
     distillStep({
       method,
@@ -270,7 +270,7 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
     if (e instanceof DOMException && e.name === "AbortError") throw new CliError("interrupted", 130);
     throw e;
   });
-  status?.("");
+  status("");
   await Deno.mkdir(dirname(flags.out) || ".", { recursive: true });
   const artifact = await saveWithGrid(flags.out, out.set);
   const png = flags.out.replace(/\.safetensors$/, "") + ".png";
@@ -340,13 +340,13 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
   await initWebGpu();
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
   const cfg = CmiConfig.parse(splitConfig(plan.resolved.methodConfig as CmiConfig).cmi);
-  const status = terminalStatus();
+  const status = stderrStatus();
   const rows: { set: string; cmi: number }[] = [];
   for (const [i, s] of sets.entries()) {
     const cmi = await measureCmi(data.methodView, s, cfg, statusReporter("CMI extractor", status));
     rows.push({ set: flags.set[i], cmi });
   }
-  status?.("");
+  status("");
   if (flags.json) printJson({ dataset: flags.dataset, profile, extractor: cfg.cmiExtractor, rows });
   else for (const r of rows) console.log(`${r.cmi.toFixed(6)}  ${r.set}`);
 }

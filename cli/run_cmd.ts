@@ -1,7 +1,7 @@
 /** `dd run` and `dd table1`: run a table into the store (Ctrl-C stops cleanly), optionally report it. */
 import { type RunSummary, runTable } from "../runner/run.ts";
 import { parseFilter, parseShard } from "../runner/plan.ts";
-import { terminalStatus } from "../runner/progress.ts";
+import { stderrStatus } from "../runner/progress.ts";
 import type { Profile } from "../results/types.ts";
 import type { TableSpec } from "../experiments/schema.ts";
 import {
@@ -58,8 +58,7 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
     : parsePositiveInt(flags.evalEpochs, "--eval-epochs");
   const storePath = flags.store ?? DEFAULT_STORE;
   const summary = await withInterrupt((signal) => {
-    const status = terminalStatus();
-    const clear = status ? () => status("") : () => {};
+    const status = stderrStatus();
     return runTable(table, {
       profile,
       filter,
@@ -71,7 +70,7 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
       status,
       dryRun: flags.dryRun ?? false,
       log: (line) => {
-        clear(); // the status line is overwritten, then the log line printed where it was
+        status(""); // the status line is overwritten, then the log line printed where it was
         console.error(line);
       },
     });

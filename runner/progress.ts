@@ -66,14 +66,35 @@ export function statusReporter(
 }
 
 /**
- * A stderr status writer: overwrites one line on a terminal; silent otherwise (CI logs get the
- * per-repeat lines only).
+ * A stderr status writer: on a terminal it overwrites one line; in a log (nightly runs, `nohup`) it prints
+ * the current status as a plain line once a minute, so a repeat that distils for an hour still shows where it is.
  */
-export function terminalStatus(): ((line: string) => void) | undefined {
-  if (!Deno.stderr.isTerminal()) return undefined;
+export function stderrStatus(): (line: string) => void {
   const enc = new TextEncoder();
+  if (!Deno.stderr.isTerminal()) {
+    return throttledLines((line) => Deno.stderr.writeSync(enc.encode(`${line}\n`)), 60_000);
+  }
   return (line) => {
     const width = Deno.consoleSize?.().columns ?? 100;
     Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line.slice(0, Math.max(20, width - 1))}`));
+  };
+}
+
+/**
+ * Passes on at most one non-empty status line per `everyMs`, the first only after `everyMs` (short runs
+ * print none); empty lines (a terminal's "clear") are dropped.
+ */
+export function throttledLines(
+  write: (line: string) => void,
+  everyMs: number,
+  now: () => number = Date.now,
+): (line: string) => void {
+  let last = now();
+  return (line) => {
+    if (!line) return;
+    const t = now();
+    if (t - last < everyMs) return;
+    last = t;
+    write(line);
   };
 }

@@ -57,7 +57,7 @@ export interface RunOptions {
   resolve?: ResolveOptions;
   /** One line per finished repeat and per notable event (stderr in the CLI). */
   log?: (line: string) => void;
-  /** Transient status (epoch progress); the CLI overwrites one terminal line. */
+  /** Transient status (epoch progress): the CLI overwrites one terminal line, or logs it once a minute. */
   status?: (line: string) => void;
   signal?: AbortSignal;
   /** Plan and look up the store only: list the repeats that would run, run none. */

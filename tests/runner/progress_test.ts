@@ -1,6 +1,6 @@
 /** The run's ETA: reused repeats (rows sharing a substituted evaluation) are not counted as work left. */
 import { deepStrictEqual as eq, ok } from "node:assert";
-import { Eta, fmtDuration } from "../../runner/progress.ts";
+import { Eta, fmtDuration, throttledLines } from "../../runner/progress.ts";
 
 Deno.test("eta: NaN before any timed repeat, then mean time × distinct work left", () => {
   // 6 repeats, 3 table rows per computation: 2 distinct computations.
@@ -21,4 +21,24 @@ Deno.test("eta: without shared work every repeat is work", () => {
   eta.done(60);
   eq(eta.remaining(), 180);
   eq(fmtDuration(3725), "1h02m");
+});
+
+Deno.test("status in a log: at most one line a minute, none in the first, clears dropped", () => {
+  let t = 0;
+  const out: string[] = [];
+  const status = throttledLines((l) => out.push(l), 60_000, () => t);
+  status("a"); // a short run prints nothing
+  t = 59_999;
+  status("b");
+  eq(out, []);
+  t = 60_000;
+  status("c");
+  status("d");
+  status("");
+  t = 119_999;
+  status("e");
+  t = 120_000;
+  status("");
+  status("f");
+  eq(out, ["c", "f"]);
 });
