@@ -288,9 +288,10 @@ export class CmiPool {
     cfg: CmiConfig,
     k: number,
     progress?: ProgressReporter,
+    signal?: AbortSignal,
   ): Promise<Classifier> {
     const m = cfg.cmiPretrained
-      ? await pretrained(CmiPool.spec(dataset, cfg, k), progress)
+      ? await pretrained(CmiPool.spec(dataset, cfg, k), progress, signal)
       : createModel(cfg.cmiExtractor, new Rng(mixSeed(cfg.cmiPoolSeed, k)), inputSpec(dataset)).eval();
     // Frozen: no graph through the weights, only through the images.
     for (const p of m.parameters()) p.requireGrad(false);
@@ -303,15 +304,16 @@ export class CmiPool {
     cfg: CmiConfig,
     seed: number,
     progress?: ProgressReporter,
+    signal?: AbortSignal,
   ): Promise<CmiPool> {
-    const first = await CmiPool.member(dataset, cfg, 0, progress);
+    const first = await CmiPool.member(dataset, cfg, 0, progress, signal);
     const isResident = first.size() * 4 * cfg.cmiPoolSize <= RESIDENT_BYTES;
     const pool = new CmiPool(dataset, cfg, mixSeed(seed, 0xc31), first, isResident);
     try {
       if (isResident) pool.resident.push(first);
       for (let k = 1; k < cfg.cmiPoolSize; k++) {
         progress?.log(`CMI extractor pool: member ${k + 1}/${cfg.cmiPoolSize}`);
-        const m = await CmiPool.member(dataset, cfg, k, progress);
+        const m = await CmiPool.member(dataset, cfg, k, progress, signal);
         if (isResident) pool.resident.push(m);
         else m.dispose();
       }
@@ -458,7 +460,7 @@ async function distillWithCmi<C>(
 ): Promise<DistillResult> {
   const { cmi } = splitConfig(ctx.config);
   const t0 = performance.now();
-  const pool = await CmiPool.open(ctx.dataset, cmi, ctx.seed, ctx.progress);
+  const pool = await CmiPool.open(ctx.dataset, cmi, ctx.seed, ctx.progress, ctx.signal);
   const poolSeconds = (performance.now() - t0) / 1000;
   // The start value: CMI of the initial set under the fixed member 0. Per-class loops (IDC) pass one
   // class per call, so it sums each class's first call (before that class's first update) until a

@@ -95,15 +95,20 @@ export async function featureNet(
   dataset: Dataset,
   cfg: CoresetFeatureConfig,
   progress?: ProgressReporter,
+  signal?: AbortSignal,
 ): Promise<Classifier> {
-  const net = await pretrained({
-    model: cfg.featureModel,
-    dataset,
-    epochs: cfg.featureEpochs,
-    seed: cfg.featureSeed,
-    trainLimit: cfg.featureTrainLimit ?? undefined,
-    batchSize: cfg.featureBatchSize,
-  }, progress);
+  const net = await pretrained(
+    {
+      model: cfg.featureModel,
+      dataset,
+      epochs: cfg.featureEpochs,
+      seed: cfg.featureSeed,
+      trainLimit: cfg.featureTrainLimit ?? undefined,
+      batchSize: cfg.featureBatchSize,
+    },
+    progress,
+    signal,
+  );
   for (const p of net.parameters()) p.requireGrad(false);
   return net.eval();
 }
@@ -167,12 +172,13 @@ export async function selectByFeatures(
   cfg: CoresetFeatureConfig,
   select: (features: Float32Array, n: number, dim: number, k: number, seed: number) => Int32Array,
   progress?: ProgressReporter,
+  signal?: AbortSignal,
 ): Promise<Int32Array> {
   const pools = candidatesByClass(dataset, cfg.candidatesPerClass, seed);
   for (const [c, p] of pools.entries()) {
     if (p.length < ipc) throw new Error(`IPC ${ipc} is larger than class ${c}'s ${p.length} candidates`);
   }
-  const net = await featureNet(dataset, cfg, progress);
+  const net = await featureNet(dataset, cfg, progress, signal);
   try {
     const out: number[] = [];
     for (const [c, pool] of pools.entries()) {

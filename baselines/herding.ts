@@ -55,6 +55,7 @@ export const herdingMethod: MethodDef<CoresetFeatureConfig> = {
       ctx.config,
       (f, n, d, k) => herdingSelect(f, n, d, k),
       ctx.progress,
+      ctx.signal,
     );
     return {
       set: realSubset(ctx, idx, "herding"),

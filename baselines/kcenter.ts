@@ -58,6 +58,7 @@ export const kcenterMethod: MethodDef<CoresetFeatureConfig> = {
         return kcenterSelect(f, n, d, k, first);
       },
       ctx.progress,
+      ctx.signal,
     );
     return {
       set: realSubset(ctx, idx, "kcenter"),

@@ -265,7 +265,7 @@ export async function distillMtt(
     );
   }
   const spec = expertSpecOf(ctx);
-  const buffer = await ExpertBuffer.open(spec, cfg.numExperts, ctx.progress);
+  const buffer = await ExpertBuffer.open(spec, cfg.numExperts, ctx.progress, ctx.signal);
   const expertSeconds = (performance.now() - t0) / 1000;
   const probe = expertNet(spec, new Rng(0));
   const netCfg = probe.cfg;

@@ -91,6 +91,7 @@ export async function trainExpert(
   s: ExpertSpec,
   index: number,
   progress?: ProgressReporter,
+  signal?: AbortSignal,
 ): Promise<Trajectory> {
   const rng = new Rng(mixSeed(s.seed, index));
   const net = expertNet(s, rng.fork(0));
@@ -110,6 +111,7 @@ export async function trainExpert(
       augment: { kind: s.dsaStrategy.length ? "dsa" : "none", cutmix: null },
       digits: s.dataset.info.digits,
       rng: rng.fork(2),
+      signal,
       onEpochEnd: async (e, loss) => {
         snapshots.push(await flatSnapshot(params));
         progress?.update(e + 1, s.epochs, `expert ${index} (loss ${loss?.toFixed(3) ?? "…"})`);
@@ -182,14 +184,19 @@ export class ExpertBuffer {
   private last: { index: number; t: Trajectory } | null = null;
   private constructor(readonly spec: ExpertSpec, readonly count: number, readonly trained: number) {}
 
-  static async open(s: ExpertSpec, count: number, progress?: ProgressReporter): Promise<ExpertBuffer> {
+  static async open(
+    s: ExpertSpec,
+    count: number,
+    progress?: ProgressReporter,
+    signal?: AbortSignal,
+  ): Promise<ExpertBuffer> {
     let trained = 0;
     for (let i = 0; i < count; i++) {
       const path = expertPath(s, i), key = expertKey(s, i);
       // A header with our key is enough here; `get` reads (and verifies) the data when it is used.
       if (await cachedKey(path) === key) continue;
       progress?.log(`MTT: training expert ${i + 1}/${count} (${s.epochs} epochs)`);
-      await saveExpert(path, await trainExpert(s, i, progress), key);
+      await saveExpert(path, await trainExpert(s, i, progress, signal), key);
       trained++;
     }
     return new ExpertBuffer(s, count, trained);

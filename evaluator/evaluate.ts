@@ -118,14 +118,18 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
  * seed 0, so every repeat and cell of a dataset shares one) and cached; see models/pretrained.ts.
  */
 function teacherFor(req: EvalRequest, labels: Extract<LabelSpec, { kind: "soft-kd" }>): Promise<Classifier> {
-  return pretrained({
-    model: labels.teacher,
-    dataset: req.dataset,
-    epochs: labels.teacherEpochs,
-    seed: 0,
-    pool: req.holdout.train,
-    ...(labels.teacherTrainLimit !== null ? { trainLimit: labels.teacherTrainLimit } : {}),
-  }, req.progress);
+  return pretrained(
+    {
+      model: labels.teacher,
+      dataset: req.dataset,
+      epochs: labels.teacherEpochs,
+      seed: 0,
+      pool: req.holdout.train,
+      ...(labels.teacherTrainLimit !== null ? { trainLimit: labels.teacherTrainLimit } : {}),
+    },
+    req.progress,
+    req.signal,
+  );
 }
 
 /** The four reported numbers from the evaluation points of one training run. */

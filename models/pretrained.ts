@@ -56,7 +56,12 @@ export function pretrainKey(s: PretrainSpec): string {
 }
 
 /** A trained network in eval mode: loaded from the cache, or trained now and cached. */
-export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter): Promise<Classifier> {
+/** `signal` stops training between epochs (nothing is cached then). */
+export async function pretrained(
+  spec: PretrainSpec,
+  progress?: ProgressReporter,
+  signal?: AbortSignal,
+): Promise<Classifier> {
   const { dataset } = spec;
   const info = dataset.info;
   const side = Math.round(
@@ -95,6 +100,7 @@ export async function pretrained(spec: PretrainSpec, progress?: ProgressReporter
       augment: { kind: "none", cutmix: null },
       digits: info.digits,
       rng,
+      signal,
       onEpochEnd: (e, loss) =>
         progress?.update(e + 1, spec.epochs, `pretraining ${spec.model} (loss ${loss?.toFixed(3) ?? "…"})`),
     });

@@ -120,6 +120,12 @@ Deno.test("mtt: expert trajectories round-trip through the keyed cache", async (
     assert(b1.trained === 1 && b2.trained === 0, `trained ${b1.trained}, ${b2.trained}`);
     const g = await b2.get(0);
     assert(g.snapshots[1].every((v, i) => v === t.snapshots[1][i]), "buffer serves the cached expert");
+    // Ctrl-C reaches expert training (minutes per expert at quick) and caches nothing partial.
+    const stop = new AbortController();
+    stop.abort(new DOMException("interrupted", "AbortError"));
+    const aborted = await ExpertBuffer.open(s, 3, undefined, stop.signal).then(() => null, (e) => e);
+    assert(aborted instanceof DOMException && aborted.name === "AbortError", `aborted: ${aborted}`);
+    assert(await loadExpert(expertPath(s, 2), expertKey(s, 2)) === null, "no partial expert cached");
   });
 });
 
