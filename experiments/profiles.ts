@@ -296,10 +296,12 @@ export function resolveCell(
     } else {
       // Keys the cell's own config pins define the cell (an ablation's switch, a zero-iteration
       // control): a method-wide --set must not turn that cell into another arm.
-      const pinned = new Set(Object.keys(cell.config ?? {}));
-      const override = Object.fromEntries(
+      // A cell's own `set` pins (a budget arm) are applied like --set and win over it.
+      const pinned = new Set([...Object.keys(cell.config ?? {}), ...Object.keys(cell.set ?? {})]);
+      const userSet = Object.fromEntries(
         Object.entries(opts.overrides?.[method.id] ?? {}).filter(([k]) => !pinned.has(k)),
       );
+      const override = { ...userSet, ...(cell.set ?? {}) };
       const scaled = { ...method.scale(parsed.data, profile, cell.ipc ?? 0, override), ...override };
       const checked = method.schema.safeParse(scaled);
       if (!checked.success) {
@@ -312,7 +314,7 @@ export function resolveCell(
           parsed.data,
           checked.data,
           profile,
-          new Set(Object.keys(override)),
+          { user: new Set(Object.keys(userSet)), cell: new Set(Object.keys(cell.set ?? {})) },
           method.scaleNotes,
           subs,
         );
@@ -626,7 +628,7 @@ function recordConfigScaling(
   paper: Record<string, unknown>,
   scaled: Record<string, unknown>,
   profile: Profile,
-  overridden: ReadonlySet<string>,
+  pinned: { user: ReadonlySet<string>; cell: ReadonlySet<string> },
   notes: Readonly<Record<string, string>> | undefined,
   subs: Substitution[],
 ): void {
@@ -638,7 +640,9 @@ function recordConfigScaling(
       field: `method.${k}`,
       from: scalar(a),
       to: scalar(b),
-      reason: overridden.has(k)
+      reason: pinned.cell.has(k)
+        ? "pinned by the cell (its `set`: a budget arm), after the profile's scaling"
+        : pinned.user.has(k)
         ? "set by the user (--set), after the profile's scaling"
         : `${profile} profile: ${notes?.[k] ?? "the method's scale() changes its paper setting"}`,
     });

@@ -44,6 +44,11 @@ export const CellSpec = z.object({
   column: z.string().optional(),
   /** Method hyperparameter overrides this cell implies (e.g. { beta: 0.1 } or an ablation switch). */
   config: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Method config values pinned after the profile's scaling, as `dd run --set` pins them, under every
+   * profile: a budget arm (e.g. MTT with 30 unrolled steps) whose budget is the point of the cell.
+   */
+  set: z.record(z.string(), z.unknown()).optional(),
   /** Free text for anything unusual about the cell (e.g. "reported by [Gu et al. 2024]"). */
   note: z.string().optional(),
 }).strict();

@@ -93,7 +93,13 @@ export function chartData(r: TableReport): ChartData {
     // A series is one method's line across IPCs (same protocol, labels and config). It is named by the
     // printed row, or column, its cells share (plus the method when another series shares that name).
     const baseKey = (c: CellReport) =>
-      JSON.stringify([c.spec.method, c.spec.protocol, c.spec.labels, c.spec.config ?? null]);
+      JSON.stringify([
+        c.spec.method,
+        c.spec.protocol,
+        c.spec.labels,
+        c.spec.config ?? null,
+        c.spec.set ?? null,
+      ]);
     // Rows split a method's cells only where two of them share an IPC (e.g. two printed variants).
     const splitByRow = new Set(
       cells.filter((c) =>

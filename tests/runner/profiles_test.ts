@@ -180,6 +180,26 @@ Deno.test("profiles: user overrides apply after scale(), are recorded as the use
   eq(control.resolved.methodConfig, { iterations: 0, lr: 0.3 });
 });
 
+Deno.test("profiles: a cell's `set` pins like --set under every profile, wins over it, and is validated", () => {
+  const t = tinyTable();
+  const base = { ...t.cells[0], method: "mtt", dataset: "mnist", ipc: 10 };
+  const at = (cell: CellSpec, profile: Profile, overrides: Record<string, Record<string, unknown>> = {}) =>
+    resolveCell(t, cell, profile, { availability: embeddedOnly, overrides });
+  const arm = { ...base, id: "arm", set: { synSteps: 30, iterations: 60 } };
+  // The same resolved config as the --set arm, so the two run the same computation.
+  eq(
+    at(arm, "quick").resolved.methodConfig,
+    at(base, "quick", { mtt: { synSteps: 30, iterations: 60 } }).resolved.methodConfig,
+  );
+  eq(at(arm, "smoke").resolved.methodConfig.iterations, 60);
+  ok(/pinned by the cell/.test(sub(at(arm, "quick"), "method.iterations")!.reason));
+  // A user's --set cannot turn the arm into another arm; its other keys still apply.
+  const both = at(arm, "quick", { mtt: { synSteps: 10, batchSyn: 20 } }).resolved.methodConfig;
+  eq([both.synSteps, both.batchSyn], [30, 20]);
+  const typo = at({ ...arm, set: { synStep: 30 } }, "quick");
+  ok(!typo.runnable && /synStep/.test(typo.reason!), typo.reason);
+});
+
 Deno.test("profiles: a pinned key re-derives what the profile derives from it (image lr from steps, width)", () => {
   const t = tinyTable();
   const at = (method: string, overrides: Record<string, Record<string, unknown>> = {}) =>
