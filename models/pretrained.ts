@@ -104,6 +104,10 @@ export async function pretrained(
       onEpochEnd: (e, loss) =>
         progress?.update(e + 1, spec.epochs, `pretraining ${spec.model} (loss ${loss?.toFixed(3) ?? "…"})`),
     });
+  } catch (e) {
+    // An interrupted (or failed) pretraining hands back nothing, so its weights are freed here.
+    model.dispose();
+    throw e;
   } finally {
     x.dispose();
   }
