@@ -10,11 +10,21 @@ import { inp } from "../../engine/expr.ts";
 import { type Tensor, tensor } from "../../engine/tensor.ts";
 import * as T from "../../engine/ops/mod.ts";
 
-/** ᾱ at the model's (original-schedule) timesteps t f32 [n], as [n, 1, 1, 1], on the device. */
+/**
+ * ᾱ at the model's (original-schedule) timesteps t f32 [n], as [n, 1, 1, 1], on the device: a table
+ * lookup by one-hot rows, split as t = 32·hi + lo (two 32-wide one-hots instead of one 1000-wide).
+ */
 export function alphaBarAt(s: Schedule, t: Tensor): Tensor {
-  const n = t.shape[0], len = s.alphasCumprod.length;
-  const onehot = T.map(E.bin("eq", inp(0), inp(1)), [T.reshape(t, [n, 1]), T.reshape(T.iota(len), [1, len])]);
-  return T.reshape(T.matmul(onehot, tensor(Float32Array.from(s.alphasCumprod), [len, 1])), [n, 1, 1, 1]);
+  const n = t.shape[0], w = 32, rows = Math.ceil(s.alphasCumprod.length / w);
+  const table = new Float32Array(rows * w);
+  table.set(s.alphasCumprod);
+  const tc = T.reshape(t, [n, 1]);
+  const hi = T.map(E.un("floor", E.mul(inp(0), E.cst(1 / w))), [tc]);
+  const lo = T.map(E.sub(inp(0), E.mul(inp(1), E.cst(w))), [tc, hi]);
+  const oneHot = (v: Tensor, k: number) =>
+    T.map(E.bin("eq", inp(0), inp(1)), [v, T.reshape(T.iota(k), [1, k])]);
+  const row = T.matmul(oneHot(hi, rows), tensor(table, [rows, w]));
+  return T.reshape(T.sum(T.mul(row, oneHot(lo, w)), 1), [n, 1, 1, 1]);
 }
 
 /**
