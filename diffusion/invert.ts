@@ -17,7 +17,7 @@ import { runChain } from "./chain.ts";
 import * as T from "../engine/ops/mod.ts";
 
 export interface InvertOptions extends Omit<DenoiseOptions, "guidance"> {
-  /** The schedule index to invert to (1 … length − 1); 0 returns a copy of x_0. */
+  /** The schedule index to invert to (1 … length − 1); 0 returns a view of x_0. */
   toIndex: number;
   /** Where ε̂ is evaluated: at the current step (default, the reference) or at the target step. */
   epsAt?: "current" | "target";

@@ -22,6 +22,9 @@ export interface LossTerms {
   mse: Tensor;
   /** Mean over the batch of the per-sample variational-bound term (bits/dim); null without learnSigma. */
   vb: Tensor | null;
+  /** The noised input and the model's ε̂ (differentiable), for losses on top (e.g. on `predictX0At`). */
+  xt: Tensor;
+  eps: Tensor;
 }
 
 /** [n, 1, …, 1] column of per-sample values, broadcasting against a rank-`rank` batch. */
@@ -37,6 +40,17 @@ export function qSample(s: Schedule, x0: Tensor, t: ArrayLike<number>, noise: Te
     x0,
     perSample(ac.map((a) => Math.sqrt(1 - a)), x0.rank),
     noise,
+  ]);
+}
+
+/** x̂₀ = x_t/√ᾱ_t − √(1/ᾱ_t − 1) ε̂ for per-sample steps `t` (indices into `s`). Differentiable. */
+export function predictX0At(s: Schedule, xt: Tensor, eps: Tensor, t: ArrayLike<number>): Tensor {
+  const ac = Array.from(t, (i) => s.alphasCumprod[i]);
+  return T.map(E.sub(E.mul(inp(0), inp(1)), E.mul(inp(2), inp(3))), [
+    perSample(ac.map((a) => Math.sqrt(1 / a)), xt.rank),
+    xt,
+    perSample(ac.map((a) => Math.sqrt(1 / a - 1)), xt.rank),
+    eps,
   ]);
 }
 
@@ -93,9 +107,9 @@ export function trainingLosses(
   const tModel = tensor(Array.from(t, (i) => s.timesteps[i]), [t.length]);
   const { eps, v } = splitOutput(model, model.predict(xt, tModel, y), xt);
   const mse = T.sumOf(E.mul(E.cst(1 / x0.size), E.un("square", E.sub(inp(0), inp(1)))), [noise, eps]);
-  if (!v) return { loss: mse, mse, vb: null };
+  if (!v) return { loss: mse, mse, vb: null, xt, eps };
   const vb = vbTerm(s, x0, xt, eps.detach(), v, t);
-  return { loss: T.add(mse, vb), mse, vb };
+  return { loss: T.add(mse, vb), mse, vb, xt, eps };
 }
 
 /**

@@ -12,7 +12,16 @@ export {
   type Schedule,
 } from "./schedule.ts";
 export { respace, spacedSchedule, spaceTimesteps } from "./respace.ts";
-export { diffusionLoss, type LossTerms, qSample, trainingLosses } from "./loss.ts";
+export {
+  diffusionLoss,
+  type LossTerms,
+  perSample,
+  predictX0At,
+  qSample,
+  splitOutput,
+  trainingLosses,
+  vbTerm,
+} from "./loss.ts";
 export { type CfgOptions, type Labels, makeLabels, predictEps, type Prediction } from "./predict.ts";
 export { ddimSigma, epsFromX0, predictX0, type VarianceChoice } from "./steps.ts";
 export {
@@ -24,6 +33,12 @@ export {
   type StepInfo,
   x0Guidance,
 } from "./guidance.ts";
-export { type DenoiseOptions, sample, type SampleOptions } from "./sample.ts";
+export {
+  type DenoiseOptions,
+  predictStep,
+  sample,
+  type SampleOptions,
+  type StepPrediction,
+} from "./sample.ts";
 export { ddimInvert, type InversionResult, type InvertOptions } from "./invert.ts";
 export type { ChainOptions } from "./chain.ts";

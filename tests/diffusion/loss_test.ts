@@ -5,7 +5,7 @@
  */
 import { assertBackendsAgree, assertClose, cpu, gpu, gradCheck, randn } from "../engine/helpers.ts";
 import { LinearPredictor } from "./predictors.ts";
-import { diffusionLoss, trainingLosses } from "../../diffusion/loss.ts";
+import { diffusionLoss, predictX0At, trainingLosses } from "../../diffusion/loss.ts";
 import { linearBetas, makeSchedule, type Schedule } from "../../diffusion/schedule.ts";
 import { setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -109,6 +109,14 @@ Deno.test("diffusion loss: L_simple and the hybrid VLB term equal a float64 hand
   assertClose([await plain.mse.item()], [want.mse], 1e-5, "mse without learnSigma");
   plain.mse.dispose();
   await assertBackendsAgree(() => losses(true).loss, 1e-4, "loss on WebGPU vs CPU");
+  // x̂₀ from the true noise recovers x_0 at each sample's own step.
+  setBackend(cpu);
+  const x0Hat = tidy(() => {
+    const l = losses(false);
+    return predictX0At(S, l.xt, tensor(NOISE, [N, H, W, C]), TS);
+  });
+  assertClose(await x0Hat.f32(), X0, 1e-4, "predictX0At with the true noise");
+  x0Hat.dispose();
 });
 
 Deno.test("diffusion loss: gradients match finite differences; the bound does not reach the ε output", async () => {
