@@ -170,3 +170,13 @@ export function diffusionLoss(
   const noise = rng.normal(x0.shape);
   return { ...trainingLosses(model, s, x0, y, { t, noise }), t };
 }
+
+/**
+ * Classifier-free guidance training: each label is replaced by the null class `numClasses` with
+ * probability `p` (DiT's LabelEmbedder.token_drop, p = 0.1), from `rng` on the host.
+ */
+export function dropLabels(labels: ArrayLike<number>, numClasses: number, p: number, rng: Rng): Int32Array {
+  if (!(p >= 0 && p <= 1)) throw new Error(`label drop probability must be in [0, 1], got ${p}`);
+  const u = rng.hostUniform(labels.length);
+  return Int32Array.from(labels, (y, i) => (u[i] < p ? numClasses : y));
+}

@@ -14,6 +14,7 @@ export {
 export { respace, spacedSchedule, spaceTimesteps } from "./respace.ts";
 export {
   diffusionLoss,
+  dropLabels,
   type LossTerms,
   perSample,
   predictX0At,

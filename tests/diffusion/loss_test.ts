@@ -5,7 +5,7 @@
  */
 import { assertBackendsAgree, assertClose, cpu, gpu, gradCheck, randn } from "../engine/helpers.ts";
 import { LinearPredictor } from "./predictors.ts";
-import { diffusionLoss, predictX0At, trainingLosses } from "../../diffusion/loss.ts";
+import { diffusionLoss, dropLabels, predictX0At, trainingLosses } from "../../diffusion/loss.ts";
 import { linearBetas, makeSchedule, type Schedule } from "../../diffusion/schedule.ts";
 import { setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -178,6 +178,13 @@ Deno.test("diffusion loss: seeded t and noise are reproducible and validated", a
     });
     return { loss: await r.loss.item(), t: [...r.t] };
   };
+  // CFG label dropout: about p of the labels become the null class, reproducibly.
+  const ys = Int32Array.from({ length: 4000 }, (_, i) => i % K);
+  const dropped = dropLabels(ys, K, 0.1, new Rng(3));
+  eq(dropped, dropLabels(ys, K, 0.1, new Rng(3)));
+  const nulls = dropped.filter((y) => y === K).length;
+  ok(nulls > 330 && nulls < 470, `${nulls} of 4000 dropped at p = 0.1`);
+  ok(dropped.every((y, i) => y === K || y === ys[i]));
   const a = await run(5), b = await run(5), c = await run(6);
   eq(a, b);
   ok(a.t.every((t) => t >= 0 && t < 1000));
