@@ -23,7 +23,14 @@ export {
   trainingLosses,
   vbTerm,
 } from "./loss.ts";
-export { type CfgOptions, type Labels, makeLabels, predictEps, type Prediction } from "./predict.ts";
+export {
+  type CfgOptions,
+  disposeLabels,
+  type Labels,
+  makeLabels,
+  predictEps,
+  type Prediction,
+} from "./predict.ts";
 export { ddimSigma, epsFromX0, predictX0, type VarianceChoice } from "./steps.ts";
 export {
   applyGuidance,

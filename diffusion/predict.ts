@@ -43,7 +43,6 @@ export function validateCfg(cfg: CfgOptions | undefined, c: number): void {
 export interface Labels {
   readonly y: Tensor;
   readonly withNull: Tensor | null;
-  readonly host: Int32Array;
 }
 
 /**
@@ -67,10 +66,10 @@ export function makeLabels(
   });
   const n = host.length;
   const y = tensor(host, [n], "i32").keep();
-  if (!cfg) return { y, withNull: null, host };
+  if (!cfg) return { y, withNull: null };
   const both = new Int32Array(2 * n).fill(model.numClasses);
   both.set(host);
-  return { y, withNull: tensor(both, [2 * n], "i32").keep(), host };
+  return { y, withNull: tensor(both, [2 * n], "i32").keep() };
 }
 
 export function disposeLabels(l: Labels): void {

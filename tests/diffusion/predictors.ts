@@ -31,7 +31,7 @@ export function alphaBarAt(s: Schedule, t: Tensor): Tensor {
  * Data x_0 ~ N(μ_y, diag σ_y²) per class (per channel, the same at every pixel); the null class
  * `numClasses` is its own Gaussian (μ_null, σ_null). For x_t = √ᾱ x_0 + √(1−ᾱ) ε,
  * E[ε | x_t, y] = √(1−ᾱ) (x_t − √ᾱ μ_y) / (ᾱ σ_y² + 1 − ᾱ): the optimal ε-prediction, exactly.
- * With `learnSigma`, the variance channels carry the constant `v`.
+ * With `learnSigma`, the variance channels carry `v` (a constant, or one value per class row).
  */
 export class GaussianPredictor implements NoisePredictor {
   readonly numClasses: number;
@@ -41,7 +41,7 @@ export class GaussianPredictor implements NoisePredictor {
     readonly mu: number[][],
     readonly sigma: number[][],
     readonly learnSigma = false,
-    readonly v = 0,
+    readonly v: number | number[] = 0,
   ) {
     this.numClasses = mu.length - 1;
   }
@@ -60,7 +60,10 @@ export class GaussianPredictor implements NoisePredictor {
       [xt, a, row(this.mu), row(this.sigma)],
     );
     if (!this.learnSigma) return eps;
-    return T.concat([eps, T.map(E.add(E.mul(inp(0), E.cst(0)), E.cst(this.v)), [eps])], 3);
+    const vs = typeof this.v === "number" ? this.mu.map(() => this.v as number) : this.v;
+    const vRow = T.reshape(T.gather(tensor(vs, [vs.length, 1]), y), [n, 1, 1, 1]);
+    // ε's shape with the row's v everywhere (ε·0 folds away; ε only sets the broadcast shape).
+    return T.concat([eps, T.map(E.add(E.mul(inp(0), E.cst(0)), inp(1)), [eps, vRow])], 3);
   }
 }
 

@@ -88,6 +88,37 @@ export function inversionChain(s: Schedule, to: number, e: Elem, cfg?: number, e
   return f;
 }
 
+/** log Σ_i of DDPM step i: the learned range at v, or fixed-large / fixed-small. */
+export function ddpmLogVariance(
+  s: Schedule,
+  i: number,
+  variance: { learnedV: number } | "fixed-large" | "fixed-small",
+): number {
+  const minLog = s.posteriorLogVarianceClipped[i], maxLog = Math.log(s.betas[i]);
+  if (typeof variance === "object") {
+    const f = (variance.learnedV + 1) / 2;
+    return f * maxLog + (1 - f) * minLog;
+  }
+  if (variance === "fixed-small") return minLog;
+  return i === 0 ? Math.log(s.posteriorVariance[1]) : maxLog;
+}
+
+/** DDPM step i as x' = a x + b + σ z: the posterior mean of x̂₀(x) and the step's standard deviation. */
+export function ddpmStepAffine(
+  s: Schedule,
+  i: number,
+  e: Elem,
+  variance: { learnedV: number } | "fixed-large" | "fixed-small",
+  cfg?: number,
+): { a: number; b: number; std: number } {
+  const ab = s.alphasCumprod[i];
+  const [A, B] = epsAffine(ab, e, cfg);
+  const x0: Aff = [(1 - Math.sqrt(1 - ab) * A) / Math.sqrt(ab), -Math.sqrt(1 - ab) * B / Math.sqrt(ab)];
+  const c1 = s.posteriorMeanCoef1[i], c2 = s.posteriorMeanCoef2[i];
+  const std = i > 0 ? Math.exp(0.5 * ddpmLogVariance(s, i, variance)) : 0;
+  return { a: c1 * x0[0] + c2, b: c1 * x0[1], std };
+}
+
 /**
  * Mean and variance of x_0 under ancestral DDPM sampling from x_T ~ N(0, 1):
  * x' = c1 x̂₀ + c2 x + [i > 0] σ_i z, σ_i² from the learned range at v, or fixed-large / fixed-small.
@@ -100,20 +131,9 @@ export function ddpmMoments(
 ): { mean: number; variance: number } {
   let m = 0, v = 1;
   for (let i = s.length - 1; i >= 0; i--) {
-    const ab = s.alphasCumprod[i];
-    const [A, B] = epsAffine(ab, e, cfg);
-    const x0: Aff = [(1 - Math.sqrt(1 - ab) * A) / Math.sqrt(ab), -Math.sqrt(1 - ab) * B / Math.sqrt(ab)];
-    const c1 = s.posteriorMeanCoef1[i], c2 = s.posteriorMeanCoef2[i];
-    const a = c1 * x0[0] + c2, b = c1 * x0[1];
-    const minLog = s.posteriorLogVarianceClipped[i], maxLog = Math.log(s.betas[i]);
-    let logVar: number;
-    if (typeof variance === "object") {
-      const f = (variance.learnedV + 1) / 2;
-      logVar = f * maxLog + (1 - f) * minLog;
-    } else if (variance === "fixed-small") logVar = minLog;
-    else logVar = i === 0 ? Math.log(s.posteriorVariance[1]) : maxLog;
+    const { a, b, std } = ddpmStepAffine(s, i, e, variance, cfg);
     m = a * m + b;
-    v = a * a * v + (i > 0 ? Math.exp(logVar) : 0);
+    v = a * a * v + std * std;
   }
   return { mean: m, variance: v };
 }

@@ -5,7 +5,7 @@
  */
 import { assertClose, cpu, gpu } from "../engine/helpers.ts";
 import { GaussianPredictor } from "./predictors.ts";
-import { ddimChain, ddpmMoments, type Elem, inversionChain } from "./reference.ts";
+import { ddimChain, ddpmMoments, ddpmStepAffine, type Elem, inversionChain } from "./reference.ts";
 import { ddimInvert, linearBetas, makeSchedule, sample, spacedSchedule } from "../../diffusion/mod.ts";
 import { Rng } from "../../engine/random.ts";
 import { setBackend, tensor } from "../../engine/tensor.ts";
@@ -89,6 +89,35 @@ Deno.test("ddim (η = 0): every sample equals the float64 reference trajectory f
     (y, k) => ddimChain(s, s.length - 1, elem(y, k), k === 0 ? 3 : undefined),
   );
   assertClose(await out.f32(), want, 2e-4, "cfg on channel 0 only");
+  out.dispose();
+});
+
+Deno.test("ddpm: every sample follows the float64 reference path given its noise (learned variance under CFG)", async () => {
+  setBackend(cpu);
+  const s = spacedSchedule(BASE, "20");
+  const n = 6, shape = [2, 2, C], labels = [0, 1, 2, 1, 0, 2]; // 2 = the null class: unconditional rows
+  const v = [0.5, -0.4, 0.9]; // per-class learned-variance output; CFG must use the conditional rows'
+  const seed = 31;
+  let x = Float64Array.from(await initialNoise(seed, [n, ...shape]));
+  for (let i = s.length - 1; i >= 0; i--) {
+    const zt = new Rng(seed).fork(1 + i).normal([n, ...shape]);
+    const z = await zt.f32();
+    zt.dispose();
+    x = x.map((xv, j) => {
+      const y = labels[Math.floor(j / (x.length / n))];
+      const st = ddpmStepAffine(s, i, elem(y, j % C), { learnedV: v[y] }, 3);
+      return st.a * xv + st.b + st.std * z[j];
+    });
+  }
+  const out = await sample(new GaussianPredictor(BASE, MU, SIGMA, true, v), {
+    method: "ddpm",
+    schedule: s,
+    labels,
+    sampleShape: shape,
+    seed,
+    cfg: { scale: 3 },
+  });
+  assertClose(await out.f32(), x, 2e-4, "ddpm path");
   out.dispose();
 });
 
