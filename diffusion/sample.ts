@@ -97,12 +97,12 @@ export function guidedStep(
 ): StepPrediction & { meanGrad: Tensor | null } {
   const s = o.schedule, hook = o.guidance;
   const forward = (x: Tensor) => predictStep(model, x, s, i, labels, o);
-  const recorded = hook?.throughModel?.(info)
-    ? (() => {
-      const leaf = xt.detach().requireGrad();
-      return { leaf, out: forward(leaf) };
-    })()
-    : null;
+  // The forward as a differentiable function of a fresh leaf x_t (for gradients through the model).
+  const withGrad = () => {
+    const leaf = xt.detach().requireGrad();
+    return { leaf, out: forward(leaf) };
+  };
+  const recorded = hook?.throughModel?.(info) ? withGrad() : null;
   const out = recorded
     ? { eps: recorded.out.eps.detach(), x0: recorded.out.x0.detach(), v: recorded.out.v?.detach() ?? null }
     : noGrad(() => forward(xt));
@@ -116,10 +116,7 @@ export function guidedStep(
     eps: out.eps,
     x0: out.x0,
     gradThroughModel(objective) {
-      const r = recorded ?? (() => {
-        const leaf = xt.detach().requireGrad();
-        return { leaf, out: forward(leaf) };
-      })();
+      const r = recorded ?? withGrad();
       const j = scalarObjective(objective({ x0: r.out.x0, eps: r.out.eps, xt: r.leaf }));
       return grad(j, [r.leaf])[0];
     },
