@@ -112,6 +112,7 @@ function finish(s: RunSummary, json: boolean): void {
   const notRunnable = s.skipped.length;
   console.error(
     `${s.tableId} @ ${s.profile}: ${s.completed} repeat(s) run, ${s.alreadyDone} already done, ` +
+      (s.doneElsewhere ? `${s.doneElsewhere} run by another process, ` : "") +
       `${s.failed.length} failed, ${notRunnable} cell(s) not runnable; ${Math.round(s.seconds)}s`,
   );
   if (notRunnable && !json) {
