@@ -11,6 +11,7 @@ import {
   type SafeTensorInput,
 } from "../engine/safetensors.ts";
 import { type AtomicWriteOptions, writeFileAtomic } from "../data/atomic.ts";
+import { resizeTaps } from "../engine/cpu/extended.ts";
 import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
 import { Profile } from "../results/types.ts";
 
@@ -279,6 +280,33 @@ export function checkSetFits(
     const k = set.softLabels.length / n;
     if (k !== want.classes) bad(`'soft_labels' has ${k} classes; ${want.dataset} has ${want.classes}`);
     const sl = firstNonFinite(set.softLabels);
-    if (sl >= 0) bad(`'soft_labels' value ${set.softLabels[sl]} at row ${Math.floor(sl / k)}; expected finite`);
+    if (sl >= 0) {
+      bad(`'soft_labels' value ${set.softLabels[sl]} at row ${Math.floor(sl / k)}; expected finite`);
+    }
   }
+}
+
+/**
+ * The set's images resampled to height × width: bilinear with align_corners=False and no antialiasing,
+ * i.e. PyTorch's `F.interpolate(x, size, mode="bilinear")` (the source taps are the engine's resize op's).
+ * Labels and meta are kept; the caller records the resize as a substitution.
+ */
+export function resizeSet(set: DistilledSet, height: number, width: number): DistilledSet {
+  const [n, c, h, w] = set.shape;
+  const ty = Array.from({ length: height }, (_, o) => resizeTaps(o, h, height, "bilinear", false));
+  const tx = Array.from({ length: width }, (_, o) => resizeTaps(o, w, width, "bilinear", false));
+  const out = new Float32Array(n * c * height * width);
+  for (let p = 0; p < n * c; p++) {
+    const src = p * h * w, dst = p * height * width;
+    for (let oy = 0; oy < height; oy++) {
+      const { i0: y0, i1: y1, l0: a0, l1: a1 } = ty[oy];
+      for (let ox = 0; ox < width; ox++) {
+        const { i0: x0, i1: x1, l0: b0, l1: b1 } = tx[ox];
+        const im = set.images;
+        out[dst + oy * width + ox] = a0 * (b0 * im[src + y0 * w + x0] + b1 * im[src + y0 * w + x1]) +
+          a1 * (b0 * im[src + y1 * w + x0] + b1 * im[src + y1 * w + x1]);
+      }
+    }
+  }
+  return { ...set, images: out, shape: [n, c, height, width] };
 }

@@ -11,7 +11,7 @@ import type { ResolveOptions } from "../experiments/profiles.ts";
 import type { Adapter, Artifact, CellRepeatResult, Profile } from "../results/types.ts";
 import { canonicalJson, contentKey, sha256Hex } from "../results/key.ts";
 import { openStore, type ResultsStore } from "../results/store.ts";
-import { type LeaseHolder, leaseOwner, type LeaseOwner } from "../results/lease.ts";
+import { type LeaseHolder, type LeaseOwner, leaseOwner } from "../results/lease.ts";
 import type { EvalResult } from "../evaluator/types.ts";
 import { findMethod } from "../methods/registry.ts";
 import {
@@ -355,7 +355,12 @@ interface RepeatContext extends RunOptions {
 }
 
 /** Runs `body` holding lease `key`, first waiting (polling) while another live process holds it. */
-async function whileLeased<T>(key: string, ctx: RepeatContext, label: string, body: () => Promise<T>): Promise<T> {
+async function whileLeased<T>(
+  key: string,
+  ctx: RepeatContext,
+  label: string,
+  body: () => Promise<T>,
+): Promise<T> {
   for (;;) {
     ctx.signal?.throwIfAborted();
     const claim = ctx.store.claim(key, ctx.owner, ctx.lease.ttlMs);
