@@ -10,7 +10,7 @@ import { findMethod, getMethod } from "../methods/registry.ts";
 import type { DistilledSet, MethodDef } from "../methods/types.ts";
 import { DatasetPool } from "../runner/datasets.ts";
 import { distillStep, evalStep, gridPathFor, saveWithGrid } from "../runner/pipeline.ts";
-import { checkSetFits, loadDistilledSet, resizeSet } from "../runner/distilled_set.ts";
+import { fitSetToDataset, loadDistilledSet } from "../runner/distilled_set.ts";
 import { codeVersionFor } from "../runner/version.ts";
 import { defaultEvaluate, initWebGpu } from "../runner/engine_setup.ts";
 import { statusReporter, stderrStatus } from "../runner/progress.ts";
@@ -90,37 +90,6 @@ export interface EvalFlags {
   json?: boolean;
 }
 
-/**
- * A set read from a file must be able to belong to the dataset as the plan loads it: its labels are
- * classes of it, its images have its channels and size (or are resampled on request, which the plan
- * records as a substitution) and every value is finite. Anything else is refused naming the file.
- */
-function fitSetToDataset(set: DistilledSet, file: string, plan: CellPlan, resize: boolean): DistilledSet {
-  const info = datasetInfo(plan.datasetLoad.id);
-  const want = {
-    dataset: info.id,
-    classes: info.numClasses,
-    channels: info.shape.channels,
-    height: plan.datasetLoad.resolution ?? info.shape.height,
-    width: plan.datasetLoad.resolution ?? info.shape.width,
-  };
-  try {
-    checkSetFits(set, file, want, { allowResize: resize });
-  } catch (e) {
-    throw new CliError(e instanceof Error ? e.message : String(e));
-  }
-  const [, , h, w] = set.shape;
-  if (h === want.height && w === want.width) return set;
-  plan.resolved.substitutions.push({
-    field: "set.imageSize",
-    from: `${h}×${w}`,
-    to: `${want.height}×${want.width}`,
-    reason: `--resize: the set's images resampled bilinearly (F.interpolate, align_corners=False) to ` +
-      `the size ${info.name} is evaluated at`,
-  });
-  return resizeSet(set, want.height, want.width);
-}
-
 /** Stand-in "method" for a set read from a file: resolution only needs an implemented, config-less method. */
 const fileMethod: MethodDef<Record<string, unknown>> = {
   ...getMethod("random"),
@@ -170,7 +139,11 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   if (plan.resolved.dataset !== flags.dataset) {
     throw new CliError(`dataset "${flags.dataset}" is not available`);
   }
-  if (fileSet) fileSet = fitSetToDataset(fileSet, flags.set, plan, flags.resize ?? false);
+  if (fileSet) {
+    const fitted = fitSetToDataset(fileSet, flags.set, plan.datasetLoad, { resize: flags.resize ?? false });
+    fileSet = fitted.set;
+    if (fitted.substitution) plan.resolved.substitutions.push(fitted.substitution);
+  }
   printSubstitutions(plan);
 
   const adapter = await initWebGpu();
@@ -374,7 +347,7 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
     profile,
     {},
   );
-  sets.forEach((s, i) => fitSetToDataset(s, flags.set[i], plan, false));
+  sets.forEach((s, i) => fitSetToDataset(s, flags.set[i], plan.datasetLoad));
   await initWebGpu();
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
   const cfg = CmiConfig.parse(splitConfig(plan.resolved.methodConfig as CmiConfig).cmi);

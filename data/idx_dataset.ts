@@ -33,7 +33,7 @@ function locate(spec: IdxDatasetSpec, dataRoot: string) {
   return { candidate: null, paths: null, searched };
 }
 
-/** Verdicts by file identity (path, size, mtime): planning asks for availability once per cell. */
+/** Verdicts by file identity (path, inode, size, mtime): planning asks for availability once per cell. */
 const checked = new Map<string, string | null>();
 
 /** Why the four files cannot be this dataset's (headers, sizes, image shape, counts), or null. */
@@ -46,10 +46,10 @@ function headerProblem(info: DatasetInfo, p: Record<keyof typeof IDX_FILES, stri
   return problem;
 }
 
-function fileStamp(path: string): [number, number] | null {
+function fileStamp(path: string): [number | null, number, number] | null {
   try {
     const s = Deno.statSync(path);
-    return [s.size, s.mtime?.getTime() ?? 0];
+    return [s.ino, s.size, s.mtime?.getTime() ?? 0];
   } catch {
     return null;
   }

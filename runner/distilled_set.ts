@@ -13,7 +13,9 @@ import {
 import { type AtomicWriteOptions, writeFileAtomic } from "../data/atomic.ts";
 import { resizeTaps } from "../engine/cpu/extended.ts";
 import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
-import { Profile } from "../results/types.ts";
+import { Profile, type Substitution } from "../results/types.ts";
+import { datasetInfo } from "../data/registry.ts";
+import type { DatasetLoad } from "../experiments/profiles.ts";
 
 /** Marks our files; a file without it is still readable when the caller supplies the missing meta. */
 export const FORMAT = "ddrepro-distilled-set";
@@ -309,4 +311,38 @@ export function resizeSet(set: DistilledSet, height: number, width: number): Dis
     }
   }
   return { ...set, images: out, shape: [n, c, height, width] };
+}
+
+/**
+ * A set read from a file, made ready for evaluation on a dataset as a plan loads it (`load`): it must be
+ * able to belong to it (checkSetFits). A set of another image size is refused unless `resize`, which
+ * resamples it (resizeSet) and returns the substitution to record.
+ */
+export function fitSetToDataset(
+  set: DistilledSet,
+  file: string,
+  load: DatasetLoad,
+  opts: { resize?: boolean } = {},
+): { set: DistilledSet; substitution: Substitution | null } {
+  const info = datasetInfo(load.id);
+  const want = {
+    dataset: info.id,
+    classes: info.numClasses,
+    channels: info.shape.channels,
+    height: load.resolution ?? info.shape.height,
+    width: load.resolution ?? info.shape.width,
+  };
+  checkSetFits(set, file, want, { allowResize: opts.resize });
+  const [, , h, w] = set.shape;
+  if (h === want.height && w === want.width) return { set, substitution: null };
+  return {
+    set: resizeSet(set, want.height, want.width),
+    substitution: {
+      field: "set.imageSize",
+      from: `${h}×${w}`,
+      to: `${want.height}×${want.width}`,
+      reason: `--resize: the set's images resampled bilinearly (F.interpolate, align_corners=False) to ` +
+        `the size ${info.name} is evaluated at`,
+    },
+  };
 }
