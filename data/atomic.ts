@@ -132,7 +132,7 @@ function procAvailable(): boolean {
  * (and the older `<path>.<pid>.tmp`) whose process is gone and that have not changed for `minAgeMs` (a
  * writer on another machine sharing the folder keeps its file fresh). Returns the removed paths.
  */
-export async function removeStaleTemps(path: string, minAgeMs = 60_000): Promise<string[]> {
+export async function removeStaleTemps(path: string, minAgeMs = 10_000): Promise<string[]> {
   const dir = dirOf(path), base = baseOf(path);
   const removed: string[] = [];
   let entries: Deno.DirEntry[];

@@ -211,6 +211,7 @@ Deno.test("terminal output: control characters from spec strings are shown escap
   eq(show.code, 0, show.stderr);
   ok(show.stdout.includes("title\\x1b]0;pwned\\x07 and \\x1b[2J cleared \\u202eesrever"), show.stdout);
   ok(show.stdout.includes("evil\\x1b[31m-0\\x0d"), show.stdout);
+  // deno-lint-ignore no-control-regex -- looking for raw control characters is the point
   const raw = /[\x00-\x08\x0b-\x1f\x7f\u202e]/;
   ok(!raw.test(show.stdout), "no raw control character on stdout");
   const dry = await dd(

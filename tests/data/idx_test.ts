@@ -136,7 +136,7 @@ Deno.test("checkIdxFile: header, exact size (plain) and gzip trailer size, witho
 });
 
 Deno.test("idx dataset: availability checks the headers of the copy the loader would read", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const ds = idxDataset({
       info: datasetInfo("mnist"),
       candidates: () => [{ dir, label: "test folder" }],
@@ -153,5 +153,6 @@ Deno.test("idx dataset: availability checks the headers of the copy the loader w
     );
     writeIdxSet(dir, { ...set, trainImages: idx(0x803, [6, 32, 32], new Uint8Array(6 * 1024)) });
     assert(/images are 32×32, expected 28×28/.test(ds.availability(dir).reason));
+    return Promise.resolve();
   });
 });
