@@ -32,6 +32,11 @@ export function note(line: string): void {
   console.error(escapeTerminal(line));
 }
 
+/** The one `error:` line a failed command prints (its message may quote spec strings). */
+export function errorLine(message: string): string {
+  return `error: ${escapeTerminal(message)}`;
+}
+
 /** A line of human-readable output on stdout (JSON goes through printJson, which escapes by itself). */
 export function say(line: string): void {
   console.log(escapeTerminal(line));

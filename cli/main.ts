@@ -4,12 +4,11 @@
  * and a non-zero exit status.
  */
 import { Command, CommanderError, Option } from "commander";
-import { CliError, collect, DEFAULT_ARTIFACTS, DEFAULT_REPORTS, DEFAULT_STORE } from "./common.ts";
+import { CliError, collect, DEFAULT_ARTIFACTS, DEFAULT_REPORTS, DEFAULT_STORE, errorLine } from "./common.ts";
 import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./info.ts";
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
-import { escapeTerminal } from "../reports/escape.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -170,13 +169,13 @@ export async function main(args: string[]): Promise<number> {
       return e.exitCode;
     }
     if (e instanceof CliError) {
-      console.error(`error: ${escapeTerminal(e.message)}`);
+      console.error(errorLine(e.message));
       return e.code;
     }
     // Anything else (a malformed store, a spec error, a loader error) is still one message, not a trace,
     // unless DD_DEBUG asks for the trace.
     if (Deno.env.get("DD_DEBUG")) console.error(e);
-    else console.error(`error: ${escapeTerminal(e instanceof Error ? e.message : String(e))}`);
+    else console.error(errorLine(e instanceof Error ? e.message : String(e)));
     return 1;
   }
 }
