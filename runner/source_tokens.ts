@@ -68,8 +68,7 @@ const EXPRESSION_KEYWORDS = new Set([
 const ID_START = /[\p{ID_Start}$_]/u;
 // Sticky patterns, matched at the current position.
 const SPACE = /\s+/y;
-const IDENT =
-  /[A-Za-z$_\\#@][\w$\\]*(?![^\x00-\x7f])|[\p{ID_Start}$_\\#@][\p{ID_Continue}$\u200c\u200d\\]*/uy;
+const IDENT = /[\p{ID_Start}$_\\#@][\p{ID_Continue}$\u200c\u200d\\]*/uy;
 const NUMBER = /0[xXoObB][0-9a-fA-F_]+n?|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9_]+)?n?/y;
 
 /** Tokens of `src` (see the module comment); throws SourceTokenError on an unterminated literal. */
