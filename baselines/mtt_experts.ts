@@ -1,5 +1,5 @@
 /**
- * MTT's expert buffer (shared/docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
+ * MTT's expert buffer (docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
  * the real data with SGD (no momentum, no weight decay) and per-sample DSA, with a parameter snapshot
  * at initialisation and after every epoch. Each expert is trained once and cached atomically as
  * safetensors ([epochs + 1, P] f32), keyed by everything that determines it; a buffer of `count`
