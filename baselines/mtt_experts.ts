@@ -16,9 +16,10 @@ import { splitForTraining } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
+import { trainingCodeVersion } from "../results/source_versions.ts";
 import { buildNet, inputSpec } from "./gradient_matching.ts";
 
-/** Bump when expert training changes in a way that changes trajectories. */
+/** The key recipe's version; the training code itself is versioned by its sources (`code`). */
 export const EXPERT_VERSION = "1";
 
 export interface ExpertSpec {
@@ -46,6 +47,8 @@ export interface Trajectory {
 export function expertKey(s: ExpertSpec, index: number): string {
   return sha256Hex(canonicalJson({
     v: EXPERT_VERSION,
+    // The code that trains an expert (engine, data, models, evaluator, this module): a change retrains it.
+    code: trainingCodeVersion("baselines/mtt_experts.ts"),
     model: s.model,
     width: s.width,
     dataset: s.dataset.manifest.hash,

@@ -3,16 +3,18 @@
  * comments and formatting do not, and a copy of the sources without git gets the same versions.
  */
 import { assert, assertEquals } from "../results/_assert.ts";
-import { importSpecifiers, sourceTokens } from "../../runner/source_tokens.ts";
+import { importSpecifiers, sourceTokens } from "../../results/source_tokens.ts";
+import { codeVersionFor, codeVersionParts, methodModule } from "../../runner/version.ts";
 import {
-  codeVersionFor,
-  codeVersionParts,
+  checkoutSources,
   layerVersions,
-  methodModule,
   NOT_NUMERIC,
   overridden,
   SourceTree,
-} from "../../runner/version.ts";
+  trainingCodeVersion,
+} from "../../results/source_versions.ts";
+import { pretrainKey } from "../../models/pretrained.ts";
+import { tinyDataset } from "./_fixtures.ts";
 import { changedLayers, formatCodeVersion, parseCodeVersion } from "../../results/code_version.ts";
 import { contentKey } from "../../results/key.ts";
 import { dcMethod } from "../../baselines/dc.ts";
@@ -242,4 +244,14 @@ Deno.test("code version: stored strings of hand-numbered versions count as preda
   ]);
   assertEquals(changedLayers(now, now), []);
   assertEquals(changedLayers("m1", now).length, 6);
+});
+
+Deno.test("code version: caches of trained weights are keyed by the code that trains them", () => {
+  const { layers } = checkoutSources();
+  const experts = trainingCodeVersion("baselines/mtt_experts.ts");
+  assertEquals(Object.keys(experts), [...Object.keys(layers), "baselines/mtt_experts.ts"]);
+  assertEquals(trainingCodeVersion(), layers);
+  // Deterministic for the checkout (the layer versions are computed once per process).
+  const spec = { model: "convnet3-w32", dataset: tinyDataset("mnist", 8, 2), epochs: 1, seed: 0 };
+  assertEquals(pretrainKey(spec), pretrainKey({ ...spec }));
 });
