@@ -18,9 +18,11 @@ import {
  * from the methods' folders, in its import order. Resolved once, at load.
  */
 const METHOD_MODULES: ReadonlyMap<unknown, string> = await (async () => {
+  const out = new Map<unknown, string>();
+  // Sources not on disk (a remote import): nothing to hash; codeVersionFor says so when asked.
+  if (REPO_ROOT.protocol !== "file:") return out;
   const tree = new SourceTree(REPO_ROOT);
   const registry = "methods/registry.ts";
-  const out = new Map<unknown, string>();
   for (const spec of tree.imports(registry)) {
     const rel = tree.resolve(registry, spec);
     if (rel === null || !METHOD_PATHS.some((p) => rel.startsWith(p))) continue;
