@@ -25,13 +25,28 @@ import { importSpecifiers, sourceTokens } from "./source_tokens.ts";
 export const LAYER_PATHS: Readonly<Record<SharedLayer, readonly string[]>> = {
   engine: ["engine/", "kernels/"],
   data: ["data/"],
-  models: ["models/"],
+  // Foundation models and the diffusion machinery (schedules, losses, samplers) they run under.
+  models: ["models/", "diffusion/"],
   evaluator: ["evaluator/"],
   runner: ["runner/", "experiments/profiles.ts"],
 };
 
 /** Where a method's own modules live; its version follows its imports within these. */
 export const METHOD_PATHS: readonly string[] = ["baselines/", "methods/"];
+
+/**
+ * Top-level folders whose code no number depends on, with the reason. Every other folder with sources
+ * must belong to a layer or to the methods (a test checks), so a new folder cannot escape the versions.
+ */
+export const UNHASHED_FOLDERS: Readonly<Record<string, string>> = {
+  "cli/": "parses flags and prints; the work runs in runner/",
+  "results/": "stores, keys and judges numbers; computes none",
+  "reports/": "renders stored numbers",
+  "experiments/":
+    "specs are data (their content is in each resolved cell); the profiles' rules are in runner",
+  "bench/": "measures speed",
+  "tests/": "tests",
+};
 
 /**
  * Files inside the layers that cannot move a number, with the reason: editing them keeps every key.

@@ -12,7 +12,9 @@ import {
   overridden,
   SourceTree,
   trainingCodeVersion,
+  UNHASHED_FOLDERS,
 } from "../../results/source_versions.ts";
+import { LAYER_PATHS, METHOD_PATHS } from "../../results/source_versions.ts";
 import { pretrainKey } from "../../models/pretrained.ts";
 import { tinyDataset } from "./_fixtures.ts";
 import { changedLayers, formatCodeVersion, parseCodeVersion } from "../../results/code_version.ts";
@@ -254,4 +256,20 @@ Deno.test("code version: caches of trained weights are keyed by the code that tr
   // Deterministic for the checkout (the layer versions are computed once per process).
   const spec = { model: "convnet3-w32", dataset: tinyDataset("mnist", 8, 2), epochs: 1, seed: 0 };
   assertEquals(pretrainKey(spec), pretrainKey({ ...spec }));
+});
+
+Deno.test("code version: every folder with sources is in a layer, the methods, or named as unhashed", () => {
+  const covered = new Set([
+    ...Object.values(LAYER_PATHS).flat(),
+    ...METHOD_PATHS,
+    ...Object.keys(UNHASHED_FOLDERS),
+  ]);
+  const tree = new SourceTree(REPO);
+  const folders = [...Deno.readDirSync(REPO)]
+    .filter((e) => e.isDirectory && !e.name.startsWith(".") && e.name !== "node_modules")
+    .map((e) => `${e.name}/`)
+    .filter((f) => tree.list(f).length > 0);
+  const loose = folders.filter((f) => !covered.has(f));
+  assertEquals(loose, [], "folders with sources that no code version covers (add them to a layer)");
+  assert(folders.includes("engine/") && folders.includes("baselines/"), folders.join());
 });
