@@ -7,14 +7,15 @@ import { importSpecifiers, sourceTokens } from "../../results/source_tokens.ts";
 import { codeVersionFor, codeVersionParts, methodModule } from "../../runner/version.ts";
 import {
   checkoutSources,
+  LAYER_PATHS,
   layerVersions,
+  METHOD_PATHS,
   NOT_NUMERIC,
   overridden,
   SourceTree,
   trainingCodeVersion,
   UNHASHED_FOLDERS,
 } from "../../results/source_versions.ts";
-import { LAYER_PATHS, METHOD_PATHS } from "../../results/source_versions.ts";
 import { pretrainKey } from "../../models/pretrained.ts";
 import { tinyDataset } from "./_fixtures.ts";
 import { changedLayers, formatCodeVersion, parseCodeVersion } from "../../results/code_version.ts";
@@ -26,13 +27,15 @@ import { mttCmiMethod } from "../../baselines/mtt.ts";
 import { fakeResult } from "../results/_fixtures.ts";
 
 const REPO = new URL("../../", import.meta.url);
-const COPIED = ["engine", "kernels", "data", "models", "evaluator", "runner", "baselines", "methods"];
+/** Every path a code version reads (folders end in "/"). */
+const COPIED = [...Object.values(LAYER_PATHS).flat(), ...METHOD_PATHS];
 
 /** The layers' sources (no .git, no tests) copied to a temporary folder, as an installed copy has them. */
 async function copyOfSources(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "ddrepro-version-" });
   const copy = async (from: URL, to: string) => {
-    const st = await Deno.stat(from);
+    const st = await Deno.stat(from).catch(() => null);
+    if (st === null) return; // a layer path this checkout does not have
     if (st.isFile) return await Deno.copyFile(from, to);
     await Deno.mkdir(to, { recursive: true });
     for await (const e of Deno.readDir(from)) {
@@ -41,9 +44,10 @@ async function copyOfSources(): Promise<string> {
       }
     }
   };
-  for (const d of COPIED) await copy(new URL(`${d}/`, REPO), `${dir}/${d}`);
-  await Deno.mkdir(`${dir}/experiments`);
-  await copy(new URL("experiments/profiles.ts", REPO), `${dir}/experiments/profiles.ts`);
+  for (const p of COPIED) {
+    await Deno.mkdir(`${dir}/${p}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await copy(new URL(p, REPO), `${dir}/${p.replace(/\/$/, "")}`);
+  }
   await copy(new URL("deno.json", REPO), `${dir}/deno.json`);
   return dir;
 }
@@ -112,8 +116,8 @@ Deno.test("source tokens: import specifiers, including type-only, re-exports, dy
 Deno.test("source tokens: every source file of the repository tokenises", async () => {
   const tree = new SourceTree(REPO);
   let files = 0;
-  for (const d of [...COPIED, "cli", "results", "reports", "experiments", "bench", "tests"]) {
-    for (const f of tree.list(`${d}/`)) {
+  for (const d of [...COPIED, ...Object.keys(UNHASHED_FOLDERS)]) {
+    for (const f of tree.list(d)) {
       sourceTokens(await Deno.readTextFile(new URL(f, REPO)), f);
       files++;
     }
