@@ -1,5 +1,5 @@
 /**
- * Gradient-matching machinery shared by DC, DSA and IDC (shared/docs/protocols.md §3, §4, §6.2):
+ * Gradient-matching machinery shared by DC, DSA and IDC (docs/protocols.md §3, §4, §6.2):
  * the layer-wise gradient distances, the per-class matching loss whose gradient reaches the synthetic
  * images through second-order terms, the real-data pool per class, network construction, and turning
  * device images into a DistilledSet; and quick's image-lr compensation of narrower nets (also DM's, IDM's)

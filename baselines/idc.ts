@@ -1,6 +1,6 @@
 /**
  * IDC — Dataset Condensation via Efficient Synthetic-Data Parameterization (Kim et al., ICML 2022;
- * shared/docs/protocols.md §6.2, snu-mllab/Efficient-Dataset-Condensation `condense.py`).
+ * docs/protocols.md §6.2, snu-mllab/Efficient-Dataset-Condensation `condense.py`).
  *
  * - Stored images live unnormalised in [0, 1] and are clamped after every outer iteration; each holds
  *   f×f downsized images (multi-formulation, data/multi_formulation.ts), decoded to f² full-size

@@ -1,5 +1,5 @@
 /**
- * MTT — matching training trajectories (Cazenavette et al., CVPR 2022; shared/docs/protocols.md §6.3,
+ * MTT — matching training trajectories (Cazenavette et al., CVPR 2022; docs/protocols.md §6.3,
  * mtt-distillation `distill.py`). Iteration: pick an expert and a start epoch; from θ0 = expert[start]
  * take `synSteps` unrolled SGD steps θ ← θ − α·∇CE on DSA-augmented synthetic mini-batches; loss
  * ‖θ_N − θ*‖² / ‖θ0 − θ*‖² with θ* = expert[start + expertEpochs]; its gradient (through every
@@ -132,9 +132,8 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
  * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's graph
  * (~1.4 MB per image and step at width 32, 28 × 28; ~5.8 MB at width 128, so proxy's 30-step unroll of
- * 100 images needs ~17 GB). Quick's 10 iterations take ~1 min per MNIST IPC-10 repeat after the experts
- * (2–5 min before autograd stopped at the tensors asked for: the unroll was quadratic in steps, and width
- * 128 was OOM-killed at 21 GB). At IPC 1, 10 iterations barely moved the set from its real
+ * 100 images needs ~17 GB). Quick's 10 iterations take ~1 min per MNIST IPC-10 repeat after the
+ * experts. At IPC 1, 10 iterations barely moved the set from its real
  * initialisation (Fashion-MNIST 54.1 %, 64.8 % at 100), so small IPCs get more (quickIterations).
  *
  * A shorter unroll also shrinks the image gradient: each student step adds its own second-order term,
@@ -142,7 +141,7 @@ export function mttDefaults(datasetId: string, ipc: number): MttConfig {
  * The image lr is therefore scaled by the unroll's shortening (paper steps / profile steps), keeping
  * the images' step about the paper's; at quick IPC 1 (50 → 5 steps) this lifted Fashion-MNIST from
  * 58.05 ± 1.77 to 63.55 ± 3.46 (seeds 0/1). A pinned unroll (`--set mtt.synSteps=30`) gets the lr of its
- * own length; before pins, sessions 21–22's MNIST 30-step arm kept quick's 6× (`--set mtt.lrImg=600`).
+ * own length; the evidence spec's 30-step arms pin quick's 6× as well (`lrImg: 600`).
  */
 export function mttScale(
   c: MttConfig,

@@ -1,5 +1,5 @@
 /**
- * MTT's expert buffer (shared/docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
+ * MTT's expert buffer (docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
  * the real data with SGD (no momentum, no weight decay) and per-sample DSA, with a parameter snapshot
  * at initialisation and after every epoch. Each expert is trained once and cached atomically as
  * safetensors ([epochs + 1, P] f32), keyed by everything that determines it; a buffer of `count`
@@ -16,9 +16,10 @@ import { splitForTraining } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
+import { trainingCodeVersion } from "../results/source_versions.ts";
 import { buildNet, inputSpec } from "./gradient_matching.ts";
 
-/** Bump when expert training changes in a way that changes trajectories. */
+/** The key recipe's version; the training code itself is versioned by its sources (`code`). */
 export const EXPERT_VERSION = "1";
 
 export interface ExpertSpec {
@@ -46,6 +47,8 @@ export interface Trajectory {
 export function expertKey(s: ExpertSpec, index: number): string {
   return sha256Hex(canonicalJson({
     v: EXPERT_VERSION,
+    // The code that trains an expert (engine, data, models, evaluator, this module): a change retrains it.
+    code: trainingCodeVersion("baselines/mtt_experts.ts"),
     model: s.model,
     width: s.width,
     dataset: s.dataset.manifest.hash,

@@ -1,5 +1,5 @@
 /**
- * Differentiable augmentations on NHWC device tensors (shared/docs/protocols.md §2, §4, §6.2, §7).
+ * Differentiable augmentations on NHWC device tensors (docs/protocols.md §2, §4, §6.2, §7).
  *
  * Geometric transforms (flip, crop, scale, rotate, random-resized-crop) are affine grid samples or
  * index gathers, so gradients reach the images (DSA/IDC need that). Every random draw comes from a

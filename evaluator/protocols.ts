@@ -1,5 +1,5 @@
 /**
- * Evaluator training protocols as typed, named data (shared/docs/protocols.md §2, §6.2, §7.3, §8;
+ * Evaluator training protocols as typed, named data (docs/protocols.md §2, §6.2, §7.3, §8;
  * IGDS App. F). Every result records the full resolved protocol. Learning-rate decay is expressed in
  * fractions of the run so that a profile that scales epochs keeps the schedule's shape.
  */
