@@ -35,7 +35,16 @@ export const DecaySpec = z.discriminatedUnion("kind", [
 export type DecaySpec = z.infer<typeof DecaySpec>;
 
 export const AugmentSpec = z.object({
-  kind: z.enum(["none", "dc", "dsa", "rrc-flip"]),
+  /**
+   * `dsa`: DSA's mode 'S' (one group per call); `idc`: IDC's DiffAug (flip, color, cutout every call
+   * plus one of crop/scale/rotate; data/augment.ts); both per sample, digits never flipped.
+   */
+  kind: z.enum(["none", "dc", "dsa", "idc", "rrc-flip"]),
+  /**
+   * The groups of `dsa`/`idc` (default: all six, without cutout when CutMix is on, as IDC's
+   * evaluation and network updates remove it).
+   */
+  strategy: z.array(z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"])).optional(),
   /** CutMix probability and Beta(β, β); null disables it. */
   cutmix: z.object({ prob: z.number().min(0).max(1), beta: z.number().positive() }).strict().nullable(),
 }).strict();
@@ -113,12 +122,13 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
   idc: {
     id: "idc",
     description:
-      "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), DSA + CutMix(p 0.5)",
+      "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), IDC's " +
+      "DiffAug (flip, color and one of crop/scale/rotate per call; cutout replaced by CutMix p 0.5)",
     optimizer: sgdDc,
     decay: { kind: "multistep", fractions: [2 / 3, 5 / 6], gamma: 0.2 },
     epochs: { default: 1000, byIpc: {} },
     batchSize: 64,
-    augment: { kind: "dsa", cutmix: { prob: 0.5, beta: 1 } },
+    augment: { kind: "idc", cutmix: { prob: 0.5, beta: 1 } },
     labels: { kind: "hard" },
     evalEvery: 100,
   },

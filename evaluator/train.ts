@@ -10,7 +10,7 @@ import { noGrad, tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import type { Rng } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
-import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
+import { cutmix, dcAugment, dsa, DSA_ALL, type DsaGroup, randomResizedCrop } from "../data/augment.ts";
 import type { Classifier } from "../models/module.ts";
 import { makeOptimizer } from "./optimizer.ts";
 import type { Optimizer } from "../engine/optim.ts";
@@ -79,6 +79,11 @@ export function lrFactor(d: DecaySpec, epoch: number, epochs: number): { factor:
   }
 }
 
+/** The default DSA groups of an augmentation: all six, without cutout when CutMix is on. */
+function augmentGroups(spec: AugmentSpec): readonly DsaGroup[] {
+  return spec.cutmix ? DSA_ALL.filter((g) => g !== "cutout") : DSA_ALL;
+}
+
 /** Applies the protocol's augmentation to a batch (sync: parameters come from host Philox draws). */
 export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boolean): Tensor {
   switch (spec.kind) {
@@ -87,11 +92,13 @@ export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boo
     case "dc":
       return dcAugment(x, rng);
     case "dsa":
+    case "idc":
       // Evaluation uses per-sample parameters; CutMix replaces cutout when both are on (IDC).
       return dsa(x, rng, {
         siamese: false,
         noFlip: digits,
-        strategy: spec.cutmix ? ["color", "crop", "flip", "scale", "rotate"] : undefined,
+        strategy: spec.strategy ?? augmentGroups(spec),
+        mode: spec.kind === "idc" ? "idc" : "S",
       });
     case "rrc-flip":
       return randomResizedCrop(x, rng, [0.08, 1], !digits);
