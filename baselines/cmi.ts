@@ -435,8 +435,8 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
     reference: `${base.reference}; CMI: Zhong et al., ICLR 2025 (ndhg1213/CMIDD)`,
     implemented: true,
     schema,
-    defaults: (datasetId, ipc) => ({
-      ...base.defaults(datasetId, ipc),
+    defaults: (datasetId, ipc, requested) => ({
+      ...base.defaults(datasetId, ipc, requested),
       ...cmiDefaults(base.id, datasetId, ipc),
     }),
     scaleNotes: { ...base.scaleNotes, ...CMI_SCALE_NOTES },

@@ -150,6 +150,9 @@ export function crossCheck(spec: TableSpec): Problem[] {
           `(ConvNets also as <id>-w<width>)`,
       );
     }
+    if (c.teacher !== undefined && !findModel(c.teacher)) {
+      p("teacher", `unknown model "${c.teacher}"; expected one of ${models.map((m) => m.id).join(", ")}`);
+    }
     if (PROTOCOLS[c.protocol] === undefined) {
       p(
         "protocol",

@@ -70,6 +70,12 @@ Deno.test("user specs: ids are cross-checked against the registries; IPC must fi
     () => parseSpec("x.json", JSON.stringify({ ...spec, cells: [{ ...cells[0], ipc: 0 }], claims: [] })),
     /\$\.cells\[0\]\.ipc/,
   );
+  // A soft-label teacher is a model id too.
+  const taught = { ...spec.cells[0], teacher: "vit-h" };
+  specError(
+    () => parseSpec("x.json", JSON.stringify({ ...spec, cells: [taught], claims: [] })),
+    /\$\.cells\[0\]\.teacher: unknown model "vit-h"/,
+  );
 });
 
 Deno.test("user specs: --include makes every file addressable; ids may not collide", async () => {
