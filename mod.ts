@@ -21,21 +21,26 @@ export {
 } from "./experiments/schema.ts";
 export { builtinTables, findTable } from "./experiments/registry.ts";
 export {
-  type CellPlan,
-  convnetDepthFor,
+  comparableWithPaper,
   DATASET_STAND_INS,
-  type DatasetLoad,
   type EpochRule,
   MODEL_STAND_INS,
   type ModelLimit,
   PROFILE_IDS,
   type ProfileDef,
   PROFILES,
+} from "./experiments/profiles.ts";
+export {
+  type CellPlan,
+  convnetDepthFor,
+  type DatasetLoad,
   repeatsFor,
   resolveCell,
   type ResolveOptions,
   resolveTable,
-} from "./experiments/profiles.ts";
+} from "./experiments/resolve.ts";
+export { scaleConfig } from "./experiments/budget.ts";
+export { KNOBS, type Knobs, type MethodBudget } from "./methods/budget.ts";
 export {
   loadSpecDir,
   loadSpecFile,
@@ -58,7 +63,8 @@ export {
   type Split,
 } from "./data/registry.ts";
 export { createModel, getModel, type InputSpec, type ModelEntry, models } from "./models/registry.ts";
-export { findMethod, getMethod, listMethods, tablesUsing } from "./methods/registry.ts";
+export { findMethod, getMethod, listMethods, notImplemented, PLANNED } from "./methods/registry.ts";
+export { allMethods, cellMethod, tablesUsing } from "./experiments/methods.ts";
 export type {
   DistillContext,
   DistilledMeta,

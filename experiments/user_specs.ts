@@ -11,7 +11,7 @@ import { builtinTables } from "./registry.ts";
 import { datasetInfo } from "../data/registry.ts";
 import { findModel, models } from "../models/registry.ts";
 import { PROTOCOLS } from "../evaluator/protocols.ts";
-import { findMethod } from "../methods/registry.ts";
+import { cellMethod } from "./methods.ts";
 import type { MethodDef } from "../methods/types.ts";
 
 export const SPEC_EXTENSIONS = [".json", ".yaml", ".yml"] as const;
@@ -134,7 +134,7 @@ export function crossCheck(spec: TableSpec): Problem[] {
   const problems: Problem[] = [];
   spec.cells.forEach((c, i) => {
     const p = (field: string, message: string) => problems.push({ path: ["cells", i, field], message });
-    const method = findMethod(c.method);
+    const method = cellMethod(c.method);
     if (!method) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
     let datasetKnown = true;
     try {

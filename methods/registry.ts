@@ -1,71 +1,55 @@
 /**
- * The method registry: every method id a table names is either implemented here or listed with the
- * reason it is not, so reports say "not implemented" instead of inventing numbers.
+ * The method registry: every implemented method (methods/implemented.ts, one line each) and the methods
+ * planned next, each with why it is not here yet, so reports say "not implemented" instead of inventing
+ * numbers. An id that only the papers' tables name gets a not-implemented entry too (`notImplemented`;
+ * experiments/methods.ts looks those up).
  */
 import { z } from "zod";
-import type { MethodDef } from "./types.ts";
-import { randomMethod } from "../baselines/random.ts";
-import { fullDatasetMethod } from "../baselines/full_dataset.ts";
-import { dcMethod } from "../baselines/dc.ts";
-import { dsaMethod } from "../baselines/dsa.ts";
-import { dmCmiMethod, dmMethod } from "../baselines/dm.ts";
-import { idmCmiMethod, idmMethod } from "../baselines/idm.ts";
-import { mttCmiMethod, mttMethod } from "../baselines/mtt.ts";
-import { idc1Method, idcCmiMethod, idcMethod } from "../baselines/idc.ts";
-import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
-import { herdingMethod } from "../baselines/herding.ts";
-import { kcenterMethod } from "../baselines/kcenter.ts";
-import { forgettingMethod } from "../baselines/forgetting.ts";
-import { builtinTables } from "../experiments/registry.ts";
+import type { AnyMethod } from "./types.ts";
+import * as implementedMethods from "./implemented.ts";
 
-// deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
-type AnyMethod = MethodDef<any>;
+const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
 
-const implemented: AnyMethod[] = [
-  randomMethod,
-  fullDatasetMethod,
-  herdingMethod,
-  kcenterMethod,
-  forgettingMethod,
-  dcMethod,
-  dsaMethod,
-  dmMethod,
-  idmMethod,
-  mttMethod,
-  idcMethod,
-  idc1Method,
-  dcCmiMethod,
-  dsaCmiMethod,
-  dmCmiMethod,
-  idmCmiMethod,
-  mttCmiMethod,
-  idcCmiMethod,
-];
+/**
+ * Methods ddrepro intends to implement next, with why they are not implemented yet: the baselines the
+ * seed papers compare with that need a generative or pretrained pipeline, and the seed papers' own methods.
+ * Never an implemented id (a test checks).
+ */
+export const PLANNED: Readonly<Record<string, string>> = {
+  sre2l: "SRe²L (docs/protocols.md §7.4) recovers images from a teacher's batch-norm statistics and " +
+    "relabels them; the pretrained-teacher pipeline it needs is not built yet",
+  rded: "RDED (§7.3) selects realistic patches scored by a pretrained teacher; not built yet",
+  diffusion:
+    "plain DiT samples (the tables' DiT row) need the latent diffusion pipeline (a trained DiT and " +
+    "VAE); not built yet",
+  minimax:
+    "Minimax diffusion (§7.1) fine-tunes a DiT with its minimax criteria; needs the latent diffusion " +
+    "pipeline, not built yet",
+  d4m: "D4M (§7.2) builds prototypes in a latent diffusion model's space; needs the latent diffusion " +
+    "pipeline, not built yet",
+  igd: "IGD (§10) guides DiT sampling by influence; needs the latent diffusion pipeline, not built yet",
+  igds: "IGDS, a seed paper's own method (guided DiT sampling): next, once the latent diffusion pipeline " +
+    "is in place",
+  dgs: "DGS, a seed paper's own method (diffusion-based): next, once the latent diffusion pipeline is in " +
+    "place",
+  d3hr: "D³HR, a seed paper's own method (§8: DDIM inversion into a DiT's latent space and group " +
+    "sampling): next, once the latent diffusion pipeline is in place",
+};
 
-/** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
-const PLANNED = [
-  "herding",
-  "kcenter",
-  "forgetting",
-  "dc",
-  "dsa",
-  "dm",
-  "idm",
-  "idc",
-  "idc-1",
-  "mtt",
-  "sre2l",
-  "rded",
-  "diffusion",
-  "minimax",
-  "d4m",
-  "igd",
-  "igds",
-  "dgs",
-  "d3hr",
-];
+/** Why a method without an implementation has none. */
+function reasonFor(id: string): string {
+  const planned = PLANNED[id];
+  if (planned !== undefined) return planned;
+  const base = id.endsWith("+cmi") ? id.slice(0, -4) : null;
+  if (base !== null && PLANNED[base] !== undefined) {
+    return `planned (CMI regularizer on ${base}); not implemented yet`;
+  }
+  return "paper-only row: ddrepro has no implementation of this method";
+}
 
-function notImplemented(id: string, reason: string): AnyMethod {
+/** A registry entry for a method ddrepro does not implement; its distill() refuses with the reason. */
+export function notImplemented(id: string): AnyMethod {
+  const reason = reasonFor(id);
   return {
     id,
     description: id,
@@ -74,30 +58,16 @@ function notImplemented(id: string, reason: string): AnyMethod {
     reason,
     schema: z.object({}),
     defaults: () => ({}),
-    scale: (c) => c,
     distill: () => Promise.reject(new Error(`method "${id}" is not implemented: ${reason}`)),
   };
 }
 
-function reasonFor(id: string): string {
-  const base = id.endsWith("+cmi") ? id.slice(0, -4) : id;
-  if (PLANNED.includes(id)) return "planned; not implemented in ddrepro yet";
-  if (id.endsWith("+cmi") && PLANNED.includes(base)) {
-    return `planned (CMI regularizer on ${base}); not implemented yet`;
-  }
-  return "paper-only row: ddrepro has no implementation of this method";
-}
+const registry: ReadonlyMap<string, AnyMethod> = new Map([
+  ...Object.keys(PLANNED).map((id) => [id, notImplemented(id)] as const),
+  ...IMPLEMENTED.map((m) => [m.id, m] as const),
+]);
 
-function build(): Map<string, AnyMethod> {
-  const m = new Map<string, AnyMethod>();
-  for (const x of implemented) m.set(x.id, x);
-  const ids = new Set<string>([...PLANNED, ...builtinTables.flatMap((t) => t.cells.map((c) => c.method))]);
-  for (const id of ids) if (!m.has(id)) m.set(id, notImplemented(id, reasonFor(id)));
-  return m;
-}
-
-const registry = build();
-
+/** Implemented and planned methods, by id. */
 export function listMethods(): AnyMethod[] {
   return [...registry.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -110,9 +80,4 @@ export function getMethod(id: string): AnyMethod {
   const m = registry.get(id);
   if (!m) throw new Error(`unknown method "${id}"; known: ${[...registry.keys()].sort().join(", ")}`);
   return m;
-}
-
-/** Ids of built-in tables whose cells use the method. */
-export function tablesUsing(id: string): string[] {
-  return builtinTables.filter((t) => t.cells.some((c) => c.method === id)).map((t) => t.id);
 }

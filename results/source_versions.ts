@@ -28,7 +28,8 @@ export const LAYER_PATHS: Readonly<Record<SharedLayer, readonly string[]>> = {
   // Foundation models and the diffusion machinery (schedules, losses, samplers) they run under.
   models: ["models/", "diffusion/"],
   evaluator: ["evaluator/"],
-  runner: ["runner/", "experiments/profiles.ts"],
+  // The runner's files, and the rules that turn a cell into what runs (profiles, resolver, budgets).
+  runner: ["runner/", "experiments/profiles.ts", "experiments/resolve.ts", "experiments/budget.ts"],
 };
 
 /** Where a method's own modules live; its version follows its imports within these. */

@@ -5,12 +5,14 @@
  */
 import { z } from "zod";
 import { LabelRegime } from "../experiments/schema.ts";
+import { type Profile as ProfileId, PROFILE_IDS } from "../experiments/profiles.ts";
 
 /**
- * How faithfully a run follows the paper. Only `paper` is comparable with the printed numbers; the
- * others shrink epochs/iterations/repeats so that a table can run on a laptop (or in CI for `smoke`).
+ * How faithfully a run follows the paper (experiments/profiles.ts). Only `paper` is comparable with the
+ * printed numbers; the others shrink epochs/iterations/repeats so that a table can run on a laptop (or in
+ * CI for `smoke`).
  */
-export const Profile = z.enum(["smoke", "quick", "proxy", "paper"]);
+export const Profile = z.enum(PROFILE_IDS as [ProfileId, ...ProfileId[]]);
 export type Profile = z.infer<typeof Profile>;
 
 /** A deliberate departure from the paper's setting, always shown in reports. */

@@ -10,10 +10,10 @@
  */
 import { join } from "node:path";
 import type {
+  AnyMethod,
   DistillContext,
   DistilledSet,
   DistillResult,
-  MethodDef,
   ProgressReporter,
 } from "../methods/types.ts";
 import { silentProgress } from "../methods/types.ts";
@@ -22,14 +22,12 @@ import type { ProtocolConfig } from "../evaluator/protocols.ts";
 import type { Artifact, Profile } from "../results/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
 import { imageGridPng } from "../reports/png.ts";
-import type { DatasetLoad } from "../experiments/profiles.ts";
+import type { DatasetLoad } from "../experiments/resolve.ts";
 import type { PreparedData } from "./datasets.ts";
 import { checkSet, loadDistilledSet, saveDistilledSet } from "./distilled_set.ts";
 import { type AtomicWriteOptions, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
 
 export type EvaluateFn = (req: EvalRequest) => Promise<EvalResult>;
-// deno-lint-ignore no-explicit-any -- methods differ in config type; the registry is heterogeneous
-export type AnyMethod = MethodDef<any>;
 export type DistillFn = (
   method: AnyMethod,
   ctx: DistillContext<Record<string, unknown>>,

@@ -1,4 +1,5 @@
 /** CMI regularizer: the empirical CMI value, its image gradient, and `dc+cmi` lowering it. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -11,11 +12,11 @@ import {
   cmiValue,
   dcCmiMethod,
   defaultLambda,
+  dmCmiMethod,
   dsaCmiMethod,
-} from "../../baselines/cmi.ts";
+  idcCmiMethod,
+} from "../../methods/cmi.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
-import { idcCmiMethod } from "../../baselines/idc.ts";
-import { dmCmiMethod } from "../../baselines/dm.ts";
 import { silentProgress } from "../../methods/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
@@ -114,7 +115,7 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
   assert(d.cmiLambda === 50_000 && d.cmiExtractor === "resnet18" && d.outerLoop === 10, "merged defaults");
   assert(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
   assert(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
-  const q = dsaCmiMethod.scale(d, "quick", 10);
+  const q = scaleConfig(dsaCmiMethod, d, "quick", 10);
   assert(
     q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 10 && q.outerLoop === 2,
     "quick scaling",
@@ -130,12 +131,12 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
     assert(Math.abs(quick.cmiLambda * quick.lrImg - want) < 1e-6 * want, what);
   };
   const dm = dmCmiMethod.defaults("cifar10", 10);
-  lrKept(dm, dmCmiMethod.scale(dm, "quick", 10), "dm+cmi λ·lr");
+  lrKept(dm, scaleConfig(dmCmiMethod, dm, "quick", 10), "dm+cmi λ·lr");
   lrKept(d, q, "dsa+cmi λ·lr");
-  assert(dmCmiMethod.scale(dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
-  assert(dsaCmiMethod.scale(d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
+  assert(scaleConfig(dmCmiMethod, dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
+  assert(scaleConfig(dsaCmiMethod, d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
   // Kept extractors, class-probability space and untrained extractors keep λ (only the lr factor).
-  const k = dm.lrImg / dmCmiMethod.scale(dm, "quick", 10).lrImg;
+  const k = dm.lrImg / scaleConfig(dmCmiMethod, dm, "quick", 10).lrImg;
   for (
     const c of [
       { ...dm, cmiExtractor: "convnet3" },
@@ -143,7 +144,7 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
       { ...dm, cmiPretrained: false },
     ]
   ) {
-    const q = dmCmiMethod.scale(c, "quick", 10).cmiLambda;
+    const q = scaleConfig(dmCmiMethod, c, "quick", 10).cmiLambda;
     assert(
       Math.abs(q - c.cmiLambda * k) < 1e-6 * q,
       `λ ${q} for ${c.cmiExtractor}/${c.cmiSpace}/${c.cmiPretrained}`,
@@ -158,7 +159,7 @@ Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), determin
     const dataset = tinyDataset("mnist", 12, 2);
     const m = dcCmiMethod;
     const config: DcConfig & CmiConfig = {
-      ...m.scale(m.defaults("mnist", 3), "smoke", 3),
+      ...scaleConfig(m, m.defaults("mnist", 3), "smoke", 3),
       width: 4,
       batchReal: 8,
       iterations: 3,
@@ -185,7 +186,7 @@ Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => 
   const dataset = tinyDataset("mnist", 12, 2);
   const m = dsaCmiMethod;
   const config = {
-    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2),
     width: 4,
     batchReal: 8,
     iterations: 1,
@@ -203,7 +204,7 @@ Deno.test("idc+cmi: cmiStart is the whole initial set's CMI, though IDC updates 
   const dataset = tinyDataset("mnist", 12, 2);
   const m = idcCmiMethod;
   const config = {
-    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2),
     factor: 1,
     width: 4,
     batchReal: 4,

@@ -1,4 +1,5 @@
 /** Coresets: herding's and k-center's greedy rules on the same trained features, forgetting counts. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { herdingMethod, herdingSelect } from "../../baselines/herding.ts";
@@ -48,7 +49,7 @@ Deno.test("k-center: each pick maximises the minimum distance to the picks so fa
 
 // One full-batch step per epoch: the fewest shapes to compile for the width-128 feature net.
 const featTiny = (m: MethodDef<CoresetFeatureConfig>): CoresetFeatureConfig => ({
-  ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2),
   featureBatchSize: 256,
 });
 
@@ -122,7 +123,7 @@ Deno.test("forgetting: events are correct→incorrect transitions; never-learned
 });
 
 const forgetTiny = (): ForgettingConfig => ({
-  ...forgettingMethod.scale(forgettingMethod.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(forgettingMethod, forgettingMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   epochs: 3,
   batchSize: 16,
@@ -152,6 +153,9 @@ for (
     assert(a.set.images.every((v, i) => v === b.set.images[i]), "same images");
     assert(a.set.meta.method === name, "meta");
     assert(mm.schema.safeParse(mm.defaults("mnist", 10)).success, "defaults validate");
-    assert(mm.schema.safeParse(mm.scale(mm.defaults("mnist", 10), "quick", 10)).success, "quick validates");
+    assert(
+      mm.schema.safeParse(scaleConfig(mm, mm.defaults("mnist", 10), "quick", 10)).success,
+      "quick validates",
+    );
   });
 }

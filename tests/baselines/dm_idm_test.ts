@@ -1,4 +1,5 @@
 /** DM and IDM on a tiny dataset: the matching objective's defining properties and the distill contracts. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -20,7 +21,7 @@ function assert(c: boolean, m: string): asserts c {
 }
 
 const dmTiny = (over: Partial<DmConfig> = {}): DmConfig => ({
-  ...dmMethod.scale(dmMethod.defaults("mnist", 1), "smoke", 1),
+  ...scaleConfig(dmMethod, dmMethod.defaults("mnist", 1), "smoke", 1),
   width: 4,
   batchReal: 8,
   ...over,
@@ -101,22 +102,22 @@ Deno.test("dm: distill returns a labelled, class-balanced, deterministic set", a
     dmMethod.defaults("cifar10", 100).lrImg === 10 && dmMethod.defaults("cifar10", 10).lrImg === 1,
     "lr",
   );
-  const q = dmMethod.scale(dmMethod.defaults("mnist", 10), "quick", 10);
+  const q = scaleConfig(dmMethod, dmMethod.defaults("mnist", 10), "quick", 10);
   assert(q.iterations >= 30 && dmMethod.schema.safeParse(q).success, `quick iterations ${q.iterations}`);
   assert(q.width === 32 && Math.abs(q.lrImg - 4 ** 0.75) < 1e-9, `quick width ${q.width}, lr ${q.lrImg}`);
   // Every iteration forwards the whole set: quick caps iterations × IPC (IPC 50: 7, IPC 100: 4 at least).
   const its = [1, 10, 50, 100].map((ipc) =>
-    dmMethod.scale(dmMethod.defaults("mnist", ipc), "quick", ipc).iterations
+    scaleConfig(dmMethod, dmMethod.defaults("mnist", ipc), "quick", ipc).iterations
   );
   assert(its.join() === "35,35,7,4", `quick iterations by IPC ${its}`);
   assert(
-    dmMethod.scale(dmMethod.defaults("mnist", 100), "proxy", 100).iterations === 2000,
+    scaleConfig(dmMethod, dmMethod.defaults("mnist", 100), "proxy", 100).iterations === 2000,
     "proxy unchanged",
   );
 });
 
 const idmTiny = (over: Partial<IdmConfig> = {}): IdmConfig => ({
-  ...idmMethod.scale(idmMethod.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(idmMethod, idmMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   batchReal: 8,
   trainBatch: 16,
@@ -196,5 +197,8 @@ Deno.test("idm: distill returns a labelled, class-balanced, deterministic set; t
   assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
   const d = idmMethod.defaults("cifar10", 50);
   assert(d.ceWeight === 0.1 && idmMethod.defaults("cifar10", 1).pushEvery === 5, "command.txt settings");
-  assert(idmMethod.schema.safeParse(idmMethod.scale(d, "quick", 50)).success, "quick config validates");
+  assert(
+    idmMethod.schema.safeParse(scaleConfig(idmMethod, d, "quick", 50)).success,
+    "quick config validates",
+  );
 });

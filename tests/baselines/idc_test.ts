@@ -1,4 +1,5 @@
 /** IDC / IDC-I on a tiny dataset: conv-only matching, [0, 1] storage, decoded sets, determinism. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -10,15 +11,14 @@ import {
   distillIdc,
   idc1Method,
   idcClassLoss,
-  idcCmiMethod,
   type IdcConfig,
   idcDefaults,
-  idcHookable,
   idcMethod,
   idcNetAugment,
   initMix,
   matchedParams,
 } from "../../baselines/idc.ts";
+import { idcCmiMethod } from "../../methods/cmi.ts";
 import { augmentBatch } from "../../evaluator/train.ts";
 import { getProtocol } from "../../evaluator/protocols.ts";
 import { dsa } from "../../data/augment.ts";
@@ -34,7 +34,7 @@ function assert(c: boolean, m: string): asserts c {
 }
 
 const tiny = (over: Partial<IdcConfig> = {}): IdcConfig => ({
-  ...idcMethod.scale(idcMethod.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(idcMethod, idcMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   batchReal: 8,
   netSamples: 16,
@@ -68,12 +68,12 @@ Deno.test("idc: defaults follow protocols §6.2 (factor, distance, lr × IPC/10,
 
 Deno.test("idc: quick narrows to width 32 and raises the image lr by the distance's measured width law", () => {
   for (const [id, exponent] of [["cifar10", 0.75], ["mnist", 1.25]] as const) {
-    const p = idcDefaults(id, 10, null), q = idcMethod.scale(p, "quick", 10);
+    const p = idcDefaults(id, 10, null), q = scaleConfig(idcMethod, p, "quick", 10);
     assert(q.width === 32, `${id}: width`);
     assert(Math.abs(q.lrImg / p.lrImg - 4 ** exponent) < 1e-9, `${id}: lr × ${q.lrImg / p.lrImg}`);
   }
   const p = idcDefaults("mnist", 10, null);
-  assert(JSON.stringify(idcMethod.scale(p, "paper", 10)) === JSON.stringify(p), "paper untouched");
+  assert(JSON.stringify(scaleConfig(idcMethod, p, "paper", 10)) === JSON.stringify(p), "paper untouched");
 });
 
 Deno.test("idc: matching uses only the conv weights (rank 4)", () => {
@@ -151,7 +151,7 @@ Deno.test("idc: decoded set (f²·IPC per class), images in [0, 1], deterministi
   assert(one.set.meta.method === "idc-1" && one.set.labels.every((y, i) => y === Math.floor(i / 2)), "idc-1");
 });
 
-Deno.test("idc: hooks — prepare every inner step, regularizer at every per-class update (idc+cmi's plug-in)", async () => {
+Deno.test("idc: a regularizer is prepared every inner step and joins every per-class update (idc+cmi's plug-in)", async () => {
   const dataset = tinyDataset("mnist", 8, 1);
   const prepared: number[] = [];
   const seen: string[] = [];
@@ -163,22 +163,23 @@ Deno.test("idc: hooks — prepare every inner step, regularizer at every per-cla
       config: tiny({ iterations: 1, innerSteps: 2 }),
       profile: "smoke",
       progress: silentProgress,
+      regularizer: {
+        name: "probe",
+        prepare: (it) => {
+          prepared.push(it);
+          return Promise.resolve();
+        },
+        loss: (images, labels, it) => {
+          seen.push(`${it}:${images.shape[0]}:${labels[0]}`);
+          return T.mul(T.sum(images), 0);
+        },
+      },
     },
     "idc",
-    {
-      prepare: (it) => {
-        prepared.push(it);
-        return Promise.resolve();
-      },
-      regularizer: (images, labels, it) => {
-        seen.push(`${it}:${images.shape[0]}:${labels[0]}`);
-        return T.mul(T.sum(images), 0);
-      },
-    },
   );
   assert(prepared.join() === "0,1", `prepare calls ${prepared}`);
   assert(seen.length === 20 && seen[0] === "0:4:0" && seen[19] === "1:4:9", `regularizer calls ${seen}`);
-  assert(idcCmiMethod.id === "idc+cmi" && idcHookable.distillWith === distillIdc, "idc+cmi wiring");
+  assert(idcCmiMethod.id === "idc+cmi" && idcMethod.regularizable === true, "idc+cmi wiring");
 });
 
 Deno.test("idc: every matching step draws a fresh random subset of the decoded images (Synthesizer.sample)", async () => {

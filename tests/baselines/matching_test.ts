@@ -1,16 +1,14 @@
 /** Gradient matching (DC/DSA): the `ours` distance, second-order image gradients, distill contracts. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
 import { Rng } from "../../engine/random.ts";
 import { SGD } from "../../engine/optim.ts";
 import { ConvNet } from "../../models/convnet.ts";
-import {
-  classMatchLoss,
-  gradientDistance,
-  relativeShift,
-  widthCompensation,
-} from "../../baselines/gradient_matching.ts";
+import { classMatchLoss, gradientDistance } from "../../baselines/gradient_matching.ts";
+import { relativeShift } from "../../methods/synthesis.ts";
+import { widthCompensation } from "../../methods/budget.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
@@ -109,7 +107,7 @@ Deno.test("gradient matching: the image gradient is second order and matches fin
 Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives IPC 1 more iterations, starts from real images", () => {
   for (const m of [dcMethod, dsaMethod]) {
     const p1 = m.defaults("mnist", 1), p10 = m.defaults("mnist", 10);
-    const q1 = m.scale(p1, "quick", 1), q10 = m.scale(p10, "quick", 10);
+    const q1 = scaleConfig(m, p1, "quick", 1), q10 = scaleConfig(m, p10, "quick", 10);
     assert(q1.width === 32 && q10.width === 32, `${m.id}: width`);
     const k = widthCompensation(128, 32);
     assert(
@@ -121,7 +119,7 @@ Deno.test("dc/dsa: quick narrows the nets, raises the image lr to match, gives I
       `${m.id}: iterations ${q1.iterations}/${q10.iterations}`,
     );
     assert(q1.init === "real" && q10.init === "real", `${m.id}: quick init ${q1.init}/${q10.init}`);
-    assert(JSON.stringify(m.scale(p1, "paper", 1)) === JSON.stringify(p1), `${m.id}: paper untouched`);
+    assert(JSON.stringify(scaleConfig(m, p1, "paper", 1)) === JSON.stringify(p1), `${m.id}: paper untouched`);
   }
   assert(
     dcMethod.defaults("mnist", 10).init === "noise",
@@ -153,7 +151,7 @@ Deno.test("gradient matching: SGD on the images lowers the matching loss", async
 async function runTiny(m: MethodDef<DcConfig>, seed: number, iterations = 2) {
   const dataset = tinyDataset("mnist", 12, 2);
   const config: DcConfig = {
-    ...m.scale(m.defaults("mnist", 1), "smoke", 1),
+    ...scaleConfig(m, m.defaults("mnist", 1), "smoke", 1),
     width: 4,
     batchReal: 8,
     iterations,

@@ -1,4 +1,5 @@
 /** MTT: functional student, the normalised trajectory loss, α's gradient, the expert cache, distill. */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -15,8 +16,8 @@ import {
   saveExpert,
   trainExpert,
 } from "../../baselines/mtt_experts.ts";
-import { mttCmiMethod, type MttConfig, mttMethod, trajectoryLoss } from "../../baselines/mtt.ts";
-import { cmiScale, splitConfig } from "../../baselines/cmi.ts";
+import { type MttConfig, mttMethod, trajectoryLoss } from "../../baselines/mtt.ts";
+import { mttCmiMethod } from "../../methods/cmi.ts";
 import { silentProgress } from "../../methods/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 import { randomMethod } from "../../baselines/random.ts";
@@ -132,7 +133,7 @@ Deno.test("mtt: expert trajectories round-trip through the keyed cache", async (
 
 function tinyConfig(): MttConfig {
   return {
-    ...mttMethod.scale(mttMethod.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(mttMethod, mttMethod.defaults("mnist", 2), "smoke", 2),
     width: 4,
     iterations: 6,
     synSteps: 3,
@@ -166,7 +167,7 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
     assert(r.set.shape.join() === "20,1,8,8" && r.set.meta.method === "mtt", "set");
     assert(mttMethod.schema.safeParse(mttMethod.defaults("cifar100", 50)).success, "defaults validate");
     assert(mttMethod.defaults("cifar100", 50).batchSyn === 125, "cifar100 ipc50 batch_syn");
-    const q = mttMethod.scale(mttMethod.defaults("cifar10", 10), "quick", 10);
+    const q = scaleConfig(mttMethod, mttMethod.defaults("cifar10", 10), "quick", 10);
     assert(q.maxStartEpoch - 1 + q.expertEpochs <= q.trainEpochs, "quick keeps θ* inside the trajectory");
     // mtt+cmi runs on the same experts (cached) with the CMI hook.
     const rc = await mttCmiMethod.distill({
@@ -174,7 +175,7 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       ipc: 2,
       seed: 3,
       config: {
-        ...mttCmiMethod.scale(mttCmiMethod.defaults("mnist", 2), "smoke", 2),
+        ...scaleConfig(mttCmiMethod, mttCmiMethod.defaults("mnist", 2), "smoke", 2),
         ...config,
         iterations: 2,
         cmiPretrained: false,
@@ -198,14 +199,14 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
 Deno.test("mtt: a shorter unroll raises the image lr by the same factor; paper untouched", () => {
   for (const [ipc, paperSteps] of [[1, 50], [10, 30]]) {
     const p = mttMethod.defaults("cifar10", ipc);
-    const q = mttMethod.scale(p, "quick", ipc);
+    const q = scaleConfig(mttMethod, p, "quick", ipc);
     assert(p.synSteps === paperSteps && q.synSteps === 5, `ipc ${ipc}: steps ${q.synSteps}`);
     assert(Math.abs(q.lrImg - p.lrImg * paperSteps / 5) < 1e-9, `ipc ${ipc}: lr ${q.lrImg}`);
-    assert(JSON.stringify(mttMethod.scale(p, "paper", ipc)) === JSON.stringify(p), "paper untouched");
+    assert(JSON.stringify(scaleConfig(mttMethod, p, "paper", ipc)) === JSON.stringify(p), "paper untouched");
     // mtt+cmi keeps λ·lr: λ falls by the factor the image lr rose (after the extractor swap's
-    // rescaling, which cmiScale applies and cmi_test checks on its own).
-    const pc = mttCmiMethod.defaults("cifar10", ipc), qc = mttCmiMethod.scale(pc, "quick", ipc);
-    const swapped = cmiScale(splitConfig(pc).cmi, "quick").cmiLambda;
+    // rescaling, which cmi_test checks on its own: here the λ of a run pinned to the paper's lr).
+    const pc = mttCmiMethod.defaults("cifar10", ipc), qc = scaleConfig(mttCmiMethod, pc, "quick", ipc);
+    const swapped = scaleConfig(mttCmiMethod, pc, "quick", ipc, { lrImg: pc.lrImg }).cmiLambda;
     assert(swapped !== pc.cmiLambda, "quick swaps the extractor and rescales λ");
     assert(Math.abs(qc.cmiLambda * qc.lrImg - swapped * pc.lrImg) < 1e-6 * swapped * pc.lrImg, "λ·lr");
   }

@@ -3,16 +3,18 @@
  * record, and that experts, the real initialisation and the evaluation all use the one transform
  * fitted on the training split the method saw.
  */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend, tensor } from "../../engine/tensor.ts";
 import { expertKey, type ExpertSpec } from "../../baselines/mtt_experts.ts";
-import { mttCmiMethod, mttDefaults, mttMethod, mttUsesZca } from "../../baselines/mtt.ts";
+import { mttDefaults, mttMethod, mttUsesZca } from "../../baselines/mtt.ts";
+import { mttCmiMethod } from "../../methods/cmi.ts";
 import { randomMethod } from "../../baselines/random.ts";
 import { applyZca, loadOrFitZca, zcaSplitToDevice, zcaTag, zcaToDevice } from "../../data/zca.ts";
 import { evaluate, zcaSplits } from "../../evaluator/evaluate.ts";
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
 import { getProtocol } from "../../evaluator/protocols.ts";
-import { resolveCell } from "../../experiments/profiles.ts";
+import { resolveCell } from "../../experiments/resolve.ts";
 import { findTable } from "../../experiments/registry.ts";
 import type { Availability } from "../../data/types.ts";
 import { silentProgress } from "../../methods/types.ts";
@@ -53,7 +55,7 @@ Deno.test("mtt zca: the author commands whiten CIFAR-10 IPC 1/10 and CIFAR-100 I
   // A stand-in runs the cell's protocol: a CIFAR-10 IPC-10 cell on Fashion-MNIST is whitened too.
   assert(mttDefaults("fashion-mnist", 10, "cifar10").zca, "stand-in follows the cell");
   assert(
-    JSON.stringify(mttMethod.scale(mttDefaults("cifar10", 10), "quick", 10)).includes('"zca":true'),
+    JSON.stringify(scaleConfig(mttMethod, mttDefaults("cifar10", 10), "quick", 10)).includes('"zca":true'),
     "quick",
   );
 });
@@ -73,7 +75,7 @@ Deno.test("mtt zca: resolved CIFAR cells whiten (stand-in too); MTT + CMI record
   assert(s?.from === "true" && s.to === "false", JSON.stringify(s));
   assert(/CMI/.test(s!.reason), `reason: ${s!.reason}`);
   assert(
-    mttCmiMethod.scale(mttCmiMethod.defaults("cifar10", 10), "quick", 10, { zca: true }).zca,
+    scaleConfig(mttCmiMethod, mttCmiMethod.defaults("cifar10", 10), "quick", 10, { zca: true }).zca,
     "a pin wins",
   );
 });
@@ -98,7 +100,7 @@ Deno.test("mtt zca: experts are keyed by it; the set starts from whitened real i
     assert(expertKey(base, 0) !== expertKey({ ...base, zca: 0.1 }, 0), "the expert key covers ZCA");
 
     const config = {
-      ...mttMethod.scale(mttDefaults("cifar10", 2), "smoke", 2),
+      ...scaleConfig(mttMethod, mttDefaults("cifar10", 2), "smoke", 2),
       width: 4,
       numExperts: 1,
       trainEpochs: 2,

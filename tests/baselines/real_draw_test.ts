@@ -2,6 +2,7 @@
  * One class-balanced real draw per seed: `random` selects exactly the images the real-initialised methods
  * (DC, DSA, DM, IDM at factor 1; MTT in mtt_test) start from, so claims can pair them by seed.
  */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -24,7 +25,7 @@ function assert(c: boolean, m: string): asserts c {
 const dataset = tinyDataset("mnist", 12, 2);
 
 function run<C>(m: MethodDef<C>, seed: number, over: Partial<C>): Promise<DistillResult> {
-  const config: C = { ...m.scale(m.defaults("mnist", 2), "smoke", 2), ...over };
+  const config: C = { ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2), ...over };
   return m.distill({ dataset, ipc: 2, seed, config, profile: "smoke", progress: silentProgress });
 }
 

@@ -23,7 +23,7 @@ import { contentKey } from "../../results/key.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { mttCmiMethod } from "../../baselines/mtt.ts";
+import { mttCmiMethod } from "../../methods/cmi.ts";
 import { fakeResult } from "../results/_fixtures.ts";
 
 const REPO = new URL("../../", import.meta.url);
@@ -131,13 +131,17 @@ Deno.test("code version: one hash per layer, the method's from its own module an
   assertEquals([...p.layers.keys()], ["engine", "data", "models", "evaluator", "runner"]);
   assert([p.methodVersion, ...p.layers.values()].every((x) => /^[0-9a-f]{12}$/.test(x)), v);
   assertEquals(methodModule(dcMethod), "baselines/dc.ts");
-  assertEquals(methodModule(mttCmiMethod), "baselines/mtt.ts");
+  assertEquals(methodModule(mttCmiMethod), "methods/cmi.ts");
   const tree = new SourceTree(REPO);
-  // MTT+CMI's modules include CMI's; Random's are only its own and the real-image draw.
-  assert(tree.methodModules("baselines/mtt.ts").includes("baselines/cmi.ts"), "mtt imports cmi");
+  // MTT+CMI's modules include MTT's and the regularizer plumbing; MTT's do not include CMI's; Random's
+  // are only its own, the real-image draw and the method interface.
+  const cmi = tree.methodModules("methods/cmi.ts");
+  assert(["baselines/mtt.ts", "methods/regularizer.ts"].every((m) => cmi.includes(m)), `${cmi}`);
+  assert(!tree.methodModules("baselines/mtt.ts").includes("methods/cmi.ts"), "mtt does not import cmi");
   assertEquals(tree.methodModules("baselines/random.ts"), [
     "baselines/random.ts",
     "baselines/real_images.ts",
+    "methods/budget.ts",
     "methods/types.ts",
   ]);
   // A method without a known module (e.g. a test's fake) carries its own version, or none.
