@@ -1,5 +1,5 @@
 /** `dd run` and `dd table1`: run a table into the store (Ctrl-C stops cleanly), optionally report it. */
-import { type RunSummary, runTable } from "../runner/run.ts";
+import { type RunOptions, type RunSummary, runTable } from "../runner/run.ts";
 import { parseFilter, parseShard } from "../runner/plan.ts";
 import { stderrStatus } from "../runner/progress.ts";
 import type { Profile } from "../results/types.ts";
@@ -35,7 +35,15 @@ export interface RunFlags extends CatalogOptions {
   dryRun?: boolean;
 }
 
-export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
+/** `dd run`'s flags, validated: bad input is a CliError before anything runs. */
+export interface RunRequest {
+  table: TableSpec;
+  profile: Profile;
+  storePath: string;
+  options: Omit<RunOptions, "storePath" | "signal" | "status" | "log">;
+}
+
+export async function runRequest(tableId: string, flags: RunFlags): Promise<RunRequest> {
   const profile = parseProfile(flags.profile);
   let filter, shard;
   try {
@@ -56,25 +64,42 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
   const evalEpochs = flags.evalEpochs === undefined
     ? undefined
     : parsePositiveInt(flags.evalEpochs, "--eval-epochs");
-  const storePath = flags.store ?? DEFAULT_STORE;
-  const summary = await withInterrupt((signal) => {
-    const status = stderrStatus();
-    return runTable(table, {
+  return {
+    table,
+    profile,
+    storePath: flags.store ?? DEFAULT_STORE,
+    options: {
       profile,
       filter,
       shard,
       resolve: { overrides, repeats, evalEpochs },
-      storePath,
       artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
+      dryRun: flags.dryRun ?? false,
+    },
+  };
+}
+
+/** Runs a request with the terminal's status line; the first Ctrl-C stops it cleanly. */
+export function executeRun(req: RunRequest): Promise<RunSummary> {
+  return withInterrupt((signal) => {
+    const status = stderrStatus();
+    return runTable(req.table, {
+      ...req.options,
+      storePath: req.storePath,
       signal,
       status,
-      dryRun: flags.dryRun ?? false,
       log: (line) => {
         status(""); // the status line is overwritten, then the log line printed where it was
         console.error(line);
       },
     });
   });
+}
+
+export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
+  const req = await runRequest(tableId, flags);
+  const { table, profile, storePath } = req;
+  const summary = await executeRun(req);
   if (flags.dryRun) {
     if (flags.json) printJson(summary);
     console.error(
@@ -107,7 +132,7 @@ async function reportAfterRun(
 }
 
 /** Summary to stdout (JSON) or stderr, and the exit status: 130 interrupted, 1 failures. */
-function finish(s: RunSummary, json: boolean): void {
+export function finish(s: RunSummary, json: boolean): void {
   if (json) printJson(s);
   const notRunnable = s.skipped.length;
   console.error(
