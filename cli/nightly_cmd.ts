@@ -274,7 +274,7 @@ async function finishCommand(shardStores: string[], flags: FinishFlags): Promise
   if (flags.history !== undefined) {
     await addNight(flags.store, flags.history, keep);
     const stores = historyStores(flags.history);
-    const h = await writeHistory(stores, specs, flags.out, { profile, metric });
+    const h = await writeHistory(stores, specs, flags.out, { profile, metric, indexHref: "index.html" });
     history = { html: h.html, stores: stores.length, nights: h.history.nights.length };
     note(`history: ${h.html} (${h.history.nights.length} night(s))`);
   }

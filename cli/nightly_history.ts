@@ -69,7 +69,7 @@ export async function writeHistory(
   stores: readonly string[],
   tables: readonly TableSpec[],
   outDir: string,
-  opts: { profile?: Profile; metric?: MetricName } = {},
+  opts: { profile?: Profile; metric?: MetricName; indexHref?: string } = {},
 ): Promise<{ html: string; history: History }> {
   const history = buildHistory({
     stores: stores.map((s) => ({ source: basename(s), results: readAll(s) })),
@@ -78,6 +78,9 @@ export async function writeHistory(
     metric: opts.metric,
     methodStatus,
   });
-  const html = await writeHistoryHtml(outDir, history, { generatedAt: new Date().toISOString() });
+  const html = await writeHistoryHtml(outDir, history, {
+    generatedAt: new Date().toISOString(),
+    indexHref: opts.indexHref,
+  });
   return { html, history };
 }

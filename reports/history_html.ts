@@ -5,7 +5,7 @@
  * a store is escaped (escapeHtml for text, jsonForScript for the chart data); the page's script only
  * reads that JSON.
  */
-import { escapeHtml as h, jsonForScript, scriptSource } from "./escape.ts";
+import { escapeHtml as h, jsonForScript, safeHref, scriptSource } from "./escape.ts";
 import { fmtClaimed, fmtSigned, fmtSummary, shortSha } from "./format.ts";
 import { loadChartJs, page, section } from "./html.ts";
 import type { History, HistoryCell, HistoryTable } from "./history.ts";
@@ -18,6 +18,8 @@ export interface HistoryHtmlOptions {
   chartJs?: string;
   generatedAt?: string;
   title?: string;
+  /** A link to the reports' index page beside it (default none). */
+  indexHref?: string;
 }
 
 /** What the page's script draws: plain JSON, one entry per chart (canvas id `history-<i>`). */
@@ -59,7 +61,11 @@ export function historyChartData(history: History): HistoryChartData {
 export function renderHistoryHtml(history: History, options: HistoryHtmlOptions = {}): string {
   const title = options.title ?? "ddrepro nightly history";
   const data = historyChartData(history);
-  const body: string[] = [`<h1>${h(title)}</h1>`];
+  const body: string[] = [];
+  if (options.indexHref !== undefined) {
+    body.push(`<nav><a href="${h(safeHref(options.indexHref))}">← all tables</a></nav>`);
+  }
+  body.push(`<h1>${h(title)}</h1>`);
   const last = history.nights.length - 1;
   const o = DEFAULT_VERDICT_OPTIONS;
   body.push(
