@@ -122,8 +122,9 @@ function planOptions(req: RunRequest) {
 
 /**
  * Planned repeats (`cellId#repeat`) with no row in `rows` for this code: same resolved cell, repeat,
- * seed and code version. The dataset hash, the one part of the content key that needs the data, is
- * left out, so the check runs on a machine without the datasets (the shards ran on the same kind).
+ * seed and code version. The dataset hash, the one part of the content key that needs the data read, is
+ * left out, so no dataset is loaded; which datasets a machine has still decides how cells resolve, so
+ * this runs where the shards ran (or on a machine set up alike).
  */
 export function missingRepeats(req: RunRequest, rows: readonly CellRepeatResult[]): string[] {
   const have = new Set(

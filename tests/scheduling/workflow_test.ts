@@ -231,14 +231,18 @@ Deno.test("workflow: triggers, the shard matrix from dd nightly plan, artifacts 
     }
     if (id !== "pages") ok(steps(job).some((s) => s.uses === "actions/setup-node@v4"), `${id} sets up Node`);
   }
-  // The shards install what .ci/run installs for WebGPU on the CPU (and nothing CI does not).
-  const ciPackages = new Set(
-    /apt-get install -y -qq \\\s*\n\s*([^>]*)>/.exec(ci)![1].split(/\s+/).filter(Boolean),
+  // Every job running dd installs the same packages (the datasets present decide how cells resolve):
+  // what .ci/run installs for WebGPU on the CPU and the datasets, and nothing CI does not.
+  const packages = (script: string) =>
+    /apt-get install -y -qq \\\s*\n\s*([^>]*)>/.exec(script)![1].split(/\s+/).filter(Boolean);
+  const ciPackages = new Set(packages(ci));
+  const installs = ["plan", "shard", "finish"].map((id) =>
+    packages(steps(jobs[id]).find((s) => String(s.run).includes("apt-get install"))!.run as string)
   );
-  const install = steps(jobs.shard).find((s) => String(s.run).includes("apt-get install"))!.run as string;
-  const wanted = /apt-get install -y -qq \\\s*\n\s*([^>]*)>/.exec(install)![1].split(/\s+/).filter(Boolean);
-  ok(wanted.includes("mesa-vulkan-drivers"));
-  for (const p of wanted) ok(ciPackages.has(p), `${p} is not installed by .ci/run`);
+  eq(installs[1], installs[0]);
+  eq(installs[2], installs[0]);
+  ok(installs[0].includes("mesa-vulkan-drivers"));
+  for (const p of installs[0]) ok(ciPackages.has(p), `${p} is not installed by .ci/run`);
 });
 
 Deno.test("workflow and Slurm templates: every dd invocation is an existing, tested command with valid flags", () => {
