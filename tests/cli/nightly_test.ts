@@ -124,6 +124,7 @@ Deno.test("dd nightly shard: an empty shard succeeds; a failing repeat exits 4 w
     1,
     /invalid shard "3\/2"/,
   );
+  await Deno.remove(dir, { recursive: true }); // kept when a check fails, to look at
 });
 
 /** A night of the tiny table in two shard stores, made by the runner with the fake evaluator. */
@@ -269,4 +270,5 @@ Deno.test("dd nightly finish: merge, report, compare with the previous night, hi
   const hj = JSON.parse(h.stdout);
   eq(hj.nights.map((n: { gitSha: string }) => n.gitSha), ["1".repeat(40), "2".repeat(40)]);
   eq(hj.regressions.map((r: { cellId: string }) => r.cellId), ["r2"]);
+  await Deno.remove(dir, { recursive: true }); // kept when a check fails, to look at
 });
