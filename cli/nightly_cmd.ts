@@ -13,9 +13,10 @@ import { shortSha } from "../reports/format.ts";
 import { type CellRepeatResult, METRIC_NAMES, type MetricName, type Profile } from "../results/types.ts";
 import { selectLatest } from "../results/verdicts.ts";
 import type { RunSummary } from "../runner/run.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeTextFileAtomic } from "../data/atomic.ts";
 import {
   catalog,
+  checkOutputDir,
   CliError,
   collect,
   findTableOrFail,
@@ -161,6 +162,8 @@ interface ShardTableSummary {
   total: number;
   planned: number;
   alreadyDone: number;
+  /** Repeats another process (e.g. a rerun of this shard) computed meanwhile. */
+  doneElsewhere: number;
   completed: number;
   failed: RunSummary["failed"];
   notRunnable: number;
@@ -186,6 +189,7 @@ async function shardCommand(
       total: s.total,
       planned: s.planned,
       alreadyDone: s.alreadyDone,
+      doneElsewhere: s.doneElsewhere,
       completed: s.completed,
       failed: s.failed,
       notRunnable: s.skipped.length,
@@ -243,6 +247,8 @@ async function finishCommand(shardStores: string[], flags: FinishFlags): Promise
   if (flags.previous !== undefined && !isFile(flags.previous)) {
     throw new CliError(`--previous ${flags.previous}: no such file`);
   }
+  checkOutputDir(flags.out, "--out");
+  if (flags.history !== undefined) checkOutputDir(flags.history, "--history");
   const requests = await nightRequests(flags, { store: flags.store });
   const profile = requests[0].profile;
   const specs = requests.map((r) => r.table);
@@ -303,7 +309,7 @@ async function finishCommand(shardStores: string[], flags: FinishFlags): Promise
     history,
   };
   const summaryPath = join(flags.out, "nightly.json");
-  await writeFileAtomic(summaryPath, new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
+  await writeTextFileAtomic(summaryPath, JSON.stringify(summary, null, 2) + "\n");
   if (flags.json) printJson(summary);
   else note(`summary: ${summaryPath}`);
 
@@ -346,7 +352,7 @@ async function compareNights(
   const labels = { base: `previous night (${commits(previous)})`, head: `tonight (${commits(tonight)})` };
   const markdown = join(outDir, "comparison.md");
   const text = parts.map((p) => renderComparisonMarkdown(p.comparison, labels)).join("\n");
-  await writeFileAtomic(markdown, new TextEncoder().encode(text));
+  await writeTextFileAtomic(markdown, text);
   const counts: Record<string, number> = {};
   for (const p of parts) {
     for (const [k, n] of Object.entries(p.comparison.counts)) counts[k] = (counts[k] ?? 0) + (n ?? 0);

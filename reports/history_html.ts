@@ -10,7 +10,7 @@ import { fmtClaimed, fmtSigned, fmtSummary, shortSha } from "./format.ts";
 import { loadChartJs, page, section } from "./html.ts";
 import type { History, HistoryCell, HistoryTable } from "./history.ts";
 import { METRIC_LABELS } from "./model.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
+import { writeTextFileAtomic } from "../data/atomic.ts";
 import { DEFAULT_VERDICT_OPTIONS } from "../results/verdicts.ts";
 
 export interface HistoryHtmlOptions {
@@ -149,7 +149,7 @@ export async function writeHistoryHtml(
   options: HistoryHtmlOptions = {},
 ): Promise<string> {
   const path = `${outDir.replace(/\/+$/, "")}/history.html`;
-  await writeFileAtomic(path, new TextEncoder().encode(renderHistoryHtml(history, options)));
+  await writeTextFileAtomic(path, renderHistoryHtml(history, options));
   return path;
 }
 
