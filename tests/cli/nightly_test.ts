@@ -11,28 +11,9 @@ import { planTable } from "../../runner/plan.ts";
 import { loadSpecFile } from "../../experiments/user_specs.ts";
 import type { EvalRequest } from "../../evaluator/types.ts";
 import { FAKE_ENV, fakeEvaluate, tempDir, testRunOptions, tinyTable } from "../runner/_fixtures.ts";
+import { dd, type Out } from "./_dd.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const ROOT = new URL("../../", import.meta.url).pathname;
 const EXAMPLE = new URL("../../experiments/examples/mnist-coresets.yaml", import.meta.url).pathname;
-
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function dd(...args: string[]): Promise<Out> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** Exit code `code` and exactly one `error:` line matching `pattern` (none when code is 0). */
 function expectExit(r: Out, code: number, pattern?: RegExp): void {

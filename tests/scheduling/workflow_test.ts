@@ -11,6 +11,7 @@ import { parseDocument } from "yaml";
 import type { Command } from "commander";
 import { buildProgram } from "../../cli/main.ts";
 import { Profile } from "../../results/types.ts";
+import { dd } from "../cli/_dd.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WORKFLOW = join(ROOT, ".github/workflows/nightly.yml");
@@ -166,29 +167,21 @@ Deno.test("workflow: triggers, the shard matrix from dd nightly plan, artifacts 
     ),
   );
   // What the plan step computes for a scheduled night.
-  const plan = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(ROOT, "cli/main.ts"),
-      "nightly",
-      "plan",
-      "--shards",
-      scheduledValue(env.SHARDS),
-      "--profile",
-      scheduledValue(env.DD_PROFILE),
-      "--tables",
-      scheduledValue(env.DD_TABLES),
-      "--filter",
-      scheduledValue(env.DD_FILTER),
-      "--json",
-    ],
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  ok(plan.success, new TextDecoder().decode(plan.stderr));
-  const planned = JSON.parse(new TextDecoder().decode(plan.stdout));
+  const plan = await dd(
+    "nightly",
+    "plan",
+    "--shards",
+    scheduledValue(env.SHARDS),
+    "--profile",
+    scheduledValue(env.DD_PROFILE),
+    "--tables",
+    scheduledValue(env.DD_TABLES),
+    "--filter",
+    scheduledValue(env.DD_FILTER),
+    "--json",
+  );
+  eq(plan.code, 0, plan.stderr);
+  const planned = JSON.parse(plan.stdout);
   const n = Number(scheduledValue(env.SHARDS));
   eq(planned.matrix, Array.from({ length: n }, (_, i) => i + 1));
   ok(
