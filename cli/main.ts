@@ -9,6 +9,7 @@ import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./i
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
+import { addNightlyCommand } from "./nightly_cmd.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
     .option("--json", "{ dataset, profile, extractor, rows: [{ set, cmi }] }")
     .action((o) => cmiCommand(o));
 
+  addNightlyCommand(program);
   return program;
 }
 
