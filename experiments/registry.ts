@@ -26,12 +26,11 @@ function isSpecFile(name: string): boolean {
   return (SPEC_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase());
 }
 
-/** Papers in name order, each paper's tables in natural order (table2 before table10). */
-function discover(): BuiltinTable[] {
-  const root = new URL("./", import.meta.url);
-  // A remote import of ddrepro has no folder to list: it has no built-in tables (spec files still load).
-  if (root.protocol !== "file:") return [];
-  const dir = fileURLToPath(root);
+/**
+ * Every table file in the paper folders of `dir` (every subfolder but examples/): papers in name order,
+ * each paper's tables in natural order (table2 before table10). `dir` is experiments/ for the built-ins.
+ */
+export function loadTableFolders(dir: string): BuiltinTable[] {
   const papers = [...Deno.readDirSync(dir)]
     .filter((e) => e.isDirectory && !NOT_PAPERS.has(e.name))
     .map((e) => e.name)
@@ -45,15 +44,16 @@ function discover(): BuiltinTable[] {
       .sort(byName);
     for (const file of files) {
       const path = join(dir, paper, file);
-      const name = `experiments/${paper}/${file}`;
-      const spec = parseTableFile(name, Deno.readTextFileSync(path));
+      const name = `${basename(dir)}/${paper}/${file}`;
       const id = `${paper}/${basename(file, extname(file))}`;
-      if (spec.id !== id) {
-        throw new SpecError(name, [`$.id: "${spec.id}" must be "${id}" (the file's folder and name)`]);
-      }
-      if (spec.paper !== paper) {
-        throw new SpecError(name, [`$.paper: "${spec.paper}" must be "${paper}" (the file's folder)`]);
-      }
+      const spec = parseTableFile(name, Deno.readTextFileSync(path), (t) => [
+        ...(t.id === id
+          ? []
+          : [{ path: ["id"], message: `"${t.id}" must be "${id}" (the file's folder and name)` }]),
+        ...(t.paper === paper
+          ? []
+          : [{ path: ["paper"], message: `"${t.paper}" must be "${paper}" (the file's folder)` }]),
+      ]);
       const prev = seen.get(id);
       if (prev) throw new SpecError(name, [`$.id: "${id}" is already defined by ${prev}`]);
       seen.set(id, name);
@@ -63,10 +63,32 @@ function discover(): BuiltinTable[] {
   return out;
 }
 
-export const builtinTableFiles: readonly BuiltinTable[] = discover();
+/** A broken built-in file, kept so that callers report it as a spec error rather than a crash at import. */
+let loadError: SpecError | undefined;
+
+function discoverOrKeepError(): BuiltinTable[] {
+  const root = new URL("./", import.meta.url);
+  // A remote import of ddrepro has no folder to list: it has no built-in tables (spec files still load).
+  if (root.protocol !== "file:") return [];
+  try {
+    return loadTableFolders(fileURLToPath(root));
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    loadError = e;
+    return [];
+  }
+}
+
+export const builtinTableFiles: readonly BuiltinTable[] = discoverOrKeepError();
 
 export const builtinTables: readonly TableSpec[] = builtinTableFiles.map((t) => t.spec);
 
+/** Throws the SpecError of a built-in table file that failed to load (file, JSON path, line). */
+export function assertBuiltinTablesLoaded(): void {
+  if (loadError) throw loadError;
+}
+
 export function findTable(id: string): TableSpec | undefined {
+  assertBuiltinTablesLoaded();
   return builtinTables.find((t) => t.id === id);
 }

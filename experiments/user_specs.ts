@@ -7,7 +7,7 @@ import { extname, join } from "node:path";
 import type { TableSpec } from "./schema.ts";
 import { parseTableFile, SPEC_EXTENSIONS, SpecError } from "./spec_file.ts";
 import { crossCheck } from "./cross_check.ts";
-import { builtinTableFiles, builtinTables } from "./registry.ts";
+import { assertBuiltinTablesLoaded, builtinTableFiles, builtinTables } from "./registry.ts";
 
 export { jsonPath, SPEC_EXTENSIONS, SpecError } from "./spec_file.ts";
 export { crossCheck, MIN_CLASS_SIZE } from "./cross_check.ts";
@@ -78,6 +78,7 @@ let builtinsChecked = false;
  */
 export function checkBuiltinTables(): void {
   if (builtinsChecked) return;
+  assertBuiltinTablesLoaded();
   for (const t of builtinTableFiles) {
     // Loaded again only to point at the file's lines.
     if (crossCheck(t.spec).length) parseTableFile(t.name, Deno.readTextFileSync(t.path), crossCheck);
