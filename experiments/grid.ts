@@ -120,6 +120,7 @@ export function expandGrid(grid: GridSpec, path: Path): Expanded {
     }
     columns.forEach((col, j) => {
       const { key: _ck, ...colFields } = col;
+      const colName = col.key ?? String(j + 1);
       const cellAt = col.key !== undefined ? at?.[col.key] : undefined;
       const valuePath = [...rowPath, "values", j];
       let claimed: { claimed: Claimed | null } | undefined;
@@ -134,53 +135,39 @@ export function expandGrid(grid: GridSpec, path: Path): Expanded {
         }
         claimed = v;
       }
+      // Grid, column, row, the printed value, then the cell's own `at` fields: later ones win.
+      const layers: { fields: Record<string, unknown>; at: (k: string) => Path; own?: boolean }[] = [
+        { fields: gridFields, at: (k) => [...path, k] },
+        { fields: colFields, at: (k) => [...path, "columns", j, k] },
+        { fields: rowFields, at: (k) => [...rowPath, k] },
+      ];
+      if (claimed) layers.push({ fields: claimed, at: () => valuePath });
+      if (cellAt) layers.push({ fields: cellAt, at: (k) => [...rowPath, "at", col.key!, k], own: true });
       const fields = new Map<string, Path>();
       const cell: Record<string, unknown> = {};
-      const notes: string[] = [];
-      const layers: { fields: Record<string, unknown>; path: Path }[] = [
-        { fields: gridFields, path },
-        { fields: colFields, path: [...path, "columns", j] },
-        { fields: rowFields, path: rowPath },
-      ];
+      let notes: string[] = [];
       for (const layer of layers) {
         for (const [k, v] of Object.entries(layer.fields)) {
           if (v === undefined) continue;
+          fields.set(k, layer.at(k));
           if (k === "note") {
-            notes.push(String(v));
-            fields.set("note", [...layer.path, "note"]);
+            // Notes add up down to the row; a cell's own note replaces them.
+            notes = layer.own ? [String(v)] : [...notes, String(v)];
           } else if (MERGED.has(k)) {
             cell[k] = { ...(cell[k] as Record<string, unknown> | undefined), ...(v as object) };
-            for (const key of Object.keys(v as object)) fields.set(`${k}.${key}`, [...layer.path, k, key]);
-            fields.set(k, [...layer.path, k]);
+            for (const key of Object.keys(v as object)) fields.set(`${k}.${key}`, [...layer.at(k), key]);
           } else {
             cell[k] = v;
-            fields.set(k, [...layer.path, k]);
           }
         }
       }
       if (notes.length) cell.note = notes.join(" ");
-      if (claimed) {
-        cell.claimed = claimed.claimed;
-        fields.set("claimed", valuePath);
-      }
-      // One cell's own fields replace everything above, its note included.
-      const atPath = [...rowPath, "at", col.key ?? ""];
-      for (const [k, v] of Object.entries(cellAt ?? {})) {
-        if (v === undefined) continue;
-        if (MERGED.has(k)) {
-          cell[k] = { ...(cell[k] as Record<string, unknown> | undefined), ...(v as object) };
-          for (const key of Object.keys(v as object)) fields.set(`${k}.${key}`, [...atPath, k, key]);
-        } else {
-          cell[k] = v;
-        }
-        fields.set(k, [...atPath, k]);
-      }
       const id = template.replace(PLACEHOLDER, (_, name: string) => {
         const v = name === "row" ? row.key : name === "column" ? col.key : cell[name];
         if (v === undefined || v === null || typeof v === "object") {
           problem(
             rowPath,
-            `column ${col.key ?? j}: the id template's {${name}} has no value (${JSON.stringify(v ?? null)})`,
+            `column ${colName}: the id template's {${name}} has no value (${JSON.stringify(v ?? null)})`,
           );
           return `{${name}}`;
         }
@@ -188,7 +175,7 @@ export function expandGrid(grid: GridSpec, path: Path): Expanded {
       });
       fields.set("id", [...path, "id"]);
       out.cells.push({ id, ...cell });
-      out.origins.push({ at: rowPath, label: `"${id}" (column ${col.key ?? j + 1})`, fields });
+      out.origins.push({ at: rowPath, label: `"${id}" (column ${colName})`, fields });
     });
   });
   return out;

@@ -123,7 +123,7 @@ export function parseTableFile(file: string, text: string, check?: TableCheck): 
     const line = parsed.lineOf(path);
     return `${jsonPath(path)}${line !== null ? ` (line ${line})` : ""}`;
   };
-  const fail = (problems: Problem[]): never => {
+  const fail: (problems: Problem[]) => never = (problems) => {
     throw new SpecError(file, merged(problems).map((p) => `${at(p.path)}: ${p.message}`));
   };
   const zodProblems = (issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix: Path) =>
@@ -134,13 +134,13 @@ export function parseTableFile(file: string, text: string, check?: TableCheck): 
 
   const head = TableFile.safeParse(parsed.value);
   if (!head.success) fail(zodProblems(head.error.issues, []));
-  const file_ = head.data!;
+  const written = head.data;
 
   // Cells as written: explicit cells and grids (told apart by their `grid` key), expanded in order.
   const cells: Record<string, unknown>[] = [];
   const origins: CellOrigin[] = [];
   const problems: Problem[] = [];
-  file_.cells.forEach((item, i) => {
+  written.cells.forEach((item, i) => {
     const isGrid = item !== null && typeof item === "object" && !Array.isArray(item) && "grid" in item;
     if (isGrid) {
       const g = GridItem.safeParse(item);
@@ -177,9 +177,9 @@ export function parseTableFile(file: string, text: string, check?: TableCheck): 
       : `${field}: ${p.message}`;
     return { path: src.path, message, ...(origin.label ? { cells: [origin.label] } : {}) };
   };
-  const table = TableSpec.safeParse({ ...file_, cells });
+  const table = TableSpec.safeParse({ ...written, cells });
   if (!table.success) fail(zodProblems(table.error.issues, []).map(toFile));
-  const spec = table.data!;
+  const spec = table.data;
   const checked = check?.(spec) ?? [];
   if (checked.length) fail(checked.map(toFile));
   return spec;
