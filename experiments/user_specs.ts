@@ -69,6 +69,14 @@ export async function loadSpecDir(dir: string): Promise<{ spec: TableSpec; file:
   return specs;
 }
 
+async function samePath(a: string, b: string): Promise<boolean> {
+  try {
+    return (await Deno.realPath(a)) === (await Deno.realPath(b));
+  } catch {
+    return false;
+  }
+}
+
 let builtinsChecked = false;
 
 /**
@@ -105,8 +113,11 @@ export class TableCatalog {
     this.user.set(spec.id, { spec, file });
   }
 
+  /** Adds a spec file; a built-in table's own file (e.g. `dd show experiments/igds/table4.yaml`) is that table. */
   async addFile(file: string): Promise<TableSpec> {
     const spec = await loadSpecFile(file);
+    const builtin = builtinTableFiles.find((t) => t.spec.id === spec.id);
+    if (builtin && await samePath(builtin.path, file)) return builtin.spec;
     this.add(spec, file);
     return spec;
   }
