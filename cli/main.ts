@@ -10,6 +10,7 @@ import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
 import { addNightlyCommand } from "./nightly_cmd.ts";
+import { checkBuiltinTables } from "../experiments/user_specs.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -163,6 +164,8 @@ export async function main(args: string[]): Promise<number> {
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   try {
+    // A built-in table file that does not load or cross-check is reported first, by file and line.
+    checkBuiltinTables();
     await program.parseAsync(args, { from: "user" });
     return 0;
   } catch (e) {
