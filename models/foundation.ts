@@ -136,20 +136,47 @@ export async function readManifest(path = MANIFEST_PATH): Promise<Manifest> {
   return parsed.data;
 }
 
-/** Records a checkpoint's hash and size in the manifest of its folder (atomic rewrite). */
+/**
+ * Records a checkpoint's hash and size in the manifest of its folder (atomic rewrite). Two trainings that
+ * finish together must not drop each other's entry, so the read-modify-write holds a lock file.
+ */
 export async function recordInManifest(
   file: string,
   manifestPath = MANIFEST_PATH,
 ): Promise<{ sha256: string; bytes: number }> {
   const bytes = await Deno.readFile(file);
   const entry = { sha256: sha256Hex(bytes), bytes: bytes.length };
-  const m = await readManifest(manifestPath);
-  m[file.split("/").pop()!] = entry;
-  const sorted = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const tmp = `${manifestPath}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(sorted, null, 2) + "\n");
-  await Deno.rename(tmp, manifestPath);
+  await withLock(`${manifestPath}.lock`, async () => {
+    const m = await readManifest(manifestPath);
+    m[file.split("/").pop()!] = entry;
+    const sorted = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const tmp = `${manifestPath}.${Deno.pid}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(sorted, null, 2) + "\n");
+    await Deno.rename(tmp, manifestPath);
+  });
   return entry;
+}
+
+/** Runs `fn` holding `lockPath` (created exclusively; a lock older than a minute is a crashed holder's). */
+async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      Deno.openSync(lockPath, { write: true, createNew: true }).close();
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      const age = Date.now() - (Deno.statSync(lockPath).mtime?.getTime() ?? Date.now());
+      if (age > 60_000) Deno.removeSync(lockPath);
+      else if (attempt > 600) {
+        throw new Error(`${lockPath}: held for too long; remove it if no training is finishing`);
+      } else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    Deno.removeSync(lockPath);
+  }
 }
 
 /** The bytes of a shipped checkpoint after checking them against the manifest (a mismatch is an error). */
