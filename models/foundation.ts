@@ -72,7 +72,7 @@ export function vaeRecipe(dataset: FoundationDataset, profile: FoundationProfile
     kind: "vae",
     model: SMALL_VAE(1),
     steps: 2000,
-    batch: 32,
+    batch: 16,
     lr: 1e-3,
     warmup: 100,
     finalLrFraction: 0.1,
