@@ -186,6 +186,8 @@ export async function trainResumable(run: TrainingRun): Promise<TrainingOutcome>
       );
     }
     if (performance.now() - lastSave >= every && state.step < run.steps) await checkpoint();
+    // Let signal handlers (Ctrl-C) run between steps: the loop awaits nothing else for a whole window.
+    await new Promise((r) => setTimeout(r, 0));
   }
   if (stepsThisSession > 0 || !saved) await checkpoint();
   return {
