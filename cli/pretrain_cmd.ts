@@ -4,7 +4,7 @@
  * completion writes the f16 checkpoint, a JSON record (recipe, seed, code version, loss curve, metrics,
  * wall time) and a PNG next to it, and records the checkpoint's sha256 in the folder's manifest.json.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadDataset } from "../data/registry.ts";
 import { backend } from "../engine/tensor.ts";
 import {
@@ -17,8 +17,12 @@ import {
   recordInManifest,
   runKey,
   saveHalfCheckpoint,
+  vaeFromBytes,
+  verifiedCheckpoint,
   WEIGHTS_DIR,
 } from "../models/foundation.ts";
+import { ditRunKey, pretrainDit } from "../models/pretrain_dit.ts";
+import { sha256Hex } from "../results/key.ts";
 import { cacheRoot } from "../models/pretrained.ts";
 import { pretrainVae, vaeRunRecipe } from "../models/pretrain_vae.ts";
 import type { TrainingOutcome } from "../models/resumable_training.ts";
@@ -79,56 +83,86 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
     log: note,
   };
   const started = performance.now();
+  const finish = async (
+    run: { key: string; recipe: unknown; model: Module; outcome: TrainingOutcome; metrics: object | null },
+    config: unknown,
+    grid: Uint8Array | null,
+    pngSuffix: string,
+    statePath: string,
+    extra: Record<string, unknown>,
+  ) => {
+    status("");
+    if (!run.metrics || !grid) return stopped(run.outcome, statePath);
+    await Deno.mkdir(outDir, { recursive: true });
+    const record = {
+      kind,
+      dataset: datasetId,
+      profile,
+      version: FOUNDATION_VERSION,
+      key: run.key,
+      recipe: run.recipe,
+      config,
+      ...extra,
+      steps: run.outcome.step,
+      trainSeconds: run.outcome.trainSeconds,
+      lossCurve: run.outcome.lossCurve,
+      metrics: run.metrics,
+      provenance: provenance(env),
+    };
+    const written = await writeOutputs(outDir, kind, datasetId, run.model, record, grid, pngSuffix);
+    const summary = {
+      ...written,
+      steps: run.outcome.step,
+      trainSeconds: run.outcome.trainSeconds,
+      ...run.metrics,
+      wallSecondsThisSession: (performance.now() - started) / 1000,
+    };
+    if (flags.json) printJson(summary);
+    else {
+      note(
+        `${kind} ${datasetId}: ${run.outcome.step} steps in ${
+          fmtDuration(run.outcome.trainSeconds)
+        } of training`,
+      );
+      note(`metrics: ${JSON.stringify(run.metrics)}`);
+      note(
+        `wrote ${written.checkpoint} (${written.bytes} bytes, sha256 ${written.sha256}), ${written.record}, ${written.png}`,
+      );
+    }
+  };
   if (kind === "vae") {
     const key = runKey(vaeRunRecipe(ctx), dataset.manifest.hash, { dataset: datasetId });
     const statePath = flags.state ?? defaultStatePath(datasetId, kind, profile, key);
-    await Deno.mkdir(join(statePath, ".."), { recursive: true });
+    await Deno.mkdir(dirname(statePath), { recursive: true });
     const run = await withInterrupt((signal) => pretrainVae({ ...ctx, statePath, signal }));
     try {
-      status("");
-      if (!run.metrics) return stopped(run.outcome, statePath);
-      await Deno.mkdir(outDir, { recursive: true });
-      const record = {
-        kind,
-        dataset: datasetId,
-        profile,
-        version: FOUNDATION_VERSION,
-        key: run.key,
-        recipe: run.recipe,
-        config: run.model.cfg,
-        steps: run.outcome.step,
-        trainSeconds: run.outcome.trainSeconds,
-        lossCurve: run.outcome.lossCurve,
-        metrics: run.metrics,
-        provenance: provenance(env),
-      };
-      const written = await writeOutputs(outDir, kind, datasetId, run.model, record, run.grid!, "recon");
-      const summary = {
-        ...written,
-        steps: run.outcome.step,
-        trainSeconds: run.outcome.trainSeconds,
-        ...run.metrics,
-        wallSecondsThisSession: (performance.now() - started) / 1000,
-      };
-      if (flags.json) printJson(summary);
-      else {
-        note(
-          `vae ${datasetId}: ${run.outcome.step} steps in ${
-            fmtDuration(run.outcome.trainSeconds)
-          } of training; ` +
-            `test PSNR ${run.metrics.testPsnr.toFixed(2)} dB over ${run.metrics.testImages} images; ` +
-            `latent scale ${run.metrics.scalingFactor.toFixed(4)}`,
-        );
-        note(
-          `wrote ${written.checkpoint} (${written.bytes} bytes, sha256 ${written.sha256}), ${written.record}, ${written.png}`,
-        );
-      }
+      await finish(run, run.model.cfg, run.grid, "recon", statePath, {});
     } finally {
       run.model.dispose();
     }
     return;
   }
-  throw new CliError("dd pretrain dit: not available yet");
+  const vaeSource = flags.vae ?? join(WEIGHTS_DIR, checkpointName("vae", datasetId));
+  const vaeBytes = flags.vae
+    ? await Deno.readFile(flags.vae)
+    : await verifiedCheckpoint(checkpointName("vae", datasetId));
+  const vaeHash = sha256Hex(vaeBytes);
+  const vae = vaeFromBytes(vaeBytes, vaeSource);
+  try {
+    const key = ditRunKey({ ...ctx, vaeHash });
+    const statePath = flags.state ?? defaultStatePath(datasetId, kind, profile, key);
+    await Deno.mkdir(dirname(statePath), { recursive: true });
+    const run = await withInterrupt((signal) => pretrainDit({ ...ctx, vae, vaeHash, statePath, signal }));
+    try {
+      await finish(run, run.model.cfg, run.grid, "samples", statePath, {
+        vae: { source: vaeSource, sha256: vaeHash },
+      });
+    } finally {
+      run.model.dispose();
+    }
+  } finally {
+    vae.dispose();
+  }
 }
 
 function defaultStatePath(

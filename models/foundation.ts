@@ -18,6 +18,7 @@ import { fmtShape, sameShape } from "../engine/shape.ts";
 import { backend, noGrad, tensor } from "../engine/tensor.ts";
 import type { Module } from "./module.ts";
 import { AutoencoderKL, type VaeConfig } from "./vae.ts";
+import { DiT, type DitConfig } from "./dit.ts";
 
 /** Bump when the training code changes the weights a recipe produces. */
 export const FOUNDATION_VERSION = "1";
@@ -85,6 +86,70 @@ export function vaeRecipe(dataset: FoundationDataset, profile: FoundationProfile
   return profile === "quick"
     ? base
     : { ...base, steps: 3, batch: 4, warmup: 1, scaleImages: 16, evalImages: 16 };
+}
+
+export interface DitRecipe extends OptimRecipe {
+  kind: "dit";
+  model: DitConfig;
+  /** EMA of the weights (what is shipped and sampled), as DiT trains. */
+  emaDecay: number;
+  /** Train on the first this many train images (null: all); the smoke profile's few steps need few latents. */
+  trainImages: number | null;
+  /** Labels replaced by the null class during training (classifier-free guidance; DiT: 0.1). */
+  labelDropout: number;
+  /** Respacing of the sampler used for the grid and the classifier check (diffusion/respace.ts). */
+  sampleSteps: string;
+  cfgScale: number;
+  /** Samples per class the real-data classifier labels (at cfgScale and without guidance). */
+  evalPerClass: number;
+  /** The ConvNet-3 trained on real data that judges the samples (models/pretrained.ts). */
+  classifier: { model: string; epochs: number; trainLimit: number | null; seed: number };
+}
+
+/** DiT on the small VAE's 8×8×4 latents: 16 tokens of patch 2, sized by measured speed (models/README.md). */
+const SMALL_DIT: DitConfig = {
+  inputSize: IMAGE_SIZE / 4,
+  patchSize: 2,
+  inChannels: 4,
+  hiddenSize: 128,
+  depth: 4,
+  numHeads: 4,
+  mlpRatio: 4,
+  numClasses: 10,
+  learnSigma: true,
+};
+
+export function ditRecipe(dataset: FoundationDataset, profile: FoundationProfile): DitRecipe {
+  void dataset;
+  const base: DitRecipe = {
+    kind: "dit",
+    model: SMALL_DIT,
+    steps: 6000,
+    batch: 64,
+    lr: 5e-4,
+    warmup: 200,
+    finalLrFraction: 0.1,
+    weightDecay: 0,
+    seed: 0,
+    emaDecay: 0.999,
+    trainImages: null,
+    labelDropout: 0.1,
+    sampleSteps: "ddim50",
+    cfgScale: 4,
+    evalPerClass: 50,
+    classifier: { model: "convnet3", epochs: 4, trainLimit: 10000, seed: 0 },
+  };
+  return profile === "quick" ? base : {
+    ...base,
+    model: { ...SMALL_DIT, hiddenSize: 32, depth: 1, numHeads: 2 },
+    steps: 3,
+    batch: 8,
+    warmup: 1,
+    trainImages: 64,
+    sampleSteps: "ddim5",
+    evalPerClass: 2,
+    classifier: { model: "convnet3-w32", epochs: 1, trainLimit: 200, seed: 0 },
+  };
 }
 
 /** Linear warm-up then cosine decay (what the recipes' `lr`, `warmup` and `finalLrFraction` mean). */
@@ -293,4 +358,40 @@ export async function loadVae(dataset: FoundationDataset, path?: string): Promis
   if (path) return vaeFromBytes(await Deno.readFile(path), path);
   const name = checkpointName("vae", dataset);
   return vaeFromBytes(await verifiedCheckpoint(name), `${WEIGHTS_DIR}${name}`);
+}
+
+const DitConfigSchema = z.object({
+  inputSize: z.number().int().min(1).max(1024),
+  patchSize: z.number().int().min(1).max(64),
+  inChannels: z.number().int().min(1).max(64),
+  hiddenSize: z.number().int().min(4).max(8192),
+  depth: z.number().int().min(1).max(128),
+  numHeads: z.number().int().min(1).max(256),
+  mlpRatio: z.number().positive().max(16),
+  numClasses: z.number().int().min(1).max(100000),
+  learnSigma: z.boolean(),
+}).strict();
+
+/** A DiT from checkpoint bytes written by `dd pretrain dit` (configuration in its metadata). */
+export function ditFromBytes(bytes: Uint8Array, source: string): DiT {
+  const file = decodeSafetensors(bytes, source);
+  if (file.metadata.kind !== "dit") {
+    throw new Error(`${source}: not a DiT checkpoint (kind ${file.metadata.kind})`);
+  }
+  const cfg = metaJson(file.metadata, "config", DitConfigSchema, source);
+  const m = new DiT(new Rng(0), cfg);
+  try {
+    copyInto(m, file, source);
+  } catch (e) {
+    m.dispose();
+    throw e;
+  }
+  return m.eval();
+}
+
+/** The shipped DiT of a dataset (hash-verified), or one from a user path. */
+export async function loadDit(dataset: FoundationDataset, path?: string): Promise<DiT> {
+  if (path) return ditFromBytes(await Deno.readFile(path), path);
+  const name = checkpointName("dit", dataset);
+  return ditFromBytes(await verifiedCheckpoint(name), `${WEIGHTS_DIR}${name}`);
 }
