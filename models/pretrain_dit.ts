@@ -162,6 +162,34 @@ function latentBatch(c: LatentCache, idx: Int32Array, scale: number, rng: Rng): 
   );
 }
 
+/**
+ * The training loss of step s (DiT's train.py): x_0 = z·scale with z drawn from the cached posterior, labels
+ * dropped to the null class with the recipe's probability, the hybrid loss at t ~ U{0..999}.
+ */
+export function ditLoss(
+  model: DiT,
+  recipe: DitRecipe,
+  latents: LatentCache,
+  labels: Int32Array,
+  scale: number,
+  sampler: EpochSampler,
+  noise: Rng,
+): (step: number) => Tensor {
+  const schedule = makeSchedule(linearBetas(1000));
+  return (step) => {
+    const r = noise.fork(step);
+    const idx = sampler.indices(step);
+    const x0 = latentBatch(latents, idx, scale, r.fork(0));
+    const y = dropLabels(
+      Array.from(idx, (i) => labels[i]),
+      recipe.model.numClasses,
+      recipe.labelDropout,
+      r.fork(1),
+    );
+    return diffusionLoss(model, schedule, x0, tensor(y, [y.length], "i32"), r.fork(2)).loss;
+  };
+}
+
 export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
   const recipe = ditRunRecipe(ctx);
   const key = ditRunKey(ctx);
@@ -181,7 +209,6 @@ export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
   const ema = new Ema(model.parameters(), recipe.emaDecay);
   const sampler = new EpochSampler(labels.length, recipe.batch, root.fork(2).seed);
   const noise = root.fork(3);
-  const schedule = makeSchedule(linearBetas(1000));
   const scale = ctx.vae.cfg.scalingFactor;
   try {
     const outcome = await trainResumable({
@@ -198,18 +225,7 @@ export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
       log: ctx.log,
       signal: ctx.signal,
       label: `dit ${ctx.dataset.info.id}`,
-      loss: (step) => {
-        const r = noise.fork(step);
-        const idx = sampler.indices(step);
-        const x0 = latentBatch(latents, idx, scale, r.fork(0));
-        const y = dropLabels(
-          Array.from(idx, (i) => labels[i]),
-          recipe.model.numClasses,
-          recipe.labelDropout,
-          r.fork(1),
-        );
-        return diffusionLoss(model, schedule, x0, tensor(y, [y.length], "i32"), r.fork(2)).loss;
-      },
+      loss: ditLoss(model, recipe, latents, labels, scale, sampler, noise),
     });
     if (!outcome.done) return { recipe, key, model, outcome, metrics: null, grid: null };
     ema.copyTo();

@@ -78,7 +78,6 @@ export async function pretrainVae(ctx: PretrainContext): Promise<VaeRun> {
   const opt = new AdamW(model.parameters(), { lr: recipe.lr, weightDecay: recipe.weightDecay });
   const sampler = new EpochSampler(train.count, recipe.batch, root.fork(2).seed);
   const noise = root.fork(3);
-  const pixels = IMAGE_SIZE * IMAGE_SIZE * c;
   try {
     const outcome = await trainResumable({
       key,
@@ -93,17 +92,7 @@ export async function pretrainVae(ctx: PretrainContext): Promise<VaeRun> {
       log: ctx.log,
       signal: ctx.signal,
       label: `vae ${ctx.dataset.info.id}`,
-      loss: (step) => {
-        const x = train.batch(sampler.indices(step));
-        const p = model.encode(x);
-        const y = model.decode(model.sample(p, noise.fork(step)));
-        // Per pixel: (Σ (y − x)² / n + klWeight · KL) / pixels.
-        const rec = T.sumOf(
-          E.mul(E.cst(1 / (x.shape[0] * pixels)), E.un("square", E.sub(E.inp(0), E.inp(1)))),
-          [y, x],
-        );
-        return T.add(rec, T.mul(klLoss(p), recipe.klWeight / pixels));
-      },
+      loss: vaeLoss(model, recipe, train, sampler, noise),
     });
     if (!outcome.done) return { recipe, key, model, outcome, metrics: null, grid: null };
     ctx.status?.(`vae ${ctx.dataset.info.id}: measuring the latent scale and the test PSNR`);
@@ -130,6 +119,30 @@ export async function pretrainVae(ctx: PretrainContext): Promise<VaeRun> {
   } finally {
     opt.dispose();
   }
+}
+
+/**
+ * The training loss of step s: squared error of reconstructions through a posterior sample plus the KL term,
+ * per pixel: (Σ (y − x)² / n + klWeight · KL) / pixels.
+ */
+export function vaeLoss(
+  model: AutoencoderKL,
+  recipe: VaeRecipe,
+  images: PaddedImages,
+  sampler: EpochSampler,
+  noise: Rng,
+): (step: number) => Tensor {
+  const pixels = images.size * images.size * images.channels;
+  return (step) => {
+    const x = images.batch(sampler.indices(step));
+    const p = model.encode(x);
+    const y = model.decode(model.sample(p, noise.fork(step)));
+    const rec = T.sumOf(
+      E.mul(E.cst(1 / (x.shape[0] * pixels)), E.un("square", E.sub(E.inp(0), E.inp(1)))),
+      [y, x],
+    );
+    return T.add(rec, T.mul(klLoss(p), recipe.klWeight / pixels));
+  };
 }
 
 /** Std over every element of the posterior means of the first `count` train images. */
