@@ -5,7 +5,7 @@
  */
 import { assertClose, cpu, gpu, gradCheck, on } from "../engine/helpers.ts";
 import { assert, assertEquals } from "../results/_assert.ts";
-import { backend, noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
+import { backend, noGrad, setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
 import * as E from "../../engine/expr.ts";
 import * as T from "../../engine/ops/mod.ts";
