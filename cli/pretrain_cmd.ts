@@ -69,6 +69,20 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
   if (!(everyMin > 0)) {
     throw new CliError(`--checkpoint-minutes must be a positive number (got "${flags.checkpointMinutes}")`);
   }
+  // The DiT's VAE is read (and hash-checked when shipped) before any device or data is touched.
+  let vaeInput: Uint8Array | null = null;
+  if (kind === "dit") {
+    try {
+      vaeInput = flags.vae
+        ? await Deno.readFile(flags.vae)
+        : await verifiedCheckpoint(checkpointName("vae", datasetId));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new CliError(`--vae ${flags.vae}: no such file`);
+      throw new CliError(
+        `${e instanceof Error ? e.message : e} (train it first: dd pretrain vae --dataset ${datasetId})`,
+      );
+    }
+  }
   const outDir = flags.out ?? (profile === "quick" ? WEIGHTS_DIR : join(cacheRoot(), "foundation-smoke"));
   await initWebGpu();
   const dataset = await loadDataset(datasetId);
@@ -143,9 +157,7 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
     return;
   }
   const vaeSource = flags.vae ?? join(WEIGHTS_DIR, checkpointName("vae", datasetId));
-  const vaeBytes = flags.vae
-    ? await Deno.readFile(flags.vae)
-    : await verifiedCheckpoint(checkpointName("vae", datasetId));
+  const vaeBytes = vaeInput!;
   const vaeHash = sha256Hex(vaeBytes);
   const vae = vaeFromBytes(vaeBytes, vaeSource);
   try {
