@@ -49,7 +49,7 @@ Deno.test("dd pretrain: unknown model, dataset, profile and bad flags are refuse
     "x",
   );
   await fails(
-    /no such file|not found|NotFound/i,
+    /--vae \/nonexistent\/vae.safetensors: no such file/
     "pretrain",
     "dit",
     "--dataset",
