@@ -49,7 +49,7 @@ Deno.test("dd pretrain: unknown model, dataset, profile and bad flags are refuse
     "x",
   );
   await fails(
-    /--vae \/nonexistent\/vae.safetensors: no such file/
+    /--vae \/nonexistent\/vae.safetensors: no such file/,
     "pretrain",
     "dit",
     "--dataset",
