@@ -124,7 +124,7 @@ export function ditRecipe(dataset: FoundationDataset, profile: FoundationProfile
   const base: DitRecipe = {
     kind: "dit",
     model: SMALL_DIT,
-    steps: 6000,
+    steps: 5000,
     batch: 64,
     lr: 5e-4,
     warmup: 200,
