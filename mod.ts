@@ -81,7 +81,16 @@ export {
 export { DistilledSetError, loadDistilledSet, saveDistilledSet } from "./runner/distilled_set.ts";
 export { type DistillFn, distillStep, evalStep, type EvaluateFn } from "./runner/pipeline.ts";
 export { DatasetPool, type PreparedData } from "./runner/datasets.ts";
-export { CODE_VERSION, codeVersionFor } from "./runner/version.ts";
+export { codeVersionFor, codeVersionParts, methodModule } from "./runner/version.ts";
+export {
+  checkoutSources,
+  LAYER_PATHS,
+  NOT_NUMERIC,
+  SAME_NUMBERS,
+  SourceTree,
+  trainingCodeVersion,
+} from "./results/source_versions.ts";
+export { changedLayers, CODE_LAYERS, parseCodeVersion, SHARED_LAYERS } from "./results/code_version.ts";
 export { gitInfo, runEnvironment } from "./runner/provenance.ts";
 
 // Evaluator

@@ -1,5 +1,5 @@
 /**
- * CMI regularizer (Zhong et al., ICLR 2025 — seed 002; shared/docs/protocols.md §9) as a plug-in for
+ * CMI regularizer (Zhong et al., ICLR 2025, the CMI seed paper; docs/protocols.md §9) as a plug-in for
  * any distillation method with a regularizer hook: L = L_DD + λ·CMI(S).
  *
  * CMI(S) = (1/|S|) Σ_c Σ_{s∈S_c} KL(p_s ‖ q_c), p_s = softmax over the frozen extractor's feature
@@ -204,7 +204,7 @@ const CMI_SCALE: Record<string, number> = {
  * "the value of λ must be adjusted according to L_DD" (§5.5), and L_DD does not change with the
  * extractor while CMI does, so a swapped extractor rescales λ by the two extractors' CMI scale (Table 10)
  * and λ·CMI keeps the paper's weight. Unscaled (DM, MNIST IPC 10, quick) λ·CMI started at 5× the matching
- * loss, and over 200 iterations the matching loss rose instead of falling (reports/evidence, session 13).
+ * loss, and over 200 iterations the matching loss rose instead of falling (reports/evidence/README.md).
  * The runner records every changed field as a substitution; featureDim/extractorDepth describe the
  * paper's extractor and are dropped with it.
  */
@@ -435,8 +435,8 @@ export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
     reference: `${base.reference}; CMI: Zhong et al., ICLR 2025 (ndhg1213/CMIDD)`,
     implemented: true,
     schema,
-    defaults: (datasetId, ipc) => ({
-      ...base.defaults(datasetId, ipc),
+    defaults: (datasetId, ipc, requested) => ({
+      ...base.defaults(datasetId, ipc, requested),
       ...cmiDefaults(base.id, datasetId, ipc),
     }),
     scaleNotes: { ...base.scaleNotes, ...CMI_SCALE_NOTES },

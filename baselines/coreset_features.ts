@@ -1,5 +1,5 @@
 /**
- * What the feature-based coresets (herding, k-center; shared/docs/protocols.md §6.4) share: the
+ * What the feature-based coresets (herding, k-center; docs/protocols.md §6.4) share: the
  * candidate pool per class, a ConvNet trained on the real training data (models/pretrained.ts's keyed
  * cache, so every run and seed reuses one network as the reference's single pretrained model), and the
  * candidates' flattened `embed` features read back to the host, where the greedy selections run.

@@ -1,5 +1,5 @@
 /**
- * DC — Dataset Condensation with gradient matching (Zhao et al. 2021; shared/docs/protocols.md §3),
+ * DC — Dataset Condensation with gradient matching (Zhao et al. 2021; docs/protocols.md §3),
  * and the loop DSA reuses with Siamese augmentation inside matching (§4; baselines/dsa.ts).
  *
  * Iteration: a fresh random network; for each outer step, per class, the CE gradient of a real batch

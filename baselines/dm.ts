@@ -1,6 +1,6 @@
 /**
  * DM — Dataset Condensation with Distribution Matching (Zhao & Bilen, WACV 2023;
- * shared/docs/protocols.md §5).
+ * docs/protocols.md §5).
  *
  * Iteration: a new randomly initialised ConvNet, frozen, in train mode; per class, the same Siamese DSA
  * draw on a real batch and on the class's synthetic images; loss Σ_c ‖mean embed(real) − mean

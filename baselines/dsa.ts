@@ -1,5 +1,5 @@
 /**
- * DSA — DC with differentiable Siamese augmentation (Zhao & Bilen 2021; shared/docs/protocols.md §4):
+ * DSA — DC with differentiable Siamese augmentation (Zhao & Bilen 2021; docs/protocols.md §4):
  * the DC loop with the same DSA transform applied to each class's real and synthetic batch during
  * matching, per-sample DSA when training the inner network, and real-image initialisation.
  */

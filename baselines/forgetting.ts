@@ -1,5 +1,5 @@
 /**
- * Forgetting coreset (Toneva et al., ICLR 2019; shared/docs/protocols.md §6.4): train a ConvNet on the
+ * Forgetting coreset (Toneva et al., ICLR 2019; docs/protocols.md §6.4): train a ConvNet on the
  * (candidate) training set, record after every epoch which samples it classifies correctly, count
  * forgetting events (correct at one epoch, incorrect at the next) per sample, and keep the most
  * forgotten samples of each class. Samples never learned count as forgotten infinitely often, as in

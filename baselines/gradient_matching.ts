@@ -1,5 +1,5 @@
 /**
- * Gradient-matching machinery shared by DC, DSA and IDC (shared/docs/protocols.md §3, §4, §6.2):
+ * Gradient-matching machinery shared by DC, DSA and IDC (docs/protocols.md §3, §4, §6.2):
  * the layer-wise gradient distances, the per-class matching loss whose gradient reaches the synthetic
  * images through second-order terms, the real-data pool per class, network construction, and turning
  * device images into a DistilledSet; and quick's image-lr compensation of narrower nets (also DM's, IDM's)
@@ -110,10 +110,14 @@ export class RealPool {
   readonly y: Int32Array;
   readonly byClass: Int32Array[];
   private readonly xs: Tensor[];
-  constructor(dataset: Dataset) {
+  /** `load`: a class's images on the device (default: normalised; MTT passes ZCA-whitened ones). */
+  constructor(
+    dataset: Dataset,
+    load: (idx: Int32Array) => Tensor = (idx) => splitToDevice(dataset, dataset.train, idx).x,
+  ) {
     this.y = dataset.train.labels;
     this.byClass = indicesByClass(this.y, dataset.info.numClasses);
-    this.xs = this.byClass.map((idx) => splitToDevice(dataset, dataset.train, idx).x.keep());
+    this.xs = this.byClass.map((idx) => load(idx).keep());
   }
   /** `n` random images of class `c` (without replacement, capped at the class size), as DC's get_images. */
   indices(c: number, n: number, rng: Rng): Int32Array {

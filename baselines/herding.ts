@@ -1,5 +1,5 @@
 /**
- * Herding coreset (Welling 2009, as IDC's `coreset.py`; shared/docs/protocols.md §6.4): per class, on
+ * Herding coreset (Welling 2009, as IDC's `coreset.py`; docs/protocols.md §6.4): per class, on
  * features of a trained ConvNet-3, step k picks the unselected sample closest in L2 to
  * (k+1)·μ − Σ selected, so the running mean of the selection tracks the class mean μ. (DeepCore takes
  * the farthest sample there, which looks like a bug; this is the closest, as the reference.)

@@ -1,15 +1,17 @@
 /**
  * IDC — Dataset Condensation via Efficient Synthetic-Data Parameterization (Kim et al., ICML 2022;
- * shared/docs/protocols.md §6.2, snu-mllab/Efficient-Dataset-Condensation `condense.py`).
+ * docs/protocols.md §6.2, snu-mllab/Efficient-Dataset-Condensation `condense.py`).
  *
  * - Stored images live unnormalised in [0, 1] and are clamped after every outer iteration; each holds
  *   f×f downsized images (multi-formulation, data/multi_formulation.ts), decoded to f² full-size
  *   images and normalised before any network sees them. `idc-1` is the same loop with f = 1.
  * - Init `mix`: f² distinct real images of the class, nearest-downsized into the grid.
- * - Each outer iteration builds a new ConvNet; each inner step, per class: real batch ‖ decoded
- *   synthetic images under one shared (Siamese) DSA draw, mse/l1 distance of the CE gradients on the
- *   conv weights only, one image step per class; then the network trains one epoch on a random real
- *   subset (per-sample DSA + CutMix).
+ * - Each outer iteration builds a new ConvNet; each inner step, per class: real batch ‖ a fresh random
+ *   subset (at most `batchSynMax`) of the class's decoded images, as the reference's
+ *   `Synthesizer.sample`, under one shared (Siamese) draw of IDC's DiffAug (flip, color, cutout when
+ *   listed, plus one of crop/scale/rotate), mse/l1 distance of the CE gradients on the conv weights
+ *   only, one image step per class; then the network trains one epoch on a random real subset with
+ *   per-sample DiffAug of the matching strategy without cutout, plus CutMix (`condense.py: diffaug`).
  * - The DistilledSet holds the DECODED images in normalised space (f²·IPC per class, class-major), so
  *   evaluation needs nothing special (as baselines/idm.ts).
  */
@@ -20,13 +22,13 @@ import { grad } from "../engine/autograd.ts";
 import { mixSeed, Rng } from "../engine/random.ts";
 import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { dsa, type DsaGroup } from "../data/augment.ts";
+import { dsa, DSA_ALL, type DsaGroup } from "../data/augment.ts";
 import { decode, encode } from "../data/multi_formulation.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import { makeOptimizer } from "../evaluator/optimizer.ts";
-import type { OptimizerSpec } from "../evaluator/protocols.ts";
+import type { AugmentSpec, OptimizerSpec } from "../evaluator/protocols.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import {
@@ -44,7 +46,7 @@ import {
 import type { GradientMatchingHooks } from "./dc.ts";
 import { hookable, withCmi } from "./cmi.ts";
 
-const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
+const DSA_GROUPS = z.enum(DSA_ALL as [DsaGroup, ...DsaGroup[]]);
 
 export const IdcConfig = z.object({
   /** Outer iterations (a new network each). */
@@ -59,7 +61,7 @@ export const IdcConfig = z.object({
   distance: z.enum(["mse", "l1"]),
   /** Real images per class per matching step. */
   batchReal: z.number().int().positive(),
-  /** At most this many decoded synthetic images of a class per matching step. */
+  /** At most this many decoded synthetic images of a class per matching step (a fresh random subset). */
   batchSynMax: z.number().int().positive(),
   /** Padding value (in [0, 1] space) when the side is not a multiple of the factor. */
   padValue: z.number(),
@@ -70,11 +72,14 @@ export const IdcConfig = z.object({
   lrNet: z.number().positive(),
   momentumNet: z.number().min(0),
   weightDecayNet: z.number().min(0),
-  /** CutMix during the network update (null disables it). */
+  /** CutMix during the network update (null disables it; the net update then keeps cutout). */
   cutmix: z.object({ prob: z.number().min(0).max(1), beta: z.number().positive() }).strict().nullable(),
   model: z.string(),
   width: z.number().int().positive(),
-  /** Siamese DSA groups of the matching step (mode 'S': one group per draw). */
+  /**
+   * DiffAug groups of the matching step (Siamese, IDC's default mode: flip/color/cutout when listed
+   * plus one of crop/scale/rotate); the network update uses them per sample, without cutout under CutMix.
+   */
   matchStrategy: z.array(DSA_GROUPS),
 }).strict();
 export type IdcConfig = z.infer<typeof IdcConfig>;
@@ -86,6 +91,7 @@ const isImageNetStyle = (id: string) => /^image/.test(id);
 export function idcDefaults(datasetId: string, ipc: number, factor: number | null): IdcConfig {
   const f = factor ?? (isImageNetStyle(datasetId) ? 3 : 2);
   const gray = isDigitsGray(datasetId);
+  const mnistMulti = datasetId === "mnist" && f > 1;
   // Base lr per distance/dataset (§6.2); ImageNet-style uses mse at 3e-3 [the 1e-3 variant: l1].
   const base = gray ? 1e-4 : isImageNetStyle(datasetId) ? 3e-3 : 5e-3;
   return {
@@ -104,11 +110,12 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
     lrNet: 0.01,
     momentumNet: 0.9,
     weightDecayNet: 5e-4,
-    cutmix: { prob: 0.5, beta: 1 },
+    // The reference's mix_p: 0.5 on the small datasets, its default 1 on ImageNet; its MNIST f > 1 run
+    // trains the network without CutMix (`--mixup_net vanilla`) and matches with `color_crop`.
+    cutmix: mnistMulti ? null : { prob: isImageNetStyle(datasetId) ? 1 : 0.5, beta: 1 },
     model: "convnet3",
     width: 128,
-    // MNIST with f > 1 drops cutout (the reference's `color_crop`).
-    matchStrategy: datasetId === "mnist" && f > 1 ? ["color", "crop"] : ["color", "crop", "cutout"],
+    matchStrategy: mnistMulti ? ["color", "crop"] : ["color", "crop", "cutout"],
   };
 }
 
@@ -213,8 +220,33 @@ export function decodeClass(
 }
 
 /**
- * One class's matching loss: the real batch and the class's decoded images (the first batchSynMax)
- * go through one Siamese DSA draw as a single batch, then the conv-weight gradient distance.
+ * The decoded images a matching step uses: all `n` when n ≤ batchSynMax, else a random subset of
+ * batchSynMax drawn anew each call (the reference's `Synthesizer.subsample`), as row indices.
+ */
+export function synSubset(n: number, cfg: Pick<IdcConfig, "batchSynMax">, rng: Rng): Int32Array | null {
+  return n > cfg.batchSynMax ? rng.permutation(n).slice(0, cfg.batchSynMax) : null;
+}
+
+/** The matching step's augmentation: one Siamese draw of IDC's DiffAug over [real ‖ synthetic]. */
+export function idcMatchAugment(x: Tensor, rng: Rng, cfg: IdcConfig, info: Dataset["info"]): Tensor {
+  if (cfg.matchStrategy.length === 0) return x;
+  return dsa(x, rng, { siamese: true, noFlip: info.digits, strategy: cfg.matchStrategy, mode: "idc" });
+}
+
+/**
+ * The network update's augmentation (`condense.py: diffaug`): per-sample DiffAug of the matching
+ * strategy, without cutout when CutMix is on, then CutMix.
+ */
+export function idcNetAugment(cfg: IdcConfig): AugmentSpec {
+  const strategy = cfg.matchStrategy.filter((g) => !(cfg.cutmix && g === "cutout"));
+  return strategy.length === 0
+    ? { kind: "none", cutmix: cfg.cutmix }
+    : { kind: "idc", strategy, cutmix: cfg.cutmix };
+}
+
+/**
+ * One class's matching loss: the real batch and a random subset of the class's decoded images go
+ * through one Siamese DiffAug draw as a single batch, then the conv-weight gradient distance.
  */
 export function idcClassLoss(
   net: Classifier,
@@ -229,16 +261,10 @@ export function idcClassLoss(
 ): Tensor {
   const rb = pool.batch(c, cfg.batchReal, new Rng(mixSeed(seed, 1)));
   let syn = decodeClass(img, c, ipc, cfg, info);
-  if (syn.shape[0] > cfg.batchSynMax) syn = T.slice(syn, [0, 0, 0, 0], [cfg.batchSynMax, -1, -1, -1]);
+  const pick = synSubset(syn.shape[0], cfg, new Rng(mixSeed(seed, 3)));
+  if (pick) syn = T.gather(syn, tensor(pick, [pick.length], "i32"));
   const nr = rb.x.shape[0], ns = syn.shape[0];
-  let both = T.concat([rb.x, syn], 0);
-  if (cfg.matchStrategy.length > 0) {
-    both = dsa(both, new Rng(mixSeed(seed, 2)), {
-      siamese: true,
-      noFlip: info.digits,
-      strategy: cfg.matchStrategy as DsaGroup[],
-    });
-  }
+  const both = idcMatchAugment(T.concat([rb.x, syn], 0), new Rng(mixSeed(seed, 2)), cfg, info);
   const xr = T.slice(both, [0, 0, 0, 0], [nr, -1, -1, -1]);
   const xs = T.slice(both, [nr, 0, 0, 0], [ns, -1, -1, -1]);
   return classMatchLoss(
@@ -308,7 +334,7 @@ export async function distillIdc(
             lossSum = lossT;
           }
           if (s === cfg.innerSteps - 1 || cfg.netEpochs === 0) continue;
-          // The network learns from real data: one pass over a random subset, DSA per sample + CutMix.
+          // The network learns from real data: one pass over a random subset, DiffAug per sample + CutMix.
           const real = noGrad(() => tidy(() => pool.mixed(cfg.netSamples, itRng.fork(100 + s))));
           try {
             await trainClassifier(net, { x: real.x, y: real.y }, {
@@ -317,7 +343,7 @@ export async function distillIdc(
               optimizer: netOpt,
               optimizerState: netState,
               decay: { kind: "none" },
-              augment: { kind: "dsa", cutmix: cfg.cutmix },
+              augment: idcNetAugment(cfg),
               digits: info.digits,
               rng: itRng.fork(200 + s),
               lossEvery: Number.MAX_SAFE_INTEGER,

@@ -1,5 +1,5 @@
 /**
- * IDM — Improved Distribution Matching (Zhao et al., CVPR 2023; shared/docs/protocols.md §6.1, read
+ * IDM — Improved Distribution Matching (Zhao et al., CVPR 2023; docs/protocols.md §6.1, read
  * against uitrbn/IDM `IDM_cifar10.py` and `command.txt`).
  *
  * - Model queue: starts with `queueStart` random ConvNets, a new one is pushed every `pushEvery`

@@ -1,5 +1,5 @@
 /**
- * K-Center greedy coreset (Sener & Savarese 2018; shared/docs/protocols.md §6.4): per class, a random
+ * K-Center greedy coreset (Sener & Savarese 2018; docs/protocols.md §6.4): per class, a random
  * first sample, then repeatedly the sample whose minimum L2 distance to the selected set is largest,
  * on the flattened embeddings of a trained ConvNet-3.
  */

@@ -1,5 +1,5 @@
 /**
- * MTT's expert buffer (shared/docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
+ * MTT's expert buffer (docs/protocols.md §6.3, mtt-distillation `buffer.py`): ConvNets trained on
  * the real data with SGD (no momentum, no weight decay) and per-sample DSA, with a parameter snapshot
  * at initialisation and after every epoch. Each expert is trained once and cached atomically as
  * safetensors ([epochs + 1, P] f32), keyed by everything that determines it; a buffer of `count`
@@ -12,13 +12,15 @@ import type { Dataset } from "../data/types.ts";
 import type { DsaGroup } from "../data/augment.ts";
 import { ConvNet } from "../models/convnet.ts";
 import { cacheRoot } from "../models/pretrained.ts";
-import { splitForTraining } from "../evaluator/device_data.ts";
+import { splitForTraining, type TrainImages, trainImages } from "../evaluator/device_data.ts";
+import { loadOrFitZca, zcaSplitHost, zcaToDevice } from "../data/zca.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
+import { trainingCodeVersion } from "../results/source_versions.ts";
 import { buildNet, inputSpec } from "./gradient_matching.ts";
 
-/** Bump when expert training changes in a way that changes trajectories. */
+/** The key recipe's version; the training code itself is versioned by its sources (`code`). */
 export const EXPERT_VERSION = "1";
 
 export interface ExpertSpec {
@@ -34,6 +36,8 @@ export interface ExpertSpec {
   /** Train on the first `trainLimit` images of a seeded permutation; null: the whole split. */
   trainLimit: number | null;
   seed: number;
+  /** ZCA whitening of the training images (eps), as MTT's `--zca`; null: the dataset's mean/std space. */
+  zca: number | null;
 }
 
 /** One expert: parameter shapes (ConvNet.parameters() order) and a flat snapshot per epoch boundary. */
@@ -46,6 +50,8 @@ export interface Trajectory {
 export function expertKey(s: ExpertSpec, index: number): string {
   return sha256Hex(canonicalJson({
     v: EXPERT_VERSION,
+    // The code that trains an expert (engine, data, models, evaluator, this module): a change retrains it.
+    code: trainingCodeVersion("baselines/mtt_experts.ts"),
     model: s.model,
     width: s.width,
     dataset: s.dataset.manifest.hash,
@@ -56,6 +62,8 @@ export function expertKey(s: ExpertSpec, index: number): string {
     dsa: [...s.dsaStrategy],
     trainLimit: s.trainLimit,
     seed: s.seed,
+    // Only present when set, so the keys of experts cached before the option existed stay valid.
+    ...(s.zca === null ? {} : { zca: s.zca }),
     index,
   }));
 }
@@ -86,6 +94,21 @@ async function flatSnapshot(params: readonly Tensor[]): Promise<Float32Array> {
   return out;
 }
 
+/** The training split (rows `idx`) ZCA-whitened with the dataset's cached transform (data/zca.ts). */
+async function whitenedForTraining(
+  dataset: Dataset,
+  eps: number,
+  idx?: Int32Array,
+): Promise<{ x: TrainImages; y: Int32Array }> {
+  const z = zcaToDevice((await loadOrFitZca(dataset, { eps })).transform);
+  try {
+    const { data, shape, y } = await zcaSplitHost(z, dataset.train, idx);
+    return { x: trainImages(data, shape), y };
+  } finally {
+    z.dispose();
+  }
+}
+
 /** Trains expert `index` (buffer.py: SGD lr, momentum 0, wd 0, batch 256, per-sample DSA). */
 export async function trainExpert(
   s: ExpertSpec,
@@ -100,7 +123,9 @@ export async function trainExpert(
   const idx = s.trainLimit !== null && s.trainLimit < n
     ? rng.fork(1).permutation(n).slice(0, s.trainLimit)
     : undefined;
-  const { x, y } = splitForTraining(s.dataset, s.dataset.train, idx);
+  const { x, y } = s.zca === null
+    ? splitForTraining(s.dataset, s.dataset.train, idx)
+    : await whitenedForTraining(s.dataset, s.zca, idx);
   try {
     const snapshots = [await flatSnapshot(params)];
     await trainClassifier(net, { x, y }, {

@@ -2,7 +2,7 @@
  * `deno run -A bench/conv_bench.ts [--sweep]`: GFLOPS of the three convolution primitives (forward,
  * input gradient, weight gradient) on WebGPU, by wall clock after `rt.sync()`, best of several
  * rounds (the least disturbed by other load). Default shape: 3×3 128→128, 14×14, batch 64, pad 1
- * (the figure in shared/docs/webgpu-on-cpu.md); also ConvNet-sized layers. `--sweep` tries tiles.
+ * (the figure in docs/webgpu-on-cpu.md); also ConvNet-sized layers. `--sweep` tries tiles.
  */
 import { webgpuBackend } from "../engine/webgpu/backend.ts";
 import { CONV_SOFTWARE, type ConvTuning, setConvTuning } from "../engine/webgpu/extended.ts";

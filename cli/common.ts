@@ -1,11 +1,12 @@
 /** Shared pieces of the `dd` commands: errors, output, default paths, table look-up. */
-import { extname } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import { SPEC_EXTENSIONS, TableCatalog } from "../experiments/user_specs.ts";
 import { Profile } from "../results/types.ts";
 import type { MethodDef } from "../methods/types.ts";
 import { findMethod } from "../methods/registry.ts";
 import { openStore, type ResultsStore, StoreError } from "../results/store.ts";
+import { escapeTerminal } from "../reports/escape.ts";
 
 /** A user-facing failure: main prints its message (one line) and exits with `code`. */
 export class CliError extends Error {
@@ -23,9 +24,22 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** Lines to stderr (progress, notes): stdout stays clean for --json consumers. */
+/**
+ * Lines to stderr (progress, notes): stdout stays clean for --json consumers. Like `say`, control
+ * characters from spec strings (captions, cell ids) are shown escaped, never interpreted by the terminal.
+ */
 export function note(line: string): void {
-  console.error(line);
+  console.error(escapeTerminal(line));
+}
+
+/** The one `error:` line a failed command prints (its message may quote spec strings). */
+export function errorLine(message: string): string {
+  return `error: ${escapeTerminal(message)}`;
+}
+
+/** A line of human-readable output on stdout (JSON goes through printJson, which escapes by itself). */
+export function say(line: string): void {
+  console.log(escapeTerminal(line));
 }
 
 export function parseProfile(text: string): Profile {
@@ -97,6 +111,43 @@ export function openStoreChecked(path: string, create: boolean): ResultsStore {
   } catch (e) {
     if (e instanceof StoreError) throw new CliError(e.message);
     throw e;
+  }
+}
+
+/**
+ * A path a command will write a file to: refused up front (before any work) when it names a folder or
+ * lies under a file. Missing parent folders are fine: the writers create them.
+ */
+export function checkOutputFile(path: string, flag: string): void {
+  const info = statOrNull(path);
+  if (info?.isDirectory) throw new CliError(`${flag} ${path}: is a folder; expected a file path`);
+  blockingAncestor(path, flag);
+}
+
+/** A folder a command will write into: refused up front when it is a file or lies under one. */
+export function checkOutputDir(path: string, flag: string): void {
+  const info = statOrNull(path);
+  if (info && !info.isDirectory) throw new CliError(`${flag} ${path}: is a file; expected a folder`);
+  blockingAncestor(path, flag);
+}
+
+/** The nearest existing ancestor of `path` must be a folder. */
+function blockingAncestor(path: string, flag: string): void {
+  for (let dir = dirname(resolve(path));; dir = dirname(dir)) {
+    const info = statOrNull(dir);
+    if (info) {
+      if (!info.isDirectory) throw new CliError(`${flag} ${path}: ${dir} is a file, not a folder`);
+      return;
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
   }
 }
 

@@ -3,21 +3,21 @@
  * same profile rules as `dd run` and use the runner's distill/evaluate steps, so a number printed here
  * is the number a table run would store.
  */
-import { dirname } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import { type CellPlan, PROFILES, resolveCell, type ResolveOptions } from "../experiments/profiles.ts";
 import { availability, datasetInfo } from "../data/registry.ts";
 import { findMethod, getMethod } from "../methods/registry.ts";
 import type { DistilledSet, MethodDef } from "../methods/types.ts";
 import { DatasetPool } from "../runner/datasets.ts";
-import { distillStep, evalStep, saveWithGrid } from "../runner/pipeline.ts";
-import { loadDistilledSet } from "../runner/distilled_set.ts";
+import { distillStep, evalStep, gridPathFor, saveWithGrid } from "../runner/pipeline.ts";
+import { fitSetToDataset, loadDistilledSet } from "../runner/distilled_set.ts";
 import { codeVersionFor } from "../runner/version.ts";
 import { defaultEvaluate, initWebGpu } from "../runner/engine_setup.ts";
 import { statusReporter, stderrStatus } from "../runner/progress.ts";
 import { summarize } from "../results/stats.ts";
 import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
 import {
+  checkOutputFile,
   checkOverrides,
   CliError,
   note,
@@ -26,6 +26,7 @@ import {
   parsePositiveInt,
   parseProfile,
   printJson,
+  say,
 } from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";
 import { CmiConfig, measureCmi, splitConfig } from "../baselines/cmi.ts";
@@ -84,6 +85,8 @@ export interface EvalFlags {
   profile: string;
   seed: string;
   evalEpochs?: string;
+  /** Resample a set of another image size to the dataset's (recorded as a substitution). */
+  resize?: boolean;
   json?: boolean;
 }
 
@@ -135,6 +138,11 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   );
   if (plan.resolved.dataset !== flags.dataset) {
     throw new CliError(`dataset "${flags.dataset}" is not available`);
+  }
+  if (fileSet) {
+    const fitted = fitSetToDataset(fileSet, flags.set, plan.datasetLoad, { resize: flags.resize ?? false });
+    fileSet = fitted.set;
+    if (fitted.substitution) plan.resolved.substitutions.push(fitted.substitution);
   }
   printSubstitutions(plan);
 
@@ -207,13 +215,13 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   }
   const last = summary.lastTestAcc, sel = summary.testAccAtBestHoldout;
   const pm = (x: { mean: number; std: number | null }) => `${x.mean.toFixed(2)} ± ${(x.std ?? 0).toFixed(2)}`;
-  console.log(
+  say(
     `${flags.dataset} ${random ? `random IPC ${ipc} (seed ${seed})` : flags.set} → ${plan.resolved.model}, ` +
       `protocol ${flags.protocol} @ ${profile}, ${repeats} repeat(s)`,
   );
-  console.log(`test accuracy (last epoch):          ${pm(last)} %`);
-  console.log(`test accuracy (holdout-selected):    ${pm(sel)} %`);
-  console.log(`per repeat (last epoch): ${runs.map((x) => x.metrics.lastTestAcc.toFixed(2)).join(", ")}`);
+  say(`test accuracy (last epoch):          ${pm(last)} %`);
+  say(`test accuracy (holdout-selected):    ${pm(sel)} %`);
+  say(`per repeat (last epoch): ${runs.map((x) => x.metrics.lastTestAcc.toFixed(2)).join(", ")}`);
 }
 
 export interface DistillFlags {
@@ -239,6 +247,10 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
   checkDataset(flags.dataset);
   const overrides = parseAssignments(flags.set ?? []);
   checkOverrides(method, overrides, flags.dataset, ipc);
+  // Where the set goes is checked before distilling: a bad path must not cost the run, nor leave a PNG.
+  const png = gridPathFor(flags.out);
+  checkOutputFile(flags.out, "--out");
+  checkOutputFile(png, "--out (its PNG grid)");
   const plan = resolveOne(
     { method: method.id, dataset: flags.dataset, ipc, model: "convnet3", protocol: "dc" },
     profile,
@@ -271,9 +283,7 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
     throw e;
   });
   status("");
-  await Deno.mkdir(dirname(flags.out) || ".", { recursive: true });
-  const artifact = await saveWithGrid(flags.out, out.set);
-  const png = flags.out.replace(/\.safetensors$/, "") + ".png";
+  const { artifact } = await saveWithGrid(flags.out, out.set);
   if (flags.json) {
     printJson({
       out: flags.out,
@@ -291,11 +301,11 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
     });
     return;
   }
-  console.log(
+  say(
     `${method.id} ${flags.dataset} IPC ${ipc} seed ${seed} @ ${profile}: ${out.set.shape[0]} images in ` +
       `${out.seconds.toFixed(1)}s → ${flags.out} (+ ${png})`,
   );
-  for (const [k, v] of Object.entries(out.metrics)) console.log(`  ${k}: ${v}`);
+  for (const [k, v] of Object.entries(out.metrics)) say(`  ${k}: ${v}`);
 }
 
 export interface CmiFlags {
@@ -337,6 +347,7 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
     profile,
     {},
   );
+  sets.forEach((s, i) => fitSetToDataset(s, flags.set[i], plan.datasetLoad));
   await initWebGpu();
   const data = await new DatasetPool().prepare(plan.datasetLoad, plan.holdoutPerClass);
   const cfg = CmiConfig.parse(splitConfig(plan.resolved.methodConfig as CmiConfig).cmi);
@@ -348,5 +359,5 @@ export async function cmiCommand(flags: CmiFlags): Promise<void> {
   }
   status("");
   if (flags.json) printJson({ dataset: flags.dataset, profile, extractor: cfg.cmiExtractor, rows });
-  else for (const r of rows) console.log(`${r.cmi.toFixed(6)}  ${r.set}`);
+  else for (const r of rows) say(`${r.cmi.toFixed(6)}  ${r.set}`);
 }

@@ -5,7 +5,7 @@
 import type { TableSpec } from "../experiments/schema.ts";
 import { listMethods, tablesUsing } from "../methods/registry.ts";
 import { availability, listDatasets } from "../data/registry.ts";
-import { catalog, type CatalogOptions, findTableOrFail, printJson } from "./common.ts";
+import { catalog, type CatalogOptions, findTableOrFail, printJson, say } from "./common.ts";
 
 export interface TableRow {
   id: string;
@@ -32,9 +32,9 @@ export async function tablesCommand(opts: CatalogOptions & { json?: boolean }): 
   const rows = (await catalog(opts)).all().map(tableRow);
   if (opts.json) return printJson(rows);
   const w = Math.max(...rows.map((r) => r.id.length));
-  console.log(`${"table".padEnd(w)}  cells  numbers  claims  caption`);
+  say(`${"table".padEnd(w)}  cells  numbers  claims  caption`);
   for (const r of rows) {
-    console.log(
+    say(
       `${r.id.padEnd(w)}  ${String(r.cells).padStart(5)}  ${String(r.claimed).padStart(7)}  ` +
         `${String(r.claims).padStart(6)}  ${
           r.caption.length > 70 ? r.caption.slice(0, 69) + "…" : r.caption
@@ -46,28 +46,28 @@ export async function tablesCommand(opts: CatalogOptions & { json?: boolean }): 
 export async function showCommand(id: string, opts: CatalogOptions & { json?: boolean }): Promise<void> {
   const t = await findTableOrFail(await catalog(opts), id);
   if (opts.json) return printJson(t);
-  console.log(`${t.id} — ${t.table}: ${t.caption}`);
-  console.log(`source: ${t.source}`);
-  console.log(
+  say(`${t.id} — ${t.table}: ${t.caption}`);
+  say(`source: ${t.source}`);
+  say(
     `protocol: ${t.protocol.evaluator}; selection ${t.protocol.selection}; ` +
       `repeats ${t.protocol.repeats ?? "not stated"}`,
   );
-  console.log(`  ${t.protocol.details}`);
-  console.log(`\n${t.cells.length} cell(s):`);
+  say(`  ${t.protocol.details}`);
+  say(`\n${t.cells.length} cell(s):`);
   for (const c of t.cells) {
     const claimed = c.claimed
       ? `${c.claimed.mean}${c.claimed.std !== null ? ` ± ${c.claimed.std}` : ""}`
       : "—";
-    console.log(
+    say(
       `  ${c.id.padEnd(40)} ${c.method.padEnd(14)} ${c.dataset.padEnd(13)} ` +
         `${(c.ipc === null ? "full" : `ipc${c.ipc}`).padEnd(7)} ${c.model.padEnd(18)} ${
           c.protocol.padEnd(8)
         } ${claimed}`,
     );
   }
-  console.log(`\n${t.claims.length} claim(s):`);
-  for (const c of t.claims) console.log(`  [${c.kind}] ${c.id}: ${c.text} (${c.source})`);
-  for (const n of t.notes ?? []) console.log(`note: ${n}`);
+  say(`\n${t.claims.length} claim(s):`);
+  for (const c of t.claims) say(`  [${c.kind}] ${c.id}: ${c.text} (${c.source})`);
+  for (const n of t.notes ?? []) say(`note: ${n}`);
 }
 
 export interface MethodRow {
@@ -93,7 +93,7 @@ export function methodsCommand(opts: { json?: boolean }): void {
   if (opts.json) return printJson(rows);
   const w = Math.max(...rows.map((r) => r.id.length));
   for (const r of rows) {
-    console.log(
+    say(
       `${r.id.padEnd(w)}  ${r.implemented ? "implemented    " : "not implemented"}  ` +
         `${r.tables.length} table(s)${r.implemented ? "" : ` — ${r.reason ?? ""}`}`,
     );
@@ -133,7 +133,7 @@ export function datasetsCommand(opts: { json?: boolean }): void {
   const w = Math.max(...rows.map((r) => r.id.length));
   for (const r of rows) {
     const s = r.shape;
-    console.log(
+    say(
       `${r.id.padEnd(w)}  ${String(r.classes).padStart(4)} classes  ${s.channels}×${s.height}×${s.width}`
         .padEnd(w + 30) +
         `  ${r.source.padEnd(8)}  ${r.available ? "available" : "missing  "}  ${r.reason}`,

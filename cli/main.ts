@@ -4,7 +4,7 @@
  * and a non-zero exit status.
  */
 import { Command, CommanderError, Option } from "commander";
-import { CliError, collect, DEFAULT_ARTIFACTS, DEFAULT_REPORTS, DEFAULT_STORE } from "./common.ts";
+import { CliError, collect, DEFAULT_ARTIFACTS, DEFAULT_REPORTS, DEFAULT_STORE, errorLine } from "./common.ts";
 import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./info.ts";
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
@@ -126,6 +126,10 @@ export function buildProgram(): Command {
     .addOption(new Option("--profile <profile>", PROFILE_HELP).default("quick"))
     .option("--seed <n>", "seed of the random subset", "0")
     .option("--eval-epochs <n>", "evaluator epochs instead of the profile's budget")
+    .option(
+      "--resize",
+      "resample a set of another image size to the dataset's (bilinear; recorded as a substitution)",
+    )
     .option("--json", "per-repeat metrics and mean ± std as JSON")
     .action((o) => evalCommand(o));
 
@@ -180,13 +184,13 @@ export async function main(args: string[]): Promise<number> {
       return e.exitCode;
     }
     if (e instanceof CliError) {
-      console.error(`error: ${e.message}`);
+      console.error(errorLine(e.message));
       return e.code;
     }
     // Anything else (a malformed store, a spec error, a loader error) is still one message, not a trace,
     // unless DD_DEBUG asks for the trace.
     if (Deno.env.get("DD_DEBUG")) console.error(e);
-    else console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    else console.error(errorLine(e instanceof Error ? e.message : String(e)));
     return 1;
   }
 }

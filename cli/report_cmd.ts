@@ -8,6 +8,8 @@ import { codeVersionFor } from "../runner/version.ts";
 import type { CellRepeatResult, MetricName, Profile } from "../results/types.ts";
 import { METRIC_NAMES } from "../results/types.ts";
 import { StoreError } from "../results/store.ts";
+import { writeTextFileAtomic } from "../data/atomic.ts";
+import { closeMatches } from "../runner/suggest.ts";
 import { writeReports, type WrittenReports } from "../reports/write.ts";
 import type { ImageGridEmbed } from "../reports/html.ts";
 import type { MethodStatus } from "../reports/model.ts";
@@ -15,6 +17,8 @@ import { compareResults, filterByGitSha, renderComparisonMarkdown } from "../rep
 import {
   catalog,
   type CatalogOptions,
+  checkOutputDir,
+  checkOutputFile,
   CliError,
   DEFAULT_REPORTS,
   DEFAULT_STORE,
@@ -23,6 +27,7 @@ import {
   openStoreChecked,
   parseProfile,
   printJson,
+  say,
 } from "./common.ts";
 
 /** Most faithful first: a report shows the best evidence the store has. */
@@ -44,15 +49,17 @@ export interface WriteTableReportsInput {
   storePath: string;
   outDir: string;
   catalog?: CatalogOptions;
+  /** A store that does not exist reads as empty (after a run that stored nothing, e.g. nothing runnable). */
+  missingStoreIsEmpty?: boolean;
 }
 
 export async function writeTableReports(i: WriteTableReportsInput): Promise<WrittenReports> {
-  const store = openStoreChecked(i.storePath, false);
+  const store = i.missingStoreIsEmpty && !isFile(i.storePath) ? null : openStoreChecked(i.storePath, false);
   try {
     const inputs = [];
     const images = new Map<string, ImageGridEmbed[]>();
     for (const spec of i.tables) {
-      const results = store.list({ tableId: spec.id });
+      const results = store?.list({ tableId: spec.id }) ?? [];
       const profile = i.profile ?? PROFILE_PREFERENCE.find((p) =>
         results.some((r) => r.resolved.profile === p)
       ) ??
@@ -62,7 +69,7 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
     }
     return await writeReports({ outDir: i.outDir, tables: inputs, images });
   } finally {
-    store.close();
+    store?.close();
   }
 }
 
@@ -135,6 +142,7 @@ export async function reportCommand(
 ): Promise<void> {
   const storePath = flags.store ?? DEFAULT_STORE;
   const profile = flags.profile !== undefined ? parseProfile(flags.profile) : undefined;
+  checkOutputDir(flags.out ?? DEFAULT_REPORTS, "--out");
   const cat = await catalog(flags);
   let tables: TableSpec[];
   if (tableId !== undefined) {
@@ -176,9 +184,9 @@ export async function reportCommand(
     return;
   }
   for (const t of written.tables) {
-    console.log(`${t.tableId} (${t.report.profile}): ${t.markdown}, ${t.html}`);
+    say(`${t.tableId} (${t.report.profile}): ${t.markdown}, ${t.html}`);
   }
-  console.log(`index: ${written.index.markdown}, ${written.index.html}`);
+  say(`index: ${written.index.markdown}, ${written.index.html}`);
 }
 
 function isFile(path: string): boolean {
@@ -226,7 +234,7 @@ export function compareCommand(
   }
   const c = compareResults(base, head, metric ? { metric } : {});
   if (flags.json) printJson(c);
-  else console.log(renderComparisonMarkdown(c, { base: a, head: b }));
+  else say(renderComparisonMarkdown(c, { base: a, head: b }));
   if (flags.failOnRegression && (c.counts.regression ?? 0) > 0) {
     throw new CliError(`${c.counts.regression} regression(s)`);
   }
@@ -235,6 +243,8 @@ export function compareCommand(
 export function mergeCommand(from: string[], flags: { store?: string; json?: boolean }): void {
   const into = flags.store ?? DEFAULT_STORE;
   for (const f of from) if (!isFile(f)) throw new CliError(`results store ${f}: no such file`);
+  // Every source is read (and validated) before the target is opened: a bad source creates no store.
+  for (const f of from) openStoreChecked(f, false).close();
   const store = openStoreChecked(into, true);
   const counts: { from: string; added: number; skipped: number }[] = [];
   try {
@@ -249,15 +259,31 @@ export function mergeCommand(from: string[], flags: { store?: string; json?: boo
     store.close();
   }
   if (flags.json) return printJson({ into, merged: counts });
-  for (const c of counts) console.log(`${c.from} → ${into}: ${c.added} added, ${c.skipped} already present`);
+  for (const c of counts) say(`${c.from} → ${into}: ${c.added} added, ${c.skipped} already present`);
 }
 
 export async function exportCommand(flags: { store?: string; out?: string; table?: string }): Promise<void> {
-  let rows = readAll(flags.store ?? DEFAULT_STORE);
-  if (flags.table !== undefined) rows = rows.filter((r) => r.resolved.tableId === flags.table);
+  const storePath = flags.store ?? DEFAULT_STORE;
+  if (flags.out) checkOutputFile(flags.out, "--out");
+  let rows = readAll(storePath);
+  if (flags.table !== undefined) {
+    const tables = [...new Set(rows.map((r) => r.resolved.tableId))];
+    rows = rows.filter((r) => r.resolved.tableId === flags.table);
+    if (rows.length === 0) {
+      const near = closeMatches(flags.table, tables);
+      throw new CliError(
+        `--table ${flags.table}: no results of that table in ${storePath}` +
+          (tables.length === 0
+            ? " (the store is empty)"
+            : near.length > 0
+            ? `; close: ${near.join(", ")}`
+            : `; it holds ${tables.slice(0, 8).join(", ")}${tables.length > 8 ? ", …" : ""}`),
+      );
+    }
+  }
   const text = JSON.stringify(rows, null, 2) + "\n";
   if (flags.out) {
-    await Deno.writeTextFile(flags.out, text);
+    await writeTextFileAtomic(flags.out, text);
     note(`${rows.length} result(s) → ${flags.out}`);
   } else {
     await Deno.stdout.write(new TextEncoder().encode(text));

@@ -7,11 +7,14 @@ import type { TableSpec } from "../experiments/schema.ts";
 import {
   catalog,
   type CatalogOptions,
+  checkOutputDir,
+  checkOutputFile,
   CliError,
   DEFAULT_ARTIFACTS,
   DEFAULT_REPORTS,
   DEFAULT_STORE,
   findTableOrFail,
+  note,
   parseMethodAssignments,
   parsePositiveInt,
   parseProfile,
@@ -57,6 +60,14 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
     ? undefined
     : parsePositiveInt(flags.evalEpochs, "--eval-epochs");
   const storePath = flags.store ?? DEFAULT_STORE;
+  const reportDir = flags.report === undefined || flags.report === false
+    ? null
+    : typeof flags.report === "string"
+    ? flags.report
+    : DEFAULT_REPORTS;
+  // Checked before the run: a report folder that cannot be written should not cost a run first.
+  if (reportDir !== null) checkOutputDir(reportDir, "--report");
+  checkOutputFile(storePath, "--store");
   const summary = await withInterrupt((signal) => {
     const status = stderrStatus();
     return runTable(table, {
@@ -71,26 +82,20 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
       dryRun: flags.dryRun ?? false,
       log: (line) => {
         status(""); // the status line is overwritten, then the log line printed where it was
-        console.error(line);
+        note(line);
       },
     });
   });
   if (flags.dryRun) {
     if (flags.json) printJson(summary);
-    console.error(
+    note(
       `${summary.tableId} @ ${summary.profile}: dry run, ${summary.toRun.length} repeat(s) would run, ` +
         `${summary.alreadyDone} already done`,
     );
     return;
   }
-  if (flags.report !== undefined && flags.report !== false && !summary.interrupted) {
-    await reportAfterRun(
-      table,
-      profile,
-      storePath,
-      typeof flags.report === "string" ? flags.report : DEFAULT_REPORTS,
-      flags,
-    );
+  if (reportDir !== null && !summary.interrupted) {
+    await reportAfterRun(table, profile, storePath, reportDir, flags);
   }
   finish(summary, flags.json ?? false);
 }
@@ -102,23 +107,31 @@ async function reportAfterRun(
   outDir: string,
   cat: CatalogOptions,
 ): Promise<void> {
-  const written = await writeTableReports({ tables: [table], profile, storePath, outDir, catalog: cat });
-  for (const t of written.tables) console.error(`report: ${t.markdown}, ${t.html}`);
+  const written = await writeTableReports({
+    tables: [table],
+    profile,
+    storePath,
+    outDir,
+    catalog: cat,
+    missingStoreIsEmpty: true,
+  });
+  for (const t of written.tables) note(`report: ${t.markdown}, ${t.html}`);
 }
 
 /** Summary to stdout (JSON) or stderr, and the exit status: 130 interrupted, 1 failures. */
 function finish(s: RunSummary, json: boolean): void {
   if (json) printJson(s);
   const notRunnable = s.skipped.length;
-  console.error(
+  note(
     `${s.tableId} @ ${s.profile}: ${s.completed} repeat(s) run, ${s.alreadyDone} already done, ` +
+      (s.doneElsewhere ? `${s.doneElsewhere} run by another process, ` : "") +
       `${s.failed.length} failed, ${notRunnable} cell(s) not runnable; ${Math.round(s.seconds)}s`,
   );
   if (notRunnable && !json) {
     const byReason = new Map<string, number>();
     for (const k of s.skipped) byReason.set(k.reason, (byReason.get(k.reason) ?? 0) + 1);
     for (const [reason, n] of [...byReason].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
-      console.error(`  not runnable (${n}): ${reason.length > 200 ? reason.slice(0, 199) + "…" : reason}`);
+      note(`  not runnable (${n}): ${reason.length > 200 ? reason.slice(0, 199) + "…" : reason}`);
     }
   }
   if (s.interrupted) throw new CliError("interrupted; completed repeats are stored, rerun to continue", 130);

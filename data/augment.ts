@@ -1,5 +1,5 @@
 /**
- * Differentiable augmentations on NHWC device tensors (shared/docs/protocols.md §2, §4, §6.2, §7).
+ * Differentiable augmentations on NHWC device tensors (docs/protocols.md §2, §4, §6.2, §7).
  *
  * Geometric transforms (flip, crop, scale, rotate, random-resized-crop) are affine grid samples or
  * index gathers, so gradients reach the images (DSA/IDC need that). Every random draw comes from a
@@ -90,6 +90,29 @@ function affineEach(x: Tensor, theta: (s: number) => number[]): Tensor {
 
 const perSample = (v: ArrayLike<number>) => tensor(v, [v.length, 1, 1, 1]);
 
+export type DsaMode = "S" | "M" | "idc";
+
+/** The groups IDC's DiffAug draws one of per call; the others (flip, color, cutout) run every call. */
+const IDC_ONE_OF: readonly DsaGroup[] = ["crop", "scale", "rotate"];
+
+/** The groups a call applies, in order, given the call's uniform `choice` (see DsaOptions.mode). */
+export function dsaGroupsFor(groups: readonly DsaGroup[], mode: DsaMode, choice: number): DsaGroup[] {
+  if (groups.length === 0) return [];
+  const pick = (from: readonly DsaGroup[]) =>
+    from[Math.min(from.length - 1, Math.floor(choice * from.length))];
+  switch (mode) {
+    case "S":
+      return [pick(groups)];
+    case "M":
+      return [...groups];
+    case "idc": {
+      const one = groups.filter((g) => IDC_ONE_OF.includes(g));
+      const listed = (g: DsaGroup) => (groups.includes(g) ? [g] : []);
+      return [...listed("flip"), ...listed("color"), ...(one.length ? [pick(one)] : []), ...listed("cutout")];
+    }
+  }
+}
+
 export interface DsaOptions {
   strategy?: readonly DsaGroup[];
   params?: DsaParams;
@@ -97,8 +120,12 @@ export interface DsaOptions {
   siamese: boolean;
   /** Digits are never flipped. */
   noFlip?: boolean;
-  /** DSA's mode 'S' applies one randomly chosen group per call; 'M' applies all listed groups in order. */
-  mode?: "S" | "M";
+  /**
+   * DSA's mode 'S' applies one randomly chosen group per call; 'M' applies all listed groups in order;
+   * 'idc' is IDC's `DiffAug` default (not its `single` mode): flip, then color, then exactly one of the
+   * listed crop/scale/rotate (drawn per call), then cutout, each of flip/color/cutout only when listed.
+   */
+  mode?: DsaMode;
   /**
    * In [0, 1] (default 1): every drawn transform is moved towards the identity, p ← id + s·(p − id)
    * (brightness offset, saturation/contrast factors, scale factors, angle; crop shifts and the
@@ -110,9 +137,10 @@ export interface DsaOptions {
 
 /**
  * DSA (Zhao & Bilen 2021, `DiffAugment`) on normalised NHWC images. With mode 'S' (the reference
- * default) one group is chosen per call from the strategy; 'color' is brightness → saturation →
- * contrast. The number of draws per call is fixed, so two calls with equal seeds draw equal
- * parameters; Siamese calls draw one parameter set regardless of the batch size.
+ * default) one group is chosen per call from the strategy; mode 'idc' is IDC's DiffAug (see
+ * DsaOptions.mode); 'color' is brightness → saturation → contrast. The number of draws per call is
+ * fixed, so two calls with equal seeds draw equal parameters; Siamese calls draw one parameter set
+ * regardless of the batch size.
  */
 export function dsa(x: Tensor, rng: Rng, opts: DsaOptions): Tensor {
   const p = opts.params ?? DSA_DEFAULTS;
@@ -122,12 +150,8 @@ export function dsa(x: Tensor, rng: Rng, opts: DsaOptions): Tensor {
   if (opts.noFlip) groups = groups.filter((g) => g !== "flip");
   const d = Draws.make(rng, x.shape[0], opts.siamese);
   const choice = rng.hostUniform(1)[0];
-  if (groups.length === 0) return x;
-  const apply = (opts.mode ?? "S") === "S"
-    ? [groups[Math.min(groups.length - 1, Math.floor(choice * groups.length))]]
-    : groups;
   let y = x;
-  for (const g of apply) y = dsaGroup(y, g, d, p, strength);
+  for (const g of dsaGroupsFor(groups, opts.mode ?? "S", choice)) y = dsaGroup(y, g, d, p, strength);
   return y;
 }
 

@@ -3,8 +3,8 @@
  * ndims uint32 sizes, then the data. We accept only unsigned-byte data (type 0x08), 3-D images (magic
  * 0x00000803) and 1-D labels (magic 0x00000801), and insist the file is exactly as long as its header says.
  */
-import { DatasetError } from "./errors.ts";
-import { gunzipIfNeeded } from "./compression.ts";
+import { DatasetError, errorText } from "./errors.ts";
+import { gunzipIfNeeded, gunzipPrefix, isGzip } from "./compression.ts";
 import { firstExisting, join, readBytes } from "./fsutil.ts";
 import type { Split } from "./types.ts";
 
@@ -19,8 +19,15 @@ export interface IdxArray {
 
 const hex = (n: number): string => "0x" + n.toString(16).padStart(8, "0");
 
-/** Parse one (already decompressed) IDX file; `kind` fixes the expected magic number. */
-export function parseIdx(bytes: Uint8Array, file: string, kind: "images" | "labels"): IdxArray {
+/**
+ * The header of an IDX file (its first bytes suffice): magic number and dimensions. `kind` fixes the
+ * expected magic number.
+ */
+export function parseIdxHeader(
+  bytes: Uint8Array,
+  file: string,
+  kind: "images" | "labels",
+): { dims: number[]; headerBytes: number } {
   const expectedMagic = kind === "images" ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
   if (bytes.length < 4) {
     throw new DatasetError(`${file}: truncated IDX file (${bytes.length} bytes, no magic number)`, file);
@@ -43,8 +50,19 @@ export function parseIdx(bytes: Uint8Array, file: string, kind: "images" | "labe
   if (dims.some((d) => d === 0)) {
     throw new DatasetError(`${file}: IDX dimensions ${dims.join("×")} contain a zero`, file);
   }
-  const payload = dims.reduce((a, b) => a * b, 1);
-  const expectedBytes = headerBytes + payload;
+  return { dims, headerBytes };
+}
+
+/** Bytes an IDX file with this header must have, header included. */
+function idxFileBytes(h: { dims: number[]; headerBytes: number }): number {
+  return h.headerBytes + h.dims.reduce((a, b) => a * b, 1);
+}
+
+/** Parse one (already decompressed) IDX file; `kind` fixes the expected magic number. */
+export function parseIdx(bytes: Uint8Array, file: string, kind: "images" | "labels"): IdxArray {
+  const header = parseIdxHeader(bytes, file, kind);
+  const { dims, headerBytes } = header;
+  const expectedBytes = idxFileBytes(header);
   if (bytes.length < expectedBytes) {
     throw new DatasetError(
       `${file}: truncated IDX file: ${bytes.length} bytes, but the header (${dims.join("×")}) needs ` +
@@ -60,6 +78,61 @@ export function parseIdx(bytes: Uint8Array, file: string, kind: "images" | "labe
     );
   }
   return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/**
+ * Checks an IDX file (plain or gzip) without reading its data: the header's magic number and dimensions,
+ * and that the file holds exactly as many bytes as they imply (for gzip, the uncompressed size its trailer
+ * records, modulo 2^32 as gzip stores it). Returns the dimensions; throws DatasetError naming the file.
+ */
+export function checkIdxFile(path: string, kind: "images" | "labels"): number[] {
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(path, { read: true });
+  } catch (e) {
+    throw new DatasetError(`cannot read ${path} (IDX ${kind}): ${errorText(e)}`, path, { cause: e });
+  }
+  try {
+    const size = f.statSync().size;
+    const head = readAt(f, 0, Math.min(size, 4096));
+    if (!isGzip(head)) {
+      const header = parseIdxHeader(head, path, kind);
+      const want = idxFileBytes(header);
+      if (size !== want) {
+        throw new DatasetError(
+          `${path}: ${size} bytes, but its IDX header (${header.dims.join("×")}) needs exactly ${want}`,
+          path,
+        );
+      }
+      return header.dims;
+    }
+    const header = parseIdxHeader(gunzipPrefix(head, path), path, kind);
+    const want = idxFileBytes(header);
+    const tail = size >= 18 ? readAt(f, size - 4, 4) : new Uint8Array(0);
+    const isize = tail.length === 4 ? new DataView(tail.buffer).getUint32(0, true) : -1;
+    if (isize !== want % 2 ** 32) {
+      throw new DatasetError(
+        `${path}: the gzip trailer records ${isize < 0 ? "no size" : `${isize} bytes`}, but the IDX ` +
+          `header (${header.dims.join("×")}) needs ${want} (truncated or corrupt file)`,
+        path,
+      );
+    }
+    return header.dims;
+  } finally {
+    f.close();
+  }
+}
+
+function readAt(f: Deno.FsFile, offset: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  f.seekSync(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < length) {
+    const n = f.readSync(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }
 
 /** Read an IDX file, gunzipping it when it is gzip (detected by content, not by name). */

@@ -2,9 +2,9 @@
  * MNIST and Fashion-MNIST: the official IDX files (plain or .gz) from the first folder that holds all four.
  * The user's data root is searched first, so a user copy always wins over the copy ddrepro installs.
  */
-import { DatasetError } from "./errors.ts";
+import { DatasetError, errorText } from "./errors.ts";
 import { basename } from "./fsutil.ts";
-import { findIdxFiles, IDX_FILES, loadIdxSplit } from "./idx.ts";
+import { checkIdxFile, findIdxFiles, IDX_FILES, loadIdxSplit } from "./idx.ts";
 import { buildManifest } from "./manifest.ts";
 import type { DatasetDef, LoadContext } from "./def.ts";
 import type { Availability, Dataset, DatasetInfo } from "./types.ts";
@@ -33,12 +33,60 @@ function locate(spec: IdxDatasetSpec, dataRoot: string) {
   return { candidate: null, paths: null, searched };
 }
 
+/** Verdicts by file identity (path, inode, size, mtime): planning asks for availability once per cell. */
+const checked = new Map<string, string | null>();
+
+/** Why the four files cannot be this dataset's (headers, sizes, image shape, counts), or null. */
+function headerProblem(info: DatasetInfo, p: Record<keyof typeof IDX_FILES, string>): string | null {
+  const key = JSON.stringify([info.id, ...Object.values(p).map((f) => [f, fileStamp(f)])]);
+  const known = checked.get(key);
+  if (known !== undefined) return known;
+  const problem = checkHeaders(info, p);
+  checked.set(key, problem);
+  return problem;
+}
+
+function fileStamp(path: string): [number | null, number, number] | null {
+  try {
+    const s = Deno.statSync(path);
+    return [s.ino, s.size, s.mtime?.getTime() ?? 0];
+  } catch {
+    return null;
+  }
+}
+
+function checkHeaders(info: DatasetInfo, p: Record<keyof typeof IDX_FILES, string>): string | null {
+  try {
+    for (const [images, labels] of [[p.trainImages, p.trainLabels], [p.testImages, p.testLabels]]) {
+      const [n, h, w] = checkIdxFile(images, "images");
+      const [m] = checkIdxFile(labels, "labels");
+      if (h !== info.shape.height || w !== info.shape.width) {
+        return `${images}: images are ${h}×${w}, expected ${info.shape.height}×${info.shape.width}`;
+      }
+      if (n !== m) return `${images} holds ${n} images but ${labels} ${m} labels`;
+    }
+    return null;
+  } catch (e) {
+    return errorText(e);
+  }
+}
+
 export function idxDataset(spec: IdxDatasetSpec): DatasetDef {
   const { info } = spec;
 
   const availability = (dataRoot: string): Availability => {
     const found = locate(spec, dataRoot);
-    if (found.candidate) {
+    if (found.candidate && found.paths) {
+      // The folder the loader would read: its headers must describe this dataset, or loading would fail.
+      const problem = headerProblem(info, found.paths);
+      if (problem !== null) {
+        return {
+          available: false,
+          location: found.candidate.dir,
+          reason: `${info.name}: the IDX files in ${found.candidate.dir} (${found.candidate.label}) are ` +
+            `damaged: ${problem}. ${spec.howToGet(dataRoot)}`,
+        };
+      }
       return {
         available: true,
         location: found.candidate.dir,

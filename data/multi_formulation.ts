@@ -1,5 +1,5 @@
 /**
- * Multi-formulation (IDC's "partition and expand", IDM's factor-2 quadrants; shared/docs/protocols.md
+ * Multi-formulation (IDC's "partition and expand", IDM's factor-2 quadrants; docs/protocols.md
  * §6.1, §6.2): one stored image holds f×f downsized images in a grid; decoding splits the grid and
  * upsamples every cell bilinearly back to the full size, so a budget of N stored images trains on
  * f²·N images. Built only from engine ops (pad, slice, concat, resize), so decoding is differentiable

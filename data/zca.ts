@@ -181,22 +181,58 @@ export async function zcaSplitToDevice(
   split: Split,
   idx?: Int32Array,
 ): Promise<{ x: Tensor; y: Int32Array }> {
+  const { data, shape, y } = await zcaSplitHost(z, split, idx);
+  return { x: tensor(data, shape), y };
+}
+
+/**
+ * Whitened rows of a split on the host (NHWC f32), whitened on the device in chunks that fit one
+ * binding; training sets larger than one binding stay on the host (evaluator/device_data.ts).
+ */
+export async function zcaSplitHost(
+  z: ZcaDevice,
+  split: Split,
+  idx?: Int32Array,
+): Promise<{ data: Float32Array; shape: [number, number, number, number]; y: Int32Array }> {
   const { height: h, width: w, channels: c } = z.transform.shape, d = h * w * c;
   const ids = idx ?? Int32Array.from({ length: split.count }, (_, i) => i);
   const out = new Float32Array(ids.length * d);
   const rows = Math.max(1, Math.floor(CHUNK_ELEMENTS / d));
   for (let start = 0; start < ids.length; start += rows) {
     const b = Math.min(rows, ids.length - start);
-    const chunk = new Float32Array(b * d);
-    for (let i = 0; i < b; i++) {
-      const src = ids[start + i] * d;
-      for (let k = 0; k < d; k++) chunk[i * d + k] = split.images[src + k] / 255;
-    }
-    const y = tidy(() => applyZca(z, tensor(chunk, [b, h, w, c])));
+    const y = zcaRowsToDevice(z, split, ids.subarray(start, start + b));
     out.set(await y.f32(), start * d);
     y.dispose();
   }
-  return { x: tensor(out, [ids.length, h, w, c]), y: Int32Array.from(ids, (i) => split.labels[i]) };
+  return { data: out, shape: [ids.length, h, w, c], y: Int32Array.from(ids, (i) => split.labels[i]) };
+}
+
+/**
+ * Rows `idx` of a split, whitened on the device in one go (no readback): for per-class pools and
+ * mini-batches whose [n, D] images fit one binding. Pixels are scaled to [0, 1] first (ToTensor()).
+ */
+export function zcaRowsToDevice(z: ZcaDevice, split: Split, idx: Int32Array): Tensor {
+  const { height: h, width: w, channels: c } = z.transform.shape, d = h * w * c;
+  const out = new Float32Array(idx.length * d);
+  idx.forEach((i, k) => {
+    for (let j = 0; j < d; j++) out[k * d + j] = split.images[i * d + j] / 255;
+  });
+  return tidy(() => applyZca(z, tensor(out, [idx.length, h, w, c])));
+}
+
+/**
+ * How a distilled set records that its images live in ZCA-whitened space (meta `extra.zca`), so its
+ * evaluation whitens the held-out and test images with the same transform.
+ */
+export function zcaTag(eps: number): string {
+  return `whitened eps=${eps}`;
+}
+
+/** The eps of a set whitened as `zcaTag` records it; null for sets in the dataset's mean/std space. */
+export function zcaEpsOf(tag: string | undefined): number | null {
+  const m = /^whitened eps=([0-9.eE+-]+)$/.exec(tag ?? "");
+  const eps = m ? Number(m[1]) : NaN;
+  return Number.isFinite(eps) && eps >= 0 ? eps : null;
 }
 
 // ---------------------------------------------------------------- save / load / cache

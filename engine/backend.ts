@@ -3,7 +3,7 @@
  * of these; the WebGPU backend runs them as WGSL kernels and the CPU backend is the plain TypeScript
  * reference the kernels are tested against. Image tensors are NHWC and conv weights OHWI
  * ([out, kh, kw, in/groups]): the layout that is fastest for implicit-GEMM convolution on llvmpipe
- * (see shared/docs/webgpu-on-cpu.md); files on disk keep PyTorch's NCHW and convert at the edge.
+ * (see docs/webgpu-on-cpu.md); files on disk keep PyTorch's NCHW and convert at the edge.
  */
 import type { Expr } from "./expr.ts";
 import type { Shape } from "./shape.ts";

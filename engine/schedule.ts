@@ -1,7 +1,7 @@
 /**
  * Learning-rate schedules as pure functions t → lr, stored as data (a zod-validated discriminated
  * union) so protocols and results can record exactly which schedule ran. `t` is whatever unit the
- * reference steps its scheduler in — epochs for every evaluator in shared/docs/protocols.md, steps
+ * reference steps its scheduler in — epochs for every evaluator in docs/protocols.md, steps
  * for SRe²L-style recovery loops — and `total`/milestones are in the same unit. t is 0-based: lrAt(c, 0)
  * is the rate of the first epoch (or step).
  */

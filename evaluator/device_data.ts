@@ -33,7 +33,7 @@ export class HostImages {
 /** Images a training loop can draw batches from: on the device when they fit one binding, else on the host. */
 export type TrainImages = Tensor | HostImages;
 
-function trainImages(data: Float32Array, shape: [number, number, number, number]): TrainImages {
+export function trainImages(data: Float32Array, shape: [number, number, number, number]): TrainImages {
   return data.length <= backend().maxTensorElements
     ? fromStorage(backend().upload(data), shape)
     : new HostImages(data, shape);

@@ -13,7 +13,9 @@ import { pretrained } from "../models/pretrained.ts";
 import type { Classifier } from "../models/module.ts";
 import { accuracy, passesFor, trainClassifier } from "./train.ts";
 import { HostImages, setForTraining, splitToDevice } from "./device_data.ts";
-import type { CurvePoint, EvalRequest, EvalResult } from "./types.ts";
+import type { CurvePoint, EvalRequest, EvalResult, HoldoutSplit } from "./types.ts";
+import { loadOrFitZca, zcaEpsOf, zcaSplitToDevice, zcaToDevice } from "../data/zca.ts";
+import { withoutHoldout } from "./holdout.ts";
 
 interface DeviceSplit {
   x: Tensor;
@@ -52,6 +54,45 @@ export function evalSplits(
   return { hold, test };
 }
 
+/**
+ * Held-out and test images in the space of a ZCA-whitened set (MTT's `--zca`): whitened with the
+ * transform fitted on the training split the method saw (without the holdout), cached like the rest.
+ */
+export async function zcaSplits(
+  dataset: Dataset,
+  holdout: HoldoutSplit,
+  eps: number,
+  testLimit?: number,
+): Promise<{ hold: DeviceSplit; test: DeviceSplit }> {
+  const h = dataset.manifest.hash;
+  const n = Math.min(testLimit ?? dataset.test.count, dataset.test.count);
+  const keys = {
+    hold: `${backend().name}:${h}:zca${eps}:holdout:${holdout.holdout.length}:${holdout.holdout[0] ?? 0}:` +
+      `${holdout.holdout[holdout.holdout.length - 1] ?? 0}:${holdout.train.length}`,
+    test: `${backend().name}:${h}:zca${eps}:${holdout.train.length}:test:${n}`,
+  };
+  const have = (k: string) => {
+    const v = deviceCache.get(k);
+    return v && !v.x.disposed ? v : undefined;
+  };
+  let hold = have(keys.hold), test = have(keys.test);
+  if (!hold || !test) {
+    const fit = await loadOrFitZca(withoutHoldout(dataset, holdout), { eps });
+    const z = zcaToDevice(fit.transform);
+    try {
+      hold ??= await zcaSplitToDevice(z, dataset.train, holdout.holdout);
+      test ??= await zcaSplitToDevice(z, dataset.test, Int32Array.from({ length: n }, (_, i) => i));
+    } finally {
+      z.dispose();
+    }
+    for (const [k, v] of [[keys.hold, hold], [keys.test, test]] as const) {
+      v.x.keep();
+      deviceCache.set(k, v);
+    }
+  }
+  return { hold, test };
+}
+
 export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   const t0 = performance.now();
   const { set, dataset, protocol } = req;
@@ -61,9 +102,21 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
       `distilled set has ${c} channels but ${dataset.info.id} has ${dataset.info.shape.channels}`,
     );
   }
+  // A set distilled in ZCA-whitened space is tested in that space (MTT's --zca).
+  const zcaEps = zcaEpsOf(set.meta.extra?.zca);
+  const { hold, test } = zcaEps === null
+    ? evalSplits(dataset, req.holdout.holdout, req.testLimit)
+    : await zcaSplits(dataset, req.holdout, zcaEps, req.testLimit);
+  if (zcaEps !== null && protocol.labels.kind === "soft-kd") {
+    throw new Error(
+      `this ${set.meta.method} set is ZCA-whitened (meta extra.zca "${set.meta.extra.zca}"), but protocol ` +
+        `"${protocol.id}" relabels it with a teacher trained on normalised images; evaluate it with a ` +
+        `hard-label protocol`,
+    );
+  }
   const teacher = protocol.labels.kind === "soft-kd"
     ? {
-      model: await teacherFor(req, protocol.labels),
+      models: await teachersFor(req, protocol.labels),
       temperature: protocol.labels.temperature,
     }
     : undefined;
@@ -75,7 +128,6 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   });
   const x = setForTraining(set);
   if (!(x instanceof HostImages)) x.keep();
-  const { hold, test } = evalSplits(dataset, req.holdout.holdout, req.testLimit);
   const epochs = passesFor(protocol.decay, epochsFor(protocol, set.meta.ipc > 0 ? set.meta.ipc : null));
   const curve: CurvePoint[] = [];
   const started = performance.now();
@@ -108,28 +160,42 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   } finally {
     x.dispose();
     model.dispose();
-    teacher?.model.dispose();
+    teacher?.models.forEach((m) => m.dispose());
   }
   return { metrics: metricsFromCurve(curve), curve, seconds: (performance.now() - t0) / 1000, epochs };
 }
 
 /**
- * The KD teacher: trained by ddrepro on the training split without the holdout (whole-dataset recipe,
- * seed 0, so every repeat and cell of a dataset shares one) and cached; see models/pretrained.ts.
+ * The KD teachers: trained by ddrepro on the training split without the holdout (whole-dataset recipe,
+ * seeds 0…n−1, so every repeat and cell of a dataset shares them) and cached; see models/pretrained.ts.
  */
-function teacherFor(req: EvalRequest, labels: Extract<LabelSpec, { kind: "soft-kd" }>): Promise<Classifier> {
-  return pretrained(
-    {
-      model: labels.teacher,
-      dataset: req.dataset,
-      epochs: labels.teacherEpochs,
-      seed: 0,
-      pool: req.holdout.train,
-      ...(labels.teacherTrainLimit !== null ? { trainLimit: labels.teacherTrainLimit } : {}),
-    },
-    req.progress,
-    req.signal,
-  );
+async function teachersFor(
+  req: EvalRequest,
+  labels: Extract<LabelSpec, { kind: "soft-kd" }>,
+): Promise<Classifier[]> {
+  const out: Classifier[] = [];
+  try {
+    for (let seed = 0; seed < (labels.teachers ?? 1); seed++) {
+      out.push(
+        await pretrained(
+          {
+            model: labels.teacher,
+            dataset: req.dataset,
+            epochs: labels.teacherEpochs,
+            seed,
+            pool: req.holdout.train,
+            ...(labels.teacherTrainLimit !== null ? { trainLimit: labels.teacherTrainLimit } : {}),
+          },
+          req.progress,
+          req.signal,
+        ),
+      );
+    }
+    return out;
+  } catch (e) {
+    out.forEach((m) => m.dispose());
+    throw e;
+  }
 }
 
 /** The four reported numbers from the evaluation points of one training run. */

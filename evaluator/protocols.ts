@@ -1,6 +1,6 @@
 /**
- * Evaluator training protocols as typed, named data (shared/docs/protocols.md §2, §6.2, §7.3, §8;
- * IGDS App. F). Every result records the full resolved protocol. Learning-rate decay is expressed in
+ * Evaluator training protocols as typed, named data (docs/protocols.md §2, §6.2, §7.3, §8;
+ * IGDS App. F; D³HR Table A1). Every result records the full resolved protocol. Learning-rate decay is expressed in
  * fractions of the run so that a profile that scales epochs keeps the schedule's shape.
  */
 import { z } from "zod";
@@ -35,7 +35,16 @@ export const DecaySpec = z.discriminatedUnion("kind", [
 export type DecaySpec = z.infer<typeof DecaySpec>;
 
 export const AugmentSpec = z.object({
-  kind: z.enum(["none", "dc", "dsa", "rrc-flip"]),
+  /**
+   * `dsa`: DSA's mode 'S' (one group per call); `idc`: IDC's DiffAug (flip, color, cutout every call
+   * plus one of crop/scale/rotate; data/augment.ts); both per sample, digits never flipped.
+   */
+  kind: z.enum(["none", "dc", "dsa", "idc", "rrc-flip"]),
+  /**
+   * The groups of `dsa`/`idc` (default: all six, without cutout when CutMix is on, as IDC's
+   * evaluation and network updates remove it).
+   */
+  strategy: z.array(z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"])).optional(),
   /** CutMix probability and Beta(β, β); null disables it. */
   cutmix: z.object({ prob: z.number().min(0).max(1), beta: z.number().positive() }).strict().nullable(),
 }).strict();
@@ -51,6 +60,11 @@ export const LabelSpec = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("soft-kd"),
     teacher: z.string(),
+    /**
+     * An ensemble: the tempered soft labels of this many teachers (seeds 0…n−1) averaged (D3S's
+     * setup, D³HR Table 4); absent: one teacher.
+     */
+    teachers: z.number().int().min(2).optional(),
     temperature: z.number().positive(),
     teacherEpochs: z.number().int().positive(),
     teacherTrainLimit: z.number().int().positive().nullable(),
@@ -82,6 +96,14 @@ export const ProtocolConfig = z.object({
 export type ProtocolConfig = z.infer<typeof ProtocolConfig>;
 
 const sgdDc: OptimizerSpec = { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
+/** The soft-label teacher: a ResNet-18 trained by ddrepro (cells name another with `teacher`). */
+const softKdTeacher: LabelSpec = {
+  kind: "soft-kd",
+  teacher: "resnet18-modified",
+  temperature: 20,
+  teacherEpochs: 30,
+  teacherTrainLimit: null,
+};
 const none: AugmentSpec = { kind: "none", cutmix: null };
 
 /** The protocols of the seed papers and the methods they build on, at the paper profile. */
@@ -113,12 +135,13 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
   idc: {
     id: "idc",
     description:
-      "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), DSA + CutMix(p 0.5)",
+      "IDC evaluation: 1000 epochs, batch 64, SGD 0.01 m0.9 wd5e-4, multistep 2/3, 5/6 (γ 0.2), IDC's " +
+      "DiffAug (flip, color and one of crop/scale/rotate per call; cutout replaced by CutMix p 0.5)",
     optimizer: sgdDc,
     decay: { kind: "multistep", fractions: [2 / 3, 5 / 6], gamma: 0.2 },
     epochs: { default: 1000, byIpc: {} },
     batchSize: 64,
-    augment: { kind: "dsa", cutmix: { prob: 0.5, beta: 1 } },
+    augment: { kind: "idc", cutmix: { prob: 0.5, beta: 1 } },
     labels: { kind: "hard" },
     evalEvery: 100,
   },
@@ -136,21 +159,30 @@ export const PROTOCOLS: Record<string, ProtocolConfig> = {
   },
   "soft-kd": {
     id: "soft-kd",
-    description:
-      "Soft-label KD (SRe²L/RDED/D³HR): teacher logits per augmented batch, KL at T=20, AdamW 0.001 " +
-      "wd 0.01, half-cosine, CutMix, RRC + flip, 300 epochs (CIFAR 400 for D³HR)",
+    description: "Soft-label KD as the reference code runs it (RDED/D³HR validate.py): teacher logits per " +
+      "augmented batch, KL at T=20, AdamW 0.001 (VGG-11 5e-4, MobileNet-V2 2.5e-3, EfficientNet-B0 2e-3) " +
+      "wd 0.01, half-cosine, CutMix, RRC + flip, batch by IPC (15 / 50 / 100 at IPC < 10 / ≥ 10 / ≥ 50, " +
+      "×2 at 100 classes, at most the set), 300 epochs (CIFAR 400)",
     optimizer: { kind: "adamw", lr: 0.001, weightDecay: 0.01 },
     decay: { kind: "half-cosine" },
     epochs: { default: 300, byIpc: {} },
-    batchSize: 64,
+    batchSize: 100,
     augment: { kind: "rrc-flip", cutmix: { prob: 1, beta: 1 } },
-    labels: {
-      kind: "soft-kd",
-      teacher: "resnet18-modified",
-      temperature: 20,
-      teacherEpochs: 30,
-      teacherTrainLimit: null,
-    },
+    labels: softKdTeacher,
+    evalEvery: 50,
+  },
+  d3hr: {
+    id: "d3hr",
+    description:
+      "D³HR's soft-label validation as its Table A1 states it: AdamW lr 0.01 wd 0.01, batch 128, " +
+      "RandomResizedCrop + flip (no CutMix), cosine annealing, KL at T=20, 400 epochs on CIFAR-10/100, 300 " +
+      "on Tiny-ImageNet and ImageNet-1K (the reference code's values: protocol soft-kd)",
+    optimizer: { kind: "adamw", lr: 0.01, weightDecay: 0.01 },
+    decay: { kind: "cosine" },
+    epochs: { default: 300, byIpc: {} },
+    batchSize: 128,
+    augment: { kind: "rrc-flip", cutmix: null },
+    labels: softKdTeacher,
     evalEvery: 50,
   },
   full: {
@@ -181,12 +213,49 @@ export function getProtocol(id: string): ProtocolConfig {
   return structuredClone(p);
 }
 
-/** Per-dataset adjustments the reference code makes (DC: MNIST gets 1000 epochs with its augment). */
-export function protocolFor(id: string, datasetId: string): ProtocolConfig {
+/** What a protocol may depend on besides the dataset: the IPC, the class count, the student network. */
+export interface ProtocolContext {
+  ipc?: number | null;
+  classes?: number;
+  model?: string;
+}
+
+/** D³HR's validate.py lr by student (argument.py); every other student trains at 0.001. */
+const SOFT_KD_CODE_LR: Readonly<Record<string, number>> = {
+  vgg11: 5e-4,
+  "vgg11-torchvision": 5e-4,
+  mobilenetv2: 2.5e-3,
+  "efficientnet-b0": 2e-3,
+  alexnet: 1e-4,
+};
+
+/** D³HR's validate.py batch size: 15 / 50 / 100 by IPC, ×2 at 100 classes, at most the set's size. */
+export function softKdCodeBatch(ipc: number | null, classes: number): number {
+  let b = ipc === null ? 100 : ipc >= 50 ? 100 : ipc >= 10 ? 50 : 15;
+  if (classes === 100) b *= 2;
+  return ipc === null ? b : Math.min(b, ipc * classes);
+}
+
+/**
+ * Per-dataset (and per-setting) adjustments the papers and reference code make: DC gives MNIST 1000
+ * epochs with its augment; D³HR trains 400 epochs on CIFAR; its code sizes the batch by IPC and the lr
+ * by the student.
+ */
+export function protocolFor(id: string, datasetId: string, ctx: ProtocolContext = {}): ProtocolConfig {
   const p = getProtocol(id);
   if (id === "dc" && datasetId === "mnist") {
     p.epochs.default = 1000;
     p.augment = { kind: "dc", cutmix: null };
+  }
+  if ((id === "d3hr" || id === "soft-kd") && (datasetId === "cifar10" || datasetId === "cifar100")) {
+    p.epochs.default = 400;
+  }
+  if (id === "soft-kd") {
+    if (ctx.classes !== undefined && ctx.ipc !== undefined) {
+      p.batchSize = softKdCodeBatch(ctx.ipc, ctx.classes);
+    }
+    const lr = ctx.model === undefined ? undefined : SOFT_KD_CODE_LR[ctx.model];
+    if (lr !== undefined) p.optimizer = { ...p.optimizer, lr };
   }
   return p;
 }

@@ -10,7 +10,9 @@ import { noGrad, tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import type { Rng } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
-import { cutmix, dcAugment, dsa, randomResizedCrop } from "../data/augment.ts";
+import * as E from "../engine/expr.ts";
+import { inp } from "../engine/expr.ts";
+import { cutmix, dcAugment, dsa, DSA_ALL, type DsaGroup, randomResizedCrop } from "../data/augment.ts";
 import type { Classifier } from "../models/module.ts";
 import { makeOptimizer } from "./optimizer.ts";
 import type { Optimizer } from "../engine/optim.ts";
@@ -25,10 +27,11 @@ export interface TrainData {
   /** Soft targets [n, classes] (probabilities), used instead of `y` when present. */
   soft?: Tensor;
   /**
-   * Knowledge distillation: the loss is KL(softmax(teacher/T) ‖ softmax(student/T)) on each augmented
-   * (and CutMix'ed) batch, instead of CE on `y`/`soft` (SRe²L/RDED/D³HR evaluation).
+   * Knowledge distillation: the loss is KL(p ‖ softmax(student/T)) on each augmented (and CutMix'ed)
+   * batch, instead of CE on `y`/`soft` (SRe²L/RDED/D³HR evaluation), with p = softmax(teacher/T), or
+   * the mean of the teachers' softmax(teacher_i/T) for an ensemble (D3S's averaged soft labels).
    */
-  teacher?: { model: Classifier; temperature: number };
+  teacher?: { models: readonly Classifier[]; temperature: number };
 }
 
 export interface TrainOptions {
@@ -79,6 +82,11 @@ export function lrFactor(d: DecaySpec, epoch: number, epochs: number): { factor:
   }
 }
 
+/** The default DSA groups of an augmentation: all six, without cutout when CutMix is on. */
+function augmentGroups(spec: AugmentSpec): readonly DsaGroup[] {
+  return spec.cutmix ? DSA_ALL.filter((g) => g !== "cutout") : DSA_ALL;
+}
+
 /** Applies the protocol's augmentation to a batch (sync: parameters come from host Philox draws). */
 export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boolean): Tensor {
   switch (spec.kind) {
@@ -87,11 +95,13 @@ export function augmentBatch(x: Tensor, spec: AugmentSpec, rng: Rng, digits: boo
     case "dc":
       return dcAugment(x, rng);
     case "dsa":
+    case "idc":
       // Evaluation uses per-sample parameters; CutMix replaces cutout when both are on (IDC).
       return dsa(x, rng, {
         siamese: false,
         noFlip: digits,
-        strategy: spec.cutmix ? ["color", "crop", "flip", "scale", "rotate"] : undefined,
+        strategy: spec.strategy ?? augmentGroups(spec),
+        mode: spec.kind === "idc" ? "idc" : "S",
       });
     case "rrc-flip":
       return randomResizedCrop(x, rng, [0.08, 1], !digits);
@@ -118,7 +128,7 @@ function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: Train
   if (data.teacher) {
     // The teacher labels exactly what the student sees, CutMix included; it never trains.
     const teacher = data.teacher;
-    const t = noGrad(() => teacher.model.forward(xb));
+    const t = noGrad(() => teacherLogits(teacher.models, xb, teacher.temperature));
     return T.klDivSoft(logits, t, teacher.temperature);
   }
   if (mixed) {
@@ -132,6 +142,20 @@ function batchLoss(model: Classifier, data: TrainData, idx: Int32Array, o: Train
   }
   if (data.soft) target = T.reshape(target, [idx.length, -1]);
   return T.crossEntropy(logits, target);
+}
+
+/**
+ * Logits whose tempered softmax is the teachers' mean tempered softmax: T·log(mean_i softmax(t_i/T))
+ * (softmax of it over T gives back the mean, which sums to 1). One teacher: its logits.
+ */
+export function teacherLogits(models: readonly Classifier[], x: Tensor, temperature: number): Tensor {
+  if (models.length === 0) throw new Error("teacherLogits: no teacher");
+  if (models.length === 1) return models[0].forward(x);
+  const probs = models.map((m) => T.softmax(T.mul(m.forward(x), 1 / temperature)));
+  const sum = probs.reduce((a, b) => T.add(a, b));
+  // The floor keeps log finite if every teacher underflows a class to 0.
+  const logMean = E.un("log", E.bin("max", E.mul(inp(0), E.cst(1 / models.length)), E.cst(1e-30)));
+  return T.map(E.mul(logMean, E.cst(temperature)), [sum]);
 }
 
 /**

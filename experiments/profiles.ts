@@ -259,8 +259,12 @@ export function resolveCell(
   // --- dataset -------------------------------------------------------------------------------------
   const data = resolveDataset(cell.dataset, p, avail, info, subs, blockers);
 
+  // --- model ---------------------------------------------------------------------------------------
+  const model = resolveModel(cell.model, data.side, p, subs, blockers);
+
   // --- protocol ------------------------------------------------------------------------------------
   let protocol: ProtocolConfig;
+  const protocolCtx = { ipc: cell.ipc, classes: data.classes, model };
   if (PROTOCOLS[cell.protocol] === undefined) {
     blockers.push(
       MEASUREMENT_PROTOCOLS.has(cell.protocol)
@@ -268,13 +272,11 @@ export function resolveCell(
           `the runner does not measure it yet`
         : `unknown evaluator protocol "${cell.protocol}" (known: ${Object.keys(PROTOCOLS).join(", ")})`,
     );
-    protocol = protocolFor("dc", data.id); // placeholder so the resolved cell is well-formed
+    protocol = protocolFor("dc", data.id, protocolCtx); // placeholder so the resolved cell is well-formed
   } else {
-    protocol = protocolFor(cell.protocol, data.id);
+    protocol = protocolFor(cell.protocol, data.id, protocolCtx);
   }
-
-  // --- model ---------------------------------------------------------------------------------------
-  const model = resolveModel(cell.model, data.side, p, subs, blockers);
+  protocol = withCellEvaluator(protocol, cell, blockers);
 
   // --- method config -------------------------------------------------------------------------------
   const method = lookupMethod(cell.method);
@@ -286,7 +288,7 @@ export function resolveCell(
   } else if (!method.implemented) {
     blockers.push(`method "${cell.method}" is not implemented: ${method.reason ?? "no reason given"}`);
   } else {
-    const merged = { ...method.defaults(data.id, cell.ipc ?? 0), ...(cell.config ?? {}) };
+    const merged = { ...method.defaults(data.id, cell.ipc ?? 0, cell.dataset), ...(cell.config ?? {}) };
     const parsed = method.schema.safeParse(merged);
     if (!parsed.success) {
       blockers.push(
@@ -373,6 +375,29 @@ export function resolveCell(
     runnable: blockers.length === 0,
     ...(blockers.length ? { reason: blockers.join("; ") } : {}),
   };
+}
+
+/**
+ * The evaluator settings the cell's paper states for it (teacher, teacher ensemble, epochs): part of
+ * the paper's protocol, so applied before any profile scaling (which then records its own changes).
+ */
+function withCellEvaluator(protocol: ProtocolConfig, cell: CellSpec, blockers: string[]): ProtocolConfig {
+  const out: ProtocolConfig = structuredClone(protocol);
+  if (cell.evalEpochs !== undefined) out.epochs = { default: cell.evalEpochs, byIpc: {} };
+  if (cell.teacher === undefined && cell.teachers === undefined) return out;
+  if (out.labels.kind !== "soft-kd") {
+    blockers.push(
+      `the cell names a ${cell.teacher !== undefined ? "teacher" : "teacher ensemble"}, but protocol ` +
+        `"${cell.protocol}" trains on hard labels`,
+    );
+    return out;
+  }
+  out.labels = {
+    ...out.labels,
+    ...(cell.teacher !== undefined ? { teacher: cell.teacher } : {}),
+    ...(cell.teachers !== undefined ? { teachers: cell.teachers } : {}),
+  };
+  return out;
 }
 
 interface ResolvedData {

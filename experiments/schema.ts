@@ -49,6 +49,14 @@ export const CellSpec = z.object({
    * profile: a budget arm (e.g. MTT with 30 unrolled steps) whose budget is the point of the cell.
    */
   set: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The evaluator settings this cell's paper states for it, applied to the protocol before any profile
+   * scaling: the soft-label teacher network (D³HR Tables 1, 2, A8), an ensemble of that many teachers
+   * whose soft labels are averaged (D³HR Table 4), the evaluator's training epochs (D³HR Table A6).
+   */
+  teacher: Id.optional(),
+  teachers: z.number().int().min(2).optional(),
+  evalEpochs: z.number().int().positive().optional(),
   /** Free text for anything unusual about the cell (e.g. "reported by [Gu et al. 2024]"). */
   note: z.string().optional(),
 }).strict();

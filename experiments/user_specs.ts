@@ -6,12 +6,13 @@
  */
 import { extname, join } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
-import { TableSpec } from "./schema.ts";
+import { type CellSpec, TableSpec } from "./schema.ts";
 import { builtinTables } from "./registry.ts";
 import { datasetInfo } from "../data/registry.ts";
 import { findModel, models } from "../models/registry.ts";
 import { PROTOCOLS } from "../evaluator/protocols.ts";
 import { findMethod } from "../methods/registry.ts";
+import type { MethodDef } from "../methods/types.ts";
 
 export const SPEC_EXTENSIONS = [".json", ".yaml", ".yml"] as const;
 
@@ -73,8 +74,20 @@ function parseText(file: string, text: string): Parsed {
     if (doc.errors.length) {
       throw new SpecError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split("\n")[0]}`));
     }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // The yaml package refuses aliases that expand without bound ("billion laughs") here.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new SpecError(file, [
+        /alias/i.test(why)
+          ? `YAML aliases expand too much (${why}); write the values out instead of nesting aliases`
+          : `not valid YAML: ${why}`,
+      ]);
+    }
     return {
-      value: doc.toJS({ maxAliasCount: 100 }),
+      value,
       lineOf(path) {
         // Walk up to the nearest existing node (a missing field points at its parent).
         for (let n = path.length; n >= 0; n--) {
@@ -121,7 +134,8 @@ export function crossCheck(spec: TableSpec): Problem[] {
   const problems: Problem[] = [];
   spec.cells.forEach((c, i) => {
     const p = (field: string, message: string) => problems.push({ path: ["cells", i, field], message });
-    if (!findMethod(c.method)) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
+    const method = findMethod(c.method);
+    if (!method) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
     let datasetKnown = true;
     try {
       datasetInfo(c.dataset);
@@ -136,6 +150,9 @@ export function crossCheck(spec: TableSpec): Problem[] {
           `(ConvNets also as <id>-w<width>)`,
       );
     }
+    if (c.teacher !== undefined && !findModel(c.teacher)) {
+      p("teacher", `unknown model "${c.teacher}"; expected one of ${models.map((m) => m.id).join(", ")}`);
+    }
     if (PROTOCOLS[c.protocol] === undefined) {
       p(
         "protocol",
@@ -149,17 +166,61 @@ export function crossCheck(spec: TableSpec): Problem[] {
     if (datasetKnown && c.ipc !== null && max !== undefined && c.ipc > max) {
       p("ipc", `IPC ${c.ipc} is larger than the smallest ${c.dataset} class (${max} training images)`);
     }
+    if (method?.implemented && datasetKnown) {
+      for (const q of configProblems(method, c)) {
+        problems.push({ path: ["cells", i, ...q.path], message: q.message });
+      }
+    }
   });
   return problems;
+}
+
+/**
+ * A cell's `config` and `set` checked with its method's schema, on the method's defaults for the cell's
+ * dataset and IPC (as resolution will apply them), so a misspelt key or a wrong type fails when the spec
+ * loads instead of making the cell silently "not runnable". Paths point into `set` or `config`.
+ */
+function configProblems(method: MethodDef<Record<string, unknown>>, c: CellSpec): Problem[] {
+  const config = c.config ?? {}, set = c.set ?? {};
+  if (Object.keys(config).length === 0 && Object.keys(set).length === 0) return [];
+  const defaults = method.defaults(c.dataset, c.ipc ?? 0);
+  const parsed = method.schema.safeParse({ ...defaults, ...config, ...set });
+  if (parsed.success) return [];
+  const where = (key: PropertyKey): string => (Object.hasOwn(set, key) ? "set" : "config");
+  const valid = Object.keys(defaults).join(", ") || "none";
+  return parsed.error.issues.flatMap((i): Problem[] => {
+    if (i.code === "unrecognized_keys") {
+      return i.keys.map((k) => ({
+        path: [where(k), k],
+        message: `unknown ${method.id} config key "${k}" (valid keys: ${valid})`,
+      }));
+    }
+    const [key, ...rest] = i.path;
+    if (key === undefined) return [{ path: ["set"], message: `invalid ${method.id} config: ${i.message}` }];
+    return [{
+      path: [where(key), String(key), ...rest.map((k) => (typeof k === "number" ? k : String(k)))],
+      message: `invalid value for ${method.id}: ${issueText(i.message)}`,
+    }];
+  });
 }
 
 /** Reads, parses and validates a spec file. */
 export async function loadSpecFile(file: string): Promise<TableSpec> {
   let text: string;
   try {
+    if ((await Deno.stat(file)).isDirectory) {
+      throw new SpecError(file, [
+        "is a folder; name a .json/.yaml file, or pass the folder with --include to load every spec in it",
+      ]);
+    }
     text = await Deno.readTextFile(file);
   } catch (e) {
-    throw new SpecError(file, [e instanceof Deno.errors.NotFound ? "no such file" : `cannot read: ${e}`]);
+    if (e instanceof SpecError) throw e;
+    throw new SpecError(file, [
+      e instanceof Deno.errors.NotFound
+        ? "no such file"
+        : `cannot read: ${e instanceof Error ? e.message : e}`,
+    ]);
   }
   return parseSpec(file, text);
 }
@@ -175,7 +236,11 @@ export async function loadSpecDir(dir: string): Promise<{ spec: TableSpec; file:
     }
   } catch (e) {
     throw new SpecError(dir, [
-      e instanceof Deno.errors.NotFound ? "no such folder" : `cannot read folder: ${e}`,
+      e instanceof Deno.errors.NotFound
+        ? "no such folder"
+        : e instanceof Deno.errors.NotADirectory
+        ? "is a file, not a folder (pass a spec file with --spec)"
+        : `cannot read folder: ${e instanceof Error ? e.message : e}`,
     ]);
   }
   const specs: { spec: TableSpec; file: string }[] = [];

@@ -42,7 +42,7 @@ const implemented: AnyMethod[] = [
   idcCmiMethod,
 ];
 
-/** Methods ddrepro intends to implement (issues: baselines I/II, seed methods). */
+/** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
 const PLANNED = [
   "herding",
   "kcenter",

@@ -79,8 +79,12 @@ export interface MethodDef<C = Record<string, unknown>> {
   /** Why it is not implemented (shown in reports), when implemented is false. */
   reason?: string;
   schema: z.ZodType<C>;
-  /** The paper-profile defaults for a dataset/IPC (before user overrides). */
-  defaults(datasetId: string, ipc: number): C;
+  /**
+   * The paper-profile defaults for a dataset/IPC (before user overrides). `requestedDataset` is the
+   * dataset the table's cell names when a stand-in (`datasetId`) replaces it: a setting of the cell's
+   * own protocol (MTT's ZCA on its CIFAR cells) follows the cell, the rest the data that runs.
+   */
+  defaults(datasetId: string, ipc: number, requestedDataset?: string): C;
   scale: ProfileScaler<C>;
   /** Why scale() changes a config key, by key; reports give it as the substitution's reason. */
   scaleNotes?: Readonly<Record<string, string>>;

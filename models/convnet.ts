@@ -1,4 +1,4 @@
-/** The DC-family ConvNet (DatasetCondensation `networks.py` semantics; shared/docs/protocols.md §1.1). */
+/** The DC-family ConvNet (DatasetCondensation `networks.py` semantics; docs/protocols.md §1.1). */
 import type { Tensor } from "../engine/tensor.ts";
 import type { Rng } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";

@@ -7,6 +7,7 @@
 import type { Dataset } from "../data/types.ts";
 import { Rng } from "../engine/random.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
+import { trainingCodeVersion } from "../results/source_versions.ts";
 import type { Classifier } from "./module.ts";
 import { createModel } from "./registry.ts";
 import { loadModelInto, saveModel } from "./checkpoint.ts";
@@ -14,7 +15,7 @@ import { splitForTraining } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import type { ProgressReporter } from "../methods/types.ts";
 
-/** Bump when training code changes in a way that changes weights. */
+/** The key recipe's version; the training code itself is versioned by its sources (`code`). */
 export const PRETRAIN_VERSION = "1";
 
 export interface PretrainSpec {
@@ -39,6 +40,8 @@ export function cacheRoot(): string {
 export function pretrainKey(s: PretrainSpec): string {
   return sha256Hex(canonicalJson({
     v: PRETRAIN_VERSION,
+    // The code that trains the weights (engine, data, models, evaluator): a change retrains them.
+    code: trainingCodeVersion(),
     model: s.model,
     dataset: s.dataset.manifest.hash,
     trainCount: s.dataset.train.count,

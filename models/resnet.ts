@@ -1,5 +1,5 @@
 /**
- * ResNets used in DD (shared/docs/protocols.md §1.2): IDC's ResNetAP-10, DC's ResNet-18 (instance-
+ * ResNets used in DD (docs/protocols.md §1.2): IDC's ResNetAP-10, DC's ResNet-18 (instance-
  * or batch-norm), DC's ResNet18_AP, and the "modified" torchvision ResNet-18 (3×3 stem, no
  * max-pool) of SRe²L/RDED/D³HR.
  */

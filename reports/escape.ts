@@ -58,3 +58,22 @@ export function escapeMarkdown(value: string | number): string {
     .replace(/([|*_`\[\]])/g, "\\$1")
     .replace(/\r?\n|\r/g, " ");
 }
+
+/**
+ * Text for a terminal. C0 and C1 control characters and DEL (ESC sequences could move the cursor, clear
+ * the screen, retitle the window or write the clipboard) and the bidirectional overrides (which reorder what
+ * is shown) become visible escapes such as `\x1b` and `\u202e`. Tabs and line breaks are kept unless
+ * `lineBreaks` is false (a status line that is overwritten in place).
+ */
+export function escapeTerminal(value: string | number, opts: { lineBreaks?: boolean } = {}): string {
+  const keep = opts.lineBreaks === false ? /\t/ : /[\t\n]/;
+  return String(value).replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      if (keep.test(c)) return c;
+      const code = c.charCodeAt(0);
+      return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+    },
+  );
+}

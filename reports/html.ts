@@ -325,7 +325,7 @@ function provenance(r: TableReport): string {
     ...(r.staleCells.length
       ? [[
         "Stale cells",
-        `${r.staleCells.map(h).join(", ")}: computed by other code than this checkout (see each cell)`,
+        `${r.staleCells.map(h).join(", ")}: hold repeats that predate this checkout's code (see each cell)`,
       ] as [string, string]]
       : []),
     ["Dataset manifests", codes(p.datasetManifestHashes.map((x) => x.slice(0, 12)))],
@@ -361,6 +361,7 @@ function grid(r: TableReport): string {
         }"${shared !== null && !rep ? ` title="${h(cellStatusLabel(c))}"` : ""}>` +
           (shared === null ? `<div class="claimed">${claimedText(c)}</div>` : "") +
           `<div class="reproduced">${rep ? h(fmtSummary(rep)) : h(label)}</div>` +
+          (c.stale ? `<div class="stale" title="${h(staleNote(c) ?? "")}">stale</div>` : "") +
           (c.verdict.delta === null ? "" : `<div class="delta">Δ ${h(fmtSigned(c.verdict.delta))}</div>`) +
           `</td>`;
       }).join("")
@@ -506,7 +507,7 @@ table.data td, table.data th, table.grid td, table.grid th { border: 1px solid #
   vertical-align: top; text-align: left; }
 table.data th, table.grid th { background: #f6f6f6; }
 table.grid td { min-width: 120px; } table.grid .claimed { color: #555; } table.grid .reproduced { font-weight: 600; }
-table.grid .delta { font-size: 12px; color: #444; }
+table.grid .delta { font-size: 12px; color: #444; } table.grid .stale { font-size: 12px; color: #8a5a00; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 12px; background: #eee; white-space: nowrap; }
 .st-reproduced { background: #e3f4e1; } .st-not-reproduced { background: #fbe0e0; }
 .st-inconclusive { background: #fff4d6; } .st-not-run, .st-not-implemented { background: #eeeeee; }

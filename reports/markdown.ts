@@ -36,7 +36,7 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   out.push(`- **Claims:** ${counts(r.claimCounts)}`);
   if (r.staleCells.length) {
     out.push(
-      `- **Stale:** ${r.staleCells.length} cell(s) computed by other code than this checkout ` +
+      `- **Stale:** ${r.staleCells.length} cell(s) hold repeats that predate this checkout's code ` +
         `(${r.staleCells.map(md).join(", ")}); \`dd run --dry-run\` lists what a rerun recomputes`,
     );
   }
@@ -164,7 +164,8 @@ function gridEntry(c: CellReport, bare: boolean): string {
     return bare ? `_${md(state)}_` : `${claimedText(c)} → _${md(state)}_`;
   }
   const delta = c.verdict.delta === null ? "" : ` (Δ ${fmtSigned(c.verdict.delta)})`;
-  return bare ? fmtSummary(rep) : `${claimedText(c)} → ${fmtSummary(rep)}${delta}`;
+  const stale = c.stale ? " _(stale)_" : "";
+  return bare ? fmtSummary(rep) + stale : `${claimedText(c)} → ${fmtSummary(rep)}${delta}${stale}`;
 }
 
 function statusMd(status: string): string {

@@ -6,6 +6,7 @@ import type { CellSpec, TableSpec } from "../experiments/schema.ts";
 import { summarize, type Summary } from "../results/stats.ts";
 import type { CellRepeatResult, MetricName, Profile, Substitution } from "../results/types.ts";
 import { canonicalJson } from "../results/key.ts";
+import { changedLayers, CODE_LAYERS, parseCodeVersion } from "../results/code_version.ts";
 import {
   type CellStatus,
   type CellVerdict,
@@ -50,6 +51,17 @@ export interface CellReport {
   results: CellRepeatResult[];
   /** Code versions of the shown repeats that differ from the method's current one (see MethodStatus). */
   staleCodeVersions: string[];
+  /** Shown repeats computed by other code than this checkout's; null when none (or no current version). */
+  stale: StaleRows | null;
+}
+
+/** Repeats that predate the checkout's code, and what changed since they were computed. */
+export interface StaleRows {
+  repeats: number;
+  /** Layers whose version differs ("method", "engine", "data", …), in layer order. */
+  layers: string[];
+  /** Some were keyed by hand-numbered versions, before versions were derived from the sources. */
+  handNumbered: boolean;
 }
 
 export interface ProvenanceSummary {
@@ -119,6 +131,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
       staleCodeVersions: method.codeVersion === undefined
         ? []
         : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
+      stale: staleRows(results, method.codeVersion),
     };
   });
 
@@ -140,7 +153,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
     substitutions: collectSubstitutions(used),
     provenance: summariseProvenance(used),
     excludedRepeats: mine.length - used.length,
-    staleCells: cells.filter((c) => c.staleCodeVersions.length > 0).map((c) => c.spec.id),
+    staleCells: cells.filter((c) => c.stale !== null).map((c) => c.spec.id),
     cellCounts,
     claimCounts,
   };
@@ -278,11 +291,27 @@ export function cellStatusLabel(c: CellReport): string {
   return c.verdict.status;
 }
 
+function staleRows(results: readonly CellRepeatResult[], current: string | undefined): StaleRows | null {
+  if (current === undefined) return null;
+  const old = results.filter((r) => r.codeVersion !== current);
+  if (old.length === 0) return null;
+  const changed = new Set(old.flatMap((r) => changedLayers(r.codeVersion, current)));
+  return {
+    repeats: old.length,
+    layers: CODE_LAYERS.filter((l) => changed.has(l)),
+    handNumbered: old.some((r) => !parseCodeVersion(r.codeVersion)?.layers.has("data")),
+  };
+}
+
 /** Why a cell's numbers may not be what this checkout computes; null when they are current. */
 export function staleNote(c: CellReport): string | null {
-  if (c.staleCodeVersions.length === 0) return null;
-  return `stale: computed by ${c.staleCodeVersions.join(", ")}; this checkout runs ${c.method.codeVersion} ` +
-    "(`dd run` recomputes it)";
+  const s = c.stale;
+  if (s === null) return null;
+  const of = s.repeats === c.results.length ? `all ${s.repeats}` : `${s.repeats} of ${c.results.length}`;
+  const since = s.handNumbered
+    ? "keyed by hand-numbered code versions, before versions were derived from the sources"
+    : `changed since: ${s.layers.join(", ")}`;
+  return `stale: ${of} repeat(s) predate this checkout's code (${since}); \`dd run\` recomputes them`;
 }
 
 /**

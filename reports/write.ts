@@ -1,11 +1,13 @@
 /**
  * Writes the Markdown and HTML reports of several tables plus index pages into one directory
- * (reports/out/ by default, git-ignored; copy to reports/published/ to commit one).
+ * (reports/out/ by default, git-ignored; copy to reports/published/ to commit one). Every file is
+ * written to a temp file and renamed, so a killed writer leaves the previous report, never a torn one.
  */
 import { join } from "node:path";
 import { type ImageGridEmbed, loadChartJs, renderIndexHtml, renderTableHtml } from "./html.ts";
 import { renderIndexMarkdown, renderTableMarkdown } from "./markdown.ts";
 import { buildTableReport, tableFileStem, type TableReport, type TableReportInput } from "./model.ts";
+import { writeTextFileAtomic } from "../data/atomic.ts";
 
 export interface WriteReportsOptions {
   outDir: string;
@@ -21,7 +23,12 @@ export interface WrittenReports {
 }
 
 export async function writeReports(options: WriteReportsOptions): Promise<WrittenReports> {
-  await Deno.mkdir(options.outDir, { recursive: true });
+  try {
+    await Deno.mkdir(options.outDir, { recursive: true });
+  } catch (e) {
+    const why = e instanceof Deno.errors.AlreadyExists ? "exists and is not a folder" : String(e);
+    throw new Error(`report folder ${options.outDir}: ${why}`, { cause: e });
+  }
   const generatedAt = options.generatedAt ?? new Date().toISOString();
   const chartJs = loadChartJs(); // read once, inlined in every page
   const tables: WrittenReports["tables"] = [];
@@ -30,21 +37,21 @@ export async function writeReports(options: WriteReportsOptions): Promise<Writte
     const stem = tableFileStem(report.spec.id);
     const html = join(options.outDir, `${stem}.html`);
     const markdown = join(options.outDir, `${stem}.md`);
-    await Deno.writeTextFile(markdown, renderTableMarkdown(report));
-    await Deno.writeTextFile(
+    await writeTextFileAtomic(markdown, renderTableMarkdown(report));
+    await writeTextFileAtomic(
       html,
       renderTableHtml(report, { chartJs, images: options.images?.get(report.spec.id), generatedAt }),
     );
     tables.push({ tableId: report.spec.id, html, markdown, report });
   }
   const index = { html: join(options.outDir, "index.html"), markdown: join(options.outDir, "index.md") };
-  await Deno.writeTextFile(
+  await writeTextFileAtomic(
     index.html,
     renderIndexHtml(tables.map((t) => ({ href: `${tableFileStem(t.tableId)}.html`, report: t.report })), {
       generatedAt,
     }),
   );
-  await Deno.writeTextFile(
+  await writeTextFileAtomic(
     index.markdown,
     renderIndexMarkdown(tables.map((t) => ({ href: `${tableFileStem(t.tableId)}.md`, report: t.report }))),
   );

@@ -11,6 +11,7 @@ import { dirname } from "node:path";
 import type { z } from "zod";
 import { contentKey, contentKeyV1 } from "./key.ts";
 import { Artifact, CellRepeatResult, Metrics, type Profile, Provenance, ResolvedCell } from "./types.ts";
+import { type Claim, type LeaseClock, type LeaseHolder, type LeaseOwner, LeaseTable } from "./lease.ts";
 
 /**
  * Identifies a ddrepro store (vs. any other SQLite file) and its layout version. Version 2 keys rows
@@ -52,7 +53,23 @@ export interface ResultsStore {
   exportAll(): CellRepeatResult[];
   /** SQLite's own `PRAGMA integrity_check`: "ok" or the problems it found. */
   integrityCheck(): string;
+  /**
+   * Takes a lease on a unit of work (results/lease.ts) unless another live process holds it: how
+   * concurrent runs on one store avoid computing the same repeats.
+   */
+  claim(key: string, owner: LeaseOwner, ttlMs: number): Claim;
+  /** Extends every lease of `owner` (the runner calls it while it works). */
+  renewLeases(owner: LeaseOwner, ttlMs: number): number;
+  /** Releases one lease of `owner`, or all of them. */
+  releaseLeases(owner: LeaseOwner, key?: string): void;
+  /** Every lease currently recorded (expired ones included), by key. */
+  leases(): (LeaseHolder & { key: string })[];
   close(): void;
+}
+
+export interface OpenStoreOptions {
+  /** Time and liveness for leases (tests inject them). */
+  clock?: LeaseClock;
 }
 
 const DDL = `
@@ -82,7 +99,7 @@ const COLUMNS = "key, table_id, cell_id, profile, repeat, seed, code_version, da
 type Row = Record<string, unknown>;
 
 /** Opens (creating if absent) a store. Throws StoreError for non-SQLite or foreign SQLite files. */
-export function openStore(path: string): ResultsStore {
+export function openStore(path: string, opts: OpenStoreOptions = {}): ResultsStore {
   Deno.mkdirSync(dirname(path), { recursive: true });
   let db: DatabaseSync;
   try {
@@ -98,7 +115,7 @@ export function openStore(path: string): ResultsStore {
       cause: e,
     });
   }
-  return new SqliteStore(db, path);
+  return new SqliteStore(db, path, new LeaseTable(db, opts.clock));
 }
 
 function initialise(db: DatabaseSync, path: string): void {
@@ -202,7 +219,11 @@ function migrateFromV1(db: DatabaseSync, path: string): void {
 }
 
 class SqliteStore implements ResultsStore {
-  constructor(private readonly db: DatabaseSync, readonly path: string) {}
+  constructor(
+    private readonly db: DatabaseSync,
+    readonly path: string,
+    private readonly leaseTable: LeaseTable,
+  ) {}
 
   has(key: string): boolean {
     return this.db.prepare("SELECT 1 FROM results WHERE key = ?").get(key) !== undefined;
@@ -260,6 +281,22 @@ class SqliteStore implements ResultsStore {
 
   integrityCheck(): string {
     return this.db.prepare("PRAGMA integrity_check").all().map((r) => String(r.integrity_check)).join("; ");
+  }
+
+  claim(key: string, owner: LeaseOwner, ttlMs: number): Claim {
+    return this.transaction(() => this.leaseTable.claim(key, owner, ttlMs));
+  }
+
+  renewLeases(owner: LeaseOwner, ttlMs: number): number {
+    return this.transaction(() => this.leaseTable.renew(owner, ttlMs));
+  }
+
+  releaseLeases(owner: LeaseOwner, key?: string): void {
+    this.transaction(() => this.leaseTable.release(owner, key));
+  }
+
+  leases(): (LeaseHolder & { key: string })[] {
+    return this.transaction(() => this.leaseTable.list());
   }
 
   close(): void {

@@ -5,13 +5,17 @@
  * loader accepts those dtypes, and checks every shape before anything is used; errors name the file.
  */
 import {
+  encodeSafetensors,
   readSafetensors,
   type SafeTensor,
   type SafeTensorInput,
-  writeSafetensors,
 } from "../engine/safetensors.ts";
+import { type AtomicWriteOptions, writeFileAtomic } from "../data/atomic.ts";
+import { resizeTaps } from "../engine/cpu/extended.ts";
 import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
-import { Profile } from "../results/types.ts";
+import { Profile, type Substitution } from "../results/types.ts";
+import { datasetInfo } from "../data/registry.ts";
+import type { DatasetLoad } from "../experiments/profiles.ts";
 
 /** Marks our files; a file without it is still readable when the caller supplies the missing meta. */
 export const FORMAT = "ddrepro-distilled-set";
@@ -43,8 +47,15 @@ export function metaToStrings(meta: DistilledMeta): Record<string, string> {
   return out;
 }
 
-/** Writes the set atomically (temporary file + rename). */
-export async function saveDistilledSet(path: string, set: DistilledSet): Promise<void> {
+/**
+ * Writes the set atomically (temporary file + rename). With `replace: false` an existing file is kept
+ * (returns false): sets named by their content key are never swapped for another file under that name.
+ */
+export async function saveDistilledSet(
+  path: string,
+  set: DistilledSet,
+  opts: AtomicWriteOptions = {},
+): Promise<boolean> {
   checkSet(set, path);
   const [n] = set.shape;
   const tensors: Record<string, SafeTensorInput> = {
@@ -54,7 +65,7 @@ export async function saveDistilledSet(path: string, set: DistilledSet): Promise
   if (set.softLabels) {
     tensors.soft_labels = { dtype: "F32", shape: [n, set.softLabels.length / n], data: set.softLabels };
   }
-  await writeSafetensors(path, tensors, metaToStrings(set.meta));
+  return await writeFileAtomic(path, encodeSafetensors(tensors, metaToStrings(set.meta), path), opts);
 }
 
 /**
@@ -217,4 +228,121 @@ export function checkSet(set: DistilledSet, where: string): void {
   if (set.labels.length !== n) bad(`${set.labels.length} labels for ${n} images`);
   if (set.softLabels && set.softLabels.length % n !== 0) bad(`soft labels do not divide into ${n} rows`);
   if (set.meta.mean.length !== c || set.meta.std.length !== c) bad(`mean/std need ${c} values`);
+}
+
+/** What a set must look like to be evaluated on a dataset (after the profile's resolution). */
+export interface SetExpectation {
+  dataset: string;
+  classes: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Whether a set can belong to a dataset: labels in [0, classes), images of the dataset's channels and
+ * size, every pixel and soft label finite. Throws DistilledSetError naming the file and what was expected;
+ * `allowResize` skips only the height/width check (the caller resamples and records it).
+ */
+export function checkSetFits(
+  set: DistilledSet,
+  file: string,
+  want: SetExpectation,
+  opts: { allowResize?: boolean } = {},
+): void {
+  const bad = (p: string): never => {
+    throw new DistilledSetError(file, p);
+  };
+  const [n, c, h, w] = set.shape;
+  if (c !== want.channels) {
+    bad(`images have ${c} channel(s); ${want.dataset} has ${want.channels}`);
+  }
+  if (!opts.allowResize && (h !== want.height || w !== want.width)) {
+    bad(
+      `images are ${h}×${w}; ${want.dataset} is evaluated at ${want.height}×${want.width} ` +
+        `(pass --resize to resample the set, recorded as a substitution)`,
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    const y = set.labels[i];
+    if (y < 0 || y >= want.classes) {
+      bad(`'labels'[${i}] = ${y} is not a ${want.dataset} class (expected 0..${want.classes - 1})`);
+    }
+  }
+  const firstNonFinite = (a: Float32Array): number => a.findIndex((v) => !Number.isFinite(v));
+  const px = firstNonFinite(set.images);
+  if (px >= 0) {
+    const per = c * h * w;
+    bad(
+      `'images' value ${set.images[px]} at image ${Math.floor(px / per)} (flat index ${px}); ` +
+        `expected finite pixel values`,
+    );
+  }
+  if (set.softLabels) {
+    const k = set.softLabels.length / n;
+    if (k !== want.classes) bad(`'soft_labels' has ${k} classes; ${want.dataset} has ${want.classes}`);
+    const sl = firstNonFinite(set.softLabels);
+    if (sl >= 0) {
+      bad(`'soft_labels' value ${set.softLabels[sl]} at row ${Math.floor(sl / k)}; expected finite`);
+    }
+  }
+}
+
+/**
+ * The set's images resampled to height × width: bilinear with align_corners=False and no antialiasing,
+ * i.e. PyTorch's `F.interpolate(x, size, mode="bilinear")` (the source taps are the engine's resize op's).
+ * Labels and meta are kept; the caller records the resize as a substitution.
+ */
+export function resizeSet(set: DistilledSet, height: number, width: number): DistilledSet {
+  const [n, c, h, w] = set.shape;
+  const ty = Array.from({ length: height }, (_, o) => resizeTaps(o, h, height, "bilinear", false));
+  const tx = Array.from({ length: width }, (_, o) => resizeTaps(o, w, width, "bilinear", false));
+  const out = new Float32Array(n * c * height * width);
+  for (let p = 0; p < n * c; p++) {
+    const src = p * h * w, dst = p * height * width;
+    for (let oy = 0; oy < height; oy++) {
+      const { i0: y0, i1: y1, l0: a0, l1: a1 } = ty[oy];
+      for (let ox = 0; ox < width; ox++) {
+        const { i0: x0, i1: x1, l0: b0, l1: b1 } = tx[ox];
+        const im = set.images;
+        out[dst + oy * width + ox] = a0 * (b0 * im[src + y0 * w + x0] + b1 * im[src + y0 * w + x1]) +
+          a1 * (b0 * im[src + y1 * w + x0] + b1 * im[src + y1 * w + x1]);
+      }
+    }
+  }
+  return { ...set, images: out, shape: [n, c, height, width] };
+}
+
+/**
+ * A set read from a file, made ready for evaluation on a dataset as a plan loads it (`load`): it must be
+ * able to belong to it (checkSetFits). A set of another image size is refused unless `resize`, which
+ * resamples it (resizeSet) and returns the substitution to record.
+ */
+export function fitSetToDataset(
+  set: DistilledSet,
+  file: string,
+  load: DatasetLoad,
+  opts: { resize?: boolean } = {},
+): { set: DistilledSet; substitution: Substitution | null } {
+  const info = datasetInfo(load.id);
+  const want = {
+    dataset: info.id,
+    classes: info.numClasses,
+    channels: info.shape.channels,
+    height: load.resolution ?? info.shape.height,
+    width: load.resolution ?? info.shape.width,
+  };
+  checkSetFits(set, file, want, { allowResize: opts.resize });
+  const [, , h, w] = set.shape;
+  if (h === want.height && w === want.width) return { set, substitution: null };
+  return {
+    set: resizeSet(set, want.height, want.width),
+    substitution: {
+      field: "set.imageSize",
+      from: `${h}×${w}`,
+      to: `${want.height}×${want.width}`,
+      reason: `--resize: the set's images resampled bilinearly (F.interpolate, align_corners=False) to ` +
+        `the size ${info.name} is evaluated at`,
+    },
+  };
 }

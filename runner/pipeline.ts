@@ -8,7 +8,7 @@
  *   distill it once, and a run killed during evaluation does not distil again.
  * - evalStep: evaluate a set under a protocol with one seed.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type {
   DistillContext,
   DistilledSet,
@@ -25,6 +25,7 @@ import { imageGridPng } from "../reports/png.ts";
 import type { DatasetLoad } from "../experiments/profiles.ts";
 import type { PreparedData } from "./datasets.ts";
 import { checkSet, loadDistilledSet, saveDistilledSet } from "./distilled_set.ts";
+import { type AtomicWriteOptions, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
 
 export type EvaluateFn = (req: EvalRequest) => Promise<EvalResult>;
 // deno-lint-ignore no-explicit-any -- methods differ in config type; the registry is heterogeneous
@@ -126,14 +127,23 @@ export async function distillStep(i: DistillStepInput): Promise<DistillStepOutpu
     distill_seconds: String(seconds),
     code_version: i.codeVersion,
   };
-  let artifact: Artifact | null = null;
-  if (path !== null && set.images.byteLength <= MAX_ARTIFACT_BYTES) {
-    artifact = await saveWithGrid(path, set);
+  if (path === null || set.images.byteLength > MAX_ARTIFACT_BYTES) {
+    return { set, metrics, seconds, artifact: null, reused: false, distillKey };
   }
-  return { set, metrics, seconds, artifact, reused: false, distillKey };
+  // Another process may have finished the same set meanwhile: its file is kept (rows may already record
+  // its hash) and evaluated instead of ours. Only a damaged or foreign file under the name is replaced.
+  const saved = await saveWithGrid(path, set, { replace: false });
+  if (saved.written) return { set, metrics, seconds, artifact: saved.artifact, reused: false, distillKey };
+  const theirs = await tryReuse(path, distillKey);
+  if (theirs) return { ...theirs, seconds, reused: false, distillKey };
+  const replaced = await saveWithGrid(path, set);
+  return { set, metrics, seconds, artifact: replaced.artifact, reused: false, distillKey };
 }
 
-/** A saved set whose recorded key matches; a damaged or foreign file is ignored (and overwritten). */
+/**
+ * A saved set whose recorded key matches; null for a missing, damaged or foreign file. A missing PNG
+ * grid (the writer died between the set and its picture) is drawn again.
+ */
 async function tryReuse(path: string, key: string): Promise<Omit<DistillStepOutput, "distillKey"> | null> {
   let set: DistilledSet;
   try {
@@ -153,6 +163,12 @@ async function tryReuse(path: string, key: string): Promise<Omit<DistillStepOutp
     }
   } catch { /* metrics are informative only */ }
   const seconds = Number(set.meta.extra.distill_seconds ?? 0);
+  const png = gridPathFor(path);
+  try {
+    await Deno.stat(png);
+  } catch {
+    await writeGrid(png, set).catch(() => {}); // the picture is informative only
+  }
   return {
     set,
     metrics,
@@ -162,13 +178,28 @@ async function tryReuse(path: string, key: string): Promise<Omit<DistillStepOutp
   };
 }
 
-/** The set as safetensors plus a PNG grid beside it (same stem); returns the set file's hash. */
-export async function saveWithGrid(path: string, set: DistilledSet): Promise<Artifact> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await writeGrid(path.replace(/\.safetensors$/, "") + ".png", set);
-  // The set is written last: its presence means the pair is complete (the reuse check looks at it).
-  await saveDistilledSet(path, set);
-  return { path, sha256: sha256Hex(await Deno.readFile(path)) };
+/** The PNG grid beside a set file (same stem). */
+export function gridPathFor(setPath: string): string {
+  return setPath.replace(/\.safetensors$/, "") + ".png";
+}
+
+/**
+ * The set as safetensors plus a PNG grid beside it (same stem); returns the set file's hash. The set is
+ * written first: a grid never exists without its set, and a set whose grid is missing gets it on reuse.
+ * Temp files that dead writers of either file left behind are removed first. `replace: false` keeps an
+ * existing set file (written: false, and no grid is drawn over its picture).
+ */
+export async function saveWithGrid(
+  path: string,
+  set: DistilledSet,
+  opts: AtomicWriteOptions = {},
+): Promise<{ written: boolean; artifact: Artifact }> {
+  const png = gridPathFor(path);
+  await removeStaleTemps(path);
+  await removeStaleTemps(png);
+  const written = await saveDistilledSet(path, set, opts);
+  if (written) await writeGrid(png, set);
+  return { written, artifact: { path, sha256: sha256Hex(await Deno.readFile(path)) } };
 }
 
 export async function writeGrid(pngPath: string, set: DistilledSet): Promise<void> {
@@ -180,9 +211,7 @@ export async function writeGrid(pngPath: string, set: DistilledSet): Promise<voi
     maxPerClass: 10,
     scale: h <= 32 ? 2 : 1,
   });
-  const tmp = `${pngPath}.${Deno.pid}.tmp`;
-  await Deno.writeFile(tmp, png);
-  await Deno.rename(tmp, pngPath);
+  await writeFileAtomic(pngPath, png);
 }
 
 export interface EvalStepInput {

@@ -1,5 +1,6 @@
 /** Progress lines for long runs: cells done / total and an ETA from the mean time per finished repeat. */
 import type { ProgressReporter } from "../methods/types.ts";
+import { escapeTerminal } from "../reports/escape.ts";
 
 export function fmtDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
@@ -71,12 +72,14 @@ export function statusReporter(
  */
 export function stderrStatus(): (line: string) => void {
   const enc = new TextEncoder();
+  // Status lines carry cell ids and labels from spec files: their control characters are shown escaped.
+  const clean = (line: string) => escapeTerminal(line, { lineBreaks: false });
   if (!Deno.stderr.isTerminal()) {
-    return throttledLines((line) => Deno.stderr.writeSync(enc.encode(`${line}\n`)), 60_000);
+    return throttledLines((line) => Deno.stderr.writeSync(enc.encode(`${clean(line)}\n`)), 60_000);
   }
   return (line) => {
     const width = Deno.consoleSize?.().columns ?? 100;
-    Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line.slice(0, Math.max(20, width - 1))}`));
+    Deno.stderr.writeSync(enc.encode(`\r\x1b[K${clean(line).slice(0, Math.max(20, width - 1))}`));
   };
 }
 

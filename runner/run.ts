@@ -9,8 +9,9 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
 import type { ResolveOptions } from "../experiments/profiles.ts";
 import type { Adapter, Artifact, CellRepeatResult, Profile } from "../results/types.ts";
-import { canonicalJson, contentKey } from "../results/key.ts";
-import { openStore } from "../results/store.ts";
+import { canonicalJson, contentKey, sha256Hex } from "../results/key.ts";
+import { openStore, type ResultsStore } from "../results/store.ts";
+import { type LeaseHolder, type LeaseOwner, leaseOwner } from "../results/lease.ts";
 import type { EvalResult } from "../evaluator/types.ts";
 import { findMethod } from "../methods/registry.ts";
 import {
@@ -27,6 +28,7 @@ import {
   type DistillFn,
   distillKeyOf,
   distillStep,
+  type DistillStepInput,
   type DistillStepOutput,
   evalStep,
   type EvaluateFn,
@@ -62,7 +64,24 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Plan and look up the store only: list the repeats that would run, run none. */
   dryRun?: boolean;
+  /** Lease timing for runs sharing a store (tests shorten it). */
+  leases?: Partial<LeaseSettings>;
 }
+
+export interface LeaseSettings {
+  /** A lease not renewed for this long is free for another process to take. */
+  ttlMs: number;
+  /** How often a working process renews its leases. */
+  renewMs: number;
+  /** How often a process waiting for another's work looks again. */
+  pollMs: number;
+}
+
+/**
+ * A crashed process on another host blocks its work for at most five minutes (on this host, until its pid
+ * is gone); renewing every 30 s leaves room for a busy event loop.
+ */
+export const DEFAULT_LEASES: LeaseSettings = { ttlMs: 5 * 60_000, renewMs: 30_000, pollMs: 5_000 };
 
 export interface RepeatFailure {
   cellId: string;
@@ -83,6 +102,8 @@ export interface RunSummary {
   toRun: string[];
   /** Repeats computed and committed by this run. */
   completed: number;
+  /** Repeats it was going to run that another process sharing the store committed first. */
+  doneElsewhere: number;
   failed: RepeatFailure[];
   /** Cells that cannot run (not implemented, no data under `paper`, …). */
   skipped: SkippedCell[];
@@ -115,13 +136,16 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
     alreadyDone: 0,
     toRun: [],
     completed: 0,
+    doneElsewhere: 0,
     failed: [],
     skipped: plan.skipped,
     interrupted: false,
     keys: [],
     seconds: 0,
   };
-  const store = openStore(opts.storePath);
+  // The store is created only when a repeat is about to be computed: a dry run, or a run that fails
+  // before computing anything, leaves no file behind.
+  let store: ResultsStore | null = isFile(opts.storePath) ? openStore(opts.storePath) : null;
   try {
     const pool = new DatasetPool(opts.load);
     const keyByIndex = new Map<number, string>();
@@ -149,7 +173,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       );
       keyByIndex.set(item.index, key);
       const work = evalMemoKey(item, method, codeVersion, data);
-      if (store.has(key)) {
+      if (store?.has(key)) {
         summary.alreadyDone++;
         stored.push({ key, work });
       } else pending.push({ item, method, codeVersion, data, key, work });
@@ -172,6 +196,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       const adapter = await (opts.initBackend ?? initWebGpu)();
       const env = opts.environment ?? await runEnvironment();
       const evaluate = opts.evaluate ?? defaultEvaluate;
+      store ??= openStore(opts.storePath);
       // One evaluation per (set, model, protocol, seed, test subset): table rows that differ only in a
       // model the profile substituted away evaluate to identical numbers anyway. Evaluations stored by an
       // earlier (e.g. killed) run seed the memo, so resuming does not redo them for the remaining rows.
@@ -182,37 +207,140 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       }
       const work = new Set(pending.filter((p) => !evalMemo.has(p.work)).map((p) => p.work));
       const eta = new Eta(pending.length, work.size);
-      for (const p of pending) {
-        if (opts.signal?.aborted) break;
-        try {
-          const row = await runRepeat(
-            p,
-            { ...opts, evaluate, adapter, env, evalMemo, storePath: store.path },
-            eta,
-          );
-          opts.signal?.throwIfAborted();
-          store.put(row.result);
-          summary.completed++;
-          eta.done(row.seconds, !row.reused);
-          log(describe(p, row.result, row.reused, eta));
-        } catch (e) {
-          if (opts.signal?.aborted) break;
-          eta.done(0, false);
-          fail(summary, p.item, e, log);
-        }
-      }
+      const ctx: RepeatContext = {
+        ...opts,
+        evaluate,
+        adapter,
+        env,
+        evalMemo,
+        storePath: store.path,
+        store,
+        owner: leaseOwner(),
+        lease: { ...DEFAULT_LEASES, ...opts.leases },
+        log,
+      };
+      await runPending(pending, ctx, eta, summary);
     }
     summary.interrupted = opts.signal?.aborted ?? false;
     if (summary.interrupted) log(`interrupted: nothing partial was written; rerun to continue`);
     for (const item of plan.repeats) {
       const k = keyByIndex.get(item.index);
-      if (k !== undefined && store.has(k)) summary.keys.push(k);
+      if (k !== undefined && store?.has(k)) summary.keys.push(k);
     }
   } finally {
-    store.close();
+    store?.close();
   }
   summary.seconds = (performance.now() - t0) / 1000;
   return summary;
+}
+
+/**
+ * Computes the pending repeats. Rows that share an evaluation are one unit of work, leased in the store
+ * before it is computed (results/lease.ts): a unit another live process holds is put aside and retried after
+ * the rest, until that process has committed its rows (they are then skipped) or its lease lapsed (the unit is
+ * taken over). The leases are renewed while this process works and released when it stops.
+ */
+async function runPending(pending: Pending[], ctx: RepeatContext, eta: Eta, summary: RunSummary) {
+  const { store, owner, lease, signal } = ctx;
+  const renew = setInterval(() => {
+    try {
+      store.renewLeases(owner, lease.ttlMs);
+    } catch { /* the store is busy: the next tick retries well before the lease runs out */ }
+  }, lease.renewMs);
+  Deno.unrefTimer(renew);
+  try {
+    let queue = groupBy(pending, (p) => p.work);
+    let lastWait = "";
+    while (queue.length > 0 && !signal?.aborted) {
+      const held: { group: Pending[]; holder: LeaseHolder }[] = [];
+      for (const group of queue) {
+        if (signal?.aborted) break;
+        const key = `eval:${sha256Hex(group[0].work)}`;
+        const claim = store.claim(key, owner, lease.ttlMs);
+        if (!claim.claimed) {
+          held.push({ group, holder: claim.holder });
+          continue;
+        }
+        try {
+          for (const p of group) {
+            if (signal?.aborted) break;
+            await runOne(p, ctx, eta, summary);
+          }
+        } finally {
+          store.releaseLeases(owner, key);
+        }
+      }
+      if (held.length === 0 || signal?.aborted) break;
+      const holders = [...new Set(held.map((h) => describeHolder(h.holder)))];
+      const line = `waiting for ${held.reduce((n, h) => n + h.group.length, 0)} repeat(s) that ` +
+        `${holders.slice(0, 3).join(", ")}${holders.length > 3 ? ", …" : ""} ` +
+        `${holders.length > 1 ? "are" : "is"} computing`;
+      if (line !== lastWait) ctx.log(line);
+      lastWait = line;
+      await sleep(lease.pollMs, signal);
+      queue = held.map((h) => h.group);
+    }
+  } finally {
+    clearInterval(renew);
+    store.releaseLeases(owner);
+  }
+}
+
+/** One leased repeat: skipped if another process committed it meanwhile, else computed and committed. */
+async function runOne(p: Pending, ctx: RepeatContext, eta: Eta, summary: RunSummary): Promise<void> {
+  if (ctx.store.has(p.key)) {
+    summary.doneElsewhere++;
+    eta.done(0, false);
+    return;
+  }
+  try {
+    const row = await runRepeat(p, ctx, eta);
+    ctx.signal?.throwIfAborted();
+    ctx.store.put(row.result);
+    summary.completed++;
+    eta.done(row.seconds, !row.reused);
+    ctx.log(describe(p, row.result, row.reused, eta));
+  } catch (e) {
+    if (ctx.signal?.aborted) return;
+    eta.done(0, false);
+    fail(summary, p.item, e, ctx.log);
+  }
+}
+
+function describeHolder(h: LeaseHolder): string {
+  return `pid ${h.pid} on ${h.host} (lease until ${new Date(h.expiresAt).toISOString().slice(11, 19)} UTC)`;
+}
+
+/** Groups in order of their first member. */
+function groupBy<T>(items: readonly T[], key: (x: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const x of items) {
+    const k = key(x);
+    const g = groups.get(k);
+    if (g) g.push(x);
+    else groups.set(k, [x]);
+  }
+  return [...groups.values()];
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 interface RepeatContext extends RunOptions {
@@ -220,6 +348,31 @@ interface RepeatContext extends RunOptions {
   adapter: Adapter;
   env: RunEnvironment;
   evalMemo: Map<string, EvalMemo>;
+  store: ResultsStore;
+  owner: LeaseOwner;
+  lease: LeaseSettings;
+  log: (line: string) => void;
+}
+
+/** Runs `body` holding lease `key`, first waiting (polling) while another live process holds it. */
+async function whileLeased<T>(
+  key: string,
+  ctx: RepeatContext,
+  label: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  for (;;) {
+    ctx.signal?.throwIfAborted();
+    const claim = ctx.store.claim(key, ctx.owner, ctx.lease.ttlMs);
+    if (claim.claimed) break;
+    ctx.status?.(`${label}: waiting for ${describeHolder(claim.holder)}, which is making this set`);
+    await sleep(ctx.lease.pollMs, ctx.signal);
+  }
+  try {
+    return await body();
+  } finally {
+    ctx.store.releaseLeases(ctx.owner, key);
+  }
 }
 
 /** What an evaluation depends on; rows with equal keys share one. */
@@ -262,7 +415,7 @@ async function runRepeat(
   const started = new Date();
   const t0 = performance.now();
   const label = `[${eta.count + 1}/${eta.total}] ${r.cellId}#${repeat}`;
-  const distilled: DistillStepOutput = await distillStep({
+  const input: DistillStepInput = {
     method: p.method,
     codeVersion: p.codeVersion,
     data: p.data,
@@ -275,7 +428,11 @@ async function runRepeat(
     distill: ctx.distill,
     progress: statusReporter(`${label} distill`, ctx.status),
     signal: ctx.signal,
-  });
+  };
+  // Saved sets are shared between processes: one distils a set while the others wait for its file.
+  const distilled: DistillStepOutput = ctx.artifactsDir === null
+    ? await distillStep(input)
+    : await whileLeased(`distill:${distillKeyOf(input)}`, ctx, `${label} distill`, () => distillStep(input));
   ctx.signal?.throwIfAborted();
   let evaluated = ctx.evalMemo.get(p.work);
   const evalReused = evaluated !== undefined;

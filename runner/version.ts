@@ -1,33 +1,64 @@
 /**
- * Code versions that go into every result's content key. Bump a number when a change alters the
- * numbers that code produces (a kernel's arithmetic, the evaluator's schedule, a method's update
- * rule): every affected cell then gets a new key and is recomputed, and old rows stay as they were.
- * Refactors that leave results bit-identical need no bump.
+ * The code version every result is keyed by: the method's own modules and each shared layer, hashed
+ * from the sources (results/source_versions.ts). Which module defines a registered method is found
+ * here, by identity, among the modules methods/registry.ts imports.
  */
 import type { MethodDef } from "../methods/types.ts";
+import { type CodeVersion, formatCodeVersion } from "../results/code_version.ts";
+import {
+  checkoutSources,
+  METHOD_PATHS,
+  overridden,
+  REPO_ROOT,
+  SourceTree,
+} from "../results/source_versions.ts";
 
-export const CODE_VERSION = {
-  /** engine/ + kernels/: tensor ops, autodiff, WGSL kernels, RNG streams. */
-  engine: 1,
-  /** evaluator/: training loop, augmentations, metrics. */
-  evaluator: 1,
-  /** runner/: holdout policy, seeds, what is passed to methods. */
-  runner: 1,
-} as const;
+/**
+ * Which module defines each registered method (by identity): the modules methods/registry.ts imports
+ * from the methods' folders, in its import order. Resolved once, at load.
+ */
+const METHOD_MODULES: ReadonlyMap<unknown, string> = await (async () => {
+  const out = new Map<unknown, string>();
+  // Sources not on disk (a remote import): nothing to hash; codeVersionFor says so when asked.
+  if (REPO_ROOT.protocol !== "file:") return out;
+  const tree = new SourceTree(REPO_ROOT);
+  const registry = "methods/registry.ts";
+  for (const spec of tree.imports(registry)) {
+    const rel = tree.resolve(registry, spec);
+    if (rel === null || !METHOD_PATHS.some((p) => rel.startsWith(p))) continue;
+    const ns: Record<string, unknown> = await import(new URL(rel, REPO_ROOT).href);
+    for (const v of Object.values(ns)) {
+      const looksLikeMethod = typeof v === "object" && v !== null &&
+        typeof (v as MethodDef).id === "string" &&
+        typeof (v as MethodDef).distill === "function";
+      if (looksLikeMethod && !out.has(v)) out.set(v, rel);
+    }
+  }
+  return out;
+})();
 
-/** Per-method versions; a method may also carry its own `version` field, which wins. */
-export const METHOD_VERSIONS: Readonly<Record<string, number>> = {
-  // 2: the seed's realDraw, the images the real-initialised methods start from (was its own shuffle).
-  random: 2,
-  "full-dataset": 1,
-  // 2: cmiStart covers every class (it was class 0's images only for IDC's per-class loop).
-  "idc+cmi": 2,
-};
+/** The module that defines a registered method; undefined for others (e.g. a test's fake). */
+export function methodModule(method: object): string | undefined {
+  return METHOD_MODULES.get(method);
+}
 
-/** e.g. "random@1 engine@1 evaluator@1 runner@1". */
+/**
+ * The code version a method's results are keyed by, e.g. "dc@1f0c… engine@… data@… models@… evaluator@…
+ * runner@…". A method's own `version` field (for methods defined outside this repository) replaces the
+ * hash of its modules.
+ */
 export function codeVersionFor(method: Pick<MethodDef, "id">): string {
+  return formatCodeVersion(codeVersionParts(method));
+}
+
+export function codeVersionParts(method: Pick<MethodDef, "id">): CodeVersion {
+  const { tree, layers } = checkoutSources();
   const own = (method as { version?: unknown }).version;
-  const v = typeof own === "string" || typeof own === "number" ? own : METHOD_VERSIONS[method.id] ?? 1;
-  return `${method.id}@${v} engine@${CODE_VERSION.engine} evaluator@${CODE_VERSION.evaluator} ` +
-    `runner@${CODE_VERSION.runner}`;
+  const module = methodModule(method);
+  const methodVersion = typeof own === "string" || typeof own === "number"
+    ? String(own)
+    : module !== undefined
+    ? overridden(method.id, tree.methodVersion(module))
+    : "unversioned";
+  return { method: method.id, methodVersion, layers };
 }

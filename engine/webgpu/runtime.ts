@@ -2,7 +2,7 @@
  * The WebGPU runtime: pooled buffers, a queue of pending dispatches/copies submitted in batches,
  * staged uploads, cached pipelines, and validation errors surfaced at the next readback.
  *
- * Ordering rules (see shared/docs/webgpu-on-cpu.md): `queue.writeBuffer` takes effect before any
+ * Ordering rules (see docs/webgpu-on-cpu.md): `queue.writeBuffer` takes effect before any
  * unsubmitted pass, so uploads go through a staging buffer copied *inside* the command stream
  * whenever work is pending. Freed buffers return to the pool at once: reuse by a later command is
  * safe because commands execute in order.

@@ -71,12 +71,12 @@ const cells: CellSpec[] = students.flatMap((s) =>
         dataset: "imagenet-1k",
         ipc: 10,
         model: s.id,
-        protocol: "soft-kd",
+        protocol: "d3hr",
         labels: "soft",
         claimed: { mean: v[0], std: v[1] },
         row: `${s.label} / ${m.label}`,
         column: t.label,
-        config: { teacher: t.id },
+        teacher: t.id,
       }];
     })
   )

@@ -61,7 +61,7 @@ const cells: CellSpec[] = rows.map((r): CellSpec => ({
   dataset: "imagenet-1k",
   ipc: 10,
   model: "resnet18-torchvision",
-  protocol: "soft-kd",
+  protocol: "d3hr",
   labels: "soft",
   claimed: { mean: r.claimed[0], std: r.claimed[1] },
   row: r.label,

@@ -26,7 +26,7 @@ const cells: CellSpec[] = values.map((v): CellSpec => ({
   dataset: "imagenet-1k",
   ipc: 10,
   model: "resnet18-torchvision",
-  protocol: "soft-kd",
+  protocol: "d3hr",
   labels: "soft",
   claimed: { mean: v.claimed[0], std: v.claimed[1] },
   row: "Accuracy",

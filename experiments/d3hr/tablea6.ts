@@ -69,12 +69,12 @@ const cells: CellSpec[] = rows.flatMap((r) =>
       dataset: datasets[r.dataset].id,
       ipc: r.ipc,
       model: models[r.model].id,
-      protocol: "soft-kd",
+      protocol: "d3hr",
       labels: "soft",
       claimed: { mean: v[0], std: v[1] },
       row: `${r.model} / ${r.dataset} / ${r.ipc}`,
       column: m.label,
-      config: { evalEpochs: 1000 },
+      evalEpochs: 1000,
     }];
   })
 );

@@ -44,7 +44,7 @@ const cells: CellSpec[] = rows.flatMap((r) =>
       dataset: "imagenet-1k",
       ipc: r.ipc,
       model: models[r.model].id,
-      protocol: "soft-kd",
+      protocol: "d3hr",
       labels: "soft",
       claimed: { mean: v[0], std: v[1] },
       row: `${r.model} / IPC ${r.ipc}`,

@@ -56,12 +56,12 @@ const cells: CellSpec[] = nets.flatMap((student, si) =>
         dataset: "imagenet-1k",
         ipc: 10,
         model: student.id,
-        protocol: "soft-kd",
+        protocol: "d3hr",
         labels: "soft",
         claimed: { mean: v[0], std: v[1] },
         row: `${student.label} / ${m.label}`,
         column: teacher.label,
-        config: { teacher: teacher.id },
+        teacher: teacher.id,
       };
     })
   )

@@ -25,7 +25,7 @@ const cells: CellSpec[] = values.map((v): CellSpec => ({
   dataset: "tiny-imagenet",
   ipc: 10,
   model: "resnet18-modified",
-  protocol: "soft-kd",
+  protocol: "d3hr",
   labels: "soft",
   claimed: { mean: v.claimed[0], std: v.claimed[1] },
   row: "Accuracy (%)",

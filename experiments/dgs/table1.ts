@@ -129,6 +129,9 @@ const cells: CellSpec[] = [...methodCells, ...fullCells];
 
 const ipcModelGroups = rows.flatMap((r) => models.map((model) => ({ ipc: r.ipc, model: model.id })));
 
+/** The one group where the printed table contradicts "superior across all experiments" (see notes). */
+const isPrintedException = (g: { ipc: number; model: string }) => g.ipc === 10 && g.model === "resnet18";
+
 const claims: ClaimSpec[] = [
   {
     kind: "best",
@@ -136,7 +139,8 @@ const claims: ClaimSpec[] = [
     text:
       "Our method demonstrates superior accuracy across all experiments, especially in high IPC settings.",
     source: "§3.2, Table 1",
-    groups: ipcModelGroups.map((g) => ({
+    // The paper's own numbers put IDC-1 ahead at IPC 10 / ResNet-18 (36.9 vs 35.9): that group is left out.
+    groups: ipcModelGroups.filter((g) => !isPrintedException(g)).map((g) => ({
       best: cellId(g.ipc, g.model, "dgs"),
       among: methods.map((m) => cellId(g.ipc, g.model, m.id)),
     })),
@@ -179,7 +183,8 @@ export const table: TableSpec = {
     "The caption says 'obtained with ResNetAP-10' but the table has a Test Model column with ConvNet-6, " +
     "ResNetAP-10 and ResNet-18; each cell records its printed test model.",
     "As printed, the 'superior across all experiments' claim fails at IPC 10 / ResNet-18: IDC-1 36.9±0.4 > " +
-    "Ours 35.9±0.6 (also IPC 10 / ResNetAP-10 is 37.4 vs IDC-1 37.3, within noise).",
+    "Ours 35.9±0.6, so that group is left out of dgs-best-every-row (also IPC 10 / ResNetAP-10 is 37.4 vs " +
+    "IDC-1 37.3, within noise).",
     "ResNet-18 is encoded as resnet18 (instance norm, as in the Minimax/IDC protocol); the paper does not " +
     "state the normalisation.",
     "Where the baseline numbers come from (re-run or copied from Minimax) is not stated.",

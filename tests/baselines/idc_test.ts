@@ -15,9 +15,14 @@ import {
   idcDefaults,
   idcHookable,
   idcMethod,
+  idcNetAugment,
   initMix,
   matchedParams,
 } from "../../baselines/idc.ts";
+import { augmentBatch } from "../../evaluator/train.ts";
+import { getProtocol } from "../../evaluator/protocols.ts";
+import { dsa } from "../../data/augment.ts";
+import { tensor } from "../../engine/tensor.ts";
 import { silentProgress } from "../../methods/types.ts";
 import type { Dataset } from "../../data/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
@@ -174,4 +179,102 @@ Deno.test("idc: hooks — prepare every inner step, regularizer at every per-cla
   assert(prepared.join() === "0,1", `prepare calls ${prepared}`);
   assert(seen.length === 20 && seen[0] === "0:4:0" && seen[19] === "1:4:9", `regularizer calls ${seen}`);
   assert(idcCmiMethod.id === "idc+cmi" && idcHookable.distillWith === distillIdc, "idc+cmi wiring");
+});
+
+Deno.test("idc: every matching step draws a fresh random subset of the decoded images (Synthesizer.sample)", async () => {
+  // IPC 2, factor 2: 8 decoded images per class (4 grid cells × 2 stored), 2 of them per step. A decoded
+  // image depends on its cell's pixels only, so the cells whose quadrant gets gradient are the ones drawn.
+  const dataset = tinyDataset("mnist", 8, 1);
+  const cfg = tiny({ distance: "mse", batchSynMax: 2, matchStrategy: [] });
+  const pool = new RealPool(dataset);
+  const net = buildNet("convnet3", 4, new Rng(5), inputSpec(dataset));
+  const img = initMix(pool, dataset.info, 2, 2, new Rng(6)).keep().requireGrad();
+  const params = matchedParams(net);
+  const c = 3, half = 4;
+  const drawn: string[] = [];
+  try {
+    for (let seed = 0; seed < 20; seed++) {
+      const g = tidy(() => {
+        const [g] = grad(idcClassLoss(net, params, pool, img, c, 2, cfg, dataset.info, seed), [img]);
+        return g.detach();
+      });
+      const v = await g.f32();
+      g.dispose();
+      const cells: string[] = [];
+      for (let s = 0; s < 2; s++) {
+        for (let q = 0; q < 4; q++) {
+          const [qi, qj] = [Math.floor(q / 2), q % 2];
+          let any = false;
+          for (let i = 0; i < half; i++) {
+            for (let j = 0; j < half; j++) {
+              const r = (c * 2 + s) * 64 + (qi * half + i) * 8 + qj * half + j;
+              if (v[r] !== 0) any = true;
+            }
+          }
+          if (any) cells.push(`${s}:${q}`);
+        }
+      }
+      assert(cells.length >= 1 && cells.length <= 2, `seed ${seed}: ${cells.length} cells got gradient`);
+      drawn.push(cells.join(" "));
+    }
+  } finally {
+    img.dispose();
+    net.dispose();
+    pool.dispose();
+  }
+  const covered = new Set(drawn.flatMap((d) => d.split(" ")));
+  assert(covered.size === 8, `decoded images never matched over 20 steps: ${8 - covered.size} (${drawn})`);
+  assert(new Set(drawn).size > 3, `subsets repeat across steps: ${drawn}`);
+});
+
+Deno.test("idc: network update as the reference's — per-sample color+crop DiffAug, CutMix p 0.5 (none for MNIST f > 1)", () => {
+  const cifar = idcNetAugment(idcDefaults("cifar10", 10, null));
+  assert(
+    JSON.stringify(cifar) ===
+      JSON.stringify({ kind: "idc", strategy: ["color", "crop"], cutmix: { prob: 0.5, beta: 1 } }),
+    `cifar10 ${JSON.stringify(cifar)}`,
+  );
+  const mnist = idcNetAugment(idcDefaults("mnist", 10, null));
+  assert(
+    mnist.kind === "idc" && mnist.strategy?.join() === "color,crop" && mnist.cutmix === null,
+    "mnist f=2",
+  );
+  const mnist1 = idcNetAugment(idcDefaults("mnist", 10, 1));
+  assert(
+    mnist1.strategy?.join() === "color,crop" && mnist1.cutmix?.prob === 0.5,
+    "mnist f=1 (CutMix, no cutout)",
+  );
+  assert(
+    idcNetAugment(idcDefaults("imagenette", 10, null)).cutmix?.prob === 1,
+    "ImageNet: the reference's mix_p 1",
+  );
+  // Without CutMix the net update keeps cutout.
+  const noMix = idcNetAugment({ ...idcDefaults("cifar10", 10, null), cutmix: null });
+  assert(noMix.strategy?.join() === "color,crop,cutout", `no CutMix: ${noMix.strategy}`);
+});
+
+Deno.test("idc: the idc evaluation protocol augments with DiffAug (flip, color, one geometric group; CutMix for cutout)", async () => {
+  const p = getProtocol("idc");
+  assert(p.augment.kind === "idc" && p.augment.cutmix?.prob === 0.5, `augment ${JSON.stringify(p.augment)}`);
+  const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37) + (i % 7) * 0.1);
+  for (let seed = 0; seed < 4; seed++) {
+    const got = await noGrad(() =>
+      tidy(() => augmentBatch(tensor(x, [4, 8, 8, 3]), p.augment, new Rng(seed), false))
+    )
+      .f32();
+    let matches = 0;
+    for (const g of ["crop", "scale", "rotate"] as const) {
+      const ref = await noGrad(() =>
+        tidy(() =>
+          dsa(tensor(x, [4, 8, 8, 3]), new Rng(seed), {
+            siamese: false,
+            mode: "M",
+            strategy: ["flip", "color", g],
+          })
+        )
+      ).f32();
+      if (ref.every((v, i) => Math.abs(v - got[i]) <= 1e-5)) matches++;
+    }
+    assert(matches === 1, `seed ${seed}: the evaluation augmentation matched ${matches} compositions`);
+  }
 });

@@ -98,6 +98,7 @@ function spec(epochs: number): ExpertSpec {
     dsaStrategy: ["color", "crop", "cutout", "scale", "rotate"],
     trainLimit: null,
     seed: 0,
+    zca: null,
   };
 }
 

@@ -16,7 +16,7 @@ import { tempDir, tinyLoad } from "../runner/_fixtures.ts";
 // The full-dataset "method" is the whole training split, not a distilled set.
 const methods = listMethods().filter((m) => m.implemented && m.id !== "full-dataset");
 
-Deno.test("dd distill: the registry implements the baselines of issue 5", () => {
+Deno.test("dd distill: the registry implements the coreset and matching baselines", () => {
   for (
     const id of [
       "random",

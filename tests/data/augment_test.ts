@@ -136,6 +136,39 @@ Deno.test("dsa: per-sample mode transforms equal images differently; seeds repro
   assert(outs.some((o) => maxAbsDiff(o, outs[0]) > 1e-2));
 });
 
+Deno.test("dsa mode idc: flip, color, cutout every call plus exactly one of crop/scale/rotate (IDC's DiffAug)", async () => {
+  // Each call must equal mode M over [flip, color, G, cutout] (same draws, same order) for one G.
+  const one: DsaGroup[] = ["crop", "scale", "rotate"];
+  for (const siamese of [true, false]) {
+    const chosen = new Set<string>();
+    for (let seed = 0; seed < 8; seed++) {
+      const y = await runDsa(X, seed, { siamese, mode: "idc" });
+      const matches: DsaGroup[] = [];
+      for (const g of one) {
+        const m = await runDsa(X, seed, { siamese, mode: "M", strategy: ["flip", "color", g, "cutout"] });
+        if (close(y, m, 1e-5)) matches.push(g);
+      }
+      assertEquals(matches.length, 1, `seed ${seed}: matches ${matches}`);
+      chosen.add(matches[0]);
+    }
+    assertEquals([...chosen].sort(), [...one].sort(), `siamese ${siamese}: every geometric group occurs`);
+  }
+  // Unlisted groups never run: color_crop_cutout (IDC's matching default) is color → crop → cutout.
+  for (let seed = 0; seed < 3; seed++) {
+    const y = await runDsa(X, seed, { siamese: true, mode: "idc", strategy: ["color", "crop", "cutout"] });
+    const m = await runDsa(X, seed, { siamese: true, mode: "M", strategy: ["color", "crop", "cutout"] });
+    assertClose(y, m, 0, `seed ${seed}: color_crop_cutout`);
+  }
+  // Digits: flip removed, the rest unchanged.
+  const d = await runDsa(X, 4, { siamese: false, mode: "idc", noFlip: true });
+  const ref = await runDsa(X, 4, {
+    siamese: false,
+    mode: "idc",
+    strategy: DSA_ALL.filter((g) => g !== "flip"),
+  });
+  assertClose(d, ref, 0, "noFlip");
+});
+
 Deno.test("dsa: color and crop follow DiffAugment's formulas on the drawn parameters", async () => {
   const seed = 7;
   const u = new Rng(seed).hostUniform(N * DSA_SLOTS); // the block dsa draws first

@@ -1,6 +1,7 @@
 /** IDX parsing and the IDX datasets on fixtures written in the real format (plain and gzip). */
-import { parseIdx } from "../../data/idx.ts";
-import { loadDataset } from "../../data/registry.ts";
+import { checkIdxFile, parseIdx } from "../../data/idx.ts";
+import { idxDataset } from "../../data/idx_dataset.ts";
+import { datasetInfo, loadDataset } from "../../data/registry.ts";
 import {
   assert,
   assertDatasetError,
@@ -113,5 +114,45 @@ Deno.test("idx dataset: a data-root folder missing a file falls through to the n
     // The incomplete user copy is skipped and the embedded npm copy is used.
     const ds = await loadDataset("mnist", { dataRoot: dir });
     assertEquals(ds.train.count, 60000);
+  });
+});
+
+Deno.test("checkIdxFile: header, exact size (plain) and gzip trailer size, without reading the data", async () => {
+  await withTempDir(async (dir) => {
+    const good = idx(0x803, [3, 28, 28], new Uint8Array(3 * 784));
+    writeFile(`${dir}/a`, good);
+    writeFile(`${dir}/a.gz`, gzip(good));
+    assertEquals(checkIdxFile(`${dir}/a`, "images"), [3, 28, 28]);
+    assertEquals(checkIdxFile(`${dir}/a.gz`, "images"), [3, 28, 28]);
+    writeFile(`${dir}/short`, good.subarray(0, good.length - 1));
+    await assertDatasetError(() => checkIdxFile(`${dir}/short`, "images"), "short", "needs exactly 2368");
+    const gz = gzip(good);
+    writeFile(`${dir}/cut.gz`, gz.subarray(0, gz.length - 5));
+    await assertDatasetError(() => checkIdxFile(`${dir}/cut.gz`, "images"), "cut.gz", "gzip trailer");
+    await assertDatasetError(() => checkIdxFile(`${dir}/a`, "labels"), "wrong magic");
+    writeFile(`${dir}/junk.gz`, Uint8Array.of(0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+    await assertDatasetError(() => checkIdxFile(`${dir}/junk.gz`, "images"), "junk.gz", "corrupt gzip");
+  });
+});
+
+Deno.test("idx dataset: availability checks the headers of the copy the loader would read", async () => {
+  await withTempDir((dir) => {
+    const ds = idxDataset({
+      info: datasetInfo("mnist"),
+      candidates: () => [{ dir, label: "test folder" }],
+      howToGet: () => "Fix: copy intact files.",
+    });
+    const set = idxSet(6, 4);
+    writeIdxSet(dir, set);
+    assertEquals(ds.availability(dir).available, true);
+    writeIdxSet(dir, { ...set, testLabels: idx(0x801, [5], new Uint8Array(5)) });
+    const a = ds.availability(dir);
+    assertEquals([a.available, a.location], [false, dir]);
+    assert(
+      /damaged: .*t10k-images-idx3-ubyte holds 4 images but .*t10k-labels-idx1-ubyte 5 labels/.test(a.reason),
+    );
+    writeIdxSet(dir, { ...set, trainImages: idx(0x803, [6, 32, 32], new Uint8Array(6 * 1024)) });
+    assert(/images are 32×32, expected 28×28/.test(ds.availability(dir).reason));
+    return Promise.resolve();
   });
 });

@@ -13,7 +13,7 @@ function assert(c: boolean, m: string): asserts c {
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > tol) return false;
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i] - b[i]) <= tol)) return false; // NaN fails
   return true;
 }
 

@@ -108,7 +108,8 @@ export async function gradCheck(
       minus[i][j] -= eps;
       const num = ((await evalF(plus)) - (await evalF(minus))) / (2 * eps);
       const a = an[i][j];
-      if (Math.abs(a - num) > tol * (1 + Math.abs(num))) {
+      // Written so that NaN or ±Inf on either side fails (a NaN comparison is false).
+      if (!Number.isFinite(a) || !Number.isFinite(num) || !(Math.abs(a - num) <= tol * (1 + Math.abs(num)))) {
         throw new Error(`${opts.what ?? "gradCheck"}: input ${i}[${j}] analytic ${a} vs numeric ${num}`);
       }
     }

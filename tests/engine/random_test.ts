@@ -70,17 +70,20 @@ Deno.test("random: uniform and normal moments on 1e5 samples; streams differ by 
   const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
   const moment = (a: Float32Array, m: number, k: number) =>
     a.reduce((s, v) => s + (v - m) ** k, 0) / a.length;
-  if (u.some((v) => v < 0 || v >= 1)) throw new Error("uniform outside [0, 1)");
+  if (u.some((v) => !(v >= 0 && v < 1))) throw new Error("uniform outside [0, 1)");
   const um = mean(u), uv = moment(u, um, 2);
   // Standard errors at n = 1e5: mean 0.0009, variance 0.0003 (uniform); mean 0.003, variance 0.0045.
-  if (Math.abs(um - 0.5) > 0.005 || Math.abs(uv - 1 / 12) > 0.002) throw new Error(`uniform ${um} ${uv}`);
+  // Written as !(|d| <= tol) so that a NaN moment fails.
+  if (!(Math.abs(um - 0.5) <= 0.005 && Math.abs(uv - 1 / 12) <= 0.002)) {
+    throw new Error(`uniform ${um} ${uv}`);
+  }
   const zm = mean(z), zv = moment(z, zm, 2), zk = moment(z, zm, 4) / zv ** 2;
-  if (Math.abs(zm) > 0.015 || Math.abs(zv - 1) > 0.025 || Math.abs(zk - 3) > 0.1) {
+  if (!(Math.abs(zm) <= 0.015 && Math.abs(zv - 1) <= 0.025 && Math.abs(zk - 3) <= 0.1)) {
     throw new Error(`normal mean ${zm} var ${zv} kurtosis ${zk}`);
   }
   // Fraction within one sigma: 0.6827 for N(0, 1).
   const within = z.filter((v) => Math.abs(v) < 1).length / n;
-  if (Math.abs(within - 0.6827) > 0.006) throw new Error(`normal P(|z|<1) = ${within}`);
+  if (!(Math.abs(within - 0.6827) <= 0.006)) throw new Error(`normal P(|z|<1) = ${within}`);
   const other = await stream(gpu, "uniform", 1000, 2025, 0);
   if (other.every((v, i) => v === u[i])) throw new Error("seed does not change the stream");
 });

@@ -59,7 +59,7 @@ Deno.test("evaluator: metrics pick the best held-out epoch, never the test set",
 });
 
 Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
-  for (const id of ["dc", "dsa", "dm", "idc", "minimax", "soft-kd", "full", "mtt"]) {
+  for (const id of ["dc", "dsa", "dm", "idc", "minimax", "soft-kd", "d3hr", "full", "mtt"]) {
     assert(getProtocol(id).id === id, id);
   }
   assert(
@@ -187,6 +187,36 @@ Deno.test("evaluator: host-resident training images (too large for one binding) 
   assert(a.length === 2 && a.every((v, i) => v === b[i]), `device ${a} vs host ${b}`);
 });
 
+Deno.test("evaluator: the d3hr protocol is D³HR's Table A1; soft-kd keeps the reference code's values", () => {
+  const a1 = getProtocol("d3hr");
+  assert(
+    a1.optimizer.kind === "adamw" && a1.optimizer.lr === 0.01 && a1.optimizer.weightDecay === 0.01,
+    `A1 optimizer ${JSON.stringify(a1.optimizer)}`,
+  );
+  assert(a1.batchSize === 128 && a1.decay.kind === "cosine", "A1 batch 128, cosine annealing");
+  assert(a1.augment.kind === "rrc-flip" && a1.augment.cutmix === null, "A1: RRC + flip, no CutMix");
+  assert(a1.labels.kind === "soft-kd" && a1.labels.temperature === 20, "A1: T = 20");
+  const epochs = ["cifar10", "cifar100", "tiny-imagenet", "imagenet-1k"].map((d) =>
+    protocolFor("d3hr", d).epochs.default
+  );
+  assert(epochs.join() === "400,400,300,300", `A1 epochs ${epochs}`);
+  // The code: AdamW 0.001 (per student), half-cosine, CutMix, batch by IPC and classes, CIFAR 400.
+  const code = protocolFor("soft-kd", "cifar100", { ipc: 10, classes: 100, model: "mobilenetv2" });
+  assert(
+    code.optimizer.lr === 2.5e-3 && code.decay.kind === "half-cosine",
+    `code ${JSON.stringify(code.optimizer)}`,
+  );
+  assert(
+    code.augment.cutmix?.prob === 1 && code.batchSize === 100 && code.epochs.default === 400,
+    "code cifar100",
+  );
+  const small = protocolFor("soft-kd", "cifar10", { ipc: 1, classes: 10, model: "resnet18-modified" });
+  assert(
+    small.batchSize === 10 && small.optimizer.lr === 0.001,
+    `IPC 1: batch ${small.batchSize} (≤ the set)`,
+  );
+});
+
 Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excluded), caches it and evaluates", async () => {
   setBackend(gpu);
   const cache = await Deno.makeTempDir({ prefix: "ddrepro-kd-" });
@@ -223,6 +253,11 @@ Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excl
     const key = (pool: Int32Array) =>
       pretrainKey({ model: "convnet3-w32", dataset: mnist, epochs: 1, seed: 0, pool });
     assert(key(holdout.train) !== key(splitHoldout(mnist, 10, 1).train), "the teacher key covers its pool");
+    // An ensemble of two: teacher seeds 0 (cached) and 1 (trained now), both used.
+    const two = { ...protocol, labels: { ...protocol.labels, teachers: 2 } };
+    const r2 = await evaluate({ ...req, protocol: two });
+    assert(cached().length === 2, `two teachers cached: ${cached()}`);
+    assert(r2.curve.every((p) => Number.isFinite(p.trainLoss)), JSON.stringify(r2.curve));
   } finally {
     Deno.env.delete("DD_CACHE");
     await Deno.remove(cache, { recursive: true });

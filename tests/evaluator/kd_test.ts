@@ -10,7 +10,7 @@ import * as T from "../../engine/ops/mod.ts";
 import * as E from "../../engine/expr.ts";
 import { inp } from "../../engine/expr.ts";
 import { createModel } from "../../models/registry.ts";
-import { trainClassifier } from "../../evaluator/train.ts";
+import { teacherLogits, trainClassifier } from "../../evaluator/train.ts";
 
 function assert(c: boolean, m: string): asserts c {
   if (!c) throw new Error(m);
@@ -43,7 +43,7 @@ Deno.test("kd: training on a teacher's tempered logits moves the student onto th
   };
   const before = await measure();
   // The hard labels are deliberately wrong (all class 0): only the teacher can teach anything.
-  await trainClassifier(student, { x, y: new Int32Array(100), teacher: { model: teacher, temperature } }, {
+  await trainClassifier(student, { x, y: new Int32Array(100), teacher: { models: [teacher], temperature } }, {
     epochs: 20,
     batchSize: 50,
     optimizer: { kind: "adamw", lr: 0.003, weightDecay: 0.01 },
@@ -56,4 +56,39 @@ Deno.test("kd: training on a teacher's tempered logits moves the student onto th
   assert(after.kl < before.kl / 4, `KL to the teacher ${before.kl} → ${after.kl}`);
   assert(after.agree >= 80, `argmax agreement with the teacher ${before.agree} → ${after.agree} of 100`);
   [x, teacher, student].forEach((t) => t.dispose());
+});
+
+Deno.test("kd: an ensemble's target is the mean of the teachers' tempered softmax (D3S's averaged soft labels)", async () => {
+  setBackend(gpu);
+  const rng = new Rng(12);
+  const input = { channels: 1, classes: 10, imageSize: 8 };
+  const teachers = [1, 2, 3].map((k) => createModel("convnet3", rng.fork(k), input).eval());
+  const x = rng.normal([6, 8, 8, 1]).keep();
+  const temperature = 4;
+  try {
+    const [got, ...each] = await Promise.all(
+      noGrad(() =>
+        tidy(() => [
+          T.softmax(T.mul(teacherLogits(teachers, x, temperature), 1 / temperature)),
+          ...teachers.map((t) => T.softmax(T.mul(t.forward(x), 1 / temperature))),
+        ])
+      ).map(async (t) => {
+        const v = await t.f32();
+        t.dispose();
+        return v;
+      }),
+    );
+    let worst = 0;
+    got.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - (each[0][i] + each[1][i] + each[2][i]) / 3));
+    });
+    assert(worst < 1e-5, `ensemble target differs from the mean soft label by ${worst}`);
+    // The mean differs from any single teacher's, so averaging is not a no-op here.
+    assert(got.some((v, i) => Math.abs(v - each[0][i]) > 1e-4), "the ensemble equals teacher 0");
+    const one = await noGrad(() => teacherLogits([teachers[0]], x, temperature)).f32();
+    const direct = await noGrad(() => teachers[0].forward(x)).f32();
+    assert(one.every((v, i) => v === direct[i]), "one teacher: its own logits");
+  } finally {
+    [x, ...teachers].forEach((t) => t.dispose());
+  }
 });

@@ -13,6 +13,7 @@ import {
 } from "../../experiments/schema.ts";
 import { tables as cmiTables } from "../../experiments/cmi/mod.ts";
 import { tables as d3hrTables } from "../../experiments/d3hr/mod.ts";
+import { needsSeeds, seedText } from "./_seeds.ts";
 
 interface Paper {
   name: string;
@@ -70,9 +71,6 @@ const papers: Paper[] = [
   },
 ];
 
-const seedText = (file: string) =>
-  Deno.readTextFileSync(new URL(`../../../shared/seeds/${file}`, import.meta.url));
-
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** A number as the paper may print it: 62.5 matches "62.5" or "62.50", 0 matches "0" or "0.0". */
@@ -114,7 +112,7 @@ for (const paper of papers) {
     }
   });
 
-  Deno.test(`${paper.name}: every claimed number is printed in its table`, () => {
+  Deno.test(`${paper.name}: every claimed number is printed in its table`, needsSeeds, () => {
     const text = seedText(paper.seed);
     for (const t of paper.tables) {
       const window = tableWindow(text, t.table, paper.captionFirst);

@@ -1,5 +1,12 @@
 import { assert, assertEquals } from "../results/_assert.ts";
-import { escapeHtml, escapeMarkdown, jsonForScript, safeHref, scriptSource } from "../../reports/escape.ts";
+import {
+  escapeHtml,
+  escapeMarkdown,
+  escapeTerminal,
+  jsonForScript,
+  safeHref,
+  scriptSource,
+} from "../../reports/escape.ts";
 import { chartData, renderIndexHtml, renderTableHtml } from "../../reports/html.ts";
 import { buildTableReport } from "../../reports/model.ts";
 import { imageGridPng } from "../../reports/png.ts";
@@ -131,6 +138,11 @@ Deno.test("escape helpers", () => {
     "a\\|b &lt;i>\\*x\\*&lt;/i> c &amp;amp; d & e",
   );
   assertEquals(escapeMarkdown("p < 0.05, a > b, <!-- x"), "p < 0.05, a > b, &lt;!-- x");
+  assertEquals(
+    escapeTerminal("a\x1b]0;t\x07b\x1b[2Jc\rd\x9be\u202ef\tg\nh\x7f ± ü"),
+    "a\\x1b]0;t\\x07b\\x1b[2Jc\\x0dd\\x9be\\u202ef\tg\nh\\x7f ± ü",
+  );
+  assertEquals(escapeTerminal("x\ny\tz", { lineBreaks: false }), "x\\x0ay\tz");
 });
 
 Deno.test("html: an IPC curve joins a method's cells across IPC groups (rows printed once per group)", () => {

@@ -140,26 +140,43 @@ Deno.test("report grid: a table without printed numbers states that once, entrie
   assert(renderTableMarkdown(inputs()).includes("claimed: unavailable in source → "));
 });
 
-Deno.test("report: cells computed by other code than the method's current version are marked stale", () => {
+Deno.test("report: rows that predate the checkout's code are stale, naming the layers that changed", () => {
+  const layers = (engine: string) => `engine@${engine} data@d1 models@m1 evaluator@v1 runner@r1`;
   const base = inputs();
-  // Fixture rows carry code version "m1"; dm now runs as "dm@2".
-  const stale = { ...base, methodStatus: (m: string) => ({ implemented: true, codeVersion: `${m}@2` }) };
-  const report = buildTableReport(stale);
-  assertEquals(report.staleCells, ["dm-1", "ours-1", "ours-50"]);
+  const results = [
+    ...repeats("dm-1", [25.6, 26.1], { ipc: 1, codeVersion: `dm@a1 ${layers("e1")}` }),
+    // Keyed before versions were derived from the sources.
+    ...repeats("ours-1", [29.5], { ipc: 1, codeVersion: "ours@1 engine@1 evaluator@1 runner@1" }),
+    ...repeats("ours-50", [62.0], { ipc: 50, codeVersion: `ours@b1 ${layers("e2")}` }),
+  ];
+  const status = (m: string) => ({
+    implemented: true,
+    codeVersion: `${m}@${m === "dm" ? "a1" : "b1"} ${layers("e2")}`,
+  });
+  const report = buildTableReport({ ...base, results, methodStatus: status });
+  assertEquals(report.staleCells, ["dm-1", "ours-1"]);
+  const [dm, ours1, ours50] = ["dm-1", "ours-1", "ours-50"].map((id) =>
+    report.cells.find((c) => c.spec.id === id)!
+  );
+  assertEquals(dm.stale, { repeats: 2, layers: ["engine"], handNumbered: false });
+  assertEquals(ours1.stale?.handNumbered, true);
+  assertEquals(ours50.stale, null);
   const md = renderTableMarkdown(report);
   assert(
-    md.includes("- **Stale:** 3 cell(s) computed by other code than this checkout (dm-1, ours-1, ours-50)"),
+    md.includes("- **Stale:** 2 cell(s) hold repeats that predate this checkout's code (dm-1, ours-1)"),
+    md,
   );
-  assert(md.includes("stale: computed by m1; this checkout runs dm@2"), md);
-  assert(renderTableHtml(report).includes("stale: computed by m1; this checkout runs dm@2"));
+  const note = "stale: all 2 repeat(s) predate this checkout's code (changed since: engine)";
+  assert(md.includes(note), md);
+  assert(md.includes("hand-numbered code versions"), md);
+  assert(md.includes("25.85 ± 0.35 (n=2) (Δ −0.15) _(stale)_"), "the grid marks the entry");
+  const html = renderTableHtml(report);
+  assert(html.includes("(changed since: engine)") && html.includes('class="stale"'), "html");
   // Current rows (and methods without a known version) are not stale.
-  const current = buildTableReport({
-    ...base,
-    methodStatus: () => ({ implemented: true, codeVersion: "m1" }),
-  });
+  const current = buildTableReport({ ...base, results: results.slice(3), methodStatus: status });
   assertEquals(current.staleCells, []);
   assert(!renderTableMarkdown(current).includes("Stale"));
-  assertEquals(buildTableReport(base).staleCells, []);
+  assertEquals(buildTableReport({ ...base, results }).staleCells, []);
 });
 
 Deno.test("markdown: rows computed on a WebGPU-minimum-limits device say so in the adapter line", () => {

@@ -25,3 +25,41 @@ Deno.test("writeReports: per-table Markdown and self-contained HTML plus index p
   assert(html.includes("Chart.js v4") && html.includes('<a href="index.html">'));
   assert(!/\bsrc="https?:/.test(html), "no network resources");
 });
+
+Deno.test("writeReports: files are replaced whole (temp file + rename), never rewritten in place", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "ddrepro-reports-" });
+  const input = {
+    spec: demoTable(),
+    results: repeats("dm-1", [25, 26], { profile: "quick" }),
+    profile: "quick" as const,
+  };
+  const first = await writeReports({ outDir, tables: [input], generatedAt: "2025-01-01T00:00:00Z" });
+  // A hard link shares the file's inode: an in-place rewrite (what a kill mid-write leaves at 0 bytes)
+  // would change what the link reads; a rename leaves the old inode alone.
+  const files = [first.tables[0].html, first.tables[0].markdown, first.index.html, first.index.markdown];
+  const before = await Promise.all(files.map((f) => Deno.readTextFile(f)));
+  for (const [i, f] of files.entries()) await Deno.link(f, `${outDir}/keep-${i}`);
+  await writeReports({
+    outDir,
+    tables: [{ ...input, results: repeats("dm-1", [30, 31], { profile: "quick" }) }],
+    generatedAt: "2025-02-02T00:00:00Z",
+  });
+  for (const [i, f] of files.entries()) {
+    assertEquals(await Deno.readTextFile(`${outDir}/keep-${i}`), before[i], `${f} was rewritten in place`);
+    assert((await Deno.stat(f)).ino !== (await Deno.stat(`${outDir}/keep-${i}`)).ino, `${f} is a new file`);
+  }
+  assert((await Deno.readTextFile(files[0])).includes("30.50"), "the new report is in place");
+  assertEquals([...Deno.readDirSync(outDir)].filter((e) => e.name.endsWith(".tmp")), [], "no temp file left");
+});
+
+Deno.test("writeReports: an output path that is a file is refused naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ddrepro-reports-" });
+  await Deno.writeTextFile(`${dir}/f`, "x");
+  let message = "";
+  try {
+    await writeReports({ outDir: `${dir}/f`, tables: [] });
+  } catch (e) {
+    message = String(e);
+  }
+  assert(message.includes(`report folder ${dir}/f: exists and is not a folder`), message);
+});

@@ -1,6 +1,15 @@
 /** The distilled-set file: round trip, foreign dtypes, and clear errors naming the file. */
-import { deepStrictEqual as eq, ok, rejects } from "node:assert";
-import { DistilledSetError, loadDistilledSet, saveDistilledSet } from "../../runner/distilled_set.ts";
+import { deepStrictEqual as eq, ok, rejects, throws } from "node:assert";
+import {
+  DistilledSetError,
+  fitSetToDataset,
+  loadDistilledSet,
+  resizeSet,
+  saveDistilledSet,
+} from "../../runner/distilled_set.ts";
+import { saveWithGrid } from "../../runner/pipeline.ts";
+import { resize as cpuResize } from "../../engine/cpu/extended.ts";
+import { CpuStorage, f32 } from "../../engine/cpu/storage.ts";
 import { type SafeTensorInput, writeSafetensors } from "../../engine/safetensors.ts";
 import type { DistilledSet } from "../../methods/types.ts";
 import { tempDir } from "./_fixtures.ts";
@@ -110,3 +119,71 @@ Deno.test("distilled set: PyTorch-style files (int64 labels, no ddrepro metadata
   eq(s.images[1], 0.5);
   eq([s.meta.dataset, s.meta.method, s.meta.profile], ["mnist", "unknown", "none"]);
 });
+
+Deno.test("resizeSet: equals the engine's bilinear resize (F.interpolate, align_corners=False) per plane", () => {
+  const s = set(2, 3, 5);
+  const out = resizeSet(s, 7, 4);
+  eq(out.shape, [2, 3, 7, 4]);
+  // Reference: the CPU backend's resize on NHWC with the N·C planes as a batch of one-channel images.
+  const ref = cpuResize(new CpuStorage(s.images), {
+    n: 6,
+    h: 5,
+    w: 5,
+    c: 1,
+    oh: 7,
+    ow: 4,
+    mode: "bilinear",
+    alignCorners: false,
+  });
+  const want = f32(ref);
+  for (let i = 0; i < want.length; i++) ok(Math.abs(out.images[i] - want[i]) <= 1e-6, `value ${i}`);
+  eq(out.labels, s.labels);
+});
+
+Deno.test("fitSetToDataset: refuses what cannot be the dataset's; --resize resamples and is recorded", () => {
+  const hard = (s: DistilledSet): DistilledSet => ({ ...s, softLabels: undefined });
+  const ok28 = hard(set(2, 1, 28));
+  eq(fitSetToDataset(ok28, "a.safetensors", { id: "mnist" }), { set: ok28, substitution: null });
+  const big = hard(set(2, 1, 32));
+  throws(() => fitSetToDataset(big, "b.safetensors", { id: "mnist" }), /b\.safetensors: images are 32×32/);
+  const fitted = fitSetToDataset(big, "b.safetensors", { id: "mnist" }, { resize: true });
+  eq(fitted.set.shape, [2, 1, 28, 28]);
+  eq([fitted.substitution?.field, fitted.substitution?.from, fitted.substitution?.to], [
+    "set.imageSize",
+    "32×32",
+    "28×28",
+  ]);
+  const soft = set(2, 1, 28); // its soft labels have 2 classes, MNIST 10
+  throws(
+    () => fitSetToDataset(soft, "c.safetensors", { id: "mnist" }),
+    /'soft_labels' has 2 classes; mnist has 10/,
+  );
+});
+
+Deno.test("saveWithGrid: the set is written before its PNG; dead writers' temp files are removed", async () => {
+  const dir = await tempDir();
+  const path = `${dir}/x.safetensors`;
+  // A set path that cannot be written (a folder) fails before any PNG exists.
+  await Deno.mkdir(path);
+  await rejects(saveWithGrid(path, set()));
+  ok(!(await Deno.stat(`${dir}/x.png`).then(() => true, () => false)), "no PNG without its set");
+  await Deno.remove(path);
+  // Leftovers of a writer killed mid-write (its pid no longer runs), and one of a live writer.
+  const dead = await deadPid();
+  const stale = [`${path}.${dead}.1a2b3c4d.tmp`, `${dir}/x.png.${dead}.tmp`];
+  const live = `${path}.${Deno.pid}.99999999.tmp`;
+  for (const f of [...stale, live]) {
+    await Deno.writeTextFile(f, "partial");
+    await Deno.utime(f, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+  }
+  const saved = await saveWithGrid(path, set());
+  ok(saved.written);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  eq(names, ["x.png", "x.safetensors", `x.safetensors.${Deno.pid}.99999999.tmp`]);
+});
+
+async function deadPid(): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), { args: ["eval", "0"] }).spawn();
+  await child.status;
+  return child.pid;
+}

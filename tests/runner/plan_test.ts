@@ -1,6 +1,7 @@
 /** Planning: filters, shard parsing and the shard partition. */
 import { deepStrictEqual as eq, ok, throws } from "node:assert";
 import { parseFilter, parseShard, planTable } from "../../runner/plan.ts";
+import { closeMatches, editDistance } from "../../runner/suggest.ts";
 import { findTable } from "../../experiments/registry.ts";
 import { tinyTable } from "./_fixtures.ts";
 
@@ -29,4 +30,39 @@ Deno.test("plan: shards partition the planned repeats round-robin, independent o
   eq(idx, whole.repeats.map((r) => r.index));
   for (const p of parts) ok(Math.abs(p.repeats.length - whole.total / 3) <= 1);
   eq(whole.skipped.length + new Set(whole.repeats.map((r) => r.plan.resolved.cellId)).size, t.cells.length);
+});
+
+Deno.test("plan: values no cell can have are refused; a filter matching no cell names it and close values", () => {
+  throws(() => parseFilter("method="), /filter term "method=": empty value/);
+  throws(() => parseFilter("ipc=1|"), /empty value/);
+  throws(() => parseFilter("ipc=abc"), /"abc" is not an IPC/);
+  throws(() => parseFilter("ipc=0"), /"0" is not an IPC/);
+  throws(() => parseFilter("labels=medium"), /labels are "hard" or "soft"/);
+  const t = tinyTable();
+  throws(
+    () => planTable(t, "smoke", { filter: parseFilter("garbage") }),
+    /filter "garbage" matches no cell of test\/tiny: no cell id contains "garbage"/,
+  );
+  throws(() => planTable(t, "smoke", { filter: parseFilter("r1x") }), /no cell id contains "r1x"; close: r1/);
+  throws(() => planTable(t, "smoke", { filter: parseFilter("method=randon") }), /close: random$/);
+  throws(
+    () => planTable(t, "smoke", { filter: parseFilter("model=vgg") }),
+    /model values in this table: convnet3, resnet18$/,
+  );
+  throws(
+    () => planTable(t, "smoke", { filter: parseFilter("method=d4m,ipc=2") }),
+    /each of its terms matches some cell, but no cell matches all of them/,
+  );
+  eq(planTable(t, "smoke", { filter: parseFilter("r1") }).cells.length, 2);
+});
+
+Deno.test("closeMatches: near misses within a third of the length, closest first", () => {
+  eq(closeMatches("dn", ["dm", "dc", "mtt", "idm"]), ["dc", "dm"]);
+  eq(closeMatches("herdng", ["herding", "random", "k-center"]), ["herding"]);
+  eq(closeMatches("ipc10-dm", ["mnist-ipc10-dm", "mnist-ipc1-dc"], { substring: true }), [
+    "mnist-ipc10-dm",
+    "mnist-ipc1-dc",
+  ]);
+  eq(closeMatches("zzz", ["dm"]), []);
+  eq(editDistance("kitten", "sitting"), 3);
 });

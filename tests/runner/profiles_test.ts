@@ -232,7 +232,7 @@ Deno.test("profiles: the data are typed and documented", () => {
 
 Deno.test("profiles: soft-kd teachers follow the model rules and get the profile's training budget", () => {
   const t = findTable("d3hr/table1")!;
-  const cell = t.cells.find((c) => c.protocol === "soft-kd")!;
+  const cell = t.cells.find((c) => c.protocol === "d3hr")!;
   const quick = resolveCell(t, cell, "quick", { availability: embeddedOnly });
   const labels = quick.protocol.labels;
   ok(labels.kind === "soft-kd");
@@ -286,4 +286,55 @@ Deno.test("profiles: budgets count the images a method's set really has (IDC dec
   eq(plan("svhn-ipc10-convnet3-idm").protocol.epochs.default, 50);
   // DC-protocol rows of 100 plain images: one batch of 256 per epoch, so 100 epochs for 100 steps.
   eq(plan("svhn-ipc10-convnet3-dm").protocol.epochs.default, 100);
+});
+
+const everything = (): Availability => ({ available: true, location: "/x", reason: "" });
+
+Deno.test("profiles: a cell's teacher, teacher ensemble and evaluator epochs reach its protocol (D³HR Tables 2, 4, A6, A8)", () => {
+  // Table 2: the MobileNet-V2 teacher column. Kept where the model runs, a recorded ConvNet at quick.
+  const t2 = findTable("d3hr/table2")!;
+  const mbv2 = cellOf(t2, "in1k-ipc10-r18-tmbv2-d3hr");
+  for (const [profile, availability] of [["paper", everything], ["proxy", embeddedOnly]] as const) {
+    const l = resolveCell(t2, mbv2, profile, { availability }).protocol.labels;
+    ok(l.kind === "soft-kd" && l.teacher === "mobilenetv2", `${profile}: teacher ${JSON.stringify(l)}`);
+  }
+  const quick = resolveCell(t2, mbv2, "quick", { availability: embeddedOnly });
+  eq(sub(quick, "protocol.labels.teacher")?.from, "mobilenetv2");
+  // Table A8: EfficientNet-B0 does not exist here: a recorded stand-in, never silently ResNet-18.
+  const a8 = findTable("d3hr/tablea8")!;
+  const eff = resolveCell(a8, cellOf(a8, "in1k-ipc10-r18-teffb0-d3hr"), "proxy", {
+    availability: embeddedOnly,
+  });
+  const effSub = sub(eff, "protocol.labels.teacher");
+  ok(effSub?.from === "efficientnet-b0" && effSub.to === "mobilenetv2", JSON.stringify(effSub));
+  const effPaper = resolveCell(a8, cellOf(a8, "in1k-ipc10-r18-teffb0-d3hr"), "paper", {
+    availability: everything,
+  });
+  ok(
+    /efficientnet-b0/.test(effPaper.reason ?? ""),
+    `paper: no EfficientNet-B0 teacher is a blocker (${effPaper.reason})`,
+  );
+  // Table 4: five teachers.
+  const t4 = findTable("d3hr/table4")!;
+  const five = resolveCell(t4, cellOf(t4, "in1k-ipc10-r18-d3hr-5t"), "paper", { availability: everything });
+  ok(five.protocol.labels.kind === "soft-kd" && five.protocol.labels.teachers === 5, "Table 4: 5 teachers");
+  // Table A6: 1000 epochs is the paper's setting for the cell; profiles scale from it.
+  const a6 = findTable("d3hr/tablea6")!;
+  const c = cellOf(a6, "c10-ipc50-r18-d3hr");
+  eq(resolveCell(a6, c, "paper", { availability: everything }).protocol.epochs.default, 1000);
+  eq(sub(resolveCell(a6, c, "proxy", { availability: embeddedOnly }), "protocol.epochs")?.from, 1000);
+  // Table 1 (no evalEpochs) keeps Table A1's 400 on CIFAR.
+  const t1 = findTable("d3hr/table1")!;
+  eq(
+    resolveCell(t1, cellOf(t1, "c10-ipc10-r18-d3hr"), "paper", { availability: everything }).protocol.epochs
+      .default,
+    400,
+  );
+});
+
+Deno.test("profiles: a teacher on a hard-label protocol makes the cell not runnable", () => {
+  const t = tinyTable();
+  const cell = { ...t.cells[0], teacher: "convnet3" };
+  const plan = resolveCell({ ...t, cells: [cell] }, cell, "smoke", { availability: embeddedOnly });
+  ok(!plan.runnable && /hard labels/.test(plan.reason ?? ""), plan.reason);
 });

@@ -75,10 +75,15 @@ Deno.test("runTable: distilled sets are saved once (safetensors + PNG) and reuse
   eq(set.meta.method, "random");
   ok((await Deno.stat(file.replace(/\.safetensors$/, ".png"))).size > 0);
 
-  // A new run (e.g. after a crash during evaluation) reuses the saved set instead of distilling.
+  // A new run (e.g. after a crash during evaluation) reuses the saved set instead of distilling, and
+  // draws its PNG again if the crash came between the set and its picture.
+  const png = file.replace(/\.safetensors$/, ".png");
+  const picture = await Deno.readFile(png);
+  await Deno.remove(png);
   const dir2Store = join(dir, "other.db");
   await runTable(tinyTable(), { ...opts, storePath: dir2Store });
   eq(distills, 2);
+  eq(await Deno.readFile(png), picture);
   eq(essence(rows(dir2Store)), essence(stored));
 
   // A store in another folder than its artifacts (given relative to the working directory, as the CLI

@@ -70,6 +70,12 @@ Deno.test("user specs: ids are cross-checked against the registries; IPC must fi
     () => parseSpec("x.json", JSON.stringify({ ...spec, cells: [{ ...cells[0], ipc: 0 }], claims: [] })),
     /\$\.cells\[0\]\.ipc/,
   );
+  // A soft-label teacher is a model id too.
+  const taught = { ...spec.cells[0], teacher: "vit-h" };
+  specError(
+    () => parseSpec("x.json", JSON.stringify({ ...spec, cells: [taught], claims: [] })),
+    /\$\.cells\[0\]\.teacher: unknown model "vit-h"/,
+  );
 });
 
 Deno.test("user specs: --include makes every file addressable; ids may not collide", async () => {
@@ -116,4 +122,34 @@ Deno.test("user specs: the example runs end to end at smoke into a store and a r
   ok(/not run/.test(md), "implemented methods without results are reported as not run");
   const html = await Deno.readTextFile(written.tables[0].html);
   ok(html.includes("data:image/png;base64,"), "the report embeds the distilled sets' image grids");
+});
+
+Deno.test("user specs: a cell's config and set are checked with its method's schema at load", async () => {
+  const spec = (await loadSpecFile(EXAMPLE)) as unknown as Record<string, unknown> & {
+    cells: Record<string, unknown>[];
+  };
+  const dm = spec.cells.find((c) => c.method === "dm")!;
+  const cells = [
+    { ...dm, id: "a", set: { nosuch: 3 } },
+    { ...dm, id: "b", set: { iterations: -5 } },
+    { ...dm, id: "c", config: { lrImg: "fast" } },
+    { ...dm, id: "d", set: { iterations: 300 }, config: { lrImg: 2 } },
+  ];
+  specError(
+    () => parseSpec("x.json", JSON.stringify({ ...spec, cells, claims: [] })),
+    /x\.json: 3 problems/,
+    /\$\.cells\[0\]\.set\.nosuch: unknown dm config key "nosuch" \(valid keys: iterations, /,
+    /\$\.cells\[1\]\.set\.iterations: invalid value for dm: /,
+    /\$\.cells\[2\]\.config\.lrImg: invalid value for dm: .*expected number/,
+  );
+  // YAML points at the line of the offending key.
+  const text = await Deno.readTextFile(EXAMPLE);
+  const at = text.indexOf("method: dm\n");
+  const yaml = text.slice(0, at) + "method: dm\n    set:\n      iterationz: 3\n" +
+    text.slice(at + "method: dm\n".length);
+  const line = yaml.slice(0, yaml.indexOf("iterationz")).split("\n").length;
+  specError(
+    () => parseSpec("y.yaml", yaml),
+    new RegExp(`\\.set\\.iterationz \\(line ${line}\\): unknown dm`),
+  );
 });

@@ -1,0 +1,238 @@
+/**
+ * Versions of the code derived from the code itself (as asv versions a benchmark by its source): per
+ * layer, a hash of the layer's source files. Result keys carry them (runner/version.ts), and so do caches
+ * of trained networks (MTT's experts, pretrained extractors and teachers). Any change that can move a
+ * number — a kernel's arithmetic, an augmentation, a loader's decoding, a method's update rule —
+ * changes its layer's version, so the affected rows get new keys: `dd run` recomputes them, `--dry-run`
+ * lists them and reports mark the stored ones as predating the checkout's code.
+ *
+ * A file's hash is over its normalised token stream (source_tokens.ts), so comments and
+ * formatting (`deno fmt`) never re-key. The hashes read the files themselves, never git: a checkout and
+ * an installed copy of the same code get the same versions.
+ *
+ * Layers (results/code_version.ts): engine (engine/ + kernels/), data, models, evaluator, runner (the
+ * runner files that decide what a repeat computes, and the profiles' scaling rules), and the method:
+ * its module plus every module it imports among baselines/ and methods/. Bare imports count by the
+ * version deno.json pins them to.
+ */
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sha256Hex } from "./key.ts";
+import { SHARED_LAYERS, type SharedLayer } from "./code_version.ts";
+import { importSpecifiers, sourceTokens } from "./source_tokens.ts";
+
+/** What each shared layer hashes: every .ts file under these paths (relative to the repository). */
+export const LAYER_PATHS: Readonly<Record<SharedLayer, readonly string[]>> = {
+  engine: ["engine/", "kernels/"],
+  data: ["data/"],
+  // Foundation models and the diffusion machinery (schedules, losses, samplers) they run under.
+  models: ["models/", "diffusion/"],
+  evaluator: ["evaluator/"],
+  runner: ["runner/", "experiments/profiles.ts"],
+};
+
+/** Where a method's own modules live; its version follows its imports within these. */
+export const METHOD_PATHS: readonly string[] = ["baselines/", "methods/"];
+
+/**
+ * Top-level folders whose code no number depends on, with the reason. Every other folder with sources
+ * must belong to a layer or to the methods (a test checks), so a new folder cannot escape the versions.
+ */
+export const UNHASHED_FOLDERS: Readonly<Record<string, string>> = {
+  "cli/": "parses flags and prints; the work runs in runner/",
+  "results/": "stores, keys and judges numbers; computes none",
+  "reports/": "renders stored numbers",
+  "experiments/":
+    "specs are data (their content is in each resolved cell); the profiles' rules are in runner",
+  "bench/": "measures speed",
+  "tests/": "tests",
+};
+
+/**
+ * Files inside the layers that cannot move a number, with the reason: editing them keeps every key.
+ * Only for files whose whole job is outside the arithmetic.
+ */
+export const NOT_NUMERIC: Readonly<Record<string, string>> = {
+  "engine/webgpu/device.ts":
+    "opens the adapter; which one (backend, limits) is provenance, as a GPU model is",
+  "runner/run.ts": "orders the work, shares evaluations, logs; the numbers come from pipeline/plan/datasets",
+  "runner/progress.ts": "status lines and ETA",
+  "runner/provenance.ts": "records the environment",
+  "runner/version.ts": "names the method's module (the recipe itself lives in results/)",
+};
+
+/**
+ * Explicit overrides, only for a change known not to move any number (e.g. a refactor shown to give
+ * bit-identical results on the affected cells): `"<layer or method id>@<new version>": "<old version>"`
+ * keeps the old version, and with it every stored key. Say in a comment what was checked.
+ */
+export const SAME_NUMBERS: Readonly<Record<string, string>> = {};
+
+/** The repository (or installed copy) this module belongs to. */
+export const REPO_ROOT = new URL("../", import.meta.url);
+
+/** Source files and their hashes under one root; cached per root. */
+export class SourceTree {
+  readonly #dir: string;
+  readonly #digests = new Map<string, string>();
+  readonly #imports = new Map<string, string[]>();
+  #pins: Record<string, string> | null = null;
+
+  constructor(root: URL | string) {
+    const url = typeof root === "string" ? new URL(`file://${root.endsWith("/") ? root : root + "/"}`) : root;
+    if (url.protocol !== "file:") {
+      throw new Error(`code versions need the sources on disk; ${url.href} is not a file URL`);
+    }
+    this.#dir = fileURLToPath(url);
+  }
+
+  /** Every .ts file under `path` (a folder ending in "/" or one file), relative, sorted. */
+  list(path: string): string[] {
+    const abs = join(this.#dir, path);
+    if (!path.endsWith("/")) return exists(abs) ? [path] : [];
+    const out: string[] = [];
+    const walk = (dir: string) => {
+      let entries: Deno.DirEntry[];
+      try {
+        entries = [...Deno.readDirSync(dir)];
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return;
+        throw e;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory) walk(p);
+        else if (e.isFile && e.name.endsWith(".ts")) out.push(relative(this.#dir, p).split("\\").join("/"));
+      }
+    };
+    walk(abs);
+    return out.sort();
+  }
+
+  #read(rel: string): void {
+    const src = Deno.readTextFileSync(join(this.#dir, rel));
+    const tokens = sourceTokens(src, rel);
+    this.#digests.set(rel, sha256Hex(tokens.join("\u0000")));
+    this.#imports.set(rel, importSpecifiers(tokens));
+  }
+
+  /** sha256 of the file's normalised token stream. */
+  digest(rel: string): string {
+    if (!this.#digests.has(rel)) this.#read(rel);
+    return this.#digests.get(rel)!;
+  }
+
+  /** The file's import specifiers. */
+  imports(rel: string): string[] {
+    if (!this.#imports.has(rel)) this.#read(rel);
+    return this.#imports.get(rel)!;
+  }
+
+  /** Relative import → repository-relative path; null for bare (`zod`, `node:…`) or escaping specifiers. */
+  resolve(from: string, spec: string): string | null {
+    if (!spec.startsWith("./") && !spec.startsWith("../")) return null;
+    const rel = join(dirname(from), spec).split("\\").join("/");
+    return rel.startsWith("..") ? null : rel;
+  }
+
+  /** deno.json's import map (bare name → pinned specifier); empty without one. */
+  pins(): Record<string, string> {
+    if (this.#pins === null) {
+      try {
+        const j = JSON.parse(Deno.readTextFileSync(join(this.#dir, "deno.json")));
+        this.#pins = j && typeof j.imports === "object" && j.imports !== null ? j.imports : {};
+      } catch {
+        this.#pins = {};
+      }
+    }
+    return this.#pins!;
+  }
+
+  /** Version of a set of files: their digests and the pinned versions of their bare imports. */
+  versionOf(files: readonly string[]): string {
+    const lines = new Set<string>();
+    for (const f of files) {
+      lines.add(`${f} ${this.digest(f)}`);
+      for (const s of this.imports(f)) {
+        if (s.startsWith(".") || s.startsWith("/") || s.startsWith("node:")) continue;
+        lines.add(`import ${s} ${this.pins()[s] ?? s}`);
+      }
+    }
+    return sha256Hex([...lines].sort().join("\n")).slice(0, 12);
+  }
+
+  /** The version of a shared layer (before SAME_NUMBERS). */
+  layerVersion(layer: SharedLayer): string {
+    const files = LAYER_PATHS[layer].flatMap((p) => this.list(p)).filter((f) => !(f in NOT_NUMERIC));
+    if (files.length === 0) throw new Error(`code version: no sources for layer ${layer} under ${this.#dir}`);
+    return this.versionOf(files);
+  }
+
+  /** `module` and the modules it imports, transitively, among METHOD_PATHS. */
+  methodModules(module: string): string[] {
+    const seen = new Set<string>();
+    const visit = (f: string) => {
+      if (seen.has(f) || !METHOD_PATHS.some((p) => f.startsWith(p)) || !exists(join(this.#dir, f))) return;
+      seen.add(f);
+      for (const s of this.imports(f)) {
+        const r = this.resolve(f, s);
+        if (r !== null) visit(r);
+      }
+    };
+    visit(module);
+    return [...seen].sort();
+  }
+
+  /** The version of a method whose definition lives in `module` (before SAME_NUMBERS). */
+  methodVersion(module: string): string {
+    const files = this.methodModules(module);
+    if (files.length === 0) throw new Error(`code version: no method module ${module} under ${this.#dir}`);
+    return this.versionOf(files);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** `version`, or the older version SAME_NUMBERS says computes the same numbers. */
+export function overridden(
+  name: string,
+  version: string,
+  table: Readonly<Record<string, string>> = SAME_NUMBERS,
+): string {
+  let v = version;
+  for (let hops = 0; hops < 16 && table[`${name}@${v}`] !== undefined; hops++) v = table[`${name}@${v}`];
+  return v;
+}
+
+/** Every shared layer's version for the sources under `tree`. */
+export function layerVersions(tree: SourceTree): Record<SharedLayer, string> {
+  return Object.fromEntries(
+    SHARED_LAYERS.map((l) => [l, overridden(l, tree.layerVersion(l))]),
+  ) as Record<SharedLayer, string>;
+}
+
+let checkout: { tree: SourceTree; layers: Record<SharedLayer, string> } | null = null;
+
+/** The sources of this checkout (or installed copy), and its shared layers' versions; computed once. */
+export function checkoutSources(): { tree: SourceTree; layers: Record<SharedLayer, string> } {
+  if (checkout === null) {
+    const tree = new SourceTree(REPO_ROOT);
+    checkout = { tree, layers: layerVersions(tree) };
+  }
+  return checkout;
+}
+
+/**
+ * What a cache of trained weights depends on: the shared layers' versions, and those of the given
+ * modules among the methods' files (with what they import there), e.g. MTT's expert training.
+ */
+export function trainingCodeVersion(...modules: string[]): Record<string, string> {
+  const { tree, layers } = checkoutSources();
+  return { ...layers, ...Object.fromEntries(modules.map((m) => [m, tree.methodVersion(m)])) };
+}
