@@ -23,6 +23,7 @@ import {
 } from "../models/foundation.ts";
 import { ditRunKey, pretrainDit } from "../models/pretrain_dit.ts";
 import { sha256Hex } from "../results/key.ts";
+import { trainingCodeVersion } from "../results/source_versions.ts";
 import { cacheRoot } from "../models/pretrained.ts";
 import { pretrainVae, vaeRunRecipe } from "../models/pretrain_vae.ts";
 import type { TrainingOutcome } from "../models/resumable_training.ts";
@@ -201,6 +202,9 @@ function provenance(env: Awaited<ReturnType<typeof runEnvironment>>) {
     deno: env.denoVersion,
     host: env.hostname,
     adapter: `${info.description} (${info.backend}${info.software ? ", software" : ""})`,
+    // The source hashes of the code that finished the run (the resume key uses FOUNDATION_VERSION instead,
+    // so a long run survives unrelated edits).
+    codeVersions: trainingCodeVersion(),
   };
 }
 
@@ -225,6 +229,7 @@ async function writeOutputs(
     trainSeconds: String(record.trainSeconds),
     metrics: JSON.stringify(record.metrics),
     gitSha: (record.provenance as { gitSha: string }).gitSha,
+    codeVersions: JSON.stringify((record.provenance as { codeVersions: unknown }).codeVersions),
   };
   await saveHalfCheckpoint(checkpoint, model, meta);
   const entry = await recordInManifest(checkpoint, join(outDir, "manifest.json"));
