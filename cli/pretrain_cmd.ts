@@ -87,7 +87,9 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
   const outDir = flags.out ?? (profile === "quick" ? WEIGHTS_DIR : join(cacheRoot(), "foundation-smoke"));
   await initWebGpu();
   const dataset = await loadDataset(datasetId);
+  // Provenance of the code that starts the run (a run takes hours; the checkout may move meanwhile).
   const env = await runEnvironment();
+  const codeVersions = trainingCodeVersion();
   const status = stderrStatus();
   const ctx = {
     dataset,
@@ -122,7 +124,7 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
       trainSeconds: run.outcome.trainSeconds,
       lossCurve: run.outcome.lossCurve,
       metrics: run.metrics,
-      provenance: provenance(env),
+      provenance: provenance(env, codeVersions),
     };
     const written = await writeOutputs(outDir, kind, datasetId, run.model, record, grid, pngSuffix);
     const summary = {
@@ -194,7 +196,7 @@ function stopped(outcome: TrainingOutcome, statePath: string): never {
   );
 }
 
-function provenance(env: Awaited<ReturnType<typeof runEnvironment>>) {
+function provenance(env: Awaited<ReturnType<typeof runEnvironment>>, codeVersions: Record<string, string>) {
   const info = backend().info;
   return {
     gitSha: env.git.sha,
@@ -202,9 +204,9 @@ function provenance(env: Awaited<ReturnType<typeof runEnvironment>>) {
     deno: env.denoVersion,
     host: env.hostname,
     adapter: `${info.description} (${info.backend}${info.software ? ", software" : ""})`,
-    // The source hashes of the code that finished the run (the resume key uses FOUNDATION_VERSION instead,
-    // so a long run survives unrelated edits).
-    codeVersions: trainingCodeVersion(),
+    // Source hashes of the code (the resume key uses FOUNDATION_VERSION instead, so a long run survives
+    // unrelated edits).
+    codeVersions,
   };
 }
 
