@@ -16,8 +16,13 @@ export abstract class PickleObject {
 /** A dict key: Python's hashable primitives (tuple keys are refused). */
 export type PickleKey = string | number | bigint | boolean | null;
 
-/** A Python dict (or OrderedDict: insertion order is kept either way). */
-export class PickleDict extends Map<PickleKey, PickleValue> {}
+/**
+ * A Python dict (or OrderedDict: insertion order is kept either way). `attributes` holds instance
+ * attributes a pickle set on it (an OrderedDict subclass's state, e.g. a state dict's `_metadata`).
+ */
+export class PickleDict extends Map<PickleKey, PickleValue> {
+  attributes: PickleDict | null = null;
+}
 
 export type PickleValue =
   | null
@@ -456,16 +461,20 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PickleValue 
         stack.push(call(cls, args, "NEWOBJ_EX"));
         break;
       }
-      case 0x62: { // BUILD: obj.__setstate__(state) — would set attributes; only an empty state is accepted
+      case 0x62: { // BUILD: obj.__setstate__(state)
         const state = pop();
         const obj = top();
-        if (!isEmptyState(state)) {
-          fail(
-            `BUILD (setting the state of ${
-              describeValue(obj)
-            }) is not allowed in a checkpoint (offset ${at})`,
-          );
+        if (isEmptyState(state)) break;
+        // A dict's state only sets instance attributes (data): PyTorch state dicts carry their
+        // module versions this way (`_metadata`). Any other object's state is refused.
+        const attrs = Array.isArray(state) && state.length === 2 && state[1] === null ? state[0] : state;
+        if (obj instanceof PickleDict && attrs instanceof PickleDict) {
+          obj.attributes = attrs;
+          break;
         }
+        fail(
+          `BUILD (setting the state of ${describeValue(obj)}) is not allowed in a checkpoint (offset ${at})`,
+        );
         break;
       }
       case 0x50: { // PERSID (text)

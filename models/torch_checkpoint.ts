@@ -359,6 +359,11 @@ export class TorchCheckpoint implements Disposable {
     switch (src) {
       case "float32": {
         const v = new Float32Array(bytes.buffer, bytes.byteOffset, n / 4);
+        if (!table && offset === 0 && numel === v.length && this.cache?.bytes === bytes) {
+          // The tensor is its whole storage (the usual state-dict case): hand the buffer over, uncached.
+          this.cache = null;
+          return f32(v);
+        }
         return f32(table ? copy(v, table, new Float32Array(numel)) : v.slice(offset, offset + numel));
       }
       case "float64":

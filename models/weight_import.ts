@@ -34,9 +34,13 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 
 /**
  * Opens a safetensors file or a torch.save checkpoint. `prefix` selects a sub-dictionary of a
- * nested checkpoint (e.g. "ema." of a training checkpoint); names are given without it.
+ * nested checkpoint (e.g. "ema." of a training checkpoint; or a function choosing it from all the
+ * names); names are given without it and tensors outside it are not part of the source.
  */
-export async function openWeights(path: string, prefix = ""): Promise<WeightSource> {
+export async function openWeights(
+  path: string,
+  prefix: string | ((names: readonly string[]) => string) = "",
+): Promise<WeightSource> {
   const head = new Uint8Array(4);
   {
     using f = await Deno.open(path, { read: true });
@@ -47,8 +51,11 @@ export async function openWeights(path: string, prefix = ""): Promise<WeightSour
       got += n;
     }
   }
-  const strip = (names: Iterable<string>) =>
-    [...names].filter((n) => n.startsWith(prefix)).map((n) => [n.slice(prefix.length), n] as const);
+  const strip = (names: Iterable<string>) => {
+    const all = [...names];
+    const p = typeof prefix === "string" ? prefix : prefix(all);
+    return all.filter((n) => n.startsWith(p)).map((n) => [n.slice(p.length), n] as const);
+  };
   if (ZIP_MAGIC.every((b, i) => head[i] === b)) {
     const ckpt = await TorchCheckpoint.open(path);
     const refs = ckpt.tensors();
@@ -86,6 +93,17 @@ export async function openWeights(path: string, prefix = ""): Promise<WeightSour
       return Promise.resolve(t.data);
     },
     [Symbol.dispose]: () => {},
+  };
+}
+
+/** The first candidate prefix under which `anchor` exists ("" when none does: import then lists what is missing). */
+export function prefixWith(
+  anchor: string,
+  candidates: readonly string[],
+): (names: readonly string[]) => string {
+  return (names) => {
+    const set = new Set(names);
+    return candidates.find((p) => set.has(p + anchor)) ?? "";
   };
 }
 

@@ -10,7 +10,7 @@ import {
   TorchCheckpoint,
   TorchCheckpointError,
 } from "../../models/torch_checkpoint.ts";
-import { PickleError, unpickle } from "../../models/restricted_unpickler.ts";
+import { PickleDict, PickleError, unpickle } from "../../models/restricted_unpickler.ts";
 import {
   type FixtureStorage,
   type FixtureValue,
@@ -173,6 +173,19 @@ Deno.test("torch checkpoint: a large non-contiguous view is materialised in row-
   );
 });
 
+Deno.test("torch checkpoint: a module's state_dict() as torch saves it (OrderedDict with _metadata via BUILD)", async () => {
+  using ckpt = await TorchCheckpoint.open(new URL("./fixtures/tiny_dit.pt", import.meta.url).pathname);
+  const root = ckpt.root;
+  assert(root instanceof PickleDict && root.attributes instanceof PickleDict, "state dict attributes");
+  const meta = root.attributes.get("_metadata");
+  assert(
+    meta instanceof PickleDict && meta.get("") instanceof PickleDict,
+    "_metadata holds per-module versions",
+  );
+  const names = [...ckpt.tensors().keys()];
+  assert(names[0] === "pos_embed" && names.includes("blocks.1.adaLN_modulation.1.weight"), `names ${names}`);
+});
+
 // ---------------------------------------------------------------- malicious pickles
 
 /** A checkpoint around a hand-made pickle (no storages). */
@@ -212,10 +225,8 @@ Deno.test("torch checkpoint: pickles that would run code are refused, naming the
       /refusing the global __main__\.Exploit/,
     ],
     [
-      "state set on an allowed object (BUILD on an OrderedDict)",
-      (w) =>
-        w.proto(2).global("collections", "OrderedDict").tuple(0, () => {}).reduce()
-          .emptyDict().str("__class__").str("x").raw(0x73, 0x62).stop(),
+      "state set on a list (BUILD)",
+      (w) => w.proto(2).raw(0x5d).emptyDict().str("append").str("x").raw(0x73, 0x62).stop(),
       /BUILD .* is not allowed/,
     ],
     [
