@@ -9,6 +9,7 @@ import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./i
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
+import { pretrainCommand } from "./pretrain_cmd.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -148,6 +149,20 @@ export function buildProgram(): Command {
     .addOption(new Option("--profile <profile>", PROFILE_HELP).default("quick"))
     .option("--json", "{ dataset, profile, extractor, rows: [{ set, cmi }] }")
     .action((o) => cmiCommand(o));
+
+  program.command("pretrain").argument("<model>", "vae | dit")
+    .description(
+      "train a small generative foundation model on embedded data (resumable; Ctrl-C stops cleanly)",
+    )
+    .requiredOption("--dataset <id>", "mnist | fashion-mnist")
+    .option("--profile <profile>", "smoke (seconds) | quick (the shipped recipe)", "quick")
+    .option("--out <dir>", "where the checkpoint, its JSON record and PNG go (quick: models/weights)")
+    .option("--state <file>", "the resumable training state (default: under the cache)")
+    .option("--steps <n>", "train this many steps instead of the recipe's (a different run)")
+    .option("--checkpoint-minutes <m>", "minutes between saved training states", "5")
+    .option("--vae <file>", "dit: the VAE checkpoint (default: the shipped one, hash-verified)")
+    .option("--json", "the checkpoint, its hash and the metrics as JSON")
+    .action((model, o) => pretrainCommand(model, o));
 
   return program;
 }
