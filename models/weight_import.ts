@@ -7,6 +7,7 @@
  * before any weight is written. Layouts convert by the target's rank: conv weights are OIHW in
  * PyTorch and OHWI here; a rank-2 target accepts a [out, in] weight or a 1×1 conv [out, in, 1, 1].
  */
+import { createHash } from "node:crypto";
 import * as E from "../engine/expr.ts";
 import { readSafetensors } from "../engine/safetensors.ts";
 import { backend, type Tensor } from "../engine/tensor.ts";
@@ -149,6 +150,8 @@ export interface ImportOptions {
 
 export interface ImportReport {
   readonly path: string;
+  /** sha256 of the whole file (what provenance records). */
+  readonly sha256: string;
   readonly format: "safetensors" | "torch";
   readonly tensors: number;
   readonly elements: number;
@@ -159,6 +162,15 @@ export interface ImportReport {
 }
 
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+/** sha256 of a file, streamed (checkpoints can be gigabytes). */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using f = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(16 << 20);
+  for (let n = await f.read(buf); n !== null; n = await f.read(buf)) hash.update(buf.subarray(0, n));
+  return hash.digest("hex");
+}
 
 function listed(title: string, items: string[], max = 12): string {
   if (!items.length) return "";
@@ -234,6 +246,7 @@ export async function importWeights(
   }
   return {
     path: src.path,
+    sha256: await fileSha256(src.path),
     format: src.format,
     tensors: plan.length,
     elements,

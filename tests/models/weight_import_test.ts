@@ -80,6 +80,8 @@ async function check(path: string, prefix = "", aliases?: (t: string) => string[
   using src = await openWeights(path, prefix);
   const report = await importWeights(m, src, { label: "the tiny model", ...(aliases ? { aliases } : {}) });
   assert(report.tensors === 4 && report.elements === 108 + 4 + 16 + 4, `report ${JSON.stringify(report)}`);
+  const sha = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+  assert(report.sha256 === Array.from(sha, (b) => b.toString(16).padStart(2, "0")).join(""), "file sha256");
   const h = 5, w = 4;
   const x = values(h * w * 3, 9);
   const y = noGrad(() => m.forward(tensor(x, [1, h, w, 3])));
