@@ -182,6 +182,8 @@ function refusal(qualname: string): string {
   return REFUSAL;
 }
 
+const MAX_DEPTH = 100;
+const MAX_VISITS = 10_000_000;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
@@ -307,7 +309,16 @@ export class TorchCheckpoint implements Disposable {
   tensors(): Map<string, TensorRef> {
     const out = new Map<string, TensorRef>();
     const open = new Set<PickleValue>();
-    const walk = (v: PickleValue, prefix: string) => {
+    // Bounds: a hostile pickle can nest deeply, or share one container many times so that naming
+    // every path takes exponential time.
+    let visits = 0;
+    const walk = (v: PickleValue, prefix: string, depth: number) => {
+      if (++visits > MAX_VISITS || depth > MAX_DEPTH) {
+        throw new TorchCheckpointError(
+          this.path,
+          `the saved object nests deeper than ${MAX_DEPTH} levels or names more than ${MAX_VISITS} values`,
+        );
+      }
       if (v instanceof TensorRef) {
         if (out.has(prefix)) throw new TorchCheckpointError(this.path, `two tensors are named "${prefix}"`);
         out.set(prefix, v);
@@ -323,10 +334,10 @@ export class TorchCheckpoint implements Disposable {
         throw new TorchCheckpointError(this.path, `the container at "${prefix}" contains itself`);
       }
       open.add(v);
-      for (const [k, c] of children) walk(c, prefix ? `${prefix}.${k}` : k);
+      for (const [k, c] of children) walk(c, prefix ? `${prefix}.${k}` : k, depth + 1);
       open.delete(v);
     };
-    walk(this.root, "");
+    walk(this.root, "", 0);
     return out;
   }
 

@@ -261,6 +261,37 @@ Deno.test("torch checkpoint: pickles that would run code are refused, naming the
   assert(!(await Deno.stat("/tmp/pwned").then(() => true, () => false)), "a payload ran");
 });
 
+Deno.test("torch checkpoint: hostile nesting and sharing are bounded, not walked forever", async () => {
+  // 60 levels of [x, x]: 2^60 paths if every shared list were named.
+  const shared = await withPickle((w) => {
+    w.proto(2).raw(0x5d); // []
+    for (let i = 0; i < 60; i++) w.raw(0x32, 0x86); // DUP, TUPLE2 → (x, x)
+    w.stop();
+  });
+  using a = await TorchCheckpoint.open(shared);
+  let msg = "";
+  try {
+    a.tensors();
+  } catch (e) {
+    msg = String(e);
+  }
+  assert(/nests deeper than 100 levels or names more than/.test(msg), `shared: ${msg}`);
+  const deep = await withPickle((w) => {
+    w.proto(2);
+    for (let i = 0; i < 200; i++) w.raw(0x5d); // 200 nested lists
+    for (let i = 0; i < 199; i++) w.raw(0x61); // APPEND each into its parent
+    w.stop();
+  });
+  using b = await TorchCheckpoint.open(deep);
+  msg = "";
+  try {
+    b.tensors();
+  } catch (e) {
+    msg = String(e);
+  }
+  assert(/nests deeper than 100 levels/.test(msg), `deep: ${msg}`);
+});
+
 Deno.test("restricted unpickler: decodes protocol 0–5 data opcodes without any globals", () => {
   // {"a": [1, -2, 3.5, True, None, "é", b"\x01"], 300: (2**70, -1)} as Python 5 pickles it (hand-assembled).
   const w = new PickleWriter().proto(5).emptyDict().mark();
@@ -427,6 +458,19 @@ Deno.test("torch checkpoint: other files are named for what they are", async () 
     ]]),
   );
   await expectError(TorchCheckpoint.open(script), /TorchScript/, "TorchScript archive", script);
+  // An entry compressed with a method other than deflate (bzip2 = 12), in both its headers.
+  const bz = await torchSave(ordered([["x", tensorOf("float32", [1], [1])]]));
+  const dv = new DataView(bz.buffer);
+  dv.setUint16(8, 12, true); // the first local header: data.pkl
+  const cd = dv.getUint32(bz.length - 6, true);
+  dv.setUint16(cd + 10, 12, true);
+  const bzPath = await write(bz);
+  await expectError(
+    TorchCheckpoint.open(bzPath),
+    /data\.pkl" uses compression method 12/,
+    "bzip2 entry",
+    bzPath,
+  );
 });
 
 Deno.test("torch checkpoint: cleanup", async () => {
