@@ -11,12 +11,16 @@
 
 // Specs, profiles, user specs
 export {
+  CellFields,
   CellSpec,
   Claimed,
   ClaimSpec,
+  GridSpec,
   LabelRegime,
+  MEASUREMENT_PROTOCOLS,
   ProtocolNote,
   Selection,
+  TableFile,
   TableSpec,
 } from "./experiments/schema.ts";
 export { builtinTables, findTable } from "./experiments/registry.ts";
@@ -42,6 +46,8 @@ export {
 export { scaleConfig } from "./experiments/budget.ts";
 export { KNOBS, type Knobs, type MethodBudget } from "./methods/budget.ts";
 export {
+  checkBuiltinTables,
+  crossCheck,
   loadSpecDir,
   loadSpecFile,
   MIN_CLASS_SIZE,
@@ -49,6 +55,7 @@ export {
   SpecError,
   TableCatalog,
 } from "./experiments/user_specs.ts";
+export { parseTableFile } from "./experiments/spec_file.ts";
 
 // Registries
 export {

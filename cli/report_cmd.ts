@@ -198,7 +198,8 @@ function isFile(path: string): boolean {
   }
 }
 
-function readAll(path: string): CellRepeatResult[] {
+/** Every row of an existing store (a missing file is a CliError). */
+export function readAll(path: string): CellRepeatResult[] {
   const s = openStoreChecked(path, false);
   try {
     return s.exportAll();
@@ -241,8 +242,11 @@ export function compareCommand(
   }
 }
 
-export function mergeCommand(from: string[], flags: { store?: string; json?: boolean }): void {
-  const into = flags.store ?? DEFAULT_STORE;
+/** Merges store files into `into` (created if absent); every source must exist. Idempotent. */
+export function mergeStores(
+  from: readonly string[],
+  into: string,
+): { from: string; added: number; skipped: number }[] {
   for (const f of from) if (!isFile(f)) throw new CliError(`results store ${f}: no such file`);
   // Every source is read (and validated) before the target is opened: a bad source creates no store.
   for (const f of from) openStoreChecked(f, false).close();
@@ -259,6 +263,12 @@ export function mergeCommand(from: string[], flags: { store?: string; json?: boo
   } finally {
     store.close();
   }
+  return counts;
+}
+
+export function mergeCommand(from: string[], flags: { store?: string; json?: boolean }): void {
+  const into = flags.store ?? DEFAULT_STORE;
+  const counts = mergeStores(from, into);
   if (flags.json) return printJson({ into, merged: counts });
   for (const c of counts) say(`${c.from} → ${into}: ${c.added} added, ${c.skipped} already present`);
 }

@@ -1,5 +1,5 @@
 /** `dd run` and `dd table1`: run a table into the store (Ctrl-C stops cleanly), optionally report it. */
-import { type RunSummary, runTable } from "../runner/run.ts";
+import { type RunOptions, type RunSummary, runTable } from "../runner/run.ts";
 import { parseFilter, parseShard } from "../runner/plan.ts";
 import { stderrStatus } from "../runner/progress.ts";
 import type { Profile } from "../results/types.ts";
@@ -38,7 +38,15 @@ export interface RunFlags extends CatalogOptions {
   dryRun?: boolean;
 }
 
-export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
+/** `dd run`'s flags, validated: bad input is a CliError before anything runs. */
+export interface RunRequest {
+  table: TableSpec;
+  profile: Profile;
+  storePath: string;
+  options: Omit<RunOptions, "storePath" | "signal" | "status" | "log">;
+}
+
+export async function runRequest(tableId: string, flags: RunFlags): Promise<RunRequest> {
   const profile = parseProfile(flags.profile);
   let filter, shard;
   try {
@@ -60,6 +68,42 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
     ? undefined
     : parsePositiveInt(flags.evalEpochs, "--eval-epochs");
   const storePath = flags.store ?? DEFAULT_STORE;
+  checkOutputFile(storePath, "--store");
+  return {
+    table,
+    profile,
+    storePath,
+    options: {
+      profile,
+      filter,
+      shard,
+      resolve: { overrides, repeats, evalEpochs },
+      artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
+      dryRun: flags.dryRun ?? false,
+    },
+  };
+}
+
+/** Runs a request with the terminal's status line; the first Ctrl-C stops it cleanly. */
+export function executeRun(req: RunRequest): Promise<RunSummary> {
+  return withInterrupt((signal) => {
+    const status = stderrStatus();
+    return runTable(req.table, {
+      ...req.options,
+      storePath: req.storePath,
+      signal,
+      status,
+      log: (line) => {
+        status(""); // the status line is overwritten, then the log line printed where it was
+        note(line);
+      },
+    });
+  });
+}
+
+export async function runCommand(tableId: string, flags: RunFlags): Promise<void> {
+  const req = await runRequest(tableId, flags);
+  const { table, profile, storePath } = req;
   const reportDir = flags.report === undefined || flags.report === false
     ? null
     : typeof flags.report === "string"
@@ -67,25 +111,7 @@ export async function runCommand(tableId: string, flags: RunFlags): Promise<void
     : DEFAULT_REPORTS;
   // Checked before the run: a report folder that cannot be written should not cost a run first.
   if (reportDir !== null) checkOutputDir(reportDir, "--report");
-  checkOutputFile(storePath, "--store");
-  const summary = await withInterrupt((signal) => {
-    const status = stderrStatus();
-    return runTable(table, {
-      profile,
-      filter,
-      shard,
-      resolve: { overrides, repeats, evalEpochs },
-      storePath,
-      artifactsDir: flags.saveSets === false ? null : flags.artifacts ?? DEFAULT_ARTIFACTS,
-      signal,
-      status,
-      dryRun: flags.dryRun ?? false,
-      log: (line) => {
-        status(""); // the status line is overwritten, then the log line printed where it was
-        note(line);
-      },
-    });
-  });
+  const summary = await executeRun(req);
   if (flags.dryRun) {
     if (flags.json) printJson(summary);
     note(
@@ -119,7 +145,7 @@ async function reportAfterRun(
 }
 
 /** Summary to stdout (JSON) or stderr, and the exit status: 130 interrupted, 1 failures. */
-function finish(s: RunSummary, json: boolean): void {
+export function finish(s: RunSummary, json: boolean): void {
   if (json) printJson(s);
   const notRunnable = s.skipped.length;
   note(

@@ -229,14 +229,15 @@ export function renderIndexHtml(
 // ---------------------------------------------------------------------------------------------
 // Fragments.
 
-function page(title: string, body: string, scripts: string): string {
+/** A complete page with the reports' stylesheet (plus `css`, a page's own static rules). */
+export function page(title: string, body: string, scripts: string, css = ""): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${h(title)}</title>
-<style>${CSS}</style>
+<style>${CSS}${css}</style>
 </head>
 <body>
 ${body}
@@ -246,7 +247,7 @@ ${scripts}
 `;
 }
 
-function section(title: string, content: string): string {
+export function section(title: string, content: string): string {
   return `<section><h2>${h(title)}</h2>${content}</section>`;
 }
 
