@@ -72,14 +72,9 @@ export {
 export { createModel, getModel, type InputSpec, type ModelEntry, models } from "./models/registry.ts";
 export { findMethod, getMethod, listMethods, notImplemented, PLANNED } from "./methods/registry.ts";
 export { allMethods, cellMethod, tablesUsing } from "./experiments/methods.ts";
-export type {
-  DistillContext,
-  DistilledMeta,
-  DistilledSet,
-  DistillResult,
-  MethodDef,
-  ProgressReporter,
-} from "./methods/types.ts";
+export type { DistillContext, DistillResult, MethodDef } from "./methods/types.ts";
+export type { DistilledMeta, DistilledSet } from "./data/distilled.ts";
+export { type ProgressReporter, silentProgress } from "./data/progress.ts";
 
 // Runner
 export { type RepeatFailure, type RunOptions, type RunSummary, runTable } from "./runner/run.ts";
@@ -138,7 +133,7 @@ export { buildTableReport, type TableReport, type TableReportInput } from "./rep
 export { renderIndexMarkdown, renderTableMarkdown } from "./reports/markdown.ts";
 export { renderIndexHtml, renderTableHtml } from "./reports/html.ts";
 export { writeReports } from "./reports/write.ts";
-export { imageGridPng } from "./reports/png.ts";
+export { imageGridPng } from "./data/png.ts";
 export { compareResults, renderComparisonMarkdown } from "./reports/compare.ts";
 
 // Engine entry points

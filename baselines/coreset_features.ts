@@ -1,6 +1,6 @@
 /**
  * What the feature-based coresets (herding, k-center; docs/protocols.md §6.4) share: the
- * candidate pool per class, a ConvNet trained on the real training data (models/pretrained.ts's keyed
+ * candidate pool per class, a ConvNet trained on the real training data (evaluator/pretrained.ts's keyed
  * cache, so every run and seed reuses one network as the reference's single pretrained model), and the
  * candidates' flattened `embed` features read back to the host, where the greedy selections run.
  */
@@ -10,11 +10,11 @@ import { mixSeed } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
-import { pretrained } from "../models/pretrained.ts";
+import { pretrained } from "../evaluator/pretrained.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
 import type { MethodBudget } from "../methods/budget.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import { indicesByClass } from "./real_images.ts";
 
 export const CoresetFeatureFields = {
@@ -86,7 +86,7 @@ function shuffledPrefix(pool: Int32Array, k: number, seed: number): Int32Array {
   return p.slice(0, k).sort();
 }
 
-/** The trained feature network (cached by models/pretrained.ts), frozen, eval mode. */
+/** The trained feature network (cached by evaluator/pretrained.ts), frozen, eval mode. */
 export async function featureNet(
   dataset: Dataset,
   cfg: CoresetFeatureConfig,

@@ -9,7 +9,8 @@ import { type CellPlan, resolveCell, type ResolveOptions } from "../experiments/
 import { availability, datasetInfo } from "../data/registry.ts";
 import { getMethod } from "../methods/registry.ts";
 import { cellMethod } from "../experiments/methods.ts";
-import type { DistilledSet, MethodDef } from "../methods/types.ts";
+import type { MethodDef } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { DatasetPool } from "../runner/datasets.ts";
 import { distillStep, evalStep, gridPathFor, saveWithGrid } from "../runner/pipeline.ts";
 import { fitSetToDataset, loadDistilledSet } from "../runner/distilled_set.ts";

@@ -6,6 +6,7 @@
  *
  * See experiments/README.md for the rules in prose.
  */
+import { z } from "zod";
 import type { Knobs, TunedKnobs } from "../methods/budget.ts";
 
 /** How evaluator epochs are derived from the protocol's (paper) epochs. */
@@ -239,6 +240,9 @@ export type Profile = keyof typeof PROFILES;
 
 /** Profile ids, from the cheapest to the paper's protocol. */
 export const PROFILE_IDS = Object.keys(PROFILES) as Profile[];
+
+/** A profile id, validated where one is read (flags, stores, distilled-set metadata). */
+export const Profile = z.enum(PROFILE_IDS as [Profile, ...Profile[]]);
 
 /** Whether a profile's numbers compare with the printed ones (false for an id no profile has). */
 export function comparableWithPaper(id: string): boolean {

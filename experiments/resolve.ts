@@ -7,7 +7,7 @@
  * See experiments/README.md for the rules in prose.
  */
 import type { CellSpec, TableSpec } from "./schema.ts";
-import type { Profile, ResolvedCell, Substitution } from "../results/types.ts";
+import type { ResolvedCell, Substitution } from "./resolved.ts";
 import type { Availability, DatasetInfo } from "../data/types.ts";
 import { availability as dataAvailability, datasetInfo as dataInfo } from "../data/registry.ts";
 import { convnetWithWidth, findModel, getModel, type ModelEntry, models } from "../models/registry.ts";
@@ -21,7 +21,14 @@ import {
 import type { MethodDef } from "../methods/types.ts";
 import { cellMethod } from "./methods.ts";
 import { canonicalJson } from "../results/key.ts";
-import { DATASET_STAND_INS, type EpochRule, MODEL_STAND_INS, type ProfileDef, PROFILES } from "./profiles.ts";
+import {
+  DATASET_STAND_INS,
+  type EpochRule,
+  MODEL_STAND_INS,
+  type Profile,
+  type ProfileDef,
+  PROFILES,
+} from "./profiles.ts";
 import { budgetReason, scaleConfig } from "./budget.ts";
 
 /** Protocol ids of cells that measure cost or information values, not evaluator accuracy. */

@@ -5,7 +5,7 @@
  * CMI(S) = (1/|S|) Σ_c Σ_{s∈S_c} KL(p_s ‖ q_c), p_s = softmax over the frozen extractor's feature
  * dimensions (or its class logits in "probability" space), q_c = mean of p_s over the class's
  * synthetic images (not detached). The extractor is drawn at random from a pool of networks ddrepro
- * pretrains itself on the real data (models/pretrained.ts), once per base-method iteration.
+ * pretrains itself on the real data (evaluator/pretrained.ts), once per base-method iteration.
  */
 import { z } from "zod";
 import { noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -14,10 +14,12 @@ import * as T from "../engine/ops/mod.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { createModel } from "../models/registry.ts";
-import { pretrained, type PretrainSpec } from "../models/pretrained.ts";
+import { pretrained, type PretrainSpec } from "../evaluator/pretrained.ts";
 import { setToDevice } from "../evaluator/device_data.ts";
 import type { MethodBudget, ScaleContext } from "./budget.ts";
-import type { DistillContext, DistilledSet, DistillResult, ProgressReporter, Regularizer } from "./types.ts";
+import type { DistillContext, DistillResult, Regularizer } from "./types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import { type OpenRegularizer, type RegularizerPlugin, withRegularizer } from "./regularizer.ts";
 import { inputSpec } from "../baselines/gradient_matching.ts";
 import { dcMethod } from "../baselines/dc.ts";

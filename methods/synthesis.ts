@@ -7,7 +7,8 @@
 import type { Tensor } from "../engine/tensor.ts";
 import { SGD } from "../engine/optim.ts";
 import { deviceToNchw } from "../evaluator/device_data.ts";
-import type { DistillContext, DistilledSet, DistillResult } from "./types.ts";
+import type { DistillContext, DistillResult } from "./types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
 
 /** What a method's setup hands the loop. */

@@ -1,57 +1,23 @@
 /**
- * The one interface every distillation method (baselines/ and methods/) implements, and the
- * distilled-set value they produce. A method receives the real training data (already without the
+ * The one interface every distillation method (baselines/ and methods/) implements. The distilled set it
+ * produces (data/distilled.ts) and the progress it reports (data/types.ts) are defined below it, so the
+ * evaluator and the models read them without depending on the methods. A method receives the real training data (already without the
  * evaluator's held-out split), the IPC, a seed and its validated config, and returns images.
  */
 import type { z } from "zod";
 import type { Tensor } from "../engine/tensor.ts";
 import type { Dataset } from "../data/types.ts";
-import type { Profile } from "../results/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import type { MethodBudget, ScaleContext } from "./budget.ts";
-
-export interface DistilledMeta {
-  method: string;
-  dataset: string;
-  ipc: number;
-  seed: number;
-  /** sha256 of the canonical resolved method config. */
-  configHash: string;
-  profile: Profile | "none";
-  /** The per-channel normalisation the images are expressed in (dataset mean/std). */
-  mean: number[];
-  std: number[];
-  createdAt: string;
-  /** Anything else worth keeping (resolved config JSON, notes). */
-  extra: Record<string, string>;
-}
-
-/**
- * A distilled set in memory: `images` are [n, c, h, w] (NCHW, PyTorch's layout, as on disk) in the
- * dataset's normalised space; `labels` are class ids; `softLabels` [n, classes] when the method
- * provides them (soft-label protocols relabel with a teacher instead when absent).
- */
-export interface DistilledSet {
-  images: Float32Array;
-  shape: [number, number, number, number];
-  labels: Int32Array;
-  softLabels?: Float32Array;
-  meta: DistilledMeta;
-}
-
-export interface ProgressReporter {
-  /** Work units done of total, with a short label (e.g. "iteration"). */
-  update(done: number, total: number, label?: string): void;
-  log(message: string): void;
-}
-
-export const silentProgress: ProgressReporter = { update() {}, log() {} };
 
 export interface DistillContext<C> {
   dataset: Dataset;
   ipc: number;
   seed: number;
   config: C;
-  profile: Profile | "none";
+  /** The profile the config was scaled under (experiments/profiles.ts), or "none"; recorded in the set. */
+  profile: string;
   progress: ProgressReporter;
   signal?: AbortSignal;
   /**

@@ -23,7 +23,7 @@ import {
   sample,
   spacedSchedule,
 } from "../diffusion/mod.ts";
-import { imageGridPng } from "../reports/png.ts";
+import { imageGridPng } from "../data/png.ts";
 import { sha256Hex } from "../results/key.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { DiT } from "./dit.ts";
@@ -31,7 +31,8 @@ import { type AutoencoderKL, vaeFactor } from "./vae.ts";
 import { EpochSampler, PaddedImages } from "./generative_data.ts";
 import { type DitRecipe, ditRecipe, type FoundationDataset, IMAGE_SIZE, lrAt, runKey } from "./foundation.ts";
 import { type TrainingOutcome, trainResumable } from "./resumable_training.ts";
-import { cacheRoot, pretrained } from "./pretrained.ts";
+import { cacheRoot } from "../data/fsutil.ts";
+import { pretrained } from "../evaluator/pretrained.ts";
 import type { PretrainContext } from "./pretrain_vae.ts";
 
 export interface DitContext extends PretrainContext {

@@ -54,6 +54,8 @@ export const UNHASHED_FOLDERS: Readonly<Record<string, string>> = {
  * Only for files whose whole job is outside the arithmetic.
  */
 export const NOT_NUMERIC: Readonly<Record<string, string>> = {
+  "data/png.ts": "encodes images for viewing (reports, previews)",
+  "data/progress.ts": "progress lines and durations",
   "engine/webgpu/device.ts":
     "opens the adapter; which one (backend, limits) is provenance, as a GPU model is",
   "runner/run.ts": "orders the work, shares evaluations, logs; the numbers come from pipeline/plan/datasets",

@@ -12,7 +12,7 @@ import {
 } from "../engine/safetensors.ts";
 import { type AtomicWriteOptions, writeFileAtomic } from "../data/atomic.ts";
 import { resizeTaps } from "../engine/cpu/extended.ts";
-import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
+import type { DistilledMeta, DistilledSet } from "../data/distilled.ts";
 import { Profile, type Substitution } from "../results/types.ts";
 import { datasetInfo } from "../data/registry.ts";
 import type { DatasetLoad } from "../experiments/resolve.ts";

@@ -35,7 +35,8 @@ import {
 } from "./pipeline.ts";
 import { codeVersionFor } from "./version.ts";
 import { type RunEnvironment, runEnvironment } from "./provenance.ts";
-import { Eta, fmtDuration, statusReporter } from "./progress.ts";
+import { Eta, statusReporter } from "./progress.ts";
+import { fmtDuration } from "../data/progress.ts";
 import { defaultEvaluate, initWebGpu } from "./engine_setup.ts";
 
 export interface RunOptions {

@@ -25,6 +25,9 @@ export const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "diffusion", paths: ["diffusion/"] },
   { name: "models", paths: ["models/"] },
   { name: "evaluator", paths: ["evaluator/"] },
+  // The foundation models' training drivers: they move data with the evaluator's helpers and judge samples
+  // with a classifier it trains, so they sit above it (nothing below imports them).
+  { name: "pretraining", paths: ["models/pretrain_vae.ts", "models/pretrain_dit.ts"] },
   { name: "methods", paths: ["methods/", "baselines/"] },
   { name: "experiments", paths: ["experiments/"] },
   { name: "results", paths: ["results/"] },
@@ -78,7 +81,7 @@ function upwardImports(files: readonly string[], importsOf: (f: string) => (stri
 Deno.test("layers: every import points to the module's own layer or one before it", () => {
   const tree = new SourceTree(REPO);
   const files = sources(tree);
-  assert(files.length > 200, `${files.length} source files`);
+  assert(files.length > 150, `only ${files.length} source files found`);
   const unplaced = files.filter((f) => layerOf(f) < 0);
   assertEquals(unplaced, [], "source files in no layer (add their folder to LAYERS)");
   const importsOf = (f: string) => tree.imports(f).map((s) => tree.resolve(f, s));
@@ -88,11 +91,11 @@ Deno.test("layers: every import points to the module's own layer or one before i
 Deno.test("layers: the check flags an upward import; the allow-list holds only edges that exist", () => {
   const fake: Record<string, (string | null)[]> = {
     "data/zca.ts": ["results/key.ts", "engine/tensor.ts", null],
-    "models/pretrained.ts": ["evaluator/train.ts"],
+    "models/checkpoint.ts": ["evaluator/train.ts"],
     "results/store.ts": ["experiments/schema.ts", "runner/run.ts"],
   };
   assertEquals(upwardImports(Object.keys(fake), (f) => fake[f]), [
-    "models/pretrained.ts -> evaluator/train.ts (models -> evaluator)",
+    "models/checkpoint.ts -> evaluator/train.ts (models -> evaluator)",
     "results/store.ts -> runner/run.ts (results -> runner)",
   ]);
   const tree = new SourceTree(REPO);

@@ -17,7 +17,7 @@ import {
   idcCmiMethod,
 } from "../../methods/cmi.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);

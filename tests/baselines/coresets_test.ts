@@ -17,7 +17,7 @@ import {
   featureNet,
 } from "../../baselines/coreset_features.ts";
 import type { DistillResult, MethodDef } from "../../methods/types.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);

@@ -6,11 +6,11 @@ import { Rng } from "../../engine/random.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { buildNet, inputSpec, RealPool } from "../../baselines/gradient_matching.ts";
 import { setToDevice } from "../../evaluator/device_data.ts";
-import type { DistilledSet } from "../../methods/types.ts";
+import type { DistilledSet } from "../../data/distilled.ts";
 import { type DmConfig, dmMethod, embedMean } from "../../baselines/dm.ts";
 import { type IdmConfig, idmMethod } from "../../baselines/idm.ts";
 import { normalisedNchw } from "../../baselines/real_images.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import type { Dataset } from "../../data/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 

@@ -23,7 +23,7 @@ import { augmentBatch } from "../../evaluator/train.ts";
 import { getProtocol } from "../../evaluator/protocols.ts";
 import { dsa } from "../../data/augment.ts";
 import { tensor } from "../../engine/tensor.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import type { Dataset } from "../../data/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 

@@ -13,7 +13,7 @@ import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
 import type { MethodDef } from "../../methods/types.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);

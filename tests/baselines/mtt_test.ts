@@ -18,7 +18,7 @@ import {
 } from "../../baselines/mtt_experts.ts";
 import { type MttConfig, mttMethod, trajectoryLoss } from "../../baselines/mtt.ts";
 import { mttCmiMethod } from "../../methods/cmi.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 import { randomMethod } from "../../baselines/random.ts";
 

@@ -17,7 +17,7 @@ import { getProtocol } from "../../evaluator/protocols.ts";
 import { resolveCell } from "../../experiments/resolve.ts";
 import { findTable } from "../../experiments/registry.ts";
 import type { Availability } from "../../data/types.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);

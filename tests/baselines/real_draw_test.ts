@@ -13,7 +13,7 @@ import { dmMethod } from "../../baselines/dm.ts";
 import { idmMethod } from "../../baselines/idm.ts";
 import { indicesByClass, realDraw, realDrawRng } from "../../baselines/real_images.ts";
 import type { DistillResult, MethodDef } from "../../methods/types.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);

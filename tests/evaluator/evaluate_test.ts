@@ -6,8 +6,8 @@ import { evaluate, metricsFromCurve } from "../../evaluator/evaluate.ts";
 import { getProtocol, optimizerFor, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { silentProgress } from "../../methods/types.ts";
-import { pretrainKey } from "../../models/pretrained.ts";
+import { silentProgress } from "../../data/progress.ts";
+import { pretrainKey } from "../../evaluator/pretrained.ts";
 
 function assert(c: boolean, m: string): asserts c {
   if (!c) throw new Error(m);

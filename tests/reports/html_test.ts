@@ -9,7 +9,7 @@ import {
 } from "../../reports/escape.ts";
 import { chartData, renderIndexHtml, renderTableHtml } from "../../reports/html.ts";
 import { buildTableReport } from "../../reports/model.ts";
-import { imageGridPng } from "../../reports/png.ts";
+import { imageGridPng } from "../../data/png.ts";
 import type { TableSpec } from "../../experiments/schema.ts";
 import { demoTable, repeats } from "../results/_fixtures.ts";
 

@@ -16,7 +16,7 @@ import {
   trainingCodeVersion,
   UNHASHED_FOLDERS,
 } from "../../results/source_versions.ts";
-import { pretrainKey } from "../../models/pretrained.ts";
+import { pretrainKey } from "../../evaluator/pretrained.ts";
 import { tinyDataset } from "./_fixtures.ts";
 import { changedLayers, formatCodeVersion, parseCodeVersion } from "../../results/code_version.ts";
 import { contentKey } from "../../results/key.ts";

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../results/_assert.ts";
 import { decode } from "fast-png";
-import { imageGridPng, imageGridRaster } from "../../reports/png.ts";
+import { imageGridPng, imageGridRaster } from "../../data/png.ts";
 
 Deno.test("png: an RGB grid decodes back with one row per class and exact pixel values", () => {
   // 4 images, 2 classes (labels out of order), 3×2×2; image i has constant value (i+1)/8 per channel ch·0.1 offset.
