@@ -5,7 +5,7 @@
 import { loadDataset } from "../../data/registry.ts";
 import { cachePath, readCache, writeCache } from "../../data/cache.ts";
 import { IMAGEWOOF_CLASSES } from "../../data/classlists/imagewoof.ts";
-import { assert, assertEquals, jpeg, withTempDir, writeFile, writeImageFolder } from "./fixtures.ts";
+import { assert, assertEquals, jpeg, withTempDir, writeFile, writeImageFolder } from "./_fixtures.ts";
 import type { Split } from "../../data/types.ts";
 
 const WOOF = IMAGEWOOF_CLASSES.map((c) => c.id);

@@ -11,7 +11,7 @@ import {
   svhnVars,
   withTempDir,
   writeFile,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 /** Pixel (row y, col x, channel c) of CIFAR fixture record r, per cifarRecords(). */
 const cifarPixel = (r: number, y: number, x: number, c: number) => (r * 7 + c * 50 + y * 32 + x) & 255;

@@ -12,7 +12,7 @@ import {
   withTempDir,
   writeFile,
   writeIdxSet,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 Deno.test("idx: parses images and labels, zero-copy view of the payload", () => {
   const img = parseIdx(idx(0x803, [2, 3, 4], Uint8Array.from({ length: 24 }, (_, i) => i)), "a", "images");

@@ -5,7 +5,7 @@
  */
 import { encode as encodePng } from "fast-png";
 import { decodeImage, pyRound, resizeShorterCenterCrop } from "../../data/image.ts";
-import { assert, assertDatasetError, assertEquals, close, jpeg, meanColour, seedColour } from "./fixtures.ts";
+import { assert, assertDatasetError, assertEquals, close, jpeg, meanColour, seedColour } from "./_fixtures.ts";
 
 function pattern(w: number, h: number): Uint8Array {
   const d = new Uint8Array(w * h * 3);

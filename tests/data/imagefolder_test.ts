@@ -14,7 +14,7 @@ import {
   withTempDir,
   writeFile,
   writeImageFolder,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 const WOOF = IMAGEWOOF_CLASSES.map((c) => c.id);
 const NETTE = IMAGENETTE_CLASSES.map((c) => c.id);

@@ -4,7 +4,7 @@
  * per-class counts and the known pixel means behind the normalisation constants.
  */
 import { availability, loadDataset } from "../../data/registry.ts";
-import { assert, assertEquals } from "./fixtures.ts";
+import { assert, assertEquals } from "./_fixtures.ts";
 import type { Split } from "../../data/types.ts";
 
 function histogram(s: Split, k: number): number[] {

@@ -1,7 +1,7 @@
 /** The registry: every dataset the seed-paper specs name is registered, ids are validated, reasons are useful. */
 import { availability, DatasetError, datasetInfo, listDatasets, loadDataset } from "../../data/registry.ts";
 import { builtinTables } from "../../experiments/registry.ts";
-import { assert, assertDatasetError, assertEquals } from "./fixtures.ts";
+import { assert, assertDatasetError, assertEquals } from "./_fixtures.ts";
 
 Deno.test("registry: lists every dataset with consistent static info", () => {
   const list = listDatasets();

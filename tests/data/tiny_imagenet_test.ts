@@ -10,7 +10,7 @@ import {
   seedColour,
   withTempDir,
   writeFile,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 const N = 200;
 /** WNIDs deliberately listed in reverse so sorted (label) order differs from file order. */

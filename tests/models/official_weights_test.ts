@@ -22,7 +22,7 @@ import {
 } from "../../models/official_weights.ts";
 import { WeightImportError } from "../../models/weight_import.ts";
 import { readTorchCheckpoint } from "../../models/torch_checkpoint.ts";
-import { type FixtureValue, ordered, tensorOf, torchSave } from "./torch_fixtures.ts";
+import { type FixtureValue, ordered, tensorOf, torchSave } from "./_torch_fixtures.ts";
 
 setBackend(gpu);
 

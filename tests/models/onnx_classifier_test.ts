@@ -13,7 +13,7 @@ import { Classifier } from "../../models/module.ts";
 import { Linear } from "../../models/layers.ts";
 import { OnnxClassifier, type OnnxClassifierSpec, OnnxModelError } from "../../models/onnx_classifier.ts";
 import { classifierTeacher, teacherScores } from "../../models/teacher.ts";
-import { initializer, onnxModel } from "./onnx_fixtures.ts";
+import { initializer, onnxModel } from "./_onnx_fixtures.ts";
 
 setBackend(gpu);
 

@@ -21,7 +21,7 @@ import {
   torchSave,
   torchSaveRaw,
   zipStored,
-} from "./torch_fixtures.ts";
+} from "./_torch_fixtures.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);

@@ -12,7 +12,7 @@ import * as T from "../../engine/ops/mod.ts";
 import { Conv2d, Linear } from "../../models/layers.ts";
 import { Module } from "../../models/module.ts";
 import { importWeights, openWeights, WeightImportError } from "../../models/weight_import.ts";
-import { ordered, tensorOf, torchSave } from "./torch_fixtures.ts";
+import { ordered, tensorOf, torchSave } from "./_torch_fixtures.ts";
 
 setBackend(gpu);
 

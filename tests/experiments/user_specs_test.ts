@@ -10,7 +10,7 @@ import {
 import { runTable } from "../../runner/run.ts";
 import { writeTableReports } from "../../cli/report_cmd.ts";
 import { openStore } from "../../results/store.ts";
-import { tempDir, testRunOptions, tinyLoad } from "./_fixtures.ts";
+import { tempDir, testRunOptions, tinyLoad } from "../runner/_fixtures.ts";
 
 const EXAMPLE = new URL("../../experiments/examples/mnist-coresets.yaml", import.meta.url).pathname;
 

@@ -13,7 +13,7 @@ import type { Availability } from "../../data/types.ts";
 import type { MethodDef } from "../../methods/types.ts";
 import type { Profile } from "../../results/types.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { tinyTable } from "./_fixtures.ts";
+import { tinyTable } from "../runner/_fixtures.ts";
 
 /** Only the embedded datasets are present, whatever this machine has. */
 const embeddedOnly = (id: string): Availability =>
