@@ -2,7 +2,7 @@
  * The layers point one way: a module imports only from its own layer and those before it. Every source
  * file outside tests/ belongs to a layer, so a new folder must be placed before it can be imported.
  */
-import { assert, assertEquals } from "./results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { SourceTree } from "../results/source_versions.ts";
 
 /**
@@ -81,11 +81,11 @@ function upwardImports(files: readonly string[], importsOf: (f: string) => (stri
 Deno.test("layers: every import points to the module's own layer or one before it", () => {
   const tree = new SourceTree(REPO);
   const files = sources(tree);
-  assert(files.length > 150, `only ${files.length} source files found`);
+  ok(files.length > 150, `only ${files.length} source files found`);
   const unplaced = files.filter((f) => layerOf(f) < 0);
-  assertEquals(unplaced, [], "source files in no layer (add their folder to LAYERS)");
+  eq(unplaced, [], "source files in no layer (add their folder to LAYERS)");
   const importsOf = (f: string) => tree.imports(f).map((s) => tree.resolve(f, s));
-  assertEquals(upwardImports(files, importsOf), [], "imports that point up the layers");
+  eq(upwardImports(files, importsOf), [], "imports that point up the layers");
 });
 
 Deno.test("layers: the check flags an upward import; the allow-list holds only edges that exist", () => {
@@ -94,14 +94,14 @@ Deno.test("layers: the check flags an upward import; the allow-list holds only e
     "models/checkpoint.ts": ["evaluator/train.ts"],
     "results/store.ts": ["experiments/schema.ts", "runner/run.ts"],
   };
-  assertEquals(upwardImports(Object.keys(fake), (f) => fake[f]), [
+  eq(upwardImports(Object.keys(fake), (f) => fake[f]), [
     "models/checkpoint.ts -> evaluator/train.ts (models -> evaluator)",
     "results/store.ts -> runner/run.ts (results -> runner)",
   ]);
   const tree = new SourceTree(REPO);
   for (const edge of Object.keys(ALLOWED)) {
     const [from, to] = edge.split(" -> ");
-    assert(
+    ok(
       tree.imports(from).map((s) => tree.resolve(from, s)).includes(to),
       `${edge} is no import any more`,
     );
