@@ -32,6 +32,7 @@ import {
   TeacherFields,
   teacherNet,
   teacherScale,
+  teacherSoftLabels,
 } from "./teacher_net.ts";
 
 export const Sre2lConfig = z.object({
@@ -317,32 +318,6 @@ export async function distillSre2l(ctx: DistillContext<Sre2lConfig>): Promise<Di
     bounds.hi.dispose();
     teacher.dispose();
   }
-}
-
-/** The teacher's softmax on each image [n × classes] and its accuracy (%) on `labels`. */
-export async function teacherSoftLabels(
-  teacher: Classifier,
-  images: Tensor,
-  labels: Int32Array,
-  chunk = 200,
-): Promise<{ soft: Float32Array; acc: number }> {
-  const n = images.shape[0], k = teacher.numClasses;
-  const soft = new Float32Array(n * k);
-  for (let s = 0; s < n; s += chunk) {
-    const m = Math.min(chunk, n - s);
-    const p = tidy(() =>
-      noGrad(() => T.softmax(teacher.forward(T.slice(images, [s, 0, 0, 0], [m, -1, -1, -1]))))
-    );
-    soft.set(await p.f32(), s * k);
-    p.dispose();
-  }
-  let right = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (soft[i * k + j] > soft[i * k + best]) best = j;
-    if (best === labels[i]) right++;
-  }
-  return { soft, acc: (100 * right) / Math.max(n, 1) };
 }
 
 export const sre2lMethod: MethodDef<Sre2lConfig> = {
