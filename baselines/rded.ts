@@ -23,6 +23,7 @@ import type { DistillContext, DistillResult, MethodDef } from "../methods/types.
 import { toDistilledSet } from "./gradient_matching.ts";
 import { datasetShape, drawPositions, indicesByClass } from "./real_images.ts";
 import {
+  asTeacher,
   TEACHER_SCALE_NOTES,
   teacherDefaults,
   TeacherFields,
@@ -30,6 +31,7 @@ import {
   teacherScale,
   teacherSoftLabels,
 } from "./teacher_net.ts";
+import { teacherScores } from "../models/teacher.ts";
 
 export const RdedConfig = z.object({
   ...TeacherFields,
@@ -177,31 +179,26 @@ export function stitch(
 
 /**
  * Teacher realism scores log p(y|crop) of `crops` [n, s, s, c] zero-padded (centred) to `side` px, as
- * RDED's pad() before scoring; chunks of `chunk` crops.
+ * RDED's pad() before scoring.
  */
 export async function cropScores(
   teacher: Classifier,
   crops: Tensor,
   label: number,
   side: number,
-  chunk = 250,
 ): Promise<Float32Array> {
   const [n, s] = crops.shape;
   const lo = Math.floor((side - s) / 2), hi = side - s - lo;
-  const out = new Float32Array(n);
-  for (let b = 0; b < n; b += chunk) {
-    const m = Math.min(chunk, n - b);
-    const lp = tidy(() =>
-      noGrad(() => {
-        let x = T.slice(crops, [b, 0, 0, 0], [m, -1, -1, -1]);
-        if (s < side) x = T.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]]);
-        return T.slice(T.logSoftmax(teacher.forward(x)), [0, label], [m, 1]);
-      })
-    );
-    out.set(await lp.f32(), b);
-    lp.dispose();
+  const x = s < side ? noGrad(() => T.pad(crops, [[0, 0], [lo, hi], [lo, hi], [0, 0]])) : crops;
+  try {
+    const scores = await teacherScores(asTeacher(teacher, "teacher"), x, {
+      labels: new Int32Array(n).fill(label),
+      batchSize: 250,
+    });
+    return scores.realism!;
+  } finally {
+    if (x !== crops) x.dispose();
   }
-  return out;
 }
 
 export async function distillRded(ctx: DistillContext<RdedConfig>): Promise<DistillResult> {

@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import type { Dataset } from "../data/types.ts";
-import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
-import * as T from "../engine/ops/mod.ts";
+import type { Tensor } from "../engine/tensor.ts";
+import { classifierTeacher, type Teacher, teacherScores } from "../models/teacher.ts";
 import type { Classifier } from "../models/module.ts";
 import { pretrained } from "../models/pretrained.ts";
 import { convnetWithWidth } from "../models/registry.ts";
@@ -99,28 +99,27 @@ export async function teacherNet(
   return net.eval();
 }
 
+/**
+ * A classifier as a models/teacher.ts Teacher, for its batched scores (soft labels, realism log p(y|x));
+ * disposing the wrapper leaves the classifier to its owner.
+ */
+export function asTeacher(net: Classifier, id: string): Teacher {
+  return { ...classifierTeacher(net, id), dispose() {} };
+}
+
 /** The teacher's softmax on each image [n × classes] and its accuracy (%) on `labels`. */
 export async function teacherSoftLabels(
-  teacher: Classifier,
+  net: Classifier,
   images: Tensor,
   labels: Int32Array,
-  chunk = 200,
 ): Promise<{ soft: Float32Array; acc: number }> {
-  const n = images.shape[0], k = teacher.numClasses;
-  const soft = new Float32Array(n * k);
-  for (let s = 0; s < n; s += chunk) {
-    const m = Math.min(chunk, n - s);
-    const p = tidy(() =>
-      noGrad(() => T.softmax(teacher.forward(T.slice(images, [s, 0, 0, 0], [m, -1, -1, -1]))))
-    );
-    soft.set(await p.f32(), s * k);
-    p.dispose();
-  }
+  const scores = await teacherScores(asTeacher(net, "teacher"), images, { labels, batchSize: 200 });
+  // difficulty = 1 − p(y|x); the argmax is y exactly when p(y|x) is the largest probability.
+  const k = net.numClasses;
   let right = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (soft[i * k + j] > soft[i * k + best]) best = j;
-    if (best === labels[i]) right++;
-  }
-  return { soft, acc: (100 * right) / Math.max(n, 1) };
+  labels.forEach((y, i) => {
+    const row = scores.softLabels.subarray(i * k, (i + 1) * k);
+    if (row.every((p) => p <= row[y])) right++;
+  });
+  return { soft: scores.softLabels, acc: (100 * right) / Math.max(labels.length, 1) };
 }
