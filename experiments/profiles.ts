@@ -113,6 +113,7 @@ export const PROFILES = {
       candidates: 20,
       refreshEvery: 1,
       extractor: "convnet3",
+      teacherNet: "convnet3-bn-w32",
     },
     tuned: {
       dc: { innerSteps: 2, realBatch: 32 },
@@ -121,6 +122,10 @@ export const PROFILES = {
       mtt: { innerSteps: 2, trainEpochs: 2, width: 32 },
       forgetting: { trainEpochs: 2, width: 16, trainBatch: 32 },
       coreset: { trainBatch: 32 },
+      // The teachers SRe²L and RDED train: about the profile's KD-teacher budget, in smaller batches.
+      teacher: { trainImages: 300, trainBatch: 32 },
+      sre2l: { iterations: 3 },
+      rded: { candidates: 30 },
     },
   },
   quick: {
@@ -159,6 +164,7 @@ export const PROFILES = {
       candidates: 100,
       refreshEvery: 2,
       extractor: "convnet3",
+      teacherNet: "convnet3-bn-w32",
     },
     tuned: {
       // DC/DSA: 10 × 2 × 10 second-order class steps match IDC's share of the table time (at width 128 one
@@ -177,6 +183,12 @@ export const PROFILES = {
       forgetting: { trainEpochs: 4, candidates: 50, trainBatch: 64 },
       // ~60 SGD steps: a ConvNet-3 already separates MNIST-like classes well; trained once, then cached.
       coreset: { trainImages: 1000 },
+      teacher: { trainEpochs: 3, trainImages: 5000, trainBatch: 64 },
+      // A 100-image recover iteration on the width-32 ConvNet-3 costs about a third of a second: about
+      // 2000 image-iterations per class (IPC 1: the paper's 1000 iterations; IPC 10: 200), at least 50.
+      sre2l: { iterations: { perSet: 2000, atLeast: 50 } },
+      // The selection is cheap (forward passes of crops): RDED keeps its paper candidates.
+      rded: { candidates: null },
     },
   },
   proxy: {
@@ -206,6 +218,7 @@ export const PROFILES = {
       candidates: 1000,
       refreshEvery: 10,
       extractor: "convnet3",
+      teacherNet: "convnet3-bn",
     },
     tuned: {
       dm: { iterations: 2000 },
@@ -213,6 +226,9 @@ export const PROFILES = {
       idm: { iterations: 2000, netSteps: 10, realBatch: 256, trainBatch: 256, width: 128 },
       mtt: { iterations: 500, trainEpochs: 20, poolSize: 10 },
       forgetting: { trainEpochs: 30, width: 128 },
+      teacher: { trainImages: 20_000 },
+      sre2l: { iterations: { perSet: 20_000, atLeast: 200 } },
+      rded: { candidates: null },
     },
   },
   paper: {

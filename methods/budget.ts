@@ -22,6 +22,7 @@ export const KNOBS = {
   refreshEvery: "the iterations between new networks",
   init: "the initialisation of the images",
   extractor: "the network it pretrains in place of a larger one",
+  teacherNet: "the network it trains as its teacher",
 } as const;
 export type Knob = keyof typeof KNOBS;
 

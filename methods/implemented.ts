@@ -13,4 +13,6 @@ export { dmMethod } from "../baselines/dm.ts";
 export { idmMethod } from "../baselines/idm.ts";
 export { mttMethod } from "../baselines/mtt.ts";
 export { idc1Method, idcMethod } from "../baselines/idc.ts";
+export { sre2lMethod } from "../baselines/sre2l.ts";
+export { rdedMethod } from "../baselines/rded.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";

@@ -16,9 +16,6 @@ const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
  * Never an implemented id (a test checks).
  */
 export const PLANNED: Readonly<Record<string, string>> = {
-  sre2l: "SRe²L (docs/protocols.md §7.4) recovers images from a teacher's batch-norm statistics and " +
-    "relabels them; the pretrained-teacher pipeline it needs is not built yet",
-  rded: "RDED (§7.3) selects realistic patches scored by a pretrained teacher; not built yet",
   diffusion:
     "plain DiT samples (the tables' DiT row) need the latent diffusion pipeline (a trained DiT and " +
     "VAE); not built yet",
