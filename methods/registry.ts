@@ -41,6 +41,9 @@ function reasonFor(id: string): string {
   if (base !== null && PLANNED[base] !== undefined) {
     return `planned (CMI regularizer on ${base}); not implemented yet`;
   }
+  if (base !== null && IMPLEMENTED.some((m) => m.id === base)) {
+    return `CMI regularizer on ${base}: ${base} does not add a regularizer term to its loss (not implemented)`;
+  }
   return "paper-only row: ddrepro has no implementation of this method";
 }
 

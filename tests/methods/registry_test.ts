@@ -1,7 +1,7 @@
 /** The method registry: one line per implemented method, planned methods say why, tables' ids resolve. */
 import { deepStrictEqual as eq, ok, throws } from "node:assert";
 import * as implemented from "../../methods/implemented.ts";
-import { findMethod, listMethods, PLANNED } from "../../methods/registry.ts";
+import { findMethod, listMethods, notImplemented, PLANNED } from "../../methods/registry.ts";
 import { allMethods, cellMethod, tablesUsing } from "../../experiments/methods.ts";
 import { builtinTables } from "../../experiments/registry.ts";
 import { methodModule } from "../../runner/version.ts";
@@ -36,7 +36,15 @@ Deno.test("registry: an id only the papers' tables name is a paper-only row; an 
   const dream = cellMethod("dream");
   ok(dream && !dream.implemented && /paper-only/.test(dream.reason!), dream?.reason);
   ok(findMethod("dream") === undefined, "the registry itself does not know the tables");
-  ok(/CMI regularizer on sre2l/.test(cellMethod("sre2l+cmi")?.reason ?? ""), "planned base + cmi");
+  ok(
+    /planned \(CMI regularizer on d3hr\)/.test(notImplemented("d3hr+cmi").reason ?? ""),
+    "planned base + cmi",
+  );
+  const sre2lCmi = cellMethod("sre2l+cmi");
+  ok(
+    !sre2lCmi?.implemented && /sre2l does not add a regularizer/.test(sre2lCmi?.reason ?? ""),
+    "implemented base",
+  );
   eq(cellMethod("no-such-method"), undefined);
   ok(tablesUsing("dm").length > 0 && tablesUsing("no-such-method").length === 0);
 });
