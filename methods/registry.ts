@@ -17,6 +17,7 @@ import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
 import { diffusionMethod } from "../baselines/diffusion_sampling.ts";
+import { d4mMethod } from "../baselines/d4m.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
@@ -42,6 +43,7 @@ const implemented: AnyMethod[] = [
   mttCmiMethod,
   idcCmiMethod,
   diffusionMethod,
+  d4mMethod,
 ];
 
 /** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
