@@ -14,7 +14,6 @@
  * approximates, Lloyd's k-means from a k-means++ start, to convergence.
  */
 import { z } from "zod";
-import * as T from "../engine/ops/mod.ts";
 import { Rng } from "../engine/random.ts";
 import { noGrad, tidy } from "../engine/tensor.ts";
 import { qSample } from "../diffusion/mod.ts";
