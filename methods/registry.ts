@@ -18,6 +18,7 @@ import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
 import { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 import { d4mMethod } from "../baselines/d4m.ts";
+import { minimaxMethod } from "../baselines/minimax.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
@@ -44,6 +45,7 @@ const implemented: AnyMethod[] = [
   idcCmiMethod,
   diffusionMethod,
   d4mMethod,
+  minimaxMethod,
 ];
 
 /** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
