@@ -29,10 +29,12 @@ import {
   upload,
 } from "../models/latent_sampling.ts";
 import {
+  checkResolution,
   classMajor,
   disposeFoundation,
   type Foundation,
   loadFoundation,
+  NATIVE_RESOLUTION_NOTE,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -53,6 +55,7 @@ export const d4mDefaults = (): D4mConfig => ({
   sampler: "ddim",
   steps: "ddim50",
   cfgScale: 4,
+  resolution: 256,
   strength: 0.7,
   kmeansIterations: 300,
   realPerClass: null,
@@ -283,11 +286,13 @@ export const d4mMethod: MethodDef<D4mConfig> = {
     steps: "smoke samples with 5 steps",
     realPerClass: "a seeded subset of each class is encoded and clustered (encoding cost)",
     kmeansIterations: "fewer Lloyd iterations at most",
+    resolution: NATIVE_RESOLUTION_NOTE,
   },
   async distill(ctx: DistillContext<D4mConfig>): Promise<DistillResult> {
     const t0 = performance.now();
     const f = await loadFoundation(ctx.dataset, ctx.profile);
     try {
+      checkResolution(f, ctx.config.resolution, "d4m");
       const { images, labels, inertia } = await d4mImages(f, ctx.config, ctx.ipc, ctx.seed, ctx);
       return {
         set: unitImagesToSet(ctx, "d4m", images, labels, { foundation: f.source }),

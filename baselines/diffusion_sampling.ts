@@ -9,10 +9,12 @@ import type { NoisePredictor } from "../diffusion/mod.ts";
 import type { DistillContext, DistillResult, MethodDef, ProgressReporter } from "../methods/types.ts";
 import { decodeLatents, type HostBatch, sampleLatents } from "../models/latent_sampling.ts";
 import {
+  checkResolution,
   classMajor,
   disposeFoundation,
   type Foundation,
   loadFoundation,
+  NATIVE_RESOLUTION_NOTE,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -20,11 +22,20 @@ import {
 export const DiffusionConfig = z.object(SamplerFields).strict();
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 
-export const diffusionDefaults = (): DiffusionConfig => ({ sampler: "ddpm", steps: "50", cfgScale: 4 });
+export const diffusionDefaults = (): DiffusionConfig => ({
+  sampler: "ddpm",
+  steps: "50",
+  cfgScale: 4,
+  resolution: 256,
+});
 
-/** Smoke samples with 5 steps (seconds per cell); quick and above keep the paper's 50. */
+/**
+ * Smoke samples with 5 steps (seconds per cell); quick and above keep the paper's 50. Below `paper` the
+ * shipped small foundation generates at its own side (resolution null).
+ */
 export function diffusionScale(c: DiffusionConfig, profile: Profile): DiffusionConfig {
-  return profile === "smoke" ? { ...c, steps: "5" } : c;
+  if (profile === "paper") return c;
+  return { ...c, resolution: null, ...(profile === "smoke" ? { steps: "5" } : {}) };
 }
 
 /** `perClass` latent samples of every class, class-major. */
@@ -68,11 +79,12 @@ export const diffusionMethod: MethodDef<DiffusionConfig> = {
   schema: DiffusionConfig,
   defaults: diffusionDefaults,
   scale: diffusionScale,
-  scaleNotes: { steps: "smoke samples with 5 steps" },
+  scaleNotes: { steps: "smoke samples with 5 steps", resolution: NATIVE_RESOLUTION_NOTE },
   async distill(ctx: DistillContext<DiffusionConfig>): Promise<DistillResult> {
     const t0 = performance.now();
     const f = await loadFoundation(ctx.dataset, ctx.profile);
     try {
+      checkResolution(f, ctx.config.resolution, "diffusion");
       const { images, labels } = await sampleClasses(f, ctx.ipc, ctx.config, ctx.seed, ctx);
       return {
         set: unitImagesToSet(ctx, "diffusion", images, labels, { foundation: f.source }),

@@ -115,7 +115,25 @@ export const SamplerFields = {
   steps: z.string().regex(/^(ddim)?\d+(,\d+)*$/, 'a respacing such as "50" or "ddim50"'),
   /** Classifier-free guidance scale (1: none). */
   cfgScale: z.number().min(0).max(100),
+  /**
+   * Side of the generated images (the papers: 256, DiT-XL/2's); null: the foundation's own (the shipped
+   * small foundation generates 32 px, cropped to the dataset's native side).
+   */
+  resolution: z.number().int().positive().nullable(),
 };
+
+/** Profiles below `paper` run the shipped small foundation, which generates at its own side. */
+export const NATIVE_RESOLUTION_NOTE =
+  "the shipped small foundation generates at its own (the dataset's native) side";
+
+/** Refuses a configured resolution the foundation does not generate at. */
+export function checkResolution(f: Foundation, resolution: number | null, method: string): void {
+  if (resolution !== null && resolution !== f.images.native) {
+    throw new Error(
+      `${method}: resolution ${resolution} requested, but ${f.source} generates ${f.images.native} px images`,
+    );
+  }
+}
 
 /** Class-major labels as plain numbers: `perClass` of each class in order. */
 export function classMajor(classes: number, perClass: number): number[] {

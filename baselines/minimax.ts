@@ -26,9 +26,11 @@ import { encodeLatents } from "../models/latent_sampling.ts";
 import type { Profile } from "../results/types.ts";
 import type { DistillContext, DistillResult, MethodDef, ProgressReporter } from "../methods/types.ts";
 import {
+  checkResolution,
   disposeFoundation,
   type Foundation,
   loadFoundation,
+  NATIVE_RESOLUTION_NOTE,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -56,6 +58,7 @@ export const minimaxDefaults = (): MinimaxConfig => ({
   sampler: "ddpm",
   steps: "50",
   cfgScale: 4,
+  resolution: 256,
   epochs: 8,
   maxSteps: null,
   batch: 8,
@@ -79,10 +82,12 @@ export function minimaxScale(c: MinimaxConfig, profile: Profile): MinimaxConfig 
   };
   switch (profile) {
     case "smoke":
-      return { ...short(3), steps: "5" };
+      return { ...short(3), steps: "5", resolution: null };
     case "quick":
-      return short(120);
-    default:
+      return { ...short(120), resolution: null };
+    case "proxy":
+      return { ...c, resolution: null };
+    case "paper":
       return c;
   }
 }
@@ -283,11 +288,13 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
     maxSteps: "fewer fine-tuning steps fit the profile's time budget",
     emaDecay: "the EMA horizon shrinks with the fine-tuning run",
     steps: "smoke samples with 5 steps",
+    resolution: NATIVE_RESOLUTION_NOTE,
   },
   async distill(ctx: DistillContext<MinimaxConfig>): Promise<DistillResult> {
     const t0 = performance.now();
     const f = await loadFoundation(ctx.dataset, ctx.profile);
     try {
+      checkResolution(f, ctx.config.resolution, "minimax");
       const steps = finetuneSteps(ctx.config, f.images.count);
       const tune = await minimaxFinetune(
         f.dit,
