@@ -34,7 +34,8 @@ import {
   disposeFoundation,
   type Foundation,
   loadFoundation,
-  NATIVE_RESOLUTION_NOTE,
+  quickSampler,
+  SAMPLER_SCALE_NOTES,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -62,9 +63,10 @@ export const d4mDefaults = (): D4mConfig => ({
 });
 
 /**
- * Smoke: 5 steps, 20 images per class. Quick clusters a seeded 1000 images per class (encoding all
- * ~5700 of a Fashion-MNIST class costs minutes here; the k-means centres of 1000 differ little) with at
- * most 50 Lloyd iterations; the sampler keeps its 50 steps.
+ * Smoke: 5 steps, 20 images per class. Quick samples with diffusion's quick sampler (10 DDIM steps, 7
+ * of them from strength 0.7) and clusters a seeded 1000 images per class (encoding all ~5700 of a
+ * Fashion-MNIST class costs minutes here; the k-means centres of 1000 differ little) with at most 50
+ * Lloyd iterations. Below `paper` the shipped small foundation generates at its own side.
  */
 export function d4mScale(c: D4mConfig, profile: Profile): D4mConfig {
   const cap = (n: number) => Math.min(c.realPerClass ?? n, n);
@@ -72,13 +74,22 @@ export function d4mScale(c: D4mConfig, profile: Profile): D4mConfig {
     case "smoke":
       return {
         ...c,
+        resolution: null,
         steps: "ddim5",
         realPerClass: cap(20),
         kmeansIterations: Math.min(c.kmeansIterations, 10),
       };
     case "quick":
-      return { ...c, realPerClass: cap(1000), kmeansIterations: Math.min(c.kmeansIterations, 50) };
-    default:
+      return {
+        ...c,
+        ...quickSampler(c),
+        resolution: null,
+        realPerClass: cap(1000),
+        kmeansIterations: Math.min(c.kmeansIterations, 50),
+      };
+    case "proxy":
+      return { ...c, resolution: null };
+    case "paper":
       return c;
   }
 }
@@ -283,10 +294,9 @@ export const d4mMethod: MethodDef<D4mConfig> = {
   defaults: d4mDefaults,
   scale: d4mScale,
   scaleNotes: {
-    steps: "smoke samples with 5 steps",
+    ...SAMPLER_SCALE_NOTES,
     realPerClass: "a seeded subset of each class is encoded and clustered (encoding cost)",
     kmeansIterations: "fewer Lloyd iterations at most",
-    resolution: NATIVE_RESOLUTION_NOTE,
   },
   async distill(ctx: DistillContext<D4mConfig>): Promise<DistillResult> {
     const t0 = performance.now();

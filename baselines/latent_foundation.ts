@@ -126,6 +126,19 @@ export const SamplerFields = {
 export const NATIVE_RESOLUTION_NOTE =
   "the shipped small foundation generates at its own (the dataset's native) side";
 
+/** Quick's sampler: 10 DDIM steps (sampling cost grows with IPC × steps; see diffusionScale). */
+export function quickSampler(c: { steps: string }): { sampler: "ddim"; steps: string } {
+  const n = Number(/^(?:ddim)?(\d+)$/.exec(c.steps)?.[1] ?? NaN);
+  return { sampler: "ddim", steps: `ddim${Number.isFinite(n) ? Math.min(n, 10) : 10}` };
+}
+
+/** Why the profiles change the sampler keys (their substitutions' reasons). */
+export const SAMPLER_SCALE_NOTES: Readonly<Record<string, string>> = {
+  sampler: "quick samples with DDIM (deterministic; few steps)",
+  steps: "fewer sampling steps fit the profile's time budget (cost ∝ IPC × steps)",
+  resolution: NATIVE_RESOLUTION_NOTE,
+};
+
 /** Refuses a configured resolution the foundation does not generate at. */
 export function checkResolution(f: Foundation, resolution: number | null, method: string): void {
   if (resolution !== null && resolution !== f.images.native) {

@@ -30,7 +30,8 @@ import {
   disposeFoundation,
   type Foundation,
   loadFoundation,
-  NATIVE_RESOLUTION_NOTE,
+  quickSampler,
+  SAMPLER_SCALE_NOTES,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -71,8 +72,9 @@ export const minimaxDefaults = (): MinimaxConfig => ({
 });
 
 /**
- * Smoke: 3 fine-tuning steps and 5 sampling steps. Quick: 120 steps (~a minute here; the official run
- * takes 12,000). The EMA's horizon is shortened with the run (0.9999 averages over ~10,000 steps, most of
+ * Smoke: 3 fine-tuning steps and 5 sampling steps. Quick: 120 steps (the official run takes 12,000) and
+ * diffusion's quick sampler (10 DDIM steps); proxy 2000 steps. The fine-tuning does not depend on the IPC
+ * but runs for every set. The EMA's horizon is shortened with the run (0.9999 averages over ~10,000 steps, most of
  * the official run; over 120 steps it would keep the un-tuned weights): decay 1 − 1/(0.8·steps).
  */
 export function minimaxScale(c: MinimaxConfig, profile: Profile): MinimaxConfig {
@@ -84,9 +86,9 @@ export function minimaxScale(c: MinimaxConfig, profile: Profile): MinimaxConfig 
     case "smoke":
       return { ...short(3), steps: "5", resolution: null };
     case "quick":
-      return { ...short(120), resolution: null };
+      return { ...short(120), ...quickSampler(c), resolution: null };
     case "proxy":
-      return { ...c, resolution: null };
+      return { ...short(2000), resolution: null };
     case "paper":
       return c;
   }
@@ -287,8 +289,7 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
   scaleNotes: {
     maxSteps: "fewer fine-tuning steps fit the profile's time budget",
     emaDecay: "the EMA horizon shrinks with the fine-tuning run",
-    steps: "smoke samples with 5 steps",
-    resolution: NATIVE_RESOLUTION_NOTE,
+    ...SAMPLER_SCALE_NOTES,
   },
   async distill(ctx: DistillContext<MinimaxConfig>): Promise<DistillResult> {
     const t0 = performance.now();
