@@ -19,6 +19,8 @@ import { forgettingMethod } from "../baselines/forgetting.ts";
 import { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 import { d4mMethod } from "../baselines/d4m.ts";
 import { minimaxMethod } from "../baselines/minimax.ts";
+import { sre2lMethod } from "../baselines/sre2l.ts";
+import { rdedMethod } from "../baselines/rded.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
@@ -46,6 +48,8 @@ const implemented: AnyMethod[] = [
   diffusionMethod,
   d4mMethod,
   minimaxMethod,
+  sre2lMethod,
+  rdedMethod,
 ];
 
 /** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
