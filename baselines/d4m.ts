@@ -64,11 +64,11 @@ export const d4mDefaults = (): D4mConfig => ({
 
 /**
  * Smoke: 5 steps, 20 images per class. Quick samples with diffusion's quick sampler (10 DDIM steps, 7
- * of them from strength 0.7) and clusters a seeded 1000 images per class (encoding all ~5700 of a
- * Fashion-MNIST class costs minutes here; the k-means centres of 1000 differ little) with at most 50
- * Lloyd iterations. Below `paper` the shipped small foundation generates at its own side.
+ * of them from strength 0.7) and clusters a seeded max(200, 3·IPC) images per class (an encoding took
+ * ~35 ms on the shared machine: all ~5700 of a Fashion-MNIST class would take minutes per class) with at
+ * most 50 Lloyd iterations. Below `paper` the shipped small foundation generates at its own side.
  */
-export function d4mScale(c: D4mConfig, profile: Profile): D4mConfig {
+export function d4mScale(c: D4mConfig, profile: Profile, ipc = 0): D4mConfig {
   const cap = (n: number) => Math.min(c.realPerClass ?? n, n);
   switch (profile) {
     case "smoke":
@@ -84,7 +84,7 @@ export function d4mScale(c: D4mConfig, profile: Profile): D4mConfig {
         ...c,
         ...quickSampler(c),
         resolution: null,
-        realPerClass: cap(1000),
+        realPerClass: cap(Math.max(200, 3 * ipc)),
         kmeansIterations: Math.min(c.kmeansIterations, 50),
       };
     case "proxy":
