@@ -260,6 +260,12 @@ export async function generate(
   return (await decodeLatents(ctx.vae, z, { native: images.native, signal: ctx.signal })).data;
 }
 
+/**
+ * Images per judge forward: a width-128 ConvNet-3 activation of 500 images (250 MiB) exceeds the 128 MiB
+ * a storage binding may hold on llvmpipe (and on many GPUs).
+ */
+const JUDGE_BATCH = 100;
+
 async function judgeSamples(
   ctx: DitContext,
   recipe: DitRecipe,
@@ -286,8 +292,8 @@ async function judgeSamples(
     const accuracy = async (imgs: Float32Array, labels: number[]): Promise<number> => {
       const per = side * side * ch;
       let correct = 0;
-      for (let b = 0; b < labels.length; b += 256) {
-        const n = Math.min(256, labels.length - b);
+      for (let b = 0; b < labels.length; b += JUDGE_BATCH) {
+        const n = Math.min(JUDGE_BATCH, labels.length - b);
         const x = normalise(imgs.subarray(b * per, (b + n) * per), dataset, [n, side, side, ch]);
         const hit = noGrad(() =>
           tidy(() => T.correctCount(judge.forward(x), tensor(labels.slice(b, b + n), [n], "i32")))
@@ -300,8 +306,8 @@ async function judgeSamples(
     };
     const { x: testX, y: testY } = splitToDevice(dataset, dataset.test);
     let testCorrect = 0;
-    for (let b = 0; b < testY.length; b += 500) {
-      const n = Math.min(500, testY.length - b);
+    for (let b = 0; b < testY.length; b += JUDGE_BATCH) {
+      const n = Math.min(JUDGE_BATCH, testY.length - b);
       const hit = noGrad(() =>
         tidy(() =>
           T.correctCount(
