@@ -1,6 +1,6 @@
 /**
  * The teacher of the teacher-based methods (SRe²L's squeeze, RDED's scorer): a network ddrepro trains on
- * the method's real training data (holdout excluded) and caches (models/pretrained.ts), so every repeat
+ * the method's real training data (holdout excluded) and caches (evaluator/pretrained.ts), so every repeat
  * and cell of a dataset reuses it. Its config fields are shared, and so is how profiles shrink it.
  */
 import { z } from "zod";
@@ -15,7 +15,7 @@ import type { ProgressReporter } from "../data/progress.ts";
 export const TeacherFields = {
   /** Model registry id of the teacher (SRe²L and RDED on small images: the modified ResNet-18). */
   teacherModel: z.string().min(1),
-  /** Whole-dataset training epochs (models/pretrained.ts's recipe). */
+  /** Whole-dataset training epochs (evaluator/pretrained.ts's recipe). */
   teacherEpochs: z.number().int().min(1),
   teacherBatchSize: z.number().int().positive(),
   /** Train it on this many real images (seeded subset); null: the whole training split. */

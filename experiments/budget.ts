@@ -3,7 +3,14 @@
  * keys the method maps onto them (methods/budget.ts), then the pinned keys, then what derives from them,
  * then the method's own exceptions (`scale`), and the pinned keys once more on top.
  */
-import { type IpcBudget, keyRule, type Knob, KNOBS, type KnobValue } from "../methods/budget.ts";
+import {
+  type GrowingBudget,
+  type IpcBudget,
+  keyRule,
+  type Knob,
+  KNOBS,
+  type KnobValue,
+} from "../methods/budget.ts";
 import type { MethodDef } from "../methods/types.ts";
 import { type Profile, type ProfileDef, PROFILES } from "./profiles.ts";
 
@@ -15,7 +22,8 @@ export function knobValue(p: ProfileDef, knob: Knob, family: string): KnobValue 
 }
 
 /** The cap an IPC budget sets for a set of `ipc` images per class (0: full-dataset rows). */
-export function ipcCap(b: IpcBudget, ipc: number): number {
+export function ipcCap(b: IpcBudget | GrowingBudget, ipc: number): number {
+  if ("perIpc" in b) return Math.max(b.atLeast, b.perIpc * ipc);
   return Math.max(b.atLeast, Math.floor(b.perSet / Math.max(ipc, b.fromIpc ?? 1)));
 }
 
@@ -59,7 +67,8 @@ export function scaleConfig<C>(
   if (b?.derived && scales(p)) {
     for (const [key, derive] of Object.entries(b.derived) as [string, (v: unknown) => unknown][]) {
       if (key in pinned) continue;
-      run = { ...run, [key]: derive({ paper, budgeted: budgeted as C, run }) };
+      const knob = (k: Knob) => knobValue(p, k, family);
+      run = { ...run, [key]: derive({ paper, budgeted: budgeted as C, run, knob }) };
     }
   }
   if (method.scale) {

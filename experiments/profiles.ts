@@ -114,6 +114,7 @@ export const PROFILES = {
       refreshEvery: 1,
       extractor: "convnet3",
       teacherNet: "convnet3-bn-w32",
+      samplingSteps: 5,
     },
     tuned: {
       dc: { innerSteps: 2, realBatch: 32 },
@@ -126,6 +127,9 @@ export const PROFILES = {
       teacher: { trainImages: 300, trainBatch: 32 },
       sre2l: { iterations: 3 },
       rded: { candidates: 30 },
+      // D4M's k-means (Lloyd) iterations; Minimax's fine-tuning steps.
+      d4m: { iterations: 10 },
+      minimax: { iterations: 3 },
     },
   },
   quick: {
@@ -165,6 +169,10 @@ export const PROFILES = {
       refreshEvery: 2,
       extractor: "convnet3",
       teacherNet: "convnet3-bn-w32",
+      // Sampling costs IPC × classes × steps DiT evaluations: 10 steps of 64 CFG samples of the small DiT
+      // took ~35 s here.
+      sampler: "ddim",
+      samplingSteps: 10,
     },
     tuned: {
       // DC/DSA: 10 × 2 × 10 second-order class steps match IDC's share of the table time (at width 128 one
@@ -189,6 +197,11 @@ export const PROFILES = {
       sre2l: { iterations: { perSet: 2000, atLeast: 50 } },
       // The selection is cheap (forward passes of crops): RDED keeps its paper candidates.
       rded: { candidates: null },
+      // D4M encodes and clusters a seeded max(200, 3·IPC) real images per class (an encoding took ~35 ms:
+      // a whole Fashion-MNIST class would take minutes), with at most 50 Lloyd iterations.
+      d4m: { candidates: { perIpc: 3, atLeast: 200 }, iterations: 50 },
+      // Minimax fine-tunes 120 steps (the official run takes 12,000).
+      minimax: { iterations: 120 },
     },
   },
   proxy: {
@@ -229,6 +242,8 @@ export const PROFILES = {
       teacher: { trainImages: 20_000 },
       sre2l: { iterations: { perSet: 20_000, atLeast: 200 } },
       rded: { candidates: null },
+      d4m: { candidates: null, iterations: null },
+      minimax: { iterations: 2000 },
     },
   },
   paper: {

@@ -23,6 +23,8 @@ export const KNOBS = {
   init: "the initialisation of the images",
   extractor: "the network it pretrains in place of a larger one",
   teacherNet: "the network it trains as its teacher",
+  sampler: "the sampler of its diffusion model",
+  samplingSteps: "the sampling steps of its diffusion model",
 } as const;
 export type Knob = keyof typeof KNOBS;
 
@@ -37,8 +39,17 @@ export interface IpcBudget {
   fromIpc?: number;
 }
 
-/** A cap (a number, or one that grows for small sets), or a value that replaces the key's. */
-export type KnobValue = number | IpcBudget | string;
+/**
+ * A cap that grows with the set: max(atLeast, perIpc · IPC), for work that needs more of its input for
+ * larger sets (e.g. D4M clusters at least a few real images per prototype).
+ */
+export interface GrowingBudget {
+  perIpc: number;
+  atLeast: number;
+}
+
+/** A cap (a number, or one that follows the set's size), or a value that replaces the key's. */
+export type KnobValue = number | IpcBudget | GrowingBudget | string;
 
 /** Knob values; a knob left out keeps every key it bounds at the paper's value. */
 export type Knobs = Readonly<Partial<Record<Knob, KnobValue>>>;
@@ -61,6 +72,8 @@ export interface Derivation<C> {
   budgeted: C;
   /** The config as it will run: caps, pinned values, and the keys derived before this one. */
   run: C;
+  /** The profile's value of a knob for the method's family; undefined: the paper's setting. */
+  knob(knob: Knob): KnobValue | undefined;
 }
 
 export interface MethodBudget<C> {

@@ -15,4 +15,7 @@ export { mttMethod } from "../baselines/mtt.ts";
 export { idc1Method, idcMethod } from "../baselines/idc.ts";
 export { sre2lMethod } from "../baselines/sre2l.ts";
 export { rdedMethod } from "../baselines/rded.ts";
+export { diffusionMethod } from "../baselines/diffusion_sampling.ts";
+export { d4mMethod } from "../baselines/d4m.ts";
+export { minimaxMethod } from "../baselines/minimax.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";

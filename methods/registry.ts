@@ -12,25 +12,17 @@ const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
 
 /**
  * Methods ddrepro intends to implement next, with why they are not implemented yet: the baselines the
- * seed papers compare with that need a generative or pretrained pipeline, and the seed papers' own methods.
+ * seed papers compare with that are still missing, and the seed papers' own methods.
  * Never an implemented id (a test checks).
  */
 export const PLANNED: Readonly<Record<string, string>> = {
-  diffusion:
-    "plain DiT samples (the tables' DiT row) need the latent diffusion pipeline (a trained DiT and " +
-    "VAE); not built yet",
-  minimax:
-    "Minimax diffusion (§7.1) fine-tunes a DiT with its minimax criteria; needs the latent diffusion " +
-    "pipeline, not built yet",
-  d4m: "D4M (§7.2) builds prototypes in a latent diffusion model's space; needs the latent diffusion " +
-    "pipeline, not built yet",
-  igd: "IGD (§10) guides DiT sampling by influence; needs the latent diffusion pipeline, not built yet",
-  igds: "IGDS, a seed paper's own method (guided DiT sampling): next, once the latent diffusion pipeline " +
-    "is in place",
-  dgs: "DGS, a seed paper's own method (diffusion-based): next, once the latent diffusion pipeline is in " +
-    "place",
+  igd: "IGD (§10) guides DiT sampling by influence (gradients of a surrogate's loss); not implemented yet",
+  igds: "IGDS, a seed paper's own method (guided DiT sampling): next, on the latent diffusion pipeline " +
+    "the diffusion baselines run (baselines/latent_foundation.ts)",
+  dgs: "DGS, a seed paper's own method (diffusion-based): next, on the latent diffusion pipeline the " +
+    "diffusion baselines run (baselines/latent_foundation.ts)",
   d3hr: "D³HR, a seed paper's own method (§8: DDIM inversion into a DiT's latent space and group " +
-    "sampling): next, once the latent diffusion pipeline is in place",
+    "sampling): next, on the latent diffusion pipeline the diffusion baselines run",
 };
 
 /** Why a method without an implementation has none. */
