@@ -57,6 +57,7 @@ export const d4mDefaults = (): D4mConfig => ({
   sampler: "ddim",
   steps: "ddim50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
   strength: 0.7,
   kmeansIterations: 300,
@@ -282,7 +283,7 @@ export const d4mMethod: MethodDef<D4mConfig> = {
   },
   async distill(ctx: DistillContext<D4mConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "d4m");
       const { images, labels, inertia } = await d4mImages(f, ctx.config, ctx.ipc, ctx.seed, ctx);

@@ -28,6 +28,7 @@ export const diffusionDefaults = (): DiffusionConfig => ({
   sampler: "ddpm",
   steps: "50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
 });
 
@@ -83,7 +84,7 @@ export const diffusionMethod: MethodDef<DiffusionConfig> = {
   scaleNotes: SAMPLER_SCALE_NOTES,
   async distill(ctx: DistillContext<DiffusionConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "diffusion");
       const { images, labels } = await sampleClasses(f, ctx.ipc, ctx.config, ctx.seed, ctx);

@@ -65,12 +65,12 @@ const ditShape = (d: DiT): [number, number, number] => [d.cfg.inputSize, d.cfg.i
 /**
  * The shipped, hash-verified foundation of an embedded dataset (models/weights/). Other datasets need a
  * class-conditional DiT of their classes, which ddrepro does not have yet: a clear error, not a fake.
- * The smoke profile (CI: seconds per cell, numbers mean nothing) runs the same pipeline on the untrained
- * smoke-recipe models instead, so it needs no weights and works on any ≤ 32 px dataset.
+ * `which: "untrained"` (the smoke profile's choice: CI, numbers mean nothing) runs the same pipeline on the
+ * untrained smoke-recipe models instead, so it needs no weights and works on any ≤ 32 px dataset.
  */
-export async function loadFoundation(dataset: Dataset, profile: string): Promise<Foundation<DiT>> {
+export async function loadFoundation(dataset: Dataset, which: FoundationChoice): Promise<Foundation<DiT>> {
   const id = dataset.info.id;
-  if (profile === "smoke") return untrainedFoundation(dataset, 0);
+  if (which === "untrained") return untrainedFoundation(dataset, 0);
   if (!(FOUNDATION_DATASETS as readonly string[]).includes(id)) {
     throw new Error(
       `no class-conditional DiT for dataset "${id}": the shipped foundation covers ${
@@ -121,14 +121,26 @@ export const SamplerFields = {
    * small foundation generates 32 px, cropped to the dataset's native side).
    */
   resolution: z.number().int().positive().nullable(),
+  /**
+   * "shipped": the hash-verified small foundation (models/weights/); "untrained": the smoke recipe's DiT
+   * and VAE, randomly initialised, which exercise the pipeline without weights (CI; numbers mean nothing).
+   */
+  foundation: z.enum(["shipped", "untrained"]),
 };
+
+export type FoundationChoice = z.infer<typeof SamplerFields.foundation>;
 
 /** Profiles below `paper` run the shipped small foundation, which generates at its own side. */
 export const NATIVE_RESOLUTION_NOTE =
   "the shipped small foundation generates at its own (the dataset's native) side";
 
 /** The sampler keys every diffusion baseline shares. */
-type SamplerConfig = { sampler: "ddpm" | "ddim"; steps: string; resolution: number | null };
+type SamplerConfig = {
+  sampler: "ddpm" | "ddim";
+  steps: string;
+  resolution: number | null;
+  foundation: FoundationChoice;
+};
 
 /**
  * How profiles bound the sampler: their `sampler` knob replaces it (quick: DDIM), their `samplingSteps`
@@ -138,7 +150,10 @@ type SamplerConfig = { sampler: "ddpm" | "ddim"; steps: string; resolution: numb
  */
 export function samplerBudget<C extends SamplerConfig>(): MethodBudget<C> {
   return {
-    keys: { sampler: { knob: "sampler", rule: "set" } } as MethodBudget<C>["keys"],
+    keys: {
+      sampler: { knob: "sampler", rule: "set" },
+      foundation: { knob: "foundation", rule: "set" },
+    } as MethodBudget<C>["keys"],
     derived: {
       steps: ({ paper, run, knob }: Derivation<SamplerConfig>) => {
         const cap = knob("samplingSteps");

@@ -60,6 +60,7 @@ export const minimaxDefaults = (): MinimaxConfig => ({
   sampler: "ddpm",
   steps: "50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
   epochs: 8,
   maxSteps: null,
@@ -290,7 +291,7 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
   },
   async distill(ctx: DistillContext<MinimaxConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "minimax");
       const steps = finetuneSteps(ctx.config, f.images.count);

@@ -115,6 +115,8 @@ export const PROFILES = {
       extractor: "convnet3",
       teacherNet: "convnet3-bn-w32",
       samplingSteps: 5,
+      // The diffusion baselines run untrained smoke-recipe models: no weights needed, any ≤ 32 px dataset.
+      foundation: "untrained",
     },
     tuned: {
       dc: { innerSteps: 2, realBatch: 32 },

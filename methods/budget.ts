@@ -25,6 +25,7 @@ export const KNOBS = {
   teacherNet: "the network it trains as its teacher",
   sampler: "the sampler of its diffusion model",
   samplingSteps: "the sampling steps of its diffusion model",
+  foundation: "the generative foundation it runs (shipped weights, or untrained models)",
 } as const;
 export type Knob = keyof typeof KNOBS;
 
