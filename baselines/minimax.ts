@@ -275,6 +275,21 @@ export function finetuneSteps(cfg: MinimaxConfig, count: number): number {
   return cfg.maxSteps === null ? steps : Math.min(steps, cfg.maxSteps);
 }
 
+/**
+ * The Minimax prior of a foundation: its DiT fine-tuned in place on the foundation's real images for
+ * `finetuneSteps(cfg, count)` steps. Methods that sample from Minimax (minimax, and the guided methods'
+ * Minimax variants) start here.
+ */
+export function tuneMinimaxPrior(
+  f: Foundation<DiT>,
+  cfg: MinimaxConfig,
+  seed: number,
+  o: { signal?: AbortSignal; progress?: ProgressReporter } = {},
+): Promise<FinetuneLog> {
+  const steps = finetuneSteps(cfg, f.images.count);
+  return minimaxFinetune(f.dit, realLatentBatches(f, cfg.batch, seed), steps, cfg, seed, o);
+}
+
 export const minimaxMethod: MethodDef<MinimaxConfig> = {
   id: "minimax",
   description:
@@ -294,15 +309,7 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
     const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "minimax");
-      const steps = finetuneSteps(ctx.config, f.images.count);
-      const tune = await minimaxFinetune(
-        f.dit,
-        realLatentBatches(f, ctx.config.batch, ctx.seed),
-        steps,
-        ctx.config,
-        ctx.seed,
-        ctx,
-      );
+      const tune = await tuneMinimaxPrior(f, ctx.config, ctx.seed, ctx);
       const { images, labels } = await sampleClasses(f, ctx.ipc, ctx.config, ctx.seed, ctx);
       return {
         set: unitImagesToSet(ctx, "minimax", images, labels, { foundation: f.source }),
