@@ -139,12 +139,12 @@ Deno.test("dd: bad input gives a non-zero exit and one clear message", async () 
 
 Deno.test("dd run: a spec with nothing runnable exits 0 and says why, without touching the GPU", async () => {
   const dir = await tempDir();
-  // The example's methods get implemented over time; DGS (a seed method still planned) stands in for one
-  // that is not.
-  const spec = `${dir}/dgs.yaml`;
+  // The example's methods get implemented over time; DREAM (a paper-only row ddrepro does not plan) stands
+  // in for one that is not.
+  const spec = `${dir}/dream.yaml`;
   await Deno.writeTextFile(
     spec,
-    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: dm\n", "method: dgs\n"),
+    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: dm\n", "method: dream\n"),
   );
   const r = await dd(
     "run",
@@ -152,7 +152,7 @@ Deno.test("dd run: a spec with nothing runnable exits 0 and says why, without to
     "--spec",
     spec,
     "--filter",
-    "method=dgs",
+    "method=dream",
     "--profile",
     "smoke",
     "--store",

@@ -94,19 +94,19 @@ Deno.test("user specs: --include makes every file addressable; ids may not colli
 
 Deno.test("user specs: the example runs end to end at smoke into a store and a report", async () => {
   const dir = await tempDir();
-  // The fake evaluator keeps this test off the GPU, so only `random` (host-only) is run; DGS stands in
-  // for a method that is not implemented, which the report must say.
+  // The fake evaluator keeps this test off the GPU, so only `random` (host-only) is run; DREAM (a paper-only
+  // row) stands in for a method that is not implemented, which the report must say.
   const file = `${dir}/example.yaml`;
   await Deno.writeTextFile(
     file,
-    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: herding\n", "method: dgs\n"),
+    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: herding\n", "method: dream\n"),
   );
   const spec = await loadSpecFile(file);
   // 70 images per class: IPC 50 must fit after the smoke holdout.
-  const opts = testRunOptions(dir, { load: tinyLoad(undefined, 70), filter: "method=random|dgs" });
+  const opts = testRunOptions(dir, { load: tinyLoad(undefined, 70), filter: "method=random|dream" });
   const s = await runTable(spec, opts);
   eq(s.completed, 3, "random at IPC 1/10/50");
-  eq(s.skipped.length, 3, "dgs at IPC 1/10/50 is skipped as not implemented");
+  eq(s.skipped.length, 3, "dream at IPC 1/10/50 is skipped as not implemented");
   eq(s.failed, []);
   const store = openStore(opts.storePath);
   eq(store.count({ tableId: spec.id, profile: "smoke" }), 3);

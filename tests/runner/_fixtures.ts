@@ -127,7 +127,7 @@ export function tinyTable(): TableSpec {
       cell("r1-resnet", "random", 1, "resnet18"),
       cell("r2", "random", 2),
       cell("full", "full-dataset", null),
-      cell("dgs1", "dgs", 1),
+      cell("dream1", "dream", 1),
     ],
     claims: [
       {
