@@ -8,6 +8,7 @@ import { type ImageGridEmbed, loadChartJs, renderIndexHtml, renderTableHtml } fr
 import { renderIndexMarkdown, renderTableMarkdown } from "./markdown.ts";
 import { buildTableReport, tableFileStem, type TableReport, type TableReportInput } from "./model.ts";
 import { writeTextFileAtomic } from "../data/atomic.ts";
+import { difficultyFigures, renderDifficultyHtml, renderDifficultyMarkdown } from "./difficulty_figure.ts";
 
 export interface WriteReportsOptions {
   outDir: string;
@@ -43,6 +44,16 @@ export async function writeReports(options: WriteReportsOptions): Promise<Writte
       renderTableHtml(report, { chartJs, images: options.images?.get(report.spec.id), generatedAt }),
     );
     tables.push({ tableId: report.spec.id, html, markdown, report });
+    // Methods that store difficulty histograms (DGS) get their figure page beside the table's.
+    const figures = difficultyFigures(report.cells.flatMap((c) => c.results));
+    const figHtml = renderDifficultyHtml(report.spec.id, figures, { chartJs, tableHref: `${stem}.html` });
+    if (figHtml !== null) {
+      await writeTextFileAtomic(join(options.outDir, `${stem}_difficulty.html`), figHtml);
+      await writeTextFileAtomic(
+        join(options.outDir, `${stem}_difficulty.md`),
+        renderDifficultyMarkdown(report.spec.id, figures)!,
+      );
+    }
   }
   const index = { html: join(options.outDir, "index.html"), markdown: join(options.outDir, "index.md") };
   await writeTextFileAtomic(
