@@ -11,7 +11,7 @@
  *    match it (methods/difficulty_sampling.ts).
  *
  * The histograms it sampled with (summed over classes) are kept in the result's metrics
- * (`hist.<original|pool|target|selected>.<interval>`), from which reports/difficulty_figure.ts draws the
+ * (`hist.<original|pool|target|selected>.<interval>`), from which reports/difficulty.ts draws the
  * paper's Fig. 2.
  */
 import { z } from "zod";

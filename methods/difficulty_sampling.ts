@@ -19,7 +19,8 @@
  * Sampling is stratified: the target's counts per interval (largest remainder, summing to IPC) are drawn
  * at random from the pool's images in that interval; an interval the pool cannot fill passes its shortfall
  * to the nearest intervals with images left (the harder side first at equal distance: the pool is biased
- * toward easy images).
+ * toward easy images). A pre-defined shape is laid over the same intervals as "scale" (of the transformed
+ * difficulty when the transformation is on; the paper does not say whether it applies there).
  */
 import type { Rng } from "../engine/random.ts";
 

@@ -8,7 +8,7 @@ import { type ImageGridEmbed, loadChartJs, renderIndexHtml, renderTableHtml } fr
 import { renderIndexMarkdown, renderTableMarkdown } from "./markdown.ts";
 import { buildTableReport, tableFileStem, type TableReport, type TableReportInput } from "./model.ts";
 import { writeTextFileAtomic } from "../data/atomic.ts";
-import { difficultyFigures, renderDifficultyHtml, renderDifficultyMarkdown } from "./difficulty_figure.ts";
+import { difficultyFigures, renderDifficultyHtml, renderDifficultyMarkdown } from "./difficulty.ts";
 
 export interface WriteReportsOptions {
   outDir: string;

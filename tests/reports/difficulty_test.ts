@@ -4,7 +4,7 @@ import {
   difficultyFigures,
   renderDifficultyHtml,
   renderDifficultyMarkdown,
-} from "../../reports/difficulty_figure.ts";
+} from "../../reports/difficulty.ts";
 import { writeReports } from "../../reports/write.ts";
 import { demoTable, repeats } from "../results/_fixtures.ts";
 
