@@ -11,12 +11,16 @@
 
 // Specs, profiles, user specs
 export {
+  CellFields,
   CellSpec,
   Claimed,
   ClaimSpec,
+  GridSpec,
   LabelRegime,
+  MEASUREMENT_PROTOCOLS,
   ProtocolNote,
   Selection,
+  TableFile,
   TableSpec,
 } from "./experiments/schema.ts";
 export { builtinTables, findTable } from "./experiments/registry.ts";
@@ -37,6 +41,8 @@ export {
   resolveTable,
 } from "./experiments/profiles.ts";
 export {
+  checkBuiltinTables,
+  crossCheck,
   loadSpecDir,
   loadSpecFile,
   MIN_CLASS_SIZE,
@@ -44,6 +50,7 @@ export {
   SpecError,
   TableCatalog,
 } from "./experiments/user_specs.ts";
+export { parseTableFile } from "./experiments/spec_file.ts";
 
 // Registries
 export {

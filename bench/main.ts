@@ -1,7 +1,7 @@
 /**
  * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
- * ConvNet-3 training and inference images/s — and, where PyTorch is importable, the same ConvNet-3
- * in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
+ * ConvNet-3 training and inference images/s, the small DiT's training and DDIM sampling images/s — and,
+ * where PyTorch is importable, the same ConvNet-3 and DiT in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
  * is the best of a few repetitions (the least disturbed by other load on the machine).
  */
 import { Command } from "commander";
@@ -16,6 +16,7 @@ import { fitMicroBatches } from "../evaluator/train.ts";
 import type { ConvNet } from "../models/convnet.ts";
 import { buildNet } from "../baselines/gradient_matching.ts";
 import { trajectoryLoss } from "../baselines/mtt.ts";
+import { ditBench, torchDit } from "./dit_bench.ts";
 
 const b = await webgpuBackend();
 setBackend(b);
@@ -199,7 +200,9 @@ const net = await convnet3();
 const matching = await matchingStep();
 const trajectory = await trajectoryStep(2);
 const unroll5 = await trajectoryStep(5);
+const dit = await ditBench(b, timeIt);
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
+const torchDitNumbers = opts.torch ? await torchDit() : { torch_dit_unavailable: "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
   adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
   matmul_gflops: matmul,
@@ -217,11 +220,18 @@ const result: Record<string, unknown> = {
   trajectory_unroll5_per_s: unroll5.stepsPerS,
   trajectory_unroll5_kernels: unroll5.kernelsPerStep,
   trajectory_unroll5_peak_mb: unroll5.peakMb,
+  ...dit,
   ...torch,
+  ...torchDitNumbers,
 };
 if ("torch_train_img_per_s" in torch) {
   result.train_ratio_vs_torch = net.train / torch.torch_train_img_per_s;
   result.infer_ratio_vs_torch = net.infer / torch.torch_infer_img_per_s;
+}
+if ("torch_dit_train_img_per_s" in torchDitNumbers) {
+  result.dit_train_ratio_vs_torch = dit.dit_train_img_per_s / torchDitNumbers.torch_dit_train_img_per_s;
+  result.dit_ddim50_ratio_vs_torch = dit.dit_ddim50_cfg_img_per_s /
+    torchDitNumbers.torch_dit_ddim50_img_per_s;
 }
 if (opts.json) console.log(JSON.stringify(result));
 else {

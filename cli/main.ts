@@ -10,6 +10,8 @@ import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
 import { addNightlyCommand } from "./nightly_cmd.ts";
+import { checkBuiltinTables } from "../experiments/user_specs.ts";
+import { pretrainCommand } from "./pretrain_cmd.ts";
 
 const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
 
@@ -155,6 +157,21 @@ export function buildProgram(): Command {
     .action((o) => cmiCommand(o));
 
   addNightlyCommand(program);
+
+  program.command("pretrain").argument("<model>", "vae | dit")
+    .description(
+      "train a small generative foundation model on embedded data (resumable; Ctrl-C stops cleanly)",
+    )
+    .requiredOption("--dataset <id>", "mnist | fashion-mnist")
+    .option("--profile <profile>", "smoke (seconds) | quick (the shipped recipe)", "quick")
+    .option("--out <dir>", "where the checkpoint, its JSON record and PNG go (quick: models/weights)")
+    .option("--state <file>", "the resumable training state (default: under the cache)")
+    .option("--steps <n>", "train this many steps instead of the recipe's (a different run)")
+    .option("--checkpoint-minutes <m>", "minutes between saved training states", "5")
+    .option("--vae <file>", "dit: the VAE checkpoint (default: the shipped one, hash-verified)")
+    .option("--json", "the checkpoint, its hash and the metrics as JSON")
+    .action((model, o) => pretrainCommand(model, o));
+
   return program;
 }
 
@@ -163,6 +180,8 @@ export async function main(args: string[]): Promise<number> {
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   try {
+    // A built-in table file that does not load or cross-check is reported first, by file and line.
+    checkBuiltinTables();
     await program.parseAsync(args, { from: "user" });
     return 0;
   } catch (e) {

@@ -294,6 +294,17 @@ class AdamBase implements Optimizer {
     this._steps = 0;
   }
 
+  /** The moment tensors (every parameter's m, then every v): what a resumable checkpoint saves and writes back. */
+  get state(): readonly Tensor[] {
+    return [...this.m, ...this.v];
+  }
+
+  /** Sets the step counter (bias corrections) of an optimizer whose `state` was restored from a checkpoint. */
+  restoreSteps(steps: number): void {
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`restoreSteps: invalid step count ${steps}`);
+    this._steps = steps;
+  }
+
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
     this.m.length = 0;

@@ -1,7 +1,10 @@
 /**
  * The typed shape of a result table: cells with the paper's claimed numbers, the protocol it was
- * produced under, and the claims the table supports. Built-in specs (experiments/<paper>/) and
- * user spec files (JSON/YAML) are validated by the same schema: spec files are data, never code.
+ * produced under, and the claims the table supports. Built-in tables (experiments/<paper>/*.yaml) and
+ * user spec files (JSON/YAML) are the same format, validated by the same schema: data, never code.
+ *
+ * A file may write a block of cells as a grid (`GridSpec`, expanded by experiments/grid.ts); what the
+ * rest of ddrepro sees is always the expanded `TableSpec`, one `CellSpec` per cell.
  */
 import { z } from "zod";
 
@@ -146,7 +149,7 @@ export const ProtocolNote = z.object({
 }).strict();
 export type ProtocolNote = z.infer<typeof ProtocolNote>;
 
-export const TableSpec = z.object({
+const TableFields = z.object({
   /** "<paper>/<table>", e.g. "igds/table1", "d3hr/tablea9". */
   id: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "<paper>/<table>, lower case"),
   paper: z.string(),
@@ -159,7 +162,9 @@ export const TableSpec = z.object({
   cells: z.array(CellSpec),
   claims: z.array(ClaimSpec),
   notes: z.array(z.string()).optional(),
-}).strict().superRefine((t, ctx) => {
+}).strict();
+
+export const TableSpec = TableFields.superRefine((t, ctx) => {
   const ids = new Set<string>();
   t.cells.forEach((c, i) => {
     if (ids.has(c.id)) {
@@ -176,3 +181,60 @@ export const TableSpec = z.object({
   });
 });
 export type TableSpec = z.infer<typeof TableSpec>;
+
+/** Protocol ids of cells that measure a cost or an information value, not an evaluator's accuracy. */
+export const MEASUREMENT_PROTOCOLS: readonly string[] = ["distill-time", "sampling-time", "cmi-value"];
+
+// ---- the file format: cells written one by one or as grids --------------------------------------------
+
+/** Any cell field but the id: what a grid, a column, a row or one grid cell fixes. */
+export const CellFields = CellSpec.omit({ id: true }).partial();
+export type CellFields = z.infer<typeof CellFields>;
+
+/** A column of a grid: the fields it fixes for every cell below it, and the key ids may use. */
+export const GridColumn = CellFields.extend({
+  /** The column's part of a cell id, as `{column}` in the grid's `id`; also how a row's `at` names it. */
+  key: z.string().min(1).optional(),
+}).strict();
+export type GridColumn = z.infer<typeof GridColumn>;
+
+export const GridRow = CellFields.extend({
+  /** The row's part of a cell id, as `{row}` in the grid's `id`. */
+  key: z.string().min(1).optional(),
+  /**
+   * The row's printed numbers, one per column: `mean` (no std printed), "mean±std" (e.g. 45.0±0.7),
+   * `null` (the cell exists but has no number: say why in `claimedNote`) or "-" (the paper prints a
+   * dash: there is no cell). Checked when the grid expands.
+   */
+  values: z.array(z.unknown()).optional(),
+  /** Fields of single cells, by column key; they replace what the grid, column and row fix. */
+  at: z.record(z.string(), CellFields).optional(),
+}).strict();
+export type GridRow = z.infer<typeof GridRow>;
+
+/**
+ * Rows × columns of cells, read like the printed table. Every cell takes the fields of the grid, then of
+ * its column, then of its row, then its number from the row's `values`, then the row's `at` entry for
+ * its column: later ones win, `config` and `set` merge key by key, and `note`s of grid, column and row
+ * are joined (an `at` note replaces them). Cells come out row by row; a `"-"` value makes no cell.
+ */
+export const GridSpec = CellFields.extend({
+  /**
+   * The cell id template: `{row}` and `{column}` are the keys of the cell's row and column, any other
+   * `{field}` is that field of the cell (e.g. "woof-ipc{ipc}-{model}-{method}").
+   */
+  id: z.string().min(1),
+  columns: z.array(GridColumn).min(1),
+  rows: z.array(GridRow).min(1),
+}).strict();
+export type GridSpec = z.infer<typeof GridSpec>;
+
+export const GridItem = z.object({ grid: GridSpec }).strict();
+export type GridItem = z.infer<typeof GridItem>;
+
+/**
+ * A table as written in a file: `cells` lists cells and grids, in the order they expand. Items are told
+ * apart by the `grid` key and validated as `CellSpec` or `GridItem` (experiments/spec_file.ts).
+ */
+export const TableFile = TableFields.extend({ cells: z.array(z.unknown()) }).strict();
+export type TableFile = z.infer<typeof TableFile>;

@@ -1,207 +1,20 @@
 /**
- * User-defined tables: a JSON or YAML file with the same shape as a built-in spec (TableSpec). Spec
- * files are data, never code: they are parsed (YAML core schema, no custom tags), validated with the
- * zod schema, then cross-checked against the registries. Every error names the file, the JSON path
- * of the field (and its line for YAML) and what was expected.
+ * User-defined tables: JSON or YAML files in the same format as the built-in tables, loaded by the same
+ * loader (experiments/spec_file.ts) and cross-checked against the registries (experiments/cross_check.ts);
+ * `TableCatalog` puts them next to the built-in tables.
  */
 import { extname, join } from "node:path";
-import { isNode, LineCounter, parseDocument } from "yaml";
-import { type CellSpec, TableSpec } from "./schema.ts";
-import { builtinTables } from "./registry.ts";
-import { datasetInfo } from "../data/registry.ts";
-import { findModel, models } from "../models/registry.ts";
-import { PROTOCOLS } from "../evaluator/protocols.ts";
-import { findMethod } from "../methods/registry.ts";
-import type { MethodDef } from "../methods/types.ts";
+import type { TableSpec } from "./schema.ts";
+import { parseTableFile, SPEC_EXTENSIONS, SpecError } from "./spec_file.ts";
+import { crossCheck } from "./cross_check.ts";
+import { assertBuiltinTablesLoaded, builtinTableFiles, builtinTables } from "./registry.ts";
 
-export const SPEC_EXTENSIONS = [".json", ".yaml", ".yml"] as const;
+export { jsonPath, SPEC_EXTENSIONS, SpecError } from "./spec_file.ts";
+export { crossCheck, MIN_CLASS_SIZE } from "./cross_check.ts";
 
-export class SpecError extends Error {
-  constructor(readonly file: string, readonly problems: readonly string[]) {
-    super(
-      problems.length === 1
-        ? `spec ${file}: ${problems[0]}`
-        : `spec ${file}: ${problems.length} problems:\n` + problems.map((p) => `  - ${p}`).join("\n"),
-    );
-    this.name = "SpecError";
-  }
-}
-
-/**
- * Smallest number of training images in any class of the official train split, where fixed by the
- * dataset (ImageFolder datasets depend on the user's copy). A cell's IPC cannot exceed it.
- */
-export const MIN_CLASS_SIZE: Readonly<Record<string, number>> = {
-  mnist: 5421,
-  "fashion-mnist": 6000,
-  cifar10: 5000,
-  cifar100: 500,
-  svhn: 4659,
-  "tiny-imagenet": 500,
-  "imagenet-1k": 732,
-};
-
-/** "$.cells[3].ipc" from a zod/YAML path. */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  return "$" +
-    path.map((k) =>
-      typeof k === "number"
-        ? `[${k}]`
-        : /^[A-Za-z_$][\w$]*$/.test(String(k))
-        ? `.${String(k)}`
-        : `[${JSON.stringify(String(k))}]`
-    ).join("");
-}
-
-interface Parsed {
-  value: unknown;
-  /** Line number of a path, when the format has lines to point at. */
-  lineOf(path: readonly PropertyKey[]): number | null;
-}
-
-function parseText(file: string, text: string): Parsed {
-  const ext = extname(file).toLowerCase();
-  if (ext === ".json") {
-    try {
-      return { value: JSON.parse(text), lineOf: () => null };
-    } catch (e) {
-      throw new SpecError(file, [`not valid JSON: ${e instanceof Error ? e.message : e}`]);
-    }
-  }
-  if (ext === ".yaml" || ext === ".yml") {
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { schema: "core", uniqueKeys: true, lineCounter, prettyErrors: true });
-    if (doc.errors.length) {
-      throw new SpecError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split("\n")[0]}`));
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      // The yaml package refuses aliases that expand without bound ("billion laughs") here.
-      const why = e instanceof Error ? e.message : String(e);
-      throw new SpecError(file, [
-        /alias/i.test(why)
-          ? `YAML aliases expand too much (${why}); write the values out instead of nesting aliases`
-          : `not valid YAML: ${why}`,
-      ]);
-    }
-    return {
-      value,
-      lineOf(path) {
-        // Walk up to the nearest existing node (a missing field points at its parent).
-        for (let n = path.length; n >= 0; n--) {
-          const node = doc.getIn(path.slice(0, n) as unknown[], true);
-          if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-        }
-        return null;
-      },
-    };
-  }
-  throw new SpecError(file, [`unsupported extension "${ext}": spec files are ${SPEC_EXTENSIONS.join(", ")}`]);
-}
-
-/** Parses and validates one spec file's text (exposed for tests; `file` is only used in messages). */
+/** Parses, validates, expands and cross-checks one spec file's text (`file` is only used in messages). */
 export function parseSpec(file: string, text: string): TableSpec {
-  const parsed = parseText(file, text);
-  const at = (path: readonly PropertyKey[]) => {
-    const line = parsed.lineOf(path);
-    return `${jsonPath(path)}${line !== null ? ` (line ${line})` : ""}`;
-  };
-  const result = TableSpec.safeParse(parsed.value);
-  if (!result.success) {
-    throw new SpecError(file, result.error.issues.map((i) => `${at(i.path)}: ${issueText(i.message)}`));
-  }
-  const spec = result.data;
-  const problems = crossCheck(spec).map((p) => `${at(p.path)}: ${p.message}`);
-  if (problems.length) throw new SpecError(file, problems);
-  return spec;
-}
-
-/** zod's "expected string, received undefined" reads better as a missing field. */
-function issueText(message: string): string {
-  const m = /^Invalid input: expected (.+), received undefined$/.exec(message);
-  return m ? `missing (expected ${m[1]})` : message;
-}
-
-interface Problem {
-  path: (string | number)[];
-  message: string;
-}
-
-/** Ids must exist in the registries; IPC must fit in a class. */
-export function crossCheck(spec: TableSpec): Problem[] {
-  const problems: Problem[] = [];
-  spec.cells.forEach((c, i) => {
-    const p = (field: string, message: string) => problems.push({ path: ["cells", i, field], message });
-    const method = findMethod(c.method);
-    if (!method) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
-    let datasetKnown = true;
-    try {
-      datasetInfo(c.dataset);
-    } catch {
-      datasetKnown = false;
-      p("dataset", `unknown dataset "${c.dataset}" (see \`dd datasets\`)`);
-    }
-    if (!findModel(c.model)) {
-      p(
-        "model",
-        `unknown model "${c.model}"; expected one of ${models.map((m) => m.id).join(", ")} ` +
-          `(ConvNets also as <id>-w<width>)`,
-      );
-    }
-    if (c.teacher !== undefined && !findModel(c.teacher)) {
-      p("teacher", `unknown model "${c.teacher}"; expected one of ${models.map((m) => m.id).join(", ")}`);
-    }
-    if (PROTOCOLS[c.protocol] === undefined) {
-      p(
-        "protocol",
-        `unknown evaluator protocol "${c.protocol}"; expected one of ${Object.keys(PROTOCOLS).join(", ")}`,
-      );
-    }
-    if (c.ipc === null && c.method !== "full-dataset") {
-      p("ipc", `expected a positive integer (null only for method "full-dataset")`);
-    }
-    const max = MIN_CLASS_SIZE[c.dataset];
-    if (datasetKnown && c.ipc !== null && max !== undefined && c.ipc > max) {
-      p("ipc", `IPC ${c.ipc} is larger than the smallest ${c.dataset} class (${max} training images)`);
-    }
-    if (method?.implemented && datasetKnown) {
-      for (const q of configProblems(method, c)) {
-        problems.push({ path: ["cells", i, ...q.path], message: q.message });
-      }
-    }
-  });
-  return problems;
-}
-
-/**
- * A cell's `config` and `set` checked with its method's schema, on the method's defaults for the cell's
- * dataset and IPC (as resolution will apply them), so a misspelt key or a wrong type fails when the spec
- * loads instead of making the cell silently "not runnable". Paths point into `set` or `config`.
- */
-function configProblems(method: MethodDef<Record<string, unknown>>, c: CellSpec): Problem[] {
-  const config = c.config ?? {}, set = c.set ?? {};
-  if (Object.keys(config).length === 0 && Object.keys(set).length === 0) return [];
-  const defaults = method.defaults(c.dataset, c.ipc ?? 0);
-  const parsed = method.schema.safeParse({ ...defaults, ...config, ...set });
-  if (parsed.success) return [];
-  const where = (key: PropertyKey): string => (Object.hasOwn(set, key) ? "set" : "config");
-  const valid = Object.keys(defaults).join(", ") || "none";
-  return parsed.error.issues.flatMap((i): Problem[] => {
-    if (i.code === "unrecognized_keys") {
-      return i.keys.map((k) => ({
-        path: [where(k), k],
-        message: `unknown ${method.id} config key "${k}" (valid keys: ${valid})`,
-      }));
-    }
-    const [key, ...rest] = i.path;
-    if (key === undefined) return [{ path: ["set"], message: `invalid ${method.id} config: ${i.message}` }];
-    return [{
-      path: [where(key), String(key), ...rest.map((k) => (typeof k === "number" ? k : String(k)))],
-      message: `invalid value for ${method.id}: ${issueText(i.message)}`,
-    }];
-  });
+  return parseTableFile(file, text, crossCheck);
 }
 
 /** Reads, parses and validates a spec file. */
@@ -256,9 +69,38 @@ export async function loadSpecDir(dir: string): Promise<{ spec: TableSpec; file:
   return specs;
 }
 
+async function samePath(a: string, b: string): Promise<boolean> {
+  try {
+    return (await Deno.realPath(a)) === (await Deno.realPath(b));
+  } catch {
+    return false;
+  }
+}
+
+let builtinsChecked = false;
+
+/**
+ * The built-in tables cross-checked like user specs (once per process), so a built-in cell whose method
+ * rejects its config fails at load instead of being silently not runnable. The registry loads them
+ * without this check because the method registry reads the built-in tables while it is being built.
+ */
+export function checkBuiltinTables(): void {
+  if (builtinsChecked) return;
+  assertBuiltinTablesLoaded();
+  for (const t of builtinTableFiles) {
+    // Loaded again only to point at the file's lines.
+    if (crossCheck(t.spec).length) parseTableFile(t.name, Deno.readTextFileSync(t.path), crossCheck);
+  }
+  builtinsChecked = true;
+}
+
 /** Built-in tables plus user specs; a user id may not shadow a built-in one. */
 export class TableCatalog {
   private readonly user = new Map<string, { spec: TableSpec; file: string }>();
+
+  constructor() {
+    checkBuiltinTables();
+  }
 
   add(spec: TableSpec, file: string): void {
     if (builtinTables.some((t) => t.id === spec.id)) {
@@ -271,8 +113,11 @@ export class TableCatalog {
     this.user.set(spec.id, { spec, file });
   }
 
+  /** Adds a spec file; a built-in table's own file (e.g. `dd show experiments/igds/table4.yaml`) is that table. */
   async addFile(file: string): Promise<TableSpec> {
     const spec = await loadSpecFile(file);
+    const builtin = builtinTableFiles.find((t) => t.spec.id === spec.id);
+    if (builtin && await samePath(builtin.path, file)) return builtin.spec;
     this.add(spec, file);
     return spec;
   }

@@ -27,7 +27,7 @@
  * unrolled variables, a runtime loop over vec4 components, and a B layout with vec4 loads along
  * output channels ("NN") were all slower. The tile choice lives in engine/webgpu/extended.ts.
  */
-import { binding, BUILTINS, type Kernel, linearGrid, MAX_GRID, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, MAX_GRID, memoized, WG_LINEAR } from "./kernel.ts";
 
 export interface ConvTile {
   /** Rows (pixels) and columns (channels) per invocation, invocations per workgroup. */
@@ -75,7 +75,7 @@ export function laneSplit(colBlocks: number, wg: number): { lc: number; lr: numb
   return { lc, lr: Math.max(1, Math.floor(wg / lc)) };
 }
 
-export function convGemmKernel(p: GemmConv, tile: ConvTile): Kernel {
+function convGemmKernelSource(p: GemmConv, tile: ConvTile): Kernel {
   const ICG = p.ic / p.groups, OCG = p.oc / p.groups;
   const TM = tile.tm, TN = Math.min(tile.tn, Math.max(1, OCG));
   const K = p.kh * p.kw * ICG;
@@ -240,7 +240,7 @@ export function weightGradChunks(p: WeightGradConv, targetM: number, maxPartial:
  * Partial weight gradients P[chunk, co, ky, kx, ci] = Σ over the chunk's image rows of
  * gy[m, co]·x_col[m, (ky, kx, ci)]. Bindings: X, GY, P.
  */
-export function convWeightGradKernel(p: WeightGradConv, tile: ConvTile, rowsPerChunk: number): Kernel {
+function convWeightGradKernelSource(p: WeightGradConv, tile: ConvTile, rowsPerChunk: number): Kernel {
   const ICG = p.cin / p.groups, OCG = p.cout / p.groups;
   const TM = Math.min(tile.tm, Math.max(1, OCG)), TN = Math.min(tile.tn, Math.max(1, ICG));
   const gVec = OCG % 4 === 0 && TM % 4 === 0;
@@ -373,7 +373,7 @@ ${binding(1, "O", `array<${ty}>`, true)}
  * adjoint, same weights [c, kh, kw, 1]): each invocation computes TM pixels × 4 channels, loading
  * vec4 along channels when c % 4 == 0 (else four clamped scalars). Bindings: X, W, Y.
  */
-export function depthwiseKernel(p: GemmConv, tm: number, wg: number): Kernel {
+function depthwiseKernelSource(p: GemmConv, tm: number, wg: number): Kernel {
   const C = p.oc;
   const vec = C % 4 === 0;
   const cb = Math.ceil(C / 4);
@@ -466,7 +466,7 @@ export function depthwiseKernel(p: GemmConv, tm: number, wg: number): Kernel {
  * Depthwise weight-gradient partials P[chunk, c, tap] = Σ_m gy[m, c]·x[m@tap, c]; each invocation
  * owns 4 channels × one tap × one chunk of image rows. Bindings: X, GY, P.
  */
-export function depthwiseWeightGradKernel(p: WeightGradConv, wg: number, rowsPerChunk: number): Kernel {
+function depthwiseWeightGradKernelSource(p: WeightGradConv, wg: number, rowsPerChunk: number): Kernel {
   const C = p.cout;
   const vec = C % 4 === 0;
   const cb = Math.ceil(C / 4);
@@ -513,3 +513,11 @@ export function depthwiseWeightGradKernel(p: WeightGradConv, wg: number, rowsPer
   L.push("}");
   return { code: L.join("\n") + "\n", workgroups: linearGrid(Math.ceil(total / wg)) };
 }
+
+export const convGemmKernel = memoized(convGemmKernelSource);
+
+export const convWeightGradKernel = memoized(convWeightGradKernelSource);
+
+export const depthwiseKernel = memoized(depthwiseKernelSource);
+
+export const depthwiseWeightGradKernel = memoized(depthwiseWeightGradKernelSource);

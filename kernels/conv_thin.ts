@@ -13,7 +13,7 @@
  *   are uniform and only gy is gathered. Partial sums per chunk, reduced by `chunkSumKernel`.
  * Padding taps read index 0 and are zeroed by select.
  */
-import { binding, BUILTINS, type Kernel } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, memoized } from "./kernel.ts";
 import { type ConvTile, type GemmConv, laneSplit, rowGrid, type WeightGradConv } from "./conv.ts";
 
 /** The weight gradient keeps TM × kh·kw·cin accumulators per invocation; beyond this, pad instead. */
@@ -25,7 +25,7 @@ export function isThinConv(p: { groups: number; cin: number; kh: number; kw: num
 }
 
 /** Forward convolution, groups 1, few input channels. Bindings: X [n,ih,iw,ic], W [oc,kh,kw,ic], Y. */
-export function convThinKernel(p: GemmConv, tile: ConvTile): Kernel {
+function convThinKernelSource(p: GemmConv, tile: ConvTile): Kernel {
   if (p.transposed || p.groups !== 1) throw new Error("convThinKernel: forward, groups 1 only");
   const C = p.ic, K = p.kh * p.kw * C, OC = p.oc;
   const TM = tile.tm, TN = Math.min(tile.tn, OC), WG = tile.wg;
@@ -94,7 +94,7 @@ export function convThinKernel(p: GemmConv, tile: ConvTile): Kernel {
  * Partial weight gradients P[chunk, co, ky, kx, ci] = Σ over the chunk's image rows of
  * gy[m, co]·x_col[m, (ky, kx, ci)], groups 1, few input channels. Bindings: X, GY, P.
  */
-export function convThinWeightGradKernel(
+function convThinWeightGradKernelSource(
   p: WeightGradConv,
   tile: { tm: number; wg: number },
   rowsPerChunk: number,
@@ -175,3 +175,7 @@ export function convThinWeightGradKernel(
   L.push("}");
   return { code: L.join("\n") + "\n", workgroups: rowGrid(colWG, chunkWG) };
 }
+
+export const convThinKernel = memoized(convThinKernelSource);
+
+export const convThinWeightGradKernel = memoized(convThinWeightGradKernelSource);

@@ -39,3 +39,27 @@ export function f32Lit(v: number): string {
 export function binding(i: number, name: string, type: string, write: boolean): string {
   return `@group(0) @binding(${i}) var<storage, ${write ? "read_write" : "read"}> ${name}: ${type};`;
 }
+
+/**
+ * `gen` with its kernels remembered by argument values (JSON of the arguments, which are plain data). The
+ * big generators (matmul and convolution register tiles) spend 1–3 ms of JavaScript building each source,
+ * and a training step re-dispatches the same few shapes hundreds of times: tens of milliseconds a step on
+ * llvmpipe, where that JavaScript shares the cores with the kernels. The remembered kernel is the same
+ * source, so results are unchanged. Bounded: the oldest entry goes when `cap` are held.
+ */
+export function memoized<A extends unknown[], K extends Kernel>(
+  gen: (...args: A) => K,
+  cap = 4096,
+): (...args: A) => K {
+  const memo = new Map<string, K>();
+  return (...args: A): K => {
+    const key = JSON.stringify(args);
+    let k = memo.get(key);
+    if (k === undefined) {
+      k = gen(...args);
+      if (memo.size >= cap) memo.delete(memo.keys().next().value as string);
+      memo.set(key, k);
+    }
+    return k;
+  };
+}

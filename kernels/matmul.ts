@@ -6,7 +6,7 @@
  * and are never stored, so no size needs padding.
  */
 import type { MatmulParams } from "../engine/backend.ts";
-import { binding, type Kernel } from "./kernel.ts";
+import { binding, type Kernel, memoized } from "./kernel.ts";
 
 export interface MatmulTile {
   readonly tm: number;
@@ -14,7 +14,7 @@ export interface MatmulTile {
   readonly wg: number;
 }
 
-export function matmulKernel(p: MatmulParams, tile: MatmulTile): Kernel {
+function matmulKernelSource(p: MatmulParams, tile: MatmulTile): Kernel {
   const { m: M, n: N, k: K } = p;
   const { tm: TM, tn: TN, wg: WG } = tile;
   const K4 = K - (K % 4);
@@ -135,7 +135,7 @@ export function matmulKernel(p: MatmulParams, tile: MatmulTile): Kernel {
  * four dot products into a vec4 accumulator per 4 columns, so the inner loop has no component
  * extraction and the stores are vec4 when N allows.
  */
-export function matmulNTKernel(p: MatmulParams, tile: MatmulTile): Kernel {
+function matmulNTKernelSource(p: MatmulParams, tile: MatmulTile): Kernel {
   const { m: M, n: N, k: K } = p;
   const { tm: TM, tn: TN, wg: WG } = tile;
   if (p.transA || !p.transB || K % 4 !== 0 || p.strideA % 4 !== 0 || p.strideB % 4 !== 0 || TN % 4 !== 0) {
@@ -191,3 +191,7 @@ export function matmulNTKernel(p: MatmulParams, tile: MatmulTile): Kernel {
     workgroups: [Math.ceil(N / TN / WG), Math.ceil(M / TM), p.batch],
   };
 }
+
+export const matmulKernel = memoized(matmulKernelSource);
+
+export const matmulNTKernel = memoized(matmulNTKernelSource);

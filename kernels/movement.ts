@@ -15,6 +15,18 @@ ${body}
   return { code, workgroups: linearGrid(Math.ceil(n / WG)) };
 }
 
+/**
+ * Whether an op keeps the innermost axis whole (same length, no offset) and it is a multiple of 4: then it
+ * moves vec4s, with a quarter of the invocations and index arithmetic (per-element div/mod chains dominate
+ * data movement on llvmpipe). The results are the same bits either way.
+ */
+function vec4Inner(shape: Shape, out: Shape, innerKept: boolean): boolean {
+  const r = shape.length;
+  return r >= 2 && innerKept && shape[r - 1] % 4 === 0 && out[r - 1] === shape[r - 1];
+}
+
+const quarterInner = (s: Shape): number[] => [...s.slice(0, -1), s[s.length - 1] / 4];
+
 /** out[i] = x[i + begin] where in range else 0. */
 export function slicePadKernel(
   shape: Shape,
@@ -22,33 +34,40 @@ export function slicePadKernel(
   out: Shape,
   dtype: "f32" | "i32",
 ): Kernel {
-  const xs = stridesOf(shape), os = stridesOf(out);
+  const vec = vec4Inner(shape, out, begin[shape.length - 1] === 0);
+  const [xShape, oShape] = vec ? [quarterInner(shape), quarterInner(out)] : [shape, out];
+  const xs = stridesOf(xShape), os = stridesOf(oShape);
   const L: string[] = ["  var off = 0i;", "  var ok = true;"];
-  for (let d = 0; d < out.length; d++) {
-    if (out[d] === 1 && begin[d] === 0) continue;
+  for (let d = 0; d < oShape.length; d++) {
+    if (oShape[d] === 1 && begin[d] === 0) continue;
     L.push(
-      `  { let c = i32((i / ${os[d]}u) % ${out[d]}u) + (${begin[d]}); ok = ok && c >= 0 && c < ${shape[d]};`,
+      `  { let c = i32((i / ${os[d]}u) % ${oShape[d]}u) + (${begin[d]}); ok = ok && c >= 0 && c < ${
+        xShape[d]
+      };`,
     );
     L.push(`    off += c * ${xs[d]}; }`);
   }
-  const zero = dtype === "f32" ? "0.0" : "0i";
-  L.push(`  O[i] = select(${zero}, X[u32(max(off, 0))], ok);`);
-  return elementwise(sizeOf(out), [
-    binding(0, "X", `array<${dtype}>`, false),
-    binding(1, "O", `array<${dtype}>`, true),
+  const type = vec ? `vec4<${dtype}>` : dtype;
+  L.push(`  O[i] = select(${type}(${dtype === "f32" ? "0.0" : "0i"}), X[u32(max(off, 0))], ok);`);
+  return elementwise(sizeOf(oShape), [
+    binding(0, "X", `array<${type}>`, false),
+    binding(1, "O", `array<${type}>`, true),
   ], L.join("\n"));
 }
 
 export function permuteKernel(shape: Shape, perm: readonly number[], dtype: "f32" | "i32"): Kernel {
-  const xs = stridesOf(shape);
-  const out = perm.map((p) => shape[p]);
+  const vec = vec4Inner(shape, perm.map((p) => shape[p]), perm[perm.length - 1] === perm.length - 1);
+  const xShape = vec ? quarterInner(shape) : shape;
+  const xs = stridesOf(xShape);
+  const out = perm.map((p) => xShape[p]);
   const os = stridesOf(out);
   const terms = out.map((d, k) => (d === 1 ? "" : `((i / ${os[k]}u) % ${d}u) * ${xs[perm[k]]}u`)).filter((
     t,
   ) => t);
+  const type = vec ? `vec4<${dtype}>` : dtype;
   return elementwise(sizeOf(out), [
-    binding(0, "X", `array<${dtype}>`, false),
-    binding(1, "O", `array<${dtype}>`, true),
+    binding(0, "X", `array<${type}>`, false),
+    binding(1, "O", `array<${type}>`, true),
   ], `  O[i] = X[${terms.length ? terms.join(" + ") : "0u"}];`);
 }
 

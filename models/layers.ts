@@ -126,3 +126,20 @@ export function pool2(kind: PoolKind, x: Tensor): Tensor {
 export function globalAvgPool(x: Tensor): Tensor {
   return T.mean(x, [1, 2]);
 }
+
+/** torch.nn.GroupNorm(groups, channels, eps) with per-channel affine (NHWC input). */
+export class GroupNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly groups: number, readonly channels: number, readonly eps = 1e-5) {
+    super();
+    if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) {
+      throw new Error(`GroupNorm: ${channels} channels do not split into ${groups} groups`);
+    }
+    this.weight = this.param("weight", ones(channels));
+    this.bias = this.param("bias", zeros(channels));
+  }
+  forward(x: Tensor): Tensor {
+    return T.groupNorm(x, this.groups, this.weight, this.bias, this.eps);
+  }
+}

@@ -287,6 +287,16 @@ export function gelu(x: Tensor): Tensor {
   return map(E.mul(E.mul(E.cst(0.5), v), E.add(E.cst(1), E.un("erf", E.mul(v, E.cst(Math.SQRT1_2))))), [x]);
 }
 
+/** GELU, tanh approximation (PyTorch `approximate="tanh"`): DiT's MLP activation. */
+export function geluTanh(x: Tensor): Tensor {
+  const v = inp(0);
+  const inner = E.mul(
+    E.cst(Math.sqrt(2 / Math.PI)),
+    E.add(v, E.mul(E.cst(0.044715), E.mul(v, E.un("square", v)))),
+  );
+  return map(E.mul(E.mul(E.cst(0.5), v), E.add(E.cst(1), E.un("tanh", inner))), [x]);
+}
+
 export function silu(x: Tensor): Tensor {
   return map(E.mul(inp(0), E.un("sigmoid", inp(0))), [x]);
 }

@@ -5,6 +5,7 @@ import { backend, fromStorage, needsGrad, noGrad, record, type Tensor } from "..
 import { iota } from "./create.ts";
 import { argmax, map, max, mean, reduceExpr, reduceMany, sumOf, variance } from "./elementwise.ts";
 import { reshape } from "./shape.ts";
+import { matmul } from "./linalg.ts";
 
 /** log-softmax along the last axis; the max shift is detached (its gradient cancels exactly). */
 export function logSoftmax(x: Tensor): Tensor {
@@ -14,8 +15,122 @@ export function logSoftmax(x: Tensor): Tensor {
   return map(E.sub(E.sub(inp(0), inp(1)), E.un("log", inp(2))), [x, m, lse]);
 }
 
-export function softmax(x: Tensor): Tensor {
-  return map(E.un("exp", inp(0)), [logSoftmax(x)]);
+/**
+ * softmax(scale·x) along the last axis (scale > 0; attention folds its 1/√d in here) as one node:
+ * forward = row max, row Σexp and one map; backward = scale·y·(g − Σ g·y), one reduction and one map
+ * instead of the composition's exp/log chain. The backward reads the output y, which stays in the
+ * graph, so higher orders differentiate through it.
+ */
+export function softmax(x: Tensor, scale = 1): Tensor {
+  if (!(scale > 0)) throw new Error(`softmax: scale must be > 0, got ${scale}`);
+  const ax = x.rank - 1;
+  const shifted = E.mul(E.cst(scale), E.sub(inp(0), inp(1)));
+  const [m, s] = noGrad(() => {
+    const m = max(x, ax, true);
+    return [m, reduceExpr("sum", E.un("exp", shifted), [x, m], x.shape, [ax])];
+  });
+  const [ys] = backend().map(
+    [E.div(E.un("exp", shifted), inp(2))],
+    [x, m, s].map((t) => ({ s: t.storage, shape: t.shape })),
+    x.shape,
+  );
+  m.dispose();
+  s.dispose();
+  const y = fromStorage(ys, x.shape);
+  return record(y, "softmax", [x], (g) => {
+    const dot = reduceExpr("sum", E.mul(inp(0), inp(1)), [g, y], x.shape, [ax]);
+    return [map(E.mul(E.mul(E.cst(scale), inp(1)), E.sub(inp(0), inp(2))), [g, y, dot])];
+  });
+}
+
+/**
+ * Scaled dot-product attention softmax(q·kᵀ·scale)·v with q [b, lq, d], k [b, lk, d], v [b, lk, dv]
+ * (b = batch × heads), scale 1/√d by default. Composed of batched matmuls and the fused softmax: a
+ * fused kernel did not pay for the short sequences (16–64 tokens) ddrepro's models attend over.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
+  const d = q.shape[q.rank - 1];
+  if (k.shape[k.rank - 1] !== d || k.shape[k.rank - 2] !== v.shape[v.rank - 2]) {
+    throw new Error(
+      `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] do not fit ([b,lq,d], [b,lk,d], [b,lk,dv])`,
+    );
+  }
+  return matmul(softmax(matmul(q, k, { transB: true }), scale ?? 1 / Math.sqrt(d)), v);
+}
+
+/**
+ * Layer normalisation over the last axis with optional elementwise affine (PyTorch `nn.LayerNorm(d)`;
+ * DiT uses it without affine, eps 1e-6). One node like groupNorm: forward = mean, variance, one map;
+ * backward, with g = gy·w, x̂ = (x − μ)·r, r = 1/√(σ² + ε):
+ *   dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dw = Σ_rows gy·x̂,  db = Σ_rows gy,
+ * built from differentiable map/reduce ops over the recorded statistics (second order for free).
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1];
+  if ((weight && weight.size !== d) || (bias && bias.size !== d)) {
+    throw new Error(`layerNorm: affine parameters must have ${d} elements (the last axis of [${x.shape}])`);
+  }
+  const rows = x.size / d, rs = [rows, d];
+  const xr = reshape(x, rs);
+  const m = mean(xr, 1, true);
+  const v = reduceExpr("sum", E.mul(E.un("square", E.sub(inp(0), inp(1))), E.cst(1 / d)), [xr, m], rs, [1]);
+  const wt = weight ? reshape(weight, [1, d]) : null, bt = bias ? reshape(bias, [1, d]) : null;
+  // inputs: 0 x, 1 mean, 2 var, then weight and bias when present
+  const xhat = E.mul(E.sub(inp(0), inp(1)), E.un("rsqrt", E.add(inp(2), E.cst(eps))));
+  const ins = [xr, m, v, ...(wt ? [wt] : []), ...(bt ? [bt] : [])];
+  let yExpr = wt ? E.mul(xhat, inp(3)) : xhat;
+  if (bt) yExpr = E.add(yExpr, inp(wt ? 4 : 3));
+  const [ys] = backend().map([yExpr], ins.map((t) => ({ s: t.storage, shape: t.shape })), rs);
+  const y = record(
+    fromStorage(ys, rs),
+    "layer-norm",
+    [xr, ...(wt ? [wt] : []), ...(bt ? [bt] : [])],
+    (gy) => {
+      const r = map(E.un("rsqrt", E.add(inp(0), E.cst(eps))), [v]);
+      const wIn = wt ? [wt] : [];
+      const wOf = (k: number) => (wt ? inp(k) : E.cst(1));
+      const grads: (Tensor | null)[] = [];
+      if (needsGrad(xr)) {
+        // Row means of g and g·(x − μ): A, B; then dx = r·(g − A − (x − μ)·r²·B).
+        const [a, bm] = reduceMany(
+          "sum",
+          [
+            E.mul(E.mul(inp(0), wOf(3)), E.cst(1 / d)),
+            E.mul(E.mul(E.mul(inp(0), wOf(3)), E.sub(inp(1), inp(2))), E.cst(1 / d)),
+          ],
+          [gy, xr, m, ...wIn],
+          rs,
+          [1],
+        );
+        grads.push(map(
+          E.mul(
+            inp(3),
+            E.sub(
+              E.sub(E.mul(inp(0), wOf(6)), inp(4)),
+              E.mul(E.mul(E.sub(inp(1), inp(2)), E.un("square", inp(3))), inp(5)),
+            ),
+          ),
+          [gy, xr, m, r, a, bm, ...wIn],
+        ));
+      } else grads.push(null);
+      const wantW = wt !== null && needsGrad(wt), wantB = bt !== null && needsGrad(bt);
+      const sums = wantW || wantB
+        ? reduceMany(
+          "sum",
+          [E.mul(inp(0), E.mul(E.sub(inp(1), inp(2)), inp(3))), inp(0)].filter((_, i) =>
+            i === 0 ? wantW : wantB
+          ),
+          [gy, xr, m, r],
+          rs,
+          [0],
+        )
+        : [];
+      if (wt) grads.push(wantW ? reshape(sums[0], [1, d]) : null);
+      if (bt) grads.push(wantB ? reshape(sums[wantW ? 1 : 0], [1, d]) : null);
+      return grads;
+    },
+  );
+  return reshape(y, x.shape);
 }
 
 /** One-hot f32 [n, classes] from i32 labels [n]. */

@@ -1,9 +1,6 @@
 /** The registry: every dataset the seed-paper specs name is registered, ids are validated, reasons are useful. */
 import { availability, DatasetError, datasetInfo, listDatasets, loadDataset } from "../../data/registry.ts";
-import { tables as cmiTables } from "../../experiments/cmi/mod.ts";
-import { tables as igdsTables } from "../../experiments/igds/mod.ts";
-import { tables as dgsTables } from "../../experiments/dgs/mod.ts";
-import { tables as d3hrTables } from "../../experiments/d3hr/mod.ts";
+import { builtinTables } from "../../experiments/registry.ts";
 import { assert, assertDatasetError, assertEquals } from "./fixtures.ts";
 
 Deno.test("registry: lists every dataset with consistent static info", () => {
@@ -35,7 +32,7 @@ Deno.test("registry: lists every dataset with consistent static info", () => {
 
 Deno.test("registry: every dataset id in the seed-paper table specs is registered", () => {
   const known = new Set(listDatasets().map((d) => d.id));
-  for (const t of [...cmiTables, ...igdsTables, ...dgsTables, ...d3hrTables]) {
+  for (const t of builtinTables) {
     for (const c of t.cells) {
       assert(known.has(c.dataset), `${t.id} cell ${c.id}: unknown dataset ${c.dataset}`);
     }
