@@ -3,7 +3,7 @@ import { type Expr, maxParam } from "../engine/expr.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
 import { broadcastOffsets, coalesce, vec4Lanes } from "./indexing.ts";
-import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 /** Elements per invocation: amortises per-workgroup overhead on llvmpipe, harmless on GPUs. */
@@ -22,7 +22,7 @@ export interface MapSpec {
 }
 
 /** Binding order: inputs that are not aliased, then outputs, then params (if any). */
-export function mapKernel(
+function mapKernelSource(
   spec: MapSpec,
 ): Kernel & { bindingOf: { inputs: number[]; outputs: number[]; params: number } } {
   const n = sizeOf(spec.shape);
@@ -138,3 +138,5 @@ function vectorLanes(spec: MapSpec): ("vec" | "splat")[] | null {
   if (last < 0 || c.shape[last] % 4 !== 0) return null;
   return vec4Lanes(c.strides.slice(1), last);
 }
+
+export const mapKernel = memoized(mapKernelSource);

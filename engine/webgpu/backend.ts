@@ -115,7 +115,7 @@ export class WebGpuBackend implements Backend {
       return i;
     });
     const outDtype = opts.dtype ?? "f32";
-    const k = this.rt.kernel(mapKernel, {
+    const k = mapKernel({
       exprs,
       inputs: inputs.map((x) => ({ shape: x.shape, dtype: x.s.dtype })),
       shape,
@@ -161,7 +161,7 @@ export class WebGpuBackend implements Backend {
     let ps: GpuStorage | null = null;
     if (params.length) ps = this.rt.upload(Float32Array.from(params));
     this.rt.dispatch(
-      this.rt.kernel(reduceKernel, { op, exprs, inputs: dt, shape, axes, chunks }),
+      reduceKernel({ op, exprs, inputs: dt, shape, axes, chunks }),
       ps ? [...bufs, ...outs, ps] : [...bufs, ...outs],
     );
     if (ps) this.rt.release(ps);
@@ -172,7 +172,7 @@ export class WebGpuBackend implements Backend {
     for (let at = 0; at < outs.length; at += per) {
       const part = outs.slice(at, at + per);
       this.rt.dispatch(
-        this.rt.kernel(reduceKernel, {
+        reduceKernel({
           op,
           exprs: part.map((_, j) => inp(j)),
           inputs: part.map(() => ({ shape: [O, chunks], dtype: "f32" as const })),
@@ -189,7 +189,7 @@ export class WebGpuBackend implements Backend {
 
   argmax(x: Storage, shape: Shape, axis: number): Storage {
     const out = this.rt.alloc(sizeOf(shape) / shape[axis], "i32");
-    this.rt.dispatch(this.rt.kernel(argmaxKernel, shape, axis), [gpu(x), out]);
+    this.rt.dispatch(argmaxKernel(shape, axis), [gpu(x), out]);
     return out;
   }
 
@@ -210,7 +210,7 @@ export class WebGpuBackend implements Backend {
     // Shrink the tile for thin outputs (e.g. 10 logits) so no invocation computes mostly waste.
     const tile = { tm: Math.min(t.tm, roundUp4(q.m)), tn: Math.min(t.tn, roundUp4(q.n)), wg: t.wg };
     this.rt.dispatch(
-      ntVec ? this.rt.kernel(matmulNTKernel, q, tile) : this.rt.kernel(matmulKernel, q, tile),
+      ntVec ? matmulNTKernel(q, tile) : matmulKernel(q, tile),
       [gpu(a), bs, out],
     );
     // Safe at once: commands run in order, so a later reuse of the buffer comes after this matmul.
@@ -220,25 +220,25 @@ export class WebGpuBackend implements Backend {
 
   slicePad(x: Storage, shape: Shape, begin: readonly number[], outShape: Shape): Storage {
     const out = this.rt.alloc(sizeOf(outShape), x.dtype);
-    this.rt.dispatch(this.rt.kernel(slicePadKernel, shape, begin, outShape, x.dtype), [gpu(x), out]);
+    this.rt.dispatch(slicePadKernel(shape, begin, outShape, x.dtype), [gpu(x), out]);
     return out;
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
     const out = this.rt.alloc(sizeOf(shape), x.dtype);
-    this.rt.dispatch(this.rt.kernel(permuteKernel, shape, perm, x.dtype), [gpu(x), out]);
+    this.rt.dispatch(permuteKernel(shape, perm, x.dtype), [gpu(x), out]);
     return out;
   }
 
   gatherRows(x: Storage, v: number, d: number, idx: Storage, m: number): Storage {
     const out = this.rt.alloc(m * d, "f32");
-    this.rt.dispatch(this.rt.kernel(gatherRowsKernel, v, d, m), [gpu(x), gpu(idx), out]);
+    this.rt.dispatch(gatherRowsKernel(v, d, m), [gpu(x), gpu(idx), out]);
     return out;
   }
 
   scatterAddRows(g: Storage, m: number, d: number, idx: Storage, v: number): Storage {
     const out = this.rt.alloc(v * d, "f32");
-    this.rt.dispatch(this.rt.kernel(scatterAddRowsKernel, m, d, v), [gpu(g), gpu(idx), out]);
+    this.rt.dispatch(scatterAddRowsKernel(m, d, v), [gpu(g), gpu(idx), out]);
     return out;
   }
 

@@ -111,16 +111,16 @@ export function conv2d(b: WebGpuBackend, x: Storage, w: Storage, p: ConvParams):
   };
   if (isThinConv(p)) {
     const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
-    b.rt.dispatch(b.rt.kernel(convThinKernel, g, tuning(b).thin), [gpu(x), gpu(w), out]);
+    b.rt.dispatch(convThinKernel(g, tuning(b).thin), [gpu(x), gpu(w), out]);
     return out;
   }
   if (p.groups === 1 && p.cin % 4 !== 0 && !isDepthwise(p)) return conv2dPadded(b, x, w, p);
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.cout, "f32");
   if (isDepthwise(p)) {
-    b.rt.dispatch(b.rt.kernel(depthwiseKernel, g, tuning(b).dwRows, tuning(b).dwWg), [gpu(x), gpu(w), out]);
+    b.rt.dispatch(depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg), [gpu(x), gpu(w), out]);
     return out;
   }
-  b.rt.dispatch(b.rt.kernel(convGemmKernel, g, gemmTile(b, p)), [gpu(x), gpu(w), out]);
+  b.rt.dispatch(convGemmKernel(g, gemmTile(b, p)), [gpu(x), gpu(w), out]);
   return out;
 }
 
@@ -154,7 +154,7 @@ export function conv2dInputGrad(b: WebGpuBackend, gy: Storage, w: Storage, p: Co
   };
   if (isDepthwise(p)) {
     // Depthwise weights [c, kh, kw, 1] are their own per-group transpose.
-    b.rt.dispatch(b.rt.kernel(depthwiseKernel, g, tuning(b).dwRows, tuning(b).dwWg), [
+    b.rt.dispatch(depthwiseKernel(g, tuning(b).dwRows, tuning(b).dwWg), [
       gpu(gy),
       gpu(w),
       out,
@@ -164,8 +164,8 @@ export function conv2dInputGrad(b: WebGpuBackend, gy: Storage, w: Storage, p: Co
   // Per group, [cout/g, kh·kw, cin/g] → [cin/g, kh·kw, cout/g]: B rows contiguous in the reduction.
   const G = p.groups, OCG = p.cout / G, ICG = p.cin / G, taps = p.kh * p.kw;
   const wt = b.rt.alloc(p.cout * taps * ICG, "f32");
-  b.rt.dispatch(b.rt.kernel(permuteKernel, [G, OCG, taps, ICG], [0, 3, 2, 1], "f32"), [gpu(w), wt]);
-  b.rt.dispatch(b.rt.kernel(convGemmKernel, g, gemmTile(b, p)), [gpu(gy), wt, out]);
+  b.rt.dispatch(permuteKernel([G, OCG, taps, ICG], [0, 3, 2, 1], "f32"), [gpu(w), wt]);
+  b.rt.dispatch(convGemmKernel(g, gemmTile(b, p)), [gpu(gy), wt, out]);
   b.rt.release(wt);
   return out;
 }
@@ -175,61 +175,61 @@ export function conv2dWeightGrad(b: WebGpuBackend, x: Storage, gy: Storage, p: C
   const { chunks, rowsPerChunk } = weightGradChunks(p, WGRAD_TARGET_M, WGRAD_MAX_PARTIAL);
   const part = b.rt.alloc(size * chunks, "f32");
   const k = isThinConv(p)
-    ? b.rt.kernel(convThinWeightGradKernel, p, tuning(b).thinWgrad, rowsPerChunk)
+    ? convThinWeightGradKernel(p, tuning(b).thinWgrad, rowsPerChunk)
     : isDepthwise(p)
-    ? b.rt.kernel(depthwiseWeightGradKernel, p, tuning(b).dwWg, rowsPerChunk)
-    : b.rt.kernel(convWeightGradKernel, p, tuning(b).wgrad, rowsPerChunk);
+    ? depthwiseWeightGradKernel(p, tuning(b).dwWg, rowsPerChunk)
+    : convWeightGradKernel(p, tuning(b).wgrad, rowsPerChunk);
   b.rt.dispatch(k, [gpu(x), gpu(gy), part]);
   if (chunks === 1) return part;
   const out = b.rt.alloc(size, "f32");
-  b.rt.dispatch(b.rt.kernel(chunkSumKernel, size, chunks), [part, out]);
+  b.rt.dispatch(chunkSumKernel(size, chunks), [part, out]);
   b.rt.release(part);
   return out;
 }
 export function avgPool2d(b: WebGpuBackend, x: Storage, p: PoolParams): Storage {
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(avgPoolKernel, p), [gpu(x), out]);
+  b.rt.dispatch(avgPoolKernel(p), [gpu(x), out]);
   return out;
 }
 export function avgPool2dGrad(b: WebGpuBackend, gy: Storage, p: PoolParams): Storage {
   const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(avgPoolGradKernel, p), [gpu(gy), out]);
+  b.rt.dispatch(avgPoolGradKernel(p), [gpu(gy), out]);
   return out;
 }
 export function maxPool2d(b: WebGpuBackend, x: Storage, p: PoolParams): { y: Storage; idx: Storage } {
   const size = p.n * p.oh * p.ow * p.c;
   const y = b.rt.alloc(size, "f32"), idx = b.rt.alloc(size, "i32");
-  b.rt.dispatch(b.rt.kernel(maxPoolKernel, p), [gpu(x), y, idx]);
+  b.rt.dispatch(maxPoolKernel(p), [gpu(x), y, idx]);
   return { y, idx };
 }
 export function maxPool2dGrad(b: WebGpuBackend, gy: Storage, idx: Storage, p: PoolParams): Storage {
   const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(maxPoolGradKernel, p), [gpu(gy), gpu(idx), out]);
+  b.rt.dispatch(maxPoolGradKernel(p), [gpu(gy), gpu(idx), out]);
   return out;
 }
 export function maxPool2dGather(b: WebGpuBackend, x: Storage, idx: Storage, p: PoolParams): Storage {
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(maxPoolGatherKernel, p), [gpu(x), gpu(idx), out]);
+  b.rt.dispatch(maxPoolGatherKernel(p), [gpu(x), gpu(idx), out]);
   return out;
 }
 export function resize(b: WebGpuBackend, x: Storage, p: ResizeParams): Storage {
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(resizeKernel, p), [gpu(x), out]);
+  b.rt.dispatch(resizeKernel(p), [gpu(x), out]);
   return out;
 }
 export function resizeGrad(b: WebGpuBackend, gy: Storage, p: ResizeParams): Storage {
   const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(resizeGradKernel, p), [gpu(gy), out]);
+  b.rt.dispatch(resizeGradKernel(p), [gpu(gy), out]);
   return out;
 }
 export function gridSample(b: WebGpuBackend, x: Storage, t: Storage, p: GridSampleParams): Storage {
   const out = b.rt.alloc(p.n * p.oh * p.ow * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(gridSampleKernel, p), [gpu(x), gpu(t), out]);
+  b.rt.dispatch(gridSampleKernel(p), [gpu(x), gpu(t), out]);
   return out;
 }
 export function gridSampleGrad(b: WebGpuBackend, gy: Storage, t: Storage, p: GridSampleParams): Storage {
   const out = b.rt.alloc(p.n * p.h * p.w * p.c, "f32");
-  b.rt.dispatch(b.rt.kernel(gridSampleGradKernel, p), [gpu(gy), gpu(t), out]);
+  b.rt.dispatch(gridSampleGradKernel(p), [gpu(gy), gpu(t), out]);
   return out;
 }
 
@@ -260,7 +260,7 @@ export function random(
     blocks,
   ]);
   const ps = b.rt.upload(new Int32Array(prm.buffer));
-  b.rt.dispatch(b.rt.kernel(randomKernel, kind, blocks), [ps, out]);
+  b.rt.dispatch(randomKernel(kind, blocks), [ps, out]);
   b.rt.release(ps);
   return out;
 }

@@ -47,8 +47,6 @@ const BATCH = 96;
  * one batch size, unrolled distillation at another) would keep its buffers until exit.
  */
 const POOL_CAP_BYTES = 1 << 30;
-/** Generated kernel source kept for reuse (characters); the cache starts over beyond it. */
-const KERNEL_CACHE_CHARS = 64 << 20;
 /** Bind groups kept for reuse; the cache starts over beyond it. */
 const BIND_GROUP_CACHE = 8192;
 
@@ -59,10 +57,6 @@ export class Runtime {
   private staging: GPUBuffer[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
   private layouts = new Map<string, GPUBindGroupLayout>();
-  /** Generated kernels by generator and arguments (see `kernel`), with their total source size. */
-  private kernels = new Map<string, Kernel>();
-  private kernelChars = 0;
-  private generatorIds = new Map<unknown, number>();
   /** Bind groups by pipeline and buffers (see `bindGroup`), and the keys that bind each buffer. */
   private groups = new Map<string, GPUBindGroup>();
   private groupsOf = new Map<number, string[]>();
@@ -169,29 +163,6 @@ export class Runtime {
     let id = this.ids.get(o);
     if (id === undefined) this.ids.set(o, id = this.nextId++);
     return id;
-  }
-
-  /**
-   * `gen(...args)`, generated once per distinct arguments: a training step repeats the same few dozen
-   * kernels, and generating a large kernel's source (tens to hundreds of kB for register-tiled
-   * convolutions) cost more host time per step than a small batch's device work. The arguments are
-   * plain data (shapes, tiles, expressions), keyed by their JSON. Bounded by total source size.
-   */
-  kernel<A extends unknown[], K extends Kernel>(gen: (...args: A) => K, ...args: A): K {
-    let g = this.generatorIds.get(gen);
-    if (g === undefined) this.generatorIds.set(gen, g = this.generatorIds.size);
-    const key = `${g}:${JSON.stringify(args)}`;
-    let k = this.kernels.get(key);
-    if (k === undefined) {
-      k = gen(...args);
-      if (this.kernelChars > KERNEL_CACHE_CHARS) {
-        this.kernels.clear();
-        this.kernelChars = 0;
-      }
-      this.kernels.set(key, k);
-      this.kernelChars += k.code.length;
-    }
-    return k as K;
   }
 
   upload(data: Float32Array | Int32Array): GpuStorage {

@@ -146,3 +146,16 @@ Deno.test("reduce kernel: a long reduction's partial sums of several outputs are
   got.data.forEach((d, j) => assertClose(d, ref.data[j], 1e-4, `output ${j}`));
   assert(got.kernels === 3, `partial sums + 2 finishing passes, got ${got.kernels} kernels`);
 });
+
+Deno.test("remembered kernels: constants JSON cannot tell apart (NaN, ±Infinity, -0) get their own sources", () => {
+  const spec = (v: number) => ({
+    exprs: [E.bin("max", inp(0), E.cst(v))],
+    inputs: [{ shape: [8], dtype: "f32" as const }],
+    shape: [8],
+    outDtype: "f32" as const,
+    alias: [-1],
+  });
+  const codes = [NaN, Infinity, -Infinity, 0, -0].map((v) => mapKernel(spec(v)).code);
+  assert(new Set(codes).size === codes.length, "each constant generated its own kernel");
+  assert(mapKernel(spec(Infinity)) === mapKernel(spec(Infinity)), "a repeated argument set is remembered");
+});

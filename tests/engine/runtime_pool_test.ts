@@ -64,3 +64,19 @@ Deno.test("runtime caches: a repeated op reuses its kernel and bind group, and a
     rt.poolCapBytes = cap;
   }
 });
+
+Deno.test("runtime caches: a reused bind group reads its pooled buffer's new contents", async () => {
+  // Same shapes twice: the pool hands back the same buffers, so the second run binds cached groups,
+  // which must see the second run's data (groups bind buffers, not contents).
+  const run = async (v: number) => {
+    const y = tidy(() => T.mul(tensor(new Float32Array(2048).fill(v), [2048]), 2));
+    const d = await y.data();
+    y.dispose();
+    return d;
+  };
+  for (let i = 0; i < 3; i++) await run(i);
+  const g0 = rt.stats.bindGroups;
+  const a = await run(5), b = await run(-1);
+  assert(rt.stats.bindGroups === g0, "the repeated op reused its bind group");
+  assert(a.every((v) => v === 10) && b.every((v) => v === -2), "reused groups read the fresh contents");
+});
