@@ -16,6 +16,8 @@ import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
 import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
+import { sre2lMethod } from "../baselines/sre2l.ts";
+import { rdedMethod } from "../baselines/rded.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
@@ -40,6 +42,8 @@ const implemented: AnyMethod[] = [
   idmCmiMethod,
   mttCmiMethod,
   idcCmiMethod,
+  sre2lMethod,
+  rdedMethod,
 ];
 
 /** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
