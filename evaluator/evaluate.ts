@@ -136,7 +136,9 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
   // Without `testCurve`, evaluation points measure the holdout only; the test split is measured once
   // for the last weights and once for a snapshot of the best-holdout weights (when they differ).
   const testCurve = protocol.testCurve === true;
-  let best: { point: CurvePoint; holdoutAcc: number; state: ModelSnapshot | null } | null = null;
+  const sel: { best: { point: CurvePoint; holdoutAcc: number; state: ModelSnapshot | null } | null } = {
+    best: null,
+  };
   const started = performance.now();
   try {
     await trainClassifier(model, { x, y: set.labels, ...(teacher ? { teacher } : {}) }, {
@@ -156,10 +158,10 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
         const testAcc = testCurve || last ? await accuracy(model, test.x, test.y) : undefined;
         const point: CurvePoint = { epoch: epoch + 1, trainLoss: loss ?? NaN, holdoutAcc, testAcc };
         curve.push(point);
-        if (!testCurve && holdoutAcc !== undefined && holdoutAcc > (best?.holdoutAcc ?? -1)) {
+        if (!testCurve && holdoutAcc !== undefined && holdoutAcc > (sel.best?.holdoutAcc ?? -1)) {
           // The same rule as metricsFromCurve: the first point with the highest holdout accuracy.
-          best?.state?.dispose();
-          best = { point, holdoutAcc, state: last ? null : snapshotModel(model) };
+          sel.best?.state?.dispose();
+          sel.best = { point, holdoutAcc, state: last ? null : snapshotModel(model) };
         }
         const el = (performance.now() - started) / 1000;
         const eta = (el / (epoch + 1)) * (epochs - epoch - 1);
@@ -175,13 +177,12 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
         );
       },
     });
-    const chosen = best as { point: CurvePoint; state: ModelSnapshot | null } | null;
-    if (chosen?.state) {
-      restoreModel(model, chosen.state);
-      chosen.point.testAcc = await accuracy(model, test.x, test.y);
+    if (sel.best?.state) {
+      restoreModel(model, sel.best.state);
+      sel.best.point.testAcc = await accuracy(model, test.x, test.y);
     }
   } finally {
-    (best as { state: ModelSnapshot | null } | null)?.state?.dispose();
+    sel.best?.state?.dispose();
     x.dispose();
     model.dispose();
     teacher?.models.forEach((m) => m.dispose());
