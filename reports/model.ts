@@ -53,6 +53,15 @@ export interface CellReport {
   staleCodeVersions: string[];
   /** Shown repeats computed by other code than this checkout's; null when none (or no current version). */
   stale: StaleRows | null;
+  /** The dataset and model its repeats ran (after the profile's substitutions); null before any ran. */
+  ran: { dataset: string; model: string } | null;
+  /**
+   * The paper cells this entry stands for, itself first: cells whose repeats are one and the same
+   * evaluation (e.g. three evaluator rows a profile substituted by one ConvNet) are shown once.
+   */
+  standsFor: string[];
+  /** The id of the cell that shows this one's numbers (same evaluation), or null when it is shown itself. */
+  shownAs: string | null;
 }
 
 /** Repeats that predate the checkout's code, and what changed since they were computed. */
@@ -79,6 +88,13 @@ export interface ProvenanceSummary {
   lastFinish: string | null;
 }
 
+/** Paper values of one field that ran as another (e.g. three evaluators as one narrow ConvNet). */
+export interface RanInstead {
+  field: "dataset" | "model";
+  paper: string[];
+  ran: string;
+}
+
 export interface SubstitutionUse {
   substitution: Substitution;
   cells: string[];
@@ -90,8 +106,14 @@ export interface TableReport {
   metric: MetricName;
   verdict: TableVerdict;
   cells: CellReport[];
-  /** rows × columns of the paper's layout; undefined where the table has no cell. */
-  grid: { rows: string[]; columns: string[]; at: (CellReport | undefined)[][] };
+  /**
+   * rows × columns of the paper's layout; undefined where the table has no cell. Paper rows whose every
+   * entry is the same evaluation are one row, labelled with each of them; `ran` names, per row, the
+   * dataset and model that ran where they differ from the paper's (null where none did).
+   */
+  grid: { rows: string[]; columns: string[]; at: (CellReport | undefined)[][]; ran: (string | null)[] };
+  /** The paper's datasets and models and what ran instead (profile substitutions), for headings. */
+  whatRan: RanInstead[];
   substitutions: SubstitutionUse[];
   provenance: ProvenanceSummary;
   /** Repeats of older configurations left out by selectLatest. */
@@ -132,8 +154,12 @@ export function buildTableReport(input: TableReportInput): TableReport {
         ? []
         : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
       stale: staleRows(results, method.codeVersion),
+      ran: results.length ? { dataset: results[0].resolved.dataset, model: results[0].resolved.model } : null,
+      standsFor: [c.id],
+      shownAs: null,
     };
   });
+  const grid = layoutGrid(cells, labels);
 
   const cellCounts: TableReport["cellCounts"] = {};
   for (const c of cells) {
@@ -149,7 +175,8 @@ export function buildTableReport(input: TableReportInput): TableReport {
     metric: verdict.metric,
     verdict,
     cells,
-    grid: layoutGrid(cells),
+    grid,
+    whatRan: whatRan(cells),
     substitutions: collectSubstitutions(used),
     provenance: summariseProvenance(used),
     excludedRepeats: mine.length - used.length,
@@ -163,7 +190,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
  * Row/column labels as the paper prints them; derived ones otherwise. Cells that would land on the
  * same grid position get their id appended to the row label, so no number is ever hidden.
  */
-function displayLabels(cells: readonly CellSpec[]): { row: string; column: string }[] {
+function displayLabels(cells: readonly CellSpec[]): RowLabel[] {
   const models = new Set(cells.map((c) => c.model));
   const ipcLabel = (c: CellSpec) => (c.ipc === null ? "full" : `IPC ${c.ipc}`);
   let labels = cells.map((c) => ({
@@ -195,20 +222,119 @@ function displayLabels(cells: readonly CellSpec[]): { row: string; column: strin
   });
   const seen = new Set<string>();
   return labels.map((l, i) => {
+    const printed = cells[i].row ?? cells[i].method;
+    const qualifier = l.row.startsWith(`${printed} · `) ? l.row.slice(printed.length + 3) : null;
     const pos = JSON.stringify([l.row, l.column]);
     if (!seen.has(pos)) {
       seen.add(pos);
-      return l;
+      return { ...l, printed, qualifier };
     }
-    return { row: `${l.row} (${cells[i].id})`, column: l.column };
+    return { row: `${l.row} (${cells[i].id})`, column: l.column, printed, qualifier: null };
   });
 }
 
-function layoutGrid(cells: CellReport[]): TableReport["grid"] {
-  const rows = [...new Set(cells.map((c) => c.row))];
+interface RowLabel {
+  row: string;
+  column: string;
+  /** The row as printed (before qualification), and what qualifies it (e.g. "IPC 10"); null: none. */
+  printed: string;
+  qualifier: string | null;
+}
+
+/**
+ * What a repeat measured, whichever paper cell asked for it: the resolved cell without its id and
+ * without the paper's side of each substitution, the seed, code and data. Equal for the rows of paper
+ * cells a profile maps onto one evaluation (the runner computes those once and stores a row per cell).
+ */
+function workOf(r: CellRepeatResult): string {
+  const { cellId: _id, substitutions, ...rest } = r.resolved;
+  return canonicalJson({
+    ...rest,
+    substitutions: substitutions.map((s) => ({ field: s.field, to: s.to })),
+    repeat: r.repeat,
+    seed: r.seed,
+    codeVersion: r.codeVersion,
+    data: r.datasetManifestHash,
+  });
+}
+
+/** A cell's repeats as work, order-free; "" when nothing ran. */
+function workSignature(c: CellReport): string {
+  return c.results.map(workOf).sort().join("\n");
+}
+
+/**
+ * The grid in the paper's layout, except that paper rows whose entries are, column by column, the same
+ * evaluations (or all absent or not run) with the same claimed numbers become one row labelled with
+ * every paper row it stands for.
+ * Rows without any result are never merged: nothing shows they would run alike.
+ */
+function layoutGrid(cells: CellReport[], labels: readonly RowLabel[]): TableReport["grid"] {
+  const paperRows = [...new Set(cells.map((c) => c.row))];
   const columns = [...new Set(cells.map((c) => c.column))];
-  const at = rows.map((r) => columns.map((col) => cells.find((c) => c.row === r && c.column === col)));
-  return { rows, columns, at };
+  const paperAt = paperRows.map((r) =>
+    columns.map((col) => cells.find((c) => c.row === r && c.column === col))
+  );
+  const groups = new Map<string, number[]>();
+  paperAt.forEach((line, i) => {
+    const ran = line.some((c) => c !== undefined && c.results.length > 0);
+    // Claimed numbers are part of the key: rows the paper prints differently stay apart.
+    const k = ran
+      ? canonicalJson(line.map((c) => (c === undefined ? null : [workSignature(c), c.spec.claimed ?? null])))
+      : `row ${i}`;
+    groups.set(k, [...(groups.get(k) ?? []), i]);
+  });
+  const rows: string[] = [], at: (CellReport | undefined)[][] = [], ran: (string | null)[] = [];
+  for (const members of groups.values()) {
+    const label = members.length === 1 ? paperRows[members[0]] : mergedLabel(members.map((i) => {
+      const first = paperAt[i].find((c) => c !== undefined)!;
+      return labels[cells.indexOf(first)];
+    }));
+    const line = paperAt[members[0]];
+    line.forEach((shown, j) => {
+      if (shown === undefined) return;
+      shown.row = label;
+      for (const i of members.slice(1)) {
+        const other = paperAt[i][j]!;
+        other.shownAs = shown.spec.id;
+        shown.standsFor.push(other.spec.id);
+      }
+    });
+    rows.push(label);
+    at.push(line);
+    const instead = new Set(
+      line.filter((c) => c?.ran && (c.ran.dataset !== c.spec.dataset || c.ran.model !== c.spec.model))
+        .map((c) => `${c!.ran!.dataset} · ${c!.ran!.model}`),
+    );
+    ran.push(instead.size ? [...instead].join(", ") : null);
+  }
+  return { rows, columns, at, ran };
+}
+
+/** "ConvNet-6 / ResNetAP-10 / ResNet-18 · IPC 1" for rows that share their qualifier, else each label. */
+function mergedLabel(labels: readonly RowLabel[]): string {
+  const q = labels[0].qualifier;
+  if (q !== null && labels.every((l) => l.qualifier === q)) {
+    return `${[...new Set(labels.map((l) => l.printed))].join(" / ")} · ${q}`;
+  }
+  return labels.map((l) => l.row).join(" / ");
+}
+
+/** The paper's datasets and models that ran as another, grouped by what ran. */
+function whatRan(cells: readonly CellReport[]): RanInstead[] {
+  const out = new Map<string, RanInstead>();
+  for (const c of cells) {
+    if (!c.ran) continue;
+    for (const field of ["dataset", "model"] as const) {
+      const paper = c.spec[field], ran = c.ran[field];
+      if (paper === ran) continue;
+      const k = JSON.stringify([field, ran]);
+      const use = out.get(k) ?? { field, paper: [], ran };
+      if (!use.paper.includes(paper)) use.paper.push(paper);
+      out.set(k, use);
+    }
+  }
+  return [...out.values()];
 }
 
 function collectSubstitutions(results: readonly CellRepeatResult[]): SubstitutionUse[] {
@@ -327,4 +453,25 @@ export function sharedClaimedNote(r: TableReport): string | null {
 /** A file name for a table id ("igds/table1" → "igds_table1"); ids never contain "_". */
 export function tableFileStem(tableId: string): string {
   return tableId.replace(/\//g, "_");
+}
+
+/** The cells an entry stands for, e.g. "woof-ipc1-convnet6-dm = woof-ipc1-resnet18-dm". */
+export function cellIdsText(c: CellReport): string {
+  return c.standsFor.join(" = ");
+}
+
+/** A paper value and what ran instead ("imagewoof → fashion-mnist"), or the value when it ran as printed. */
+export function ranText(paper: string, ran: string | undefined): string {
+  return ran === undefined || ran === paper ? paper : `${paper} → ${ran}`;
+}
+
+/** One line naming what ran instead of the paper's datasets and models; null when nothing was replaced. */
+export function whatRanText(r: TableReport): string | null {
+  if (r.whatRan.length === 0) return null;
+  const merged = r.cells.filter((c) => c.standsFor.length > 1).length;
+  return r.whatRan.map((w) => `${w.field} ${w.paper.join(", ")} → ${w.ran}`).join("; ") +
+    (merged
+      ? "; paper rows that therefore ran the same evaluation are shown once, labelled with every row " +
+        "they stand for"
+      : "");
 }
