@@ -65,13 +65,28 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
         results.some((r) => r.resolved.profile === p)
       ) ??
         "quick";
-      inputs.push({ spec, results: withCurrentReasons(spec, profile, results), profile, methodStatus });
+      inputs.push({
+        spec,
+        results: withCurrentReasons(spec, profile, results),
+        profile,
+        methodStatus,
+        notRunnable: profileSkips(spec, profile),
+      });
       images.set(spec.id, await gridsFor(results.filter((r) => r.resolved.profile === profile), i.storePath));
     }
     return await writeReports({ outDir: i.outDir, tables: inputs, images });
   } finally {
     store?.close();
   }
+}
+
+/** Why today's plan does not run a cell (e.g. an IPC the profile skips), for the report to say so. */
+function profileSkips(spec: TableSpec, profile: Profile): (cellId: string) => string | undefined {
+  const reasons = new Map<string, string>();
+  for (const plan of resolveTable(spec, profile)) {
+    if (!plan.runnable && plan.reason) reasons.set(plan.resolved.cellId, plan.reason);
+  }
+  return (id) => reasons.get(id);
 }
 
 /**

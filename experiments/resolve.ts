@@ -184,6 +184,9 @@ export function resolveCell(
     }
   }
 
+  const skipped = skippedIpc(table, cell, p);
+  if (skipped) blockers.push(skipped);
+
   // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
   const scaledProtocol = scaleProtocol(protocol, cell.ipc, perClass, data.classes, p, subs, opts.evalEpochs);
   if (scaledProtocol.labels.kind === "soft-kd") {
@@ -394,6 +397,27 @@ function resolveModel(
     id = to;
   }
   return id;
+}
+
+/**
+ * Why the profile skips this cell's IPC (`skipIpcs`): only between a smaller and a larger IPC of the same
+ * row that run; null when it runs.
+ */
+function skippedIpc(table: TableSpec, cell: CellSpec, p: ProfileDef): string | null {
+  const ipc = cell.ipc;
+  if (ipc === null || !p.skipIpcs.includes(ipc)) return null;
+  const others = table.cells
+    .filter((c) =>
+      c.method === cell.method && c.dataset === cell.dataset && c.model === cell.model &&
+      c.protocol === cell.protocol && c.labels === cell.labels && c.ipc !== null &&
+      !p.skipIpcs.includes(c.ipc)
+    )
+    .map((c) => c.ipc as number);
+  const below = others.filter((i) => i < ipc), above = others.filter((i) => i > ipc);
+  if (below.length === 0 || above.length === 0) return null;
+  return `${p.id} profile: IPC ${ipc} is skipped between IPC ${Math.max(...below)} and ${
+    Math.min(...above)
+  } of the same row, which run; its time goes to longer evaluations (--profile proxy runs it)`;
 }
 
 /**

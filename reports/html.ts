@@ -388,7 +388,11 @@ function grid(r: TableReport): string {
       r.grid.at[i].map((c) => {
         if (!c) return "<td></td>";
         const rep = c.verdict.reproduced;
-        const label = shared !== null && !c.method.implemented ? "not implemented" : cellStatusLabel(c);
+        const label = shared !== null && !c.method.implemented
+          ? "not implemented"
+          : shared !== null && c.skipped !== null
+          ? "skipped"
+          : cellStatusLabel(c);
         return `<td class="${
           statusClass(c.results.length || c.method.implemented ? c.verdict.status : "not implemented")
         }"${shared !== null && !rep ? ` title="${h(cellStatusLabel(c))}"` : ""}>` +

@@ -176,7 +176,13 @@ function claimedText(c: CellReport): string {
 function gridEntry(c: CellReport, bare: boolean): string {
   const rep = c.verdict.reproduced;
   if (!rep) {
-    const state = c.method.implemented ? "not run" : bare ? "not implemented" : cellStatusLabel(c);
+    const state = c.skipped !== null
+      ? (bare ? "skipped" : cellStatusLabel(c))
+      : c.method.implemented
+      ? "not run"
+      : bare
+      ? "not implemented"
+      : cellStatusLabel(c);
     return bare ? `_${md(state)}_` : `${claimedText(c)} → _${md(state)}_`;
   }
   const delta = c.verdict.delta === null ? "" : ` (Δ ${fmtSigned(c.verdict.delta)})`;

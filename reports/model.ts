@@ -37,6 +37,11 @@ export interface TableReportInput {
   verdictOptions?: Partial<VerdictOptions>;
   /** Average every stored configuration instead of only the latest (default false; see selectLatest). */
   allConfigurations?: boolean;
+  /**
+   * Why the profile does not run a cell of an implemented method (e.g. an IPC it skips); undefined when it
+   * runs. Default: every such cell runs.
+   */
+  notRunnable?: (cellId: string) => string | undefined;
 }
 
 export interface CellReport {
@@ -53,6 +58,8 @@ export interface CellReport {
   staleCodeVersions: string[];
   /** Shown repeats computed by other code than this checkout's; null when none (or no current version). */
   stale: StaleRows | null;
+  /** Why the profile skips this cell (implemented method, no results); null otherwise. */
+  skipped: string | null;
   /** The dataset and model its repeats ran (after the profile's substitutions); null before any ran. */
   ran: { dataset: string; model: string } | null;
   /**
@@ -120,7 +127,7 @@ export interface TableReport {
   excludedRepeats: number;
   /** Cells whose shown repeats were computed by other code than this checkout's (a rerun would redo them). */
   staleCells: string[];
-  cellCounts: Partial<Record<CellStatus | "not implemented", number>>;
+  cellCounts: Partial<Record<CellStatus | "not implemented" | "skipped", number>>;
   claimCounts: Partial<Record<ClaimStatus, number>>;
 }
 
@@ -154,6 +161,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
         ? []
         : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
       stale: staleRows(results, method.codeVersion),
+      skipped: results.length === 0 && method.implemented ? input.notRunnable?.(c.id) ?? null : null,
       ran: results.length ? { dataset: results[0].resolved.dataset, model: results[0].resolved.model } : null,
       standsFor: [c.id],
       shownAs: null,
@@ -163,7 +171,11 @@ export function buildTableReport(input: TableReportInput): TableReport {
 
   const cellCounts: TableReport["cellCounts"] = {};
   for (const c of cells) {
-    const s = c.results.length === 0 && !c.method.implemented ? "not implemented" : c.verdict.status;
+    const s = c.results.length === 0 && !c.method.implemented
+      ? "not implemented"
+      : c.skipped !== null
+      ? "skipped"
+      : c.verdict.status;
     cellCounts[s] = (cellCounts[s] ?? 0) + 1;
   }
   const claimCounts: TableReport["claimCounts"] = {};
@@ -414,6 +426,7 @@ export function cellStatusLabel(c: CellReport): string {
   if (c.results.length === 0 && !c.method.implemented) {
     return c.method.reason ? `not implemented (${c.method.reason})` : "not implemented";
   }
+  if (c.skipped !== null) return `skipped (${c.skipped})`;
   return c.verdict.status;
 }
 

@@ -371,3 +371,21 @@ Deno.test("profiles: no method module names a profile (their budgets are in expe
     }
   }
 });
+
+Deno.test("profiles: quick skips an interior IPC of a row (IGDS Table 1's IPC 20), never a row's end", () => {
+  const at = (ipc: number, t = igds1) =>
+    resolveCell(t, cellOf(t, `woof-ipc${ipc}-convnet6-random`), "quick", { availability: embeddedOnly });
+  const skipped = at(20);
+  ok(
+    !skipped.runnable && /IPC 20 is skipped between IPC 10 and 50/.test(skipped.reason ?? ""),
+    skipped.reason,
+  );
+  for (const ipc of [1, 10, 50, 100]) ok(at(ipc).runnable, `IPC ${ipc}`);
+  ok(
+    resolveCell(igds1, cellOf(igds1, "woof-ipc20-convnet6-random"), "proxy", { availability: embeddedOnly })
+      .runnable,
+  );
+  // Without a larger IPC in the row, IPC 20 is the curve's end and runs.
+  const upTo20 = { ...igds1, cells: igds1.cells.filter((c) => (c.ipc ?? 0) <= 20) };
+  ok(at(20, upTo20).runnable);
+});

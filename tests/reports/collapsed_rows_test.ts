@@ -100,3 +100,17 @@ Deno.test("report: rows are kept apart when one entry differs or nothing ran", (
   eq(none.whatRan, []);
   ok(!renderTableMarkdown(none).includes("What ran"));
 });
+
+Deno.test("report: a cell the profile skips says why instead of 'not run'", () => {
+  const spec = woof();
+  const r = buildTableReport({
+    spec,
+    results: collapsed(spec, (ipc) => 40 + ipc).filter((x) => x.resolved.ipc === 1),
+    profile: "quick",
+    notRunnable: (id) => (id.startsWith("woof-ipc10-") ? "quick profile: IPC 10 is skipped" : undefined),
+  });
+  eq(r.cellCounts.skipped, 4);
+  const md = renderTableMarkdown(r);
+  ok(md.includes("| **ConvNet-6 · IPC 10** | _skipped_ | _skipped_ |"), md);
+  ok(md.includes("skipped (quick profile: IPC 10 is skipped)"));
+});
