@@ -448,14 +448,10 @@ function scaleProtocol(
       epochs = Math.min(paperEpochs, rule.epochs);
       break;
     case "budget": {
-      const { samples, minSteps, min, max } = rule;
-      let byBudget = min;
-      if (perClass !== null) {
-        const n = perClass * classes;
-        const stepsPerEpoch = Math.ceil(n / Math.min(protocol.batchSize, n));
-        byBudget = Math.max(Math.floor(samples / n), Math.ceil(minSteps / stepsPerEpoch));
-      }
-      epochs = Math.min(paperEpochs, Math.max(min, Math.min(max, byBudget)));
+      epochs = Math.min(
+        paperEpochs,
+        budgetEpochs(rule, perClass === null ? null : perClass * classes, protocol.batchSize),
+      );
       break;
     }
   }
@@ -488,8 +484,29 @@ function scaleProtocol(
   return out;
 }
 
+/**
+ * Evaluator epochs of a budget rule for a set of `n` images (null: a full-dataset row, unknown before
+ * loading) trained in batches of `batchSize`, before the paper's cap.
+ */
+export function budgetEpochs(
+  rule: Extract<EpochRule, { kind: "budget" }>,
+  n: number | null,
+  batchSize: number,
+): number {
+  const { min, max } = rule;
+  if (n === null) return min;
+  const images = rule.samples * Math.pow(n / rule.at, rule.growth);
+  const stepsPerEpoch = Math.ceil(n / Math.min(batchSize, n));
+  const byBudget = Math.max(Math.floor(images / n), Math.ceil(rule.minSteps / stepsPerEpoch));
+  return Math.max(min, Math.min(max, byBudget));
+}
+
 function budgetText(r: EpochRule): string {
-  return r.kind === "budget" ? `${r.samples} images seen, at least ${r.minSteps} steps` : r.kind;
+  if (r.kind !== "budget") return r.kind;
+  const images = r.growth === 0
+    ? `${r.samples} images seen`
+    : `${r.samples} images seen at ${r.at} images, × (set size / ${r.at})^${r.growth} otherwise`;
+  return `${images}, at least ${r.minSteps} steps`;
 }
 
 /** The KD teacher under a profile: the same model rules as evaluators, and the profile's training budget. */
