@@ -1,7 +1,7 @@
 /** Commands that read stores: report, compare, merge, export. */
 import { dirname, isAbsolute, join } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
-import { resolveTable } from "../experiments/resolve.ts";
+import { type CellPlan, resolveTable } from "../experiments/resolve.ts";
 import { PROFILE_IDS } from "../experiments/profiles.ts";
 import { canonicalJson } from "../results/key.ts";
 import { cellMethod } from "../experiments/methods.ts";
@@ -70,7 +70,7 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
         results: withCurrentReasons(spec, profile, results),
         profile,
         methodStatus,
-        notRunnable: profileSkips(spec, profile),
+        plan: planOf(spec, profile),
       });
       images.set(spec.id, await gridsFor(results.filter((r) => r.resolved.profile === profile), i.storePath));
     }
@@ -80,13 +80,10 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
   }
 }
 
-/** Why today's plan does not run a cell (e.g. an IPC the profile skips), for the report to say so. */
-function profileSkips(spec: TableSpec, profile: Profile): (cellId: string) => string | undefined {
-  const reasons = new Map<string, string>();
-  for (const plan of resolveTable(spec, profile)) {
-    if (!plan.runnable && plan.reason) reasons.set(plan.resolved.cellId, plan.reason);
-  }
-  return (id) => reasons.get(id);
+/** Today's plan of each cell: why one does not run, and what cells without results would run. */
+function planOf(spec: TableSpec, profile: Profile): (cellId: string) => CellPlan | undefined {
+  const plans = new Map(resolveTable(spec, profile).map((p) => [p.resolved.cellId, p]));
+  return (id) => plans.get(id);
 }
 
 /**

@@ -3,6 +3,7 @@
  * Markdown and HTML render this same model, so the two formats can never disagree on a number.
  */
 import type { CellSpec, TableSpec } from "../experiments/schema.ts";
+import type { ResolvedCell } from "../experiments/resolved.ts";
 import { summarize, type Summary } from "../results/stats.ts";
 import type { CellRepeatResult, MetricName, Profile, Substitution } from "../results/types.ts";
 import { canonicalJson } from "../results/key.ts";
@@ -38,10 +39,18 @@ export interface TableReportInput {
   /** Average every stored configuration instead of only the latest (default false; see selectLatest). */
   allConfigurations?: boolean;
   /**
-   * Why the profile does not run a cell of an implemented method (e.g. an IPC it skips); undefined when it
-   * runs. Default: every such cell runs.
+   * Today's plan of a cell under the profile (experiments/resolve.ts), or undefined: why a cell of an
+   * implemented method does not run (e.g. an IPC the profile skips), and what cells without results would
+   * run, so paper rows that would run one evaluation are shown once too. Default: no plan.
    */
-  notRunnable?: (cellId: string) => string | undefined;
+  plan?: (cellId: string) => PlannedCell | undefined;
+}
+
+/** What a report needs of a CellPlan. */
+export interface PlannedCell {
+  resolved: ResolvedCell;
+  runnable: boolean;
+  reason?: string;
 }
 
 export interface CellReport {
@@ -60,6 +69,8 @@ export interface CellReport {
   stale: StaleRows | null;
   /** Why the profile skips this cell (implemented method, no results); null otherwise. */
   skipped: string | null;
+  /** What it would run under today's plan, when it has no results (see layoutGrid); null otherwise. */
+  planned: string | null;
   /** The dataset and model its repeats ran (after the profile's substitutions); null before any ran. */
   ran: { dataset: string; model: string } | null;
   /**
@@ -161,7 +172,8 @@ export function buildTableReport(input: TableReportInput): TableReport {
         ? []
         : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
       stale: staleRows(results, method.codeVersion),
-      skipped: results.length === 0 && method.implemented ? input.notRunnable?.(c.id) ?? null : null,
+      skipped: results.length === 0 && method.implemented ? skipReason(input.plan?.(c.id)) : null,
+      planned: results.length === 0 ? plannedWork(input.plan?.(c.id)) : null,
       ran: results.length ? { dataset: results[0].resolved.dataset, model: results[0].resolved.model } : null,
       standsFor: [c.id],
       shownAs: null,
@@ -259,10 +271,8 @@ interface RowLabel {
  * cells a profile maps onto one evaluation (the runner computes those once and stores a row per cell).
  */
 function workOf(r: CellRepeatResult): string {
-  const { cellId: _id, substitutions, ...rest } = r.resolved;
   return canonicalJson({
-    ...rest,
-    substitutions: substitutions.map((s) => ({ field: s.field, to: s.to })),
+    cell: runOf(r.resolved),
     repeat: r.repeat,
     seed: r.seed,
     codeVersion: r.codeVersion,
@@ -270,16 +280,33 @@ function workOf(r: CellRepeatResult): string {
   });
 }
 
-/** A cell's repeats as work, order-free; "" when nothing ran. */
+/** A resolved cell as what runs: without its id and the paper's side of its substitutions. */
+function runOf(resolved: ResolvedCell): unknown {
+  const { cellId: _id, substitutions, ...rest } = resolved;
+  return { ...rest, substitutions: substitutions.map((s) => ({ field: s.field, to: s.to })) };
+}
+
+function plannedWork(plan: PlannedCell | undefined): string | null {
+  return plan ? canonicalJson(runOf(plan.resolved)) : null;
+}
+
+function skipReason(plan: PlannedCell | undefined): string | null {
+  return plan && !plan.runnable ? plan.reason ?? "not runnable under this profile" : null;
+}
+
+/**
+ * What a cell stands for in the grid: its repeats as work (order-free), else what today's plan would run,
+ * else its own id (so it matches no other cell).
+ */
 function workSignature(c: CellReport): string {
-  return c.results.map(workOf).sort().join("\n");
+  if (c.results.length) return "ran " + c.results.map(workOf).sort().join("\n");
+  return c.planned !== null ? `plan ${c.planned}` : `cell ${c.spec.id}`;
 }
 
 /**
  * The grid in the paper's layout, except that paper rows whose entries are, column by column, the same
- * evaluations (or all absent or not run) with the same claimed numbers become one row labelled with
- * every paper row it stands for.
- * Rows without any result are never merged: nothing shows they would run alike.
+ * evaluations — or, for cells without results, would be under today's plan — with the same claimed numbers
+ * become one row labelled with every paper row it stands for. Cells with neither never match another.
  */
 function layoutGrid(cells: CellReport[], labels: readonly RowLabel[]): TableReport["grid"] {
   const paperRows = [...new Set(cells.map((c) => c.row))];
@@ -289,11 +316,10 @@ function layoutGrid(cells: CellReport[], labels: readonly RowLabel[]): TableRepo
   );
   const groups = new Map<string, number[]>();
   paperAt.forEach((line, i) => {
-    const ran = line.some((c) => c !== undefined && c.results.length > 0);
     // Claimed numbers are part of the key: rows the paper prints differently stay apart.
-    const k = ran
-      ? canonicalJson(line.map((c) => (c === undefined ? null : [workSignature(c), c.spec.claimed ?? null])))
-      : `row ${i}`;
+    const k = canonicalJson(
+      line.map((c) => (c === undefined ? null : [workSignature(c), c.spec.claimed ?? null])),
+    );
     groups.set(k, [...(groups.get(k) ?? []), i]);
   });
   const rows: string[] = [], at: (CellReport | undefined)[][] = [], ran: (string | null)[] = [];

@@ -101,16 +101,29 @@ Deno.test("report: rows are kept apart when one entry differs or nothing ran", (
   ok(!renderTableMarkdown(none).includes("What ran"));
 });
 
-Deno.test("report: a cell the profile skips says why instead of 'not run'", () => {
+Deno.test("report: cells the profile skips say why, and rows that would run alike are shown once", () => {
   const spec = woof();
+  const all = collapsed(spec, (ipc) => 40 + ipc);
+  const reason = "quick profile: IPC 10 is skipped";
   const r = buildTableReport({
     spec,
-    results: collapsed(spec, (ipc) => 40 + ipc).filter((x) => x.resolved.ipc === 1),
+    results: all.filter((x) => x.resolved.ipc === 1),
     profile: "quick",
-    notRunnable: (id) => (id.startsWith("woof-ipc10-") ? "quick profile: IPC 10 is skipped" : undefined),
+    plan: (id) => {
+      const resolved = all.find((x) => x.resolved.cellId === id)!.resolved;
+      return resolved.ipc === 10 ? { resolved, runnable: false, reason } : { resolved, runnable: true };
+    },
   });
   eq(r.cellCounts.skipped, 4);
+  eq(r.grid.rows, ["ConvNet-6 / ResNet-18 · IPC 1", "ConvNet-6 / ResNet-18 · IPC 10"]);
   const md = renderTableMarkdown(r);
-  ok(md.includes("| **ConvNet-6 · IPC 10** | _skipped_ | _skipped_ |"), md);
-  ok(md.includes("skipped (quick profile: IPC 10 is skipped)"));
+  ok(md.includes("| **ConvNet-6 / ResNet-18 · IPC 10** | _skipped_ | _skipped_ |"), md);
+  ok(md.includes(`skipped (${reason})`));
+  // Without a plan, rows without results stay apart: nothing shows they would run alike.
+  const unplanned = buildTableReport({
+    spec,
+    results: all.filter((x) => x.resolved.ipc === 1),
+    profile: "quick",
+  });
+  eq(unplanned.grid.rows.length, 3);
 });
