@@ -23,7 +23,7 @@ const embeddedOnly = (id: string): Availability =>
 
 const igds1 = findTable("igds/table1")!;
 /** Quick's evaluator epochs at IPC 1, 10, 50, 100 on a 10-class stand-in (experiments/README.md). */
-const QUICK_EPOCHS = [300, 75, 28, 18];
+const QUICK_EPOCHS = [300, 84, 34, 23];
 const cellOf = (t: TableSpec, id: string): CellSpec => t.cells.find((c) => c.id === id)!;
 const sub = (p: CellPlan, field: string) => p.resolved.substitutions.find((s) => s.field === field);
 
@@ -308,9 +308,9 @@ Deno.test("profiles: budgets count the images a method's set really has (IDC dec
   const plan = (id: string) => resolveCell(cmi1, cellOf(cmi1, id), "quick", { availability: embeddedOnly });
   const idc = plan("svhn-ipc10-convnet3-idc"), idcCmi = plan("svhn-ipc10-convnet3-idc+cmi");
   eq(idc.resolved.methodConfig.factor, 2);
-  // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 · 40^0.4 / 400⌋ = 32 epochs (IPC 10's 100 would get 75).
-  eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 32]);
-  eq(idcCmi.protocol.epochs.default, 32, "+cmi forwards the base method's set size");
+  // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 · 40^0.45 / 400⌋ = 39 epochs (IPC 10's 100 would get 84).
+  eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 39]);
+  eq(idcCmi.protocol.epochs.default, 39, "+cmi forwards the base method's set size");
   // IDM's partition-and-expand (f = 2) under the DC protocol: 400 images, 2 batches of 256, 50 epochs.
   eq(plan("svhn-ipc10-convnet3-idm").protocol.epochs.default, 50);
   // DC-protocol rows of 100 plain images: one batch of 256 per epoch, so 100 epochs for 100 steps.
