@@ -16,6 +16,7 @@ import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
 import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
+import { d3hrMethod } from "./d3hr/method.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
 // deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
@@ -40,6 +41,7 @@ const implemented: AnyMethod[] = [
   idmCmiMethod,
   mttCmiMethod,
   idcCmiMethod,
+  d3hrMethod,
 ];
 
 /** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */

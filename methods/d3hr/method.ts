@@ -1,0 +1,28 @@
+/**
+ * D³HR (Zhao et al., ICML 2025) as a registered method: the configuration and its profile scaling
+ * (config.ts), the shipped generative models (models.ts) and the run (distill.ts).
+ */
+import type { MethodDef } from "../types.ts";
+import { D3HR_SCALE_NOTES, D3hrConfig, d3hrDefaults, d3hrScale } from "./config.ts";
+import { distillD3hr } from "./distill.ts";
+import { disposeModels, foundationModels } from "./models.ts";
+
+export const d3hrMethod: MethodDef<D3hrConfig> = {
+  id: "d3hr",
+  description: "D³HR: DDIM inversion of class latents, per-class Gaussians, group sampling, DDIM back",
+  reference: "Zhao et al., Taming Diffusion for Dataset Distillation with High Representativeness, " +
+    "ICML 2025 (lin-zhao-resoLve/D3HR; App. B defaults)",
+  implemented: true,
+  schema: D3hrConfig,
+  defaults: d3hrDefaults,
+  scale: d3hrScale,
+  scaleNotes: D3HR_SCALE_NOTES,
+  async distill(ctx) {
+    const models = await foundationModels(ctx.dataset);
+    try {
+      return await distillD3hr(ctx, models);
+    } finally {
+      disposeModels(models);
+    }
+  },
+};
