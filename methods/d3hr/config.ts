@@ -98,9 +98,13 @@ function sameNoiseLevel(step: number, from: string, to: string): number {
 }
 
 /**
- * Profiles bound the three costs: inversion (images per class × steps, a DiT forward each), group sampling
- * (m·IPC·d normal draws per class) and sampling back (steps). The noise level of the inversion step is kept
- * when the respacing is coarser. Where the user pinned a key, what follows it is derived from the pin.
+ * Profiles bound the three costs: inversion (images per class × steps, a DiT forward of 2 rows with CFG
+ * each), group sampling (m·IPC·d normal draws per class) and sampling back (IPC per class × steps). m is
+ * divided, not capped, so a sweep over m (Tables A9–A10) keeps its shape: quick's 5e6 / 500 = 1e4 costs
+ * ~2.5 s per class at IPC 10 on a loaded 2-core llvmpipe machine (bench: d3hr_group_sampling_s), and the
+ * small DiT inverts ~40 images·steps/s there, so quick maps 100 images per class on ddim25 (~7 min, once:
+ * the statistics are cached). The noise level of the inversion step is kept when the respacing is
+ * coarser. What follows a pinned key is derived from the pin.
  */
 export function d3hrScale(
   c: D3hrConfig,
@@ -109,10 +113,10 @@ export function d3hrScale(
   pinned: Partial<D3hrConfig> = {},
 ): D3hrConfig {
   const cap = (v: number | null, k: number) => (v === null ? k : Math.min(v, k));
-  const coarser = (steps: string): D3hrConfig => {
+  const fewer = (divisor: number) => pinned.m ?? Math.max(1, Math.round(c.m / divisor));
+  const coarser = (steps: string): Pick<D3hrConfig, "sampleSteps" | "inversionStep" | "resolution"> => {
     const sampleSteps = pinned.sampleSteps ?? steps;
     return {
-      ...c,
       sampleSteps,
       inversionStep: pinned.inversionStep ?? sameNoiseLevel(c.inversionStep, c.sampleSteps, sampleSteps),
       resolution: null,
@@ -120,19 +124,21 @@ export function d3hrScale(
   };
   switch (profile) {
     case "smoke":
-      return { ...coarser("ddim10"), m: Math.min(c.m, 64), inversionImages: cap(c.inversionImages, 16) };
+      return { ...c, ...coarser("ddim10"), m: fewer(100_000), inversionImages: cap(c.inversionImages, 16) };
     case "quick":
-      return { ...coarser("ddim25"), m: Math.min(c.m, 20_000), inversionImages: cap(c.inversionImages, 256) };
+      return { ...c, ...coarser("ddim25"), m: fewer(500), inversionImages: cap(c.inversionImages, 100) };
     case "proxy":
-      return { ...c, m: Math.min(c.m, 200_000), inversionImages: cap(c.inversionImages, 1000), resolution: null };
+      return { ...c, m: fewer(50), inversionImages: cap(c.inversionImages, 1000), resolution: null };
     case "paper":
       return c;
   }
 }
 
 export const D3HR_SCALE_NOTES: Readonly<Record<string, string>> = {
-  m: "fewer candidate subsets per class fit the profile's time budget (group sampling draws m·IPC latents)",
-  inversionImages: "a subset of each class is inverted (one DiT forward per image and step) to fit the time budget",
+  m: "fewer candidate subsets per class (m divided by a fixed factor, so a sweep keeps its shape) fit the " +
+    "profile's time budget",
+  inversionImages:
+    "a subset of each class is inverted (one DiT forward per image and step) to fit the time budget",
   sampleSteps: "a coarser DDIM respacing for inversion and sampling fits the time budget",
   inversionStep: "the same noise level on the coarser respacing",
   resolution: "the stand-in dataset's own image size",

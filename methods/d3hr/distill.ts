@@ -10,7 +10,14 @@ import { cacheRoot } from "../../models/pretrained.ts";
 import { toDistilledSet } from "../../baselines/gradient_matching.ts";
 import type { DistillContext, DistillResult, ProgressReporter } from "../types.ts";
 import type { D3hrConfig } from "./config.ts";
-import { type D3hrModels, decodeToImages, mapDomain, mappedImages, sampleBack, selectLatents } from "./pipeline.ts";
+import {
+  type D3hrModels,
+  decodeToImages,
+  mapDomain,
+  mappedImages,
+  sampleBack,
+  selectLatents,
+} from "./pipeline.ts";
 import { type ClassStats, loadClassStats, saveClassStats, storageComparison } from "./stats.ts";
 
 /** Bump when stage 1 computes different statistics from the same inputs. */
@@ -26,7 +33,12 @@ function mappingSettings(c: D3hrConfig) {
 export function statsKey(models: Pick<D3hrModels, "tag">, dataset: Dataset, c: D3hrConfig): string {
   const per = dataset.train.images.length / Math.max(1, dataset.train.count);
   const h = sha256Hex(
-    canonicalJson({ v: STATS_VERSION, models: models.tag, settings: mappingSettings(c), dataset: dataset.info.id }),
+    canonicalJson({
+      v: STATS_VERSION,
+      models: models.tag,
+      settings: mappingSettings(c),
+      dataset: dataset.info.id,
+    }),
   );
   const parts: string[] = [h];
   for (const idx of mappedImages(dataset, c)) {
@@ -70,7 +82,9 @@ export async function regenerate(
 ): Promise<DistillResult> {
   const { dataset, ipc, seed, config: c } = ctx;
   if (stats.classes !== dataset.info.numClasses) {
-    throw new Error(`d3hr: statistics of ${stats.classes} classes for a ${dataset.info.numClasses}-class dataset`);
+    throw new Error(
+      `d3hr: statistics of ${stats.classes} classes for a ${dataset.info.numClasses}-class dataset`,
+    );
   }
   const t0 = performance.now();
   const sel = await selectLatents(stats, c, ipc, seed, ctx.signal);
@@ -105,7 +119,10 @@ export async function regenerate(
 }
 
 /** A whole D³HR run on the given models. */
-export async function distillD3hr(ctx: DistillContext<D3hrConfig>, models: D3hrModels): Promise<DistillResult> {
+export async function distillD3hr(
+  ctx: DistillContext<D3hrConfig>,
+  models: D3hrModels,
+): Promise<DistillResult> {
   const c = ctx.config;
   const native = models.images(ctx.dataset.train).native;
   if (c.resolution !== null && c.resolution !== native) {

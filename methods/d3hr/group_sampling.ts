@@ -60,8 +60,12 @@ export function skewFactor(n: number): number {
 }
 
 function checkOptions(o: GroupSampleOptions, d: number): void {
-  if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`group sampling: n must be a positive integer, got ${o.n}`);
-  if (!Number.isInteger(o.m) || o.m < 1) throw new Error(`group sampling: m must be a positive integer, got ${o.m}`);
+  if (!Number.isInteger(o.n) || o.n < 1) {
+    throw new Error(`group sampling: n must be a positive integer, got ${o.n}`);
+  }
+  if (!Number.isInteger(o.m) || o.m < 1) {
+    throw new Error(`group sampling: m must be a positive integer, got ${o.m}`);
+  }
   if (!Number.isInteger(d) || d < 1) throw new Error(`group sampling: the latent has ${d} dimensions`);
   for (const [k, v] of Object.entries(o.weights)) {
     if (!Number.isFinite(v) || v < 0) throw new Error(`group sampling: weight ${k} must be ≥ 0, got ${v}`);

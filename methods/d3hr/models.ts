@@ -24,12 +24,21 @@ export function isFoundationDataset(id: string): id is FoundationDataset {
 export const paddedImages = (channels: number) => (split: Dataset["train"]): PaddedImages =>
   new PaddedImages(split, channels, IMAGE_SIZE);
 
+/** Whether the shipped weights D³HR needs for a dataset are in models/weights/ (its manifest). */
+export async function foundationShipped(id: string): Promise<boolean> {
+  if (!isFoundationDataset(id)) return false;
+  const manifest = await readManifest();
+  return checkpointName("vae", id) in manifest && checkpointName("dit", id) in manifest;
+}
+
 /** The shipped VAE + DiT of the dataset; the caller disposes them (`disposeModels`). */
 export async function foundationModels(dataset: Dataset): Promise<D3hrModels> {
   const id = dataset.info.id;
   if (!isFoundationDataset(id)) {
     throw new Error(
-      `d3hr: no generative models for "${id}": ddrepro ships a VAE and DiT for ${FOUNDATION_DATASETS.join(", ")} ` +
+      `d3hr: no generative models for "${id}": ddrepro ships a VAE and DiT for ${
+        FOUNDATION_DATASETS.join(", ")
+      } ` +
         `(the paper fine-tunes DiT-XL/2 per dataset); run the cell at a profile that substitutes one of them`,
     );
   }

@@ -69,7 +69,9 @@ export function mappedImages(dataset: Dataset, c: Pick<D3hrConfig, "inversionIma
   const byClass = indicesByClass(dataset.train.labels, dataset.info.numClasses);
   const rng = new Rng(MAPPING_SEED).fork(1);
   return byClass.map((pool, y) => {
-    if (pool.length < 2) throw new Error(`d3hr: class ${y} has ${pool.length} training images; at least 2 are needed`);
+    if (pool.length < 2) {
+      throw new Error(`d3hr: class ${y} has ${pool.length} training images; at least 2 are needed`);
+    }
     if (c.inversionImages === null || c.inversionImages >= pool.length) return pool;
     return Int32Array.from(drawPositions(pool.length, c.inversionImages, rng.fork(y)), (p) => pool[p]).sort();
   });
@@ -100,7 +102,9 @@ export async function mapLatents(
     });
     return inv.x;
   }
-  return noGrad(() => tidy(() => qSample(schedule, z0, labels.map(() => c.inversionStep), noise.normal(z0.shape))));
+  return noGrad(() =>
+    tidy(() => qSample(schedule, z0, labels.map(() => c.inversionStep), noise.normal(z0.shape)))
+  );
 }
 
 /** Stage 1: the per-class Gaussians of the mapped latents. */
@@ -181,7 +185,10 @@ export async function selectLatents(
   const rng = new Rng(seed).fork(7);
   for (let y = 0; y < K; y++) {
     const mu = stats.mean.subarray(y * d, (y + 1) * d);
-    const s2 = Float32Array.from(stats.variance.subarray(y * d, (y + 1) * d), (v) => (1 + c.varianceDelta) * v);
+    const s2 = Float32Array.from(
+      stats.variance.subarray(y * d, (y + 1) * d),
+      (v) => (1 + c.varianceDelta) * v,
+    );
     const r = await groupSample(s2, rng.fork(y), {
       n: ipc,
       m: c.groupSampling ? c.m : 1,
@@ -267,7 +274,10 @@ export function decodeToImages(
           const z = fromStorage(backend().upload(z0.slice(b * d, (b + rows) * d)), [rows, ...lat]);
           const img = crop.crop(vae.decode(T.mul(z, 1 / vae.cfg.scalingFactor)));
           // [-1, 1] → [0, 1], clamped as the reference's samples / 2 + 0.5, then the dataset's normalisation.
-          const unit = E.mul(E.add(E.bin("min", E.bin("max", E.inp(0), E.cst(-1)), E.cst(1)), E.cst(1)), E.cst(0.5));
+          const unit = E.mul(
+            E.add(E.bin("min", E.bin("max", E.inp(0), E.cst(-1)), E.cst(1)), E.cst(1)),
+            E.cst(0.5),
+          );
           return T.map(E.div(E.sub(unit, E.inp(1)), E.inp(2)), [img, mu, sd]);
         }));
       }

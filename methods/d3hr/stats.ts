@@ -22,7 +22,11 @@ export const latentSize = (s: Pick<ClassStats, "latentShape">): number =>
  * Mean and unbiased variance per dimension (torch's mean/var, as the reference) of latents [count, d],
  * accumulated in float64.
  */
-export function fitGaussian(latents: Float32Array, count: number, d: number): { mean: Float64Array; variance: Float64Array } {
+export function fitGaussian(
+  latents: Float32Array,
+  count: number,
+  d: number,
+): { mean: Float64Array; variance: Float64Array } {
   if (count < 2) throw new Error(`d3hr: a class Gaussian needs at least 2 latents, got ${count}`);
   if (latents.length !== count * d) throw new Error(`d3hr: ${latents.length} values are not ${count} × ${d}`);
   const mean = new Float64Array(d), m2 = new Float64Array(d);
@@ -51,7 +55,9 @@ export async function saveClassStats(
 }
 
 /** Reads statistics written by saveClassStats, validating shapes and values before use. */
-export async function loadClassStats(path: string): Promise<{ stats: ClassStats; metadata: Record<string, string> }> {
+export async function loadClassStats(
+  path: string,
+): Promise<{ stats: ClassStats; metadata: Record<string, string> }> {
   const f = await readSafetensors(path);
   const bad = (what: string) => new Error(`${path}: not D³HR class statistics (${what})`);
   if (f.metadata.kind !== "d3hr-class-stats") throw bad(`kind "${f.metadata.kind}"`);

@@ -13,7 +13,12 @@ import { silentProgress } from "../../methods/types.ts";
 import { AutoencoderKL } from "../../models/vae.ts";
 import { DiT } from "../../models/dit.ts";
 import { ditRecipe, vaeRecipe } from "../../models/foundation.ts";
-import { groupSample, PAPER_WEIGHTS, scoreCandidates, subsetScore } from "../../methods/d3hr/group_sampling.ts";
+import {
+  groupSample,
+  PAPER_WEIGHTS,
+  scoreCandidates,
+  subsetScore,
+} from "../../methods/d3hr/group_sampling.ts";
 import { type D3hrConfig, d3hrDefaults, d3hrScale } from "../../methods/d3hr/config.ts";
 import { type D3hrModels, mapLatents, sampleBack } from "../../methods/d3hr/pipeline.ts";
 import { distillD3hr, regenerate } from "../../methods/d3hr/distill.ts";
@@ -104,18 +109,30 @@ Deno.test("d3hr group sampling: chosen groups score no worse than random groups,
     const other = await pool(9000 + t, 1, n, d);
     const toZ = (e: Float32Array) => Float64Array.from(e, (v, i) => mean[i % d] + Math.sqrt(s2[i % d]) * v);
     const a = subsetScore(toZ(r.eps), n, mean, s2, W), b = subsetScore(toZ(other), n, mean, s2, W);
-    ok(a.score <= r.firstScore + 1e-6, `trial ${t}: chosen ${a.score} > its random candidate ${r.firstScore}`);
+    ok(
+      a.score <= r.firstScore + 1e-6,
+      `trial ${t}: chosen ${a.score} > its random candidate ${r.firstScore}`,
+    );
     chosen = { score: chosen.score + a.score, mu: chosen.mu + a.mu, sigma: chosen.sigma + a.sigma };
     random = { score: random.score + b.score, mu: random.mu + b.mu, sigma: random.sigma + b.sigma };
   }
-  ok(chosen.score < 0.5 * random.score, `mean score chosen ${chosen.score / trials} vs random ${random.score / trials}`);
+  ok(
+    chosen.score < 0.5 * random.score,
+    `mean score chosen ${chosen.score / trials} vs random ${random.score / trials}`,
+  );
   ok(chosen.mu < random.mu && chosen.sigma < random.sigma, JSON.stringify({ chosen, random }));
 });
 
 Deno.test("d3hr group sampling: invalid options are refused with the reason", async () => {
   const s2 = new Float32Array(4).fill(1);
-  await rejects(() => groupSample(s2, new Rng(0), { n: 0, m: 3, weights: W }), /n must be a positive integer/);
-  await rejects(() => groupSample(s2, new Rng(0), { n: 2, m: 1.5, weights: W }), /m must be a positive integer/);
+  await rejects(
+    () => groupSample(s2, new Rng(0), { n: 0, m: 3, weights: W }),
+    /n must be a positive integer/,
+  );
+  await rejects(
+    () => groupSample(s2, new Rng(0), { n: 2, m: 1.5, weights: W }),
+    /m must be a positive integer/,
+  );
   await rejects(
     () => groupSample(s2, new Rng(0), { n: 2, m: 2, weights: { ...W, skew: -1 } }),
     /weight skew must be ≥ 0/,
@@ -260,7 +277,10 @@ Deno.test("d3hr storage: statistics + weights stop growing with the IPC, a store
   eq(at(10).setUint8, 10 * 10 * 784);
   eq(at(50).statistics, at(10).statistics);
   const k = at(1).breakEvenIpc;
-  ok(at(k).setUint8 >= at(k).statistics + at(k).weights && at(k - 1).setUint8 < at(k).statistics + at(k).weights);
+  ok(
+    at(k).setUint8 >= at(k).statistics + at(k).weights &&
+      at(k - 1).setUint8 < at(k).statistics + at(k).weights,
+  );
 });
 
 Deno.test("d3hr config: registered; the tables' switches validate; profiles keep the inversion noise level", () => {
@@ -269,7 +289,9 @@ Deno.test("d3hr config: registered; the tables' switches validate; profiles keep
   eq(paper.m, 100_000);
   eq([paper.lambdaMu, paper.lambdaSigma, paper.lambdaSkew], [1, 1, 0.5]);
   eq(d3hrDefaults("cifar10", 10).m, 5_000_000);
-  for (const over of [{ domainMapping: "ddpm-forward", groupSampling: false }, { varianceDelta: -0.5 }, { m: 1 }]) {
+  for (
+    const over of [{ domainMapping: "ddpm-forward", groupSampling: false }, { varianceDelta: -0.5 }, { m: 1 }]
+  ) {
     ok(d3hrMethod.schema.safeParse({ ...paper, ...over }).success, JSON.stringify(over));
   }
   ok(!d3hrMethod.schema.safeParse({ ...paper, varianceDelta: -1 }).success);
