@@ -16,6 +16,11 @@ export const D3hrConfig = z.object({
   groupSampling: z.boolean(),
   /** Candidate subsets per class (App. B: 5e6 CIFAR, 1e6 Tiny-ImageNet, 1e5 ImageNet-1K; Tables A9–A10). */
   m: z.number().int().min(1),
+  /**
+   * The subsets' score: the paper's Eqs. 5–8, or the released code's norms of the sample mean / std /
+   * per-latent skewness differences (with its weights 1, 1, 0.1 set through the λ keys).
+   */
+  score: z.enum(["paper", "reference"]),
   /** Weights of Eq. 5 (App. B: 1, 1, 0.5; Table A11); 0 drops a term (Table 3). */
   lambdaMu: z.number().min(0),
   lambdaSigma: z.number().min(0),
@@ -64,6 +69,7 @@ export function d3hrDefaults(datasetId: string, _ipc: number, requestedDataset?:
     domainMapping: "ddim-inversion",
     groupSampling: true,
     m: paperM(requestedDataset ?? datasetId),
+    score: "paper",
     lambdaMu: PAPER_WEIGHTS.mu,
     lambdaSigma: PAPER_WEIGHTS.sigma,
     lambdaSkew: PAPER_WEIGHTS.skew,

@@ -13,6 +13,12 @@
  * the device; only the chunk's scores come back to the host. Below n = 3 the unbiased factor k is
  * undefined and the population skewness (k = 1/n) is used.
  *
+ * `score: "reference"` is the released code's score instead (generation/group_sampling.py,
+ * evaluate_distribution_batch): ‖m − μ‖₂ + ‖sd − s‖₂ + w·‖γ‖₂ with the subset's sample mean m and unbiased
+ * sample std sd per dimension, and γ_i the skewness of latent i *over its d features* standardised by m and
+ * sd (torch's skewness_batch), the weights 1, 1, 0.1 in the code. In ε: m − μ = s·ε̄, sd = s·sd_ε, and the
+ * standardised values are (ε − ε̄)/sd_ε, so it is a second pass over the draws.
+ *
  * Candidate j takes the normal draws at positions [j·n·d, (j+1)·n·d) of one stream, so the chosen subset
  * depends on (seed, m, n, d) only, never on the chunking; m = 1 is plain random sampling (Base-RS), and
  * the first candidate of every m is that same random subset.
@@ -32,9 +38,14 @@ export interface ScoreWeights {
 
 export const PAPER_WEIGHTS: Readonly<ScoreWeights> = { mu: 1, sigma: 1, skew: 0.5 };
 
+/** The paper's Eqs. 5–8 or the released code's score (see above). */
+export type ScoreKind = "paper" | "reference";
+
 export interface GroupSampleOptions {
   /** Latents per subset (the IPC). */
   n: number;
+  /** Default "paper". */
+  score?: ScoreKind;
   /** Candidate subsets (m of Algorithm 1). */
   m: number;
   weights: ScoreWeights;
@@ -67,6 +78,11 @@ function checkOptions(o: GroupSampleOptions, d: number): void {
     throw new Error(`group sampling: m must be a positive integer, got ${o.m}`);
   }
   if (!Number.isInteger(d) || d < 1) throw new Error(`group sampling: the latent has ${d} dimensions`);
+  if ((o.score ?? "paper") === "reference" && o.n < 2) {
+    throw new Error(
+      "group sampling: the reference score needs n ≥ 2 (a sample std of one latent is undefined)",
+    );
+  }
   for (const [k, v] of Object.entries(o.weights)) {
     if (!Number.isFinite(v) || v < 0) throw new Error(`group sampling: weight ${k} must be ≥ 0, got ${v}`);
   }
@@ -101,6 +117,77 @@ export function scoreCandidates(eps: Tensor, s2: Tensor, weights: ScoreWeights):
   // The sums keep the reduced axis ([c, 1, d]); the score reduces over d to [c, 1, 1].
   const score = T.reduceExpr("sum", scaled, [s1, sq, cu, T.reshape(s2, [1, 1, d])], [c, 1, d], [2]);
   return T.reshape(score, [c]);
+}
+
+/**
+ * The released code's score of candidates eps [c, n, d] (see the module comment); [c] scores. Needs n ≥ 2.
+ */
+export function scoreCandidatesReference(eps: Tensor, s2: Tensor, weights: ScoreWeights): Tensor {
+  const [c, n, d] = eps.shape;
+  const x = inp(0);
+  const [s1, sq] = T.reduceMany("sum", [x, E.mul(x, x)], [eps], [c, n, d], [1]);
+  // ε̄ and the unbiased sample std of ε per (candidate, dimension), [c, 1, d].
+  const mean = T.map(E.mul(inp(0), E.cst(1 / n)), [s1]);
+  const sd = T.map(
+    E.un("sqrt", E.mul(E.sub(inp(1), E.mul(E.cst(n), E.mul(inp(0), inp(0)))), E.cst(1 / (n - 1)))),
+    [mean, sq],
+  );
+  const s2r = T.reshape(s2, [1, 1, d]);
+  const dev = E.sub(inp(1), E.cst(1));
+  const [mu2, sig2] = T.reduceMany(
+    "sum",
+    [E.mul(inp(2), E.mul(inp(0), inp(0))), E.mul(inp(2), E.mul(dev, dev))],
+    [mean, sd, s2r],
+    [c, 1, d],
+    [2],
+  );
+  // Per latent: its d standardised features cubed and summed ([c, n, 1]), times d/((d−1)(d−2)).
+  const u = E.div(E.sub(inp(0), inp(1)), inp(2));
+  const cubes = T.reduceExpr("sum", E.mul(E.mul(u, u), u), [eps, mean, sd], [c, n, d], [2]);
+  const k = skewFactor(d);
+  const skew2 = T.reduceExpr("sum", E.mul(E.cst(k * k), E.mul(inp(0), inp(0))), [cubes], [c, n, 1], [1]);
+  const score = T.map(
+    E.add(
+      E.add(
+        E.mul(E.cst(weights.mu), E.un("sqrt", inp(0))),
+        E.mul(E.cst(weights.sigma), E.un("sqrt", inp(1))),
+      ),
+      E.mul(E.cst(weights.skew), E.un("sqrt", inp(2))),
+    ),
+    [mu2, sig2, skew2],
+  );
+  return T.reshape(score, [c]);
+}
+
+/** The released code's score on the host (float64, torch's semantics) for one subset z [n, d]. */
+export function referenceSubsetScore(
+  z: ArrayLike<number>,
+  n: number,
+  mean: ArrayLike<number>,
+  scale2: ArrayLike<number>,
+  weights: ScoreWeights,
+): number {
+  const d = mean.length;
+  const m = new Float64Array(d), sd = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    let a = 0;
+    for (let i = 0; i < n; i++) a += z[i * d + j];
+    m[j] = a / n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (z[i * d + j] - m[j]) ** 2;
+    sd[j] = Math.sqrt(v / (n - 1));
+  }
+  let dm = 0, ds = 0, dk = 0;
+  for (let j = 0; j < d; j++) {
+    dm += (m[j] - mean[j]) ** 2;
+    ds += (sd[j] - Math.sqrt(scale2[j])) ** 2;
+  }
+  for (let i = 0; i < n; i++) {
+    let c3 = 0;
+    for (let j = 0; j < d; j++) c3 += ((z[i * d + j] - m[j]) / sd[j]) ** 3;
+    dk += (skewFactor(d) * c3) ** 2;
+  }
+  return weights.mu * Math.sqrt(dm) + weights.sigma * Math.sqrt(ds) + weights.skew * Math.sqrt(dk);
 }
 
 /** The same score on the host, in float64, for one subset of latents z [n, d] (the reference the tests use). */
@@ -151,7 +238,8 @@ export async function groupSample(
       // Drawn in order from one stream: candidate j always gets the same draws, whatever the chunking.
       const eps = noGrad(() => rng.normal([c, n, d]));
       try {
-        const scoresT = noGrad(() => tidy(() => scoreCandidates(eps, s2, o.weights)));
+        const score = (o.score ?? "paper") === "paper" ? scoreCandidates : scoreCandidatesReference;
+        const scoresT = noGrad(() => tidy(() => score(eps, s2, o.weights)));
         const scores = await scoresT.f32();
         scoresT.dispose();
         let arg = -1, low = Infinity;

@@ -192,6 +192,7 @@ export async function selectLatents(
     const r = await groupSample(s2, rng.fork(y), {
       n: ipc,
       m: c.groupSampling ? c.m : 1,
+      score: c.score,
       weights: scoreWeights(c),
       signal,
     });

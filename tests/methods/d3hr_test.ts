@@ -16,7 +16,9 @@ import { ditRecipe, vaeRecipe } from "../../models/foundation.ts";
 import {
   groupSample,
   PAPER_WEIGHTS,
+  referenceSubsetScore,
   scoreCandidates,
+  scoreCandidatesReference,
   subsetScore,
 } from "../../methods/d3hr/group_sampling.ts";
 import { type D3hrConfig, d3hrDefaults, d3hrScale } from "../../methods/d3hr/config.ts";
@@ -58,6 +60,31 @@ for (const [name, backend] of [["cpu", cpu], ["webgpu", gpu]] as const) {
           return subsetScore(z, n, mean, s2, W).score;
         });
         assertClose(got, want, 1e-4, `n = ${n}`);
+      }
+    } finally {
+      setBackend(gpu);
+    }
+  });
+}
+
+for (const [name, backend] of [["cpu", cpu], ["webgpu", gpu]] as const) {
+  Deno.test(`d3hr reference score (${name}): equals the released code's formula in float64`, async () => {
+    setBackend(backend);
+    try {
+      const m = 5, d = 6, w = { mu: 1, sigma: 1, skew: 0.1 };
+      const s2 = Float32Array.from({ length: d }, (_, j) => 0.5 + 0.3 * j);
+      for (const n of [2, 3, 10]) {
+        const eps = await pool(31 + n, m, n, d);
+        const got = await scoreCandidatesReference(tensor(eps, [m, n, d]), tensor(s2, [d]), w).f32();
+        const mean = Float64Array.from({ length: d }, (_, j) => j - 2);
+        const want = Array.from({ length: m }, (_, k) => {
+          const z = Float64Array.from(
+            { length: n * d },
+            (_, i) => mean[i % d] + Math.sqrt(s2[i % d]) * eps[k * n * d + i],
+          );
+          return referenceSubsetScore(z, n, mean, s2, w);
+        });
+        assertClose(got, want, 1e-3, `n = ${n}`);
       }
     } finally {
       setBackend(gpu);
