@@ -87,7 +87,7 @@ export async function regenerate(
     );
   }
   const t0 = performance.now();
-  const sel = await selectLatents(stats, c, ipc, seed, ctx.signal);
+  const sel = await selectLatents(stats, c, ipc, seed, ctx.progress, ctx.signal);
   const t1 = performance.now();
   const z0 = await sampleBack(models, sel.latents, sel.labels, c, ctx.progress, ctx.signal);
   const images = decodeToImages(models, dataset, z0, sel.labels.length);

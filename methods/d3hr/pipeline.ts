@@ -176,6 +176,7 @@ export async function selectLatents(
   c: D3hrConfig,
   ipc: number,
   seed: number,
+  progress: ProgressReporter,
   signal?: AbortSignal,
 ): Promise<Selection> {
   const t0 = performance.now();
@@ -201,6 +202,7 @@ export async function selectLatents(
         latents[(y * ipc + i) * d + j] = mu[j] + Math.sqrt(s2[j]) * r.eps[i * d + j];
       }
     }
+    progress.update(y + 1, K, `group sampling (m = ${c.groupSampling ? c.m : 1})`);
     chosenScore[y] = r.score;
     firstScore[y] = r.firstScore;
     meanScore[y] = r.meanScore;
