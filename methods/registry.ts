@@ -16,6 +16,8 @@ import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
 import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
+import { sre2lMethod } from "../baselines/sre2l.ts";
+import { rdedMethod } from "../baselines/rded.ts";
 import { d3hrMethod } from "./d3hr/method.ts";
 import { builtinTables } from "../experiments/registry.ts";
 
@@ -41,6 +43,8 @@ const implemented: AnyMethod[] = [
   idmCmiMethod,
   mttCmiMethod,
   idcCmiMethod,
+  sre2lMethod,
+  rdedMethod,
   d3hrMethod,
 ];
 

@@ -65,6 +65,11 @@ export class Norm extends Module {
   readonly bias: Tensor | null = null;
   private runningMean: Tensor | null = null;
   private runningVar: Tensor | null = null;
+  /**
+   * Called with the layer's input on every forward while set (SRe²L's batch-norm statistics hooks;
+   * models/batchnorm_stats.ts sets and clears it).
+   */
+  tap: ((input: Tensor) => void) | null = null;
   constructor(readonly kind: NormKind, readonly channels: number, readonly momentum = 0.1) {
     super();
     if (kind === "none") return;
@@ -75,7 +80,12 @@ export class Norm extends Module {
       this.runningVar = this.buffer("running_var", ones(channels));
     }
   }
+  /** Running mean and variance of a batch-norm layer; null for the other kinds. */
+  runningStats(): { mean: Tensor; variance: Tensor } | null {
+    return this.runningMean && this.runningVar ? { mean: this.runningMean, variance: this.runningVar } : null;
+  }
   forward(x: Tensor): Tensor {
+    this.tap?.(x);
     switch (this.kind) {
       case "none":
         return x;

@@ -44,6 +44,13 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant with dotted names ("" for this one), depth first. */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ""), this]];
+    for (const [k, c] of this.children) out.push(...c.namedModules(`${prefix}${k}.`));
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
