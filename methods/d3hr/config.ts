@@ -42,6 +42,11 @@ export const D3hrConfig = z.object({
   encode: z.enum(["sample", "mean"]),
   /** Real images per class mapped and fitted (null: the whole class, as the paper). */
   inversionImages: z.number().int().min(2).nullable(),
+  /**
+   * A statistics file of an earlier run (its set's `extra.statistics`) to generate from instead of mapping
+   * the data again: Sec. 6.7's storage of (μ, σ²) only. Null: map the data (cached).
+   */
+  statistics: z.string().min(1).nullable(),
   /** Side of the generated images (Table 5: 224); null: the dataset's own. */
   resolution: z.number().int().positive().nullable(),
 }).strict();
@@ -80,6 +85,7 @@ export function d3hrDefaults(datasetId: string, _ipc: number, requestedDataset?:
     cfgScale: 4,
     encode: "sample",
     inversionImages: null,
+    statistics: null,
     resolution: null,
   };
 }

@@ -74,6 +74,21 @@ export async function classStatistics(
   return { stats, cached: false, path, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Statistics from a file (`statistics` config key), checked against the models' latent shape. */
+async function storedStatistics(
+  path: string,
+  models: D3hrModels,
+): Promise<{ stats: ClassStats; path: string }> {
+  const { stats } = await loadClassStats(path);
+  const { inputSize: s, inChannels: ch } = models.dit.cfg;
+  if (stats.latentShape.join("×") !== [s, s, ch].join("×")) {
+    throw new Error(
+      `${path}: statistics of ${stats.latentShape.join("×")} latents; the DiT's latents are ${s}×${s}×${ch}`,
+    );
+  }
+  return { stats, path };
+}
+
 /** Stages 2 and 3 from statistics: the distilled set of `ctx.ipc` images per class at `ctx.seed`. */
 export async function regenerate(
   ctx: DistillContext<D3hrConfig>,
@@ -132,7 +147,9 @@ export async function distillD3hr(
     );
   }
   const t0 = performance.now();
-  const st = await classStatistics(models, ctx.dataset, c, ctx.progress, ctx.signal);
+  const st = c.statistics === null
+    ? await classStatistics(models, ctx.dataset, c, ctx.progress, ctx.signal)
+    : { ...(await storedStatistics(c.statistics, models)), cached: true, seconds: 0 };
   const r = await regenerate(ctx, models, st.stats);
   r.set.meta.extra.statistics = st.path;
   return {

@@ -260,6 +260,13 @@ Deno.test("d3hr run: deterministic given the seed, statistics cached across runs
     const { stats } = await loadClassStats(a.set.meta.extra.statistics);
     const again = await regenerate(ctx(0), models, stats);
     eq(again.set.images, a.set.images);
+    // …also as a run configured with the file (no mapping), at another IPC.
+    const stored = await distillD3hr(
+      { ...ctx(0, { statistics: a.set.meta.extra.statistics }), ipc: 3 },
+      models,
+    );
+    eq(stored.set.shape[0], 30);
+    eq(stored.metrics.mappingSeconds, 0);
     // Another domain mapping is another statistics file.
     const ddpm = await distillD3hr(ctx(0, { domainMapping: "ddpm-forward" }), models);
     eq(ddpm.metrics.statisticsCached, 0);
