@@ -16,6 +16,9 @@ import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
 import { herdingMethod } from "../baselines/herding.ts";
 import { kcenterMethod } from "../baselines/kcenter.ts";
 import { forgettingMethod } from "../baselines/forgetting.ts";
+import { diffusionMethod } from "../baselines/diffusion_sampling.ts";
+import { d4mMethod } from "../baselines/d4m.ts";
+import { minimaxMethod } from "../baselines/minimax.ts";
 import { sre2lMethod } from "../baselines/sre2l.ts";
 import { rdedMethod } from "../baselines/rded.ts";
 import { d3hrMethod } from "./d3hr/method.ts";
@@ -43,6 +46,9 @@ const implemented: AnyMethod[] = [
   idmCmiMethod,
   mttCmiMethod,
   idcCmiMethod,
+  diffusionMethod,
+  d4mMethod,
+  minimaxMethod,
   sre2lMethod,
   rdedMethod,
   d3hrMethod,

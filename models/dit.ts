@@ -108,22 +108,33 @@ function chunk(m: Tensor, parts: number, k: number): Tensor {
 class Attention extends Module {
   private readonly qkv: Linear;
   private readonly proj: Linear;
+  /** DiffFit's learnable scales of the qkv and proj outputs (absent unless `addScales`). */
+  private gamma1: Tensor | null = null;
+  private gamma2: Tensor | null = null;
   constructor(rng: Rng, readonly dim: number, readonly heads: number) {
     super();
     if (dim % heads) throw new Error(`DiT: hidden size ${dim} is not divisible by ${heads} heads`);
     this.qkv = this.child("qkv", dense(rng.fork(1), dim, 3 * dim));
     this.proj = this.child("proj", dense(rng.fork(2), dim, dim));
   }
+  addScales(): void {
+    this.gamma1 = this.param("gamma1", T.fill([3 * this.dim], 1));
+    this.gamma2 = this.param("gamma2", T.fill([this.dim], 1));
+  }
   forward(x: Tensor): Tensor {
     const [n, t, d] = x.shape, h = this.heads, dh = d / h;
+    const scaled = (y: Tensor, g: Tensor | null) => (g ? T.mul(y, g) : y);
     // timm: qkv(x).reshape(B, N, 3, heads, dh).permute(2, 0, 3, 1, 4)
     const qkv = T.reshape(
-      T.permute(T.reshape(applyLinear(this.qkv, x), [n, t, 3, h, dh]), [2, 0, 3, 1, 4]),
+      T.permute(T.reshape(scaled(applyLinear(this.qkv, x), this.gamma1), [n, t, 3, h, dh]), [2, 0, 3, 1, 4]),
       [3, n * h, t, dh],
     );
     const part = (k: number) => T.reshape(T.slice(qkv, [k, 0, 0, 0], [1, n * h, t, dh]), [n * h, t, dh]);
     const o = T.attention(part(0), part(1), part(2));
-    return applyLinear(this.proj, T.reshape(T.permute(T.reshape(o, [n, h, t, dh]), [0, 2, 1, 3]), [n, t, d]));
+    return scaled(
+      applyLinear(this.proj, T.reshape(T.permute(T.reshape(o, [n, h, t, dh]), [0, 2, 1, 3]), [n, t, d])),
+      this.gamma2,
+    );
   }
 }
 
@@ -144,6 +155,8 @@ class DiTBlock extends Module {
   private readonly attn: Attention;
   private readonly mlp: Mlp;
   private readonly ada: Linear;
+  private gamma1: Tensor | null = null;
+  private gamma2: Tensor | null = null;
   constructor(rng: Rng, d: number, heads: number, mlpRatio: number) {
     super();
     this.attn = this.child("attn", new Attention(rng.fork(1), d, heads));
@@ -152,6 +165,12 @@ class DiTBlock extends Module {
     // adaLN-Zero: every block starts as the identity.
     zero(this.ada.weight);
     zero(this.ada.bias!);
+  }
+  /** DiffFit's scales: of the attention and MLP branches, and inside the attention (all start at 1). */
+  addScales(): void {
+    this.attn.addScales();
+    this.gamma1 = this.param("gamma1", T.fill([this.attn.dim], 1));
+    this.gamma2 = this.param("gamma2", T.fill([this.attn.dim], 1));
   }
   forward(): Tensor {
     throw new Error("DiTBlock: call block(x, silu(c))");
@@ -162,14 +181,15 @@ class DiTBlock extends Module {
     const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5].map((k) =>
       chunk(m, 6, k)
     );
+    const scaled = (gate: Tensor, g: Tensor | null) => (g ? T.mul(gate, g) : gate);
     const x1 = gated(
       x,
-      gateMsa,
+      scaled(gateMsa, this.gamma1),
       this.attn.forward(modulate(T.layerNorm(x, null, null, LN_EPS), shiftMsa, scaleMsa)),
     );
     return gated(
       x1,
-      gateMlp,
+      scaled(gateMlp, this.gamma2),
       this.mlp.forward(modulate(T.layerNorm(x1, null, null, LN_EPS), shiftMlp, scaleMlp)),
     );
   }
@@ -314,6 +334,15 @@ export class DiT extends Module implements NoisePredictor {
     const oc = this.outChannels;
     if (p === 1) return T.reshape(out, [n, g, g, oc]);
     return T.reshape(T.permute(T.reshape(out, [n, g, g, p, p, oc]), [0, 1, 3, 2, 4, 5]), [n, s, s, oc]);
+  }
+
+  /**
+   * Adds DiffFit's learnable scale factors (Xie et al. 2023, as Minimax's models.py: `gamma1`/`gamma2` of
+   * the attention's qkv and proj outputs and of both residual branches) to the first `blocks` blocks. They
+   * start at 1, so the model's output is unchanged until they train; the state dict gains them.
+   */
+  addDiffFitScales(blocks: number): void {
+    for (const b of this.blocks.slice(0, blocks)) b.addScales();
   }
 
   forward(): Tensor {

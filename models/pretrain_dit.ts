@@ -15,14 +15,8 @@ import { AdamW, Ema } from "../engine/optim.ts";
 import { Rng } from "../engine/random.ts";
 import { readSafetensors, writeSafetensors } from "../engine/safetensors.ts";
 import { backend, fromStorage, noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
-import {
-  diffusionLoss,
-  dropLabels,
-  linearBetas,
-  makeSchedule,
-  sample,
-  spacedSchedule,
-} from "../diffusion/mod.ts";
+import { diffusionLoss, dropLabels, linearBetas, makeSchedule } from "../diffusion/mod.ts";
+import { decodeLatents, sampleLatents } from "./latent_sampling.ts";
 import { imageGridPng } from "../reports/png.ts";
 import { sha256Hex } from "../results/key.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
@@ -250,46 +244,27 @@ export async function generate(
   seed: number,
 ): Promise<Float32Array> {
   const images = new PaddedImages(ctx.dataset.test, ctx.dataset.info.shape.channels, IMAGE_SIZE);
-  const base = makeSchedule(linearBetas(1000));
-  const schedule = spacedSchedule(base, recipe.sampleSteps);
-  const out: Float32Array[] = [];
-  for (let b = 0; b < classes.length; b += CHUNK) {
-    if (ctx.signal?.aborted) throw new DOMException("interrupted", "AbortError");
-    const labels = classes.slice(b, b + CHUNK);
-    const z = await sample(model, {
-      method: "ddim",
-      schedule,
-      labels,
-      sampleShape: [model.cfg.inputSize, model.cfg.inputSize, model.cfg.inChannels],
-      seed: new Rng(seed).fork(b).seed,
-      ...(cfgScale === 1 ? {} : { cfg: { scale: cfgScale } }),
-      syncEvery: 10,
-      signal: ctx.signal,
-    });
-    const x = noGrad(() =>
-      tidy(() => {
-        const img = images.crop(ctx.vae.decode(T.mul(z, 1 / ctx.vae.cfg.scalingFactor)));
-        return T.map(
-          E.mul(E.add(E.bin("min", E.bin("max", E.inp(0), E.cst(-1)), E.cst(1)), E.cst(1)), E.cst(0.5)),
-          [img],
-        );
-      })
-    );
-    z.dispose();
-    out.push(await x.f32());
-    x.dispose();
-    ctx.status?.(
-      `dit ${ctx.dataset.info.id}: sampling (cfg ${cfgScale}) ${b + labels.length}/${classes.length}`,
-    );
-  }
-  const all = new Float32Array(out.reduce((s, a) => s + a.length, 0));
-  let at = 0;
-  for (const a of out) {
-    all.set(a, at);
-    at += a.length;
-  }
-  return all;
+  const { inputSize: s, inChannels: c } = model.cfg;
+  const z = await sampleLatents(model, [s, s, c], classes, {
+    method: "ddim",
+    steps: recipe.sampleSteps,
+    cfgScale,
+    seed,
+    signal: ctx.signal,
+    progress: {
+      update: (done, total) =>
+        ctx.status?.(`dit ${ctx.dataset.info.id}: sampling (cfg ${cfgScale}) ${done}/${total}`),
+      log: () => {},
+    },
+  });
+  return (await decodeLatents(ctx.vae, z, { native: images.native, signal: ctx.signal })).data;
 }
+
+/**
+ * Images per judge forward: a width-128 ConvNet-3 activation of 500 images (250 MiB) exceeds the 128 MiB
+ * a storage binding may hold on llvmpipe (and on many GPUs).
+ */
+const JUDGE_BATCH = 100;
 
 async function judgeSamples(
   ctx: DitContext,
@@ -317,8 +292,8 @@ async function judgeSamples(
     const accuracy = async (imgs: Float32Array, labels: number[]): Promise<number> => {
       const per = side * side * ch;
       let correct = 0;
-      for (let b = 0; b < labels.length; b += 256) {
-        const n = Math.min(256, labels.length - b);
+      for (let b = 0; b < labels.length; b += JUDGE_BATCH) {
+        const n = Math.min(JUDGE_BATCH, labels.length - b);
         const x = normalise(imgs.subarray(b * per, (b + n) * per), dataset, [n, side, side, ch]);
         const hit = noGrad(() =>
           tidy(() => T.correctCount(judge.forward(x), tensor(labels.slice(b, b + n), [n], "i32")))
@@ -331,8 +306,8 @@ async function judgeSamples(
     };
     const { x: testX, y: testY } = splitToDevice(dataset, dataset.test);
     let testCorrect = 0;
-    for (let b = 0; b < testY.length; b += 500) {
-      const n = Math.min(500, testY.length - b);
+    for (let b = 0; b < testY.length; b += JUDGE_BATCH) {
+      const n = Math.min(JUDGE_BATCH, testY.length - b);
       const hit = noGrad(() =>
         tidy(() =>
           T.correctCount(
