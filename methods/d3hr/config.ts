@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { Profile } from "../../results/types.ts";
 import { PAPER_WEIGHTS, type ScoreWeights } from "./group_sampling.ts";
+import { NATIVE_RESOLUTION_NOTE } from "../../baselines/latent_foundation.ts";
 
 export const D3hrConfig = z.object({
   /**
@@ -153,5 +154,5 @@ export const D3HR_SCALE_NOTES: Readonly<Record<string, string>> = {
     "a subset of each class is inverted (one DiT forward per image and step) to fit the time budget",
   sampleSteps: "a coarser DDIM respacing for inversion and sampling fits the time budget",
   inversionStep: "the same noise level on the coarser respacing",
-  resolution: "the stand-in dataset's own image size",
+  resolution: NATIVE_RESOLUTION_NOTE,
 };

@@ -7,7 +7,7 @@
 import type { Dataset } from "../../data/types.ts";
 import { canonicalJson, sha256Hex } from "../../results/key.ts";
 import { cacheRoot } from "../../models/pretrained.ts";
-import { toDistilledSet } from "../../baselines/gradient_matching.ts";
+import { unitImagesToSet } from "../../baselines/latent_foundation.ts";
 import type { DistillContext, DistillResult, ProgressReporter } from "../types.ts";
 import type { D3hrConfig } from "./config.ts";
 import {
@@ -105,9 +105,9 @@ export async function regenerate(
   const sel = await selectLatents(stats, c, ipc, seed, ctx.progress, ctx.signal);
   const t1 = performance.now();
   const z0 = await sampleBack(models, sel.latents, sel.labels, c, ctx.progress, ctx.signal);
-  const images = decodeToImages(models, dataset, z0, sel.labels.length);
-  try {
-    const set = await toDistilledSet(ctx, "d3hr", images, sel.labels);
+  const images = await decodeToImages(models, z0, ctx.signal);
+  {
+    const set = unitImagesToSet(ctx, "d3hr", images, sel.labels, { models: models.source });
     const [, ch, h, w] = set.shape;
     const storage = storageComparison(stats, models.weightsBytes, ipc, [ch, h, w]);
     const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -128,8 +128,6 @@ export async function regenerate(
         breakEvenIpc: storage.breakEvenIpc,
       },
     };
-  } finally {
-    images.dispose();
   }
 }
 
@@ -139,11 +137,10 @@ export async function distillD3hr(
   models: D3hrModels,
 ): Promise<DistillResult> {
   const c = ctx.config;
-  const native = models.images(ctx.dataset.train).native;
+  const native = models.images.native;
   if (c.resolution !== null && c.resolution !== native) {
     throw new Error(
-      `d3hr: resolution ${c.resolution} differs from the ${ctx.dataset.info.id} images' ${native} px; the ` +
-        `shipped models generate at the dataset's size (resolution: null)`,
+      `d3hr: resolution ${c.resolution} requested, but ${models.source} generates ${native} px images`,
     );
   }
   const t0 = performance.now();

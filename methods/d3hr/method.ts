@@ -5,7 +5,7 @@
 import type { MethodDef } from "../types.ts";
 import { D3HR_SCALE_NOTES, D3hrConfig, d3hrDefaults, d3hrScale } from "./config.ts";
 import { distillD3hr } from "./distill.ts";
-import { disposeModels, foundationModels } from "./models.ts";
+import { withFoundation } from "./models.ts";
 
 export const d3hrMethod: MethodDef<D3hrConfig> = {
   id: "d3hr",
@@ -17,12 +17,5 @@ export const d3hrMethod: MethodDef<D3hrConfig> = {
   defaults: d3hrDefaults,
   scale: d3hrScale,
   scaleNotes: D3HR_SCALE_NOTES,
-  async distill(ctx) {
-    const models = await foundationModels(ctx.dataset);
-    try {
-      return await distillD3hr(ctx, models);
-    } finally {
-      disposeModels(models);
-    }
-  },
+  distill: (ctx) => withFoundation(ctx.dataset, ctx.profile, (models) => distillD3hr(ctx, models)),
 };

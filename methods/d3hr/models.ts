@@ -1,76 +1,56 @@
 /**
- * The generative models a D³HR run uses: the shipped, hash-verified VAE and DiT of an embedded dataset
- * (models/weights/). The paper fine-tunes DiT-XL/2 per dataset at 256 px; ddrepro has no such models for
- * the other datasets, so a cell on them runs only through a stand-in.
+ * The generative models a D³HR run uses: the foundation of the dataset (baselines/latent_foundation.ts:
+ * the shipped, hash-verified VAE + DiT of an embedded dataset, or the untrained smoke-recipe models at
+ * `smoke`), with what D³HR adds: the bytes a regeneration needs and a content hash of the weights, which
+ * keys the cached statistics.
  */
 import type { Dataset } from "../../data/types.ts";
-import {
-  checkpointName,
-  FOUNDATION_DATASETS,
-  type FoundationDataset,
-  IMAGE_SIZE,
-  loadDit,
-  loadVae,
-  readManifest,
-} from "../../models/foundation.ts";
-import { PaddedImages } from "../../models/generative_data.ts";
+import type { Profile } from "../../results/types.ts";
+import type { Module } from "../../models/module.ts";
+import { sha256Hex } from "../../results/key.ts";
+import { disposeFoundation, type Foundation, loadFoundation } from "../../baselines/latent_foundation.ts";
+import type { DiT } from "../../models/dit.ts";
 import type { D3hrModels } from "./pipeline.ts";
 
-export function isFoundationDataset(id: string): id is FoundationDataset {
-  return (FOUNDATION_DATASETS as readonly string[]).includes(id);
+/** Parameters of a module, as shipped (f16: 2 bytes each). */
+function halfBytes(m: Module): number {
+  return m.parameters().reduce((s, t) => s + 2 * t.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Padded [-1, 1] images as the small VAE sees them (28 px → 32 px), with the crop back. */
-export const paddedImages = (channels: number) => (split: Dataset["train"]): PaddedImages =>
-  new PaddedImages(split, channels, IMAGE_SIZE);
-
-/** Whether the shipped weights D³HR needs for a dataset are in models/weights/ (its manifest). */
-export async function foundationShipped(id: string): Promise<boolean> {
-  if (!isFoundationDataset(id)) return false;
-  const manifest = await readManifest();
-  return checkpointName("vae", id) in manifest && checkpointName("dit", id) in manifest;
-}
-
-/** The shipped VAE + DiT of the dataset; the caller disposes them (`disposeModels`). */
-export async function foundationModels(dataset: Dataset): Promise<D3hrModels> {
-  const id = dataset.info.id;
-  if (!isFoundationDataset(id)) {
-    throw new Error(
-      `d3hr: no generative models for "${id}": ddrepro ships a VAE and DiT for ${
-        FOUNDATION_DATASETS.join(", ")
-      } ` +
-        `(the paper fine-tunes DiT-XL/2 per dataset); run the cell at a profile that substitutes one of them`,
+/** sha256 over every parameter's name, shape and values. */
+async function weightsHash(m: Module): Promise<string> {
+  const parts: string[] = [];
+  for (const [name, t] of m.namedParameters()) {
+    const v = await t.f32();
+    parts.push(
+      `${name} ${t.shape.join("x")} ${sha256Hex(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))}`,
     );
   }
-  const manifest = await readManifest();
-  const entry = (kind: "vae" | "dit") => {
-    const e = manifest[checkpointName(kind, id)];
-    if (!e) {
-      throw new Error(
-        `d3hr: models/weights/${checkpointName(kind, id)} is not shipped yet; train it with ` +
-          `\`deno task dd pretrain ${kind} --dataset ${id}\``,
-      );
-    }
-    return e;
-  };
-  const vaeEntry = entry("vae"), ditEntry = entry("dit");
-  const vae = await loadVae(id);
-  try {
-    const dit = await loadDit(id);
-    return {
-      vae,
-      dit,
-      images: paddedImages(dataset.info.shape.channels),
-      weightsBytes: vaeEntry.bytes + ditEntry.bytes,
-      tag: `vae:${vaeEntry.sha256} dit:${ditEntry.sha256}`,
-    };
-  } catch (e) {
-    vae.dispose();
-    throw e;
-  }
+  return sha256Hex(parts.join("\n"));
 }
 
-export function disposeModels(m: D3hrModels): void {
-  m.vae.dispose();
-  (m.dit as { dispose?: () => void }).dispose?.();
+/** D³HR's view of a foundation (the caller keeps ownership of its models). */
+export async function fromFoundation(f: Foundation<DiT>): Promise<D3hrModels> {
+  return {
+    vae: f.vae,
+    dit: f.dit,
+    images: f.images,
+    weightsBytes: halfBytes(f.vae) + halfBytes(f.dit),
+    tag: `vae:${await weightsHash(f.vae)} dit:${await weightsHash(f.dit)}`,
+    source: f.source,
+  };
+}
+
+/** Loads the dataset's foundation for the profile, runs `body` on it, and frees it. */
+export async function withFoundation<T>(
+  dataset: Dataset,
+  profile: Profile | "none",
+  body: (m: D3hrModels) => Promise<T>,
+): Promise<T> {
+  const f = await loadFoundation(dataset, profile);
+  try {
+    return await body(await fromFoundation(f));
+  } finally {
+    disposeFoundation(f);
+  }
 }

@@ -9,10 +9,8 @@
  * 6.6): the images it maps, the posterior samples and the DDPM noise come from fixed streams, so its
  * statistics are computed once and shared by every repeat, IPC and selection setting.
  */
-import * as E from "../../engine/expr.ts";
-import * as T from "../../engine/ops/mod.ts";
 import { Rng } from "../../engine/random.ts";
-import { backend, fromStorage, noGrad, type Tensor, tidy } from "../../engine/tensor.ts";
+import { noGrad, type Tensor, tidy } from "../../engine/tensor.ts";
 import type { Dataset } from "../../data/types.ts";
 import {
   type CfgOptions,
@@ -21,12 +19,12 @@ import {
   makeSchedule,
   type NoisePredictor,
   qSample,
-  sample,
   type Schedule,
   spacedSchedule,
 } from "../../diffusion/mod.ts";
 import type { AutoencoderKL } from "../../models/vae.ts";
 import type { PaddedImages } from "../../models/generative_data.ts";
+import { decodeLatents, encodeLatents, type HostBatch, sampleLatents } from "../../models/latent_sampling.ts";
 import { drawPositions, indicesByClass } from "../../baselines/real_images.ts";
 import type { ProgressReporter } from "../types.ts";
 import { type D3hrConfig, scoreWeights } from "./config.ts";
@@ -37,12 +35,14 @@ import { groupSample } from "./group_sampling.ts";
 export interface D3hrModels {
   vae: AutoencoderKL;
   dit: NoisePredictor & { readonly cfg: { inputSize: number; inChannels: number } };
-  /** The train split as the VAE sees it ([-1, 1], padded), and the crop back to the native size. */
-  images: (split: Dataset["train"]) => PaddedImages;
+  /** The train split as the VAE sees it ([-1, 1], padded to the VAE's side; `native` is the dataset's). */
+  images: PaddedImages;
   /** Bytes of the weights a regeneration needs (the storage comparison). */
   weightsBytes: number;
   /** Identifies the weights (hashes): part of the statistics cache key. */
   tag: string;
+  /** Where the weights came from (recorded in the set's metadata). */
+  source: string;
 }
 
 /** Images per device pass through the VAE and the DiT. */
@@ -116,24 +116,19 @@ export async function mapDomain(
   signal?: AbortSignal,
 ): Promise<ClassStats> {
   const { vae, dit } = models;
-  const images = models.images(dataset.train);
+  const images = models.images;
   const perClass = mappedImages(dataset, c);
   const all = perClass.flatMap((idx, y) => Array.from(idx, (i) => [i, y] as const));
   const latentShape: [number, number, number] = [dit.cfg.inputSize, dit.cfg.inputSize, dit.cfg.inChannels];
   const d = latentShape[0] * latentShape[1] * latentShape[2];
   const mapped = new Float32Array(all.length * d);
   const root = new Rng(MAPPING_SEED);
-  const scale = vae.cfg.scalingFactor;
   for (let b = 0; b < all.length; b += CHUNK) {
     signal?.throwIfAborted();
     const rows = all.slice(b, b + CHUNK), labels = rows.map(([, y]) => y);
-    const z0 = noGrad(() =>
-      tidy(() => {
-        const post = vae.encode(images.batch(rows.map(([i]) => i)));
-        const z = c.encode === "sample" ? vae.sample(post, root.fork(2).fork(b)) : post.mean;
-        return T.mul(z, scale);
-      })
-    );
+    const x = images.batch(rows.map(([i]) => i));
+    const z0 = encodeLatents(vae, x, c.encode === "sample" ? root.fork(2).fork(b) : undefined);
+    x.dispose();
     let zk: Tensor;
     try {
       zk = await mapLatents(dit, z0, labels, c, root.fork(3).fork(b), signal);
@@ -211,7 +206,7 @@ export async function selectLatents(
   return { latents, labels, chosenScore, firstScore, meanScore, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Stage 3's first half: DDIM from index k back to 0; latents [n, d] → z_0 [n, d] (host). */
+/** Stage 3: DDIM from index k back to 0, then the VAE decoder; latents [n, d] → [0, 1] images (host, NHWC). */
 export async function sampleBack(
   models: Pick<D3hrModels, "dit">,
   latents: Float32Array,
@@ -219,75 +214,29 @@ export async function sampleBack(
   c: D3hrConfig,
   progress: ProgressReporter,
   signal?: AbortSignal,
-): Promise<Float32Array> {
+): Promise<HostBatch> {
   const { dit } = models;
-  const schedule = d3hrSchedule(c);
-  const shape = [dit.cfg.inputSize, dit.cfg.inputSize, dit.cfg.inChannels];
-  const d = shape[0] * shape[1] * shape[2], n = labels.length;
-  const out = new Float32Array(n * d);
-  for (let b = 0; b < n; b += CHUNK) {
-    signal?.throwIfAborted();
-    const rows = Math.min(CHUNK, n - b);
-    const x = fromStorage(backend().upload(latents.slice(b * d, (b + rows) * d)), [rows, ...shape]);
-    try {
-      const z = await sample(dit, {
-        method: "ddim",
-        schedule,
-        labels: Array.from({ length: rows }, (_, i) => labels[b + i]),
-        seed: 0, // η = 0: deterministic, no noise is drawn
-        start: { x, index: c.inversionStep },
-        cfg: cfgOf(c),
-        syncEvery: 0,
-        signal,
-      });
-      out.set(await z.f32(), b * d);
-      z.dispose();
-    } finally {
-      x.dispose();
-    }
-    progress.update(b + rows, n, "DDIM sampling back");
-  }
-  if (!out.every(Number.isFinite)) throw new Error("d3hr: DDIM sampling produced non-finite latents");
-  return out;
+  d3hrSchedule(c); // validates the step against the respacing
+  const shape: [number, number, number] = [dit.cfg.inputSize, dit.cfg.inputSize, dit.cfg.inChannels];
+  const n = labels.length;
+  const z = await sampleLatents(dit, shape, Array.from(labels), {
+    method: "ddim",
+    steps: c.sampleSteps,
+    cfgScale: c.cfgScale,
+    seed: 0, // η = 0: deterministic, no noise is drawn
+    start: { latents: { data: latents, shape: [n, ...shape] }, index: c.inversionStep },
+    signal,
+    progress,
+  });
+  if (!z.data.every(Number.isFinite)) throw new Error("d3hr: DDIM sampling produced non-finite latents");
+  return z;
 }
 
-/**
- * Stage 3's second half: VAE decoding of z_0 [n, d] (scaled latents), cropped to the dataset's size, as
- * the dataset's normalised images [n, h, w, c] on the device (owned by the caller).
- */
+/** Decoded [0, 1] images at the dataset's native side (host, NHWC). */
 export function decodeToImages(
-  models: Pick<D3hrModels, "vae" | "dit" | "images">,
-  dataset: Dataset,
-  z0: Float32Array,
-  n: number,
-): Tensor {
-  const { vae, dit } = models;
-  const crop = models.images(dataset.train);
-  const lat = [dit.cfg.inputSize, dit.cfg.inputSize, dit.cfg.inChannels];
-  const d = lat[0] * lat[1] * lat[2], ch = dataset.info.shape.channels;
-  const { mean, std } = dataset.info;
-  return noGrad(() => {
-    const mu = fromStorage(backend().upload(Float32Array.from(mean)), [1, 1, 1, ch]);
-    const sd = fromStorage(backend().upload(Float32Array.from(std)), [1, 1, 1, ch]);
-    const parts: Tensor[] = [];
-    try {
-      for (let b = 0; b < n; b += CHUNK) {
-        const rows = Math.min(CHUNK, n - b);
-        parts.push(tidy(() => {
-          const z = fromStorage(backend().upload(z0.slice(b * d, (b + rows) * d)), [rows, ...lat]);
-          const img = crop.crop(vae.decode(T.mul(z, 1 / vae.cfg.scalingFactor)));
-          // [-1, 1] → [0, 1], clamped as the reference's samples / 2 + 0.5, then the dataset's normalisation.
-          const unit = E.mul(
-            E.add(E.bin("min", E.bin("max", E.inp(0), E.cst(-1)), E.cst(1)), E.cst(1)),
-            E.cst(0.5),
-          );
-          return T.map(E.div(E.sub(unit, E.inp(1)), E.inp(2)), [img, mu, sd]);
-        }));
-      }
-      if (parts.length === 1) return parts.pop()!;
-      return T.concat(parts, 0);
-    } finally {
-      for (const t of [mu, sd, ...parts]) t.dispose();
-    }
-  });
+  models: Pick<D3hrModels, "vae" | "images">,
+  z0: HostBatch,
+  signal?: AbortSignal,
+): Promise<HostBatch> {
+  return decodeLatents(models.vae, z0, { native: models.images.native, signal });
 }

@@ -12,7 +12,6 @@ import { codeVersionFor } from "../../runner/version.ts";
 import { loadDistilledSet } from "../../runner/distilled_set.ts";
 import { initWebGpu } from "../../runner/engine_setup.ts";
 import { tempDir, tinyLoad } from "../runner/_fixtures.ts";
-import { foundationShipped } from "../../methods/d3hr/models.ts";
 
 // The full-dataset "method" is the whole training split, not a distilled set.
 const methods = listMethods().filter((m) => m.implemented && m.id !== "full-dataset");
@@ -46,16 +45,8 @@ const load = { id: "mnist" };
 const cache = await tempDir("dd-distill-cache-");
 globalThis.addEventListener("unload", () => Deno.removeSync(cache, { recursive: true }));
 
-// Methods on the generative foundation run on its shipped MNIST weights (tests/methods covers them on tiny
-// random-init models otherwise).
-const unshipped = new Set((await foundationShipped("mnist")) ? [] : ["d3hr"]);
-
 for (const m of methods) {
-  const name = `dd distill --method ${m.id} --profile smoke: a valid set and grid`;
-  Deno.test({
-    name: unshipped.has(m.id) ? `${name} (no shipped MNIST DiT)` : name,
-    ignore: unshipped.has(m.id),
-  }, async () => {
+  Deno.test(`dd distill --method ${m.id} --profile smoke: a valid set and grid`, async () => {
     const outer = Deno.env.get("DD_CACHE");
     Deno.env.set("DD_CACHE", cache);
     try {

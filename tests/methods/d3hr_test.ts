@@ -10,9 +10,6 @@ import { linearBetas, makeSchedule } from "../../diffusion/mod.ts";
 import { GaussianPredictor } from "../diffusion/predictors.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 import { silentProgress } from "../../methods/types.ts";
-import { AutoencoderKL } from "../../models/vae.ts";
-import { DiT } from "../../models/dit.ts";
-import { ditRecipe, vaeRecipe } from "../../models/foundation.ts";
 import {
   groupSample,
   PAPER_WEIGHTS,
@@ -25,7 +22,8 @@ import { type D3hrConfig, d3hrDefaults, d3hrScale } from "../../methods/d3hr/con
 import { type D3hrModels, mapLatents, sampleBack } from "../../methods/d3hr/pipeline.ts";
 import { distillD3hr, regenerate } from "../../methods/d3hr/distill.ts";
 import { loadClassStats, saveClassStats, storageComparison } from "../../methods/d3hr/stats.ts";
-import { paddedImages } from "../../methods/d3hr/models.ts";
+import { fromFoundation } from "../../methods/d3hr/models.ts";
+import { disposeFoundation, untrainedFoundation } from "../../baselines/latent_foundation.ts";
 import { d3hrMethod } from "../../methods/d3hr/method.ts";
 import { getMethod } from "../../methods/registry.ts";
 import { deepStrictEqual as eq, notDeepStrictEqual, ok, rejects } from "node:assert";
@@ -187,7 +185,7 @@ async function roundTrip(c: D3hrConfig): Promise<{ rel: number; moved: number }>
   const z0 = tensor(z, [n, 2, 2, 2]);
   const zk = await mapLatents(gaussianDit(), z0, labels, c, new Rng(1));
   const mapped = await zk.f32();
-  const back = await sampleBack({ dit: gaussianDit() }, mapped, labels, c, silentProgress);
+  const back = (await sampleBack({ dit: gaussianDit() }, mapped, labels, c, silentProgress)).data;
   zk.dispose();
   z0.dispose();
   let err = 0, ref = 0, moved = 0;
@@ -216,13 +214,6 @@ Deno.test("d3hr round trip: DDIM inversion to the chosen step and sampling back 
 
 // ---------------------------------------------------------------- whole runs
 
-/** Random-init smoke VAE and DiT on the tiny dataset's 8 px images (padded to 32 px). */
-function tinyModels(): D3hrModels {
-  const vae = new AutoencoderKL(new Rng(1), vaeRecipe("mnist", "smoke").model).eval();
-  const dit = new DiT(new Rng(2), { ...ditRecipe("mnist", "smoke").model, numClasses: 10 }).eval();
-  return { vae, dit, images: paddedImages(1), weightsBytes: 1000, tag: "tiny-random-init" };
-}
-
 const tinyConfig = (over: Partial<D3hrConfig> = {}): D3hrConfig => ({
   ...d3hrScale(d3hrDefaults("mnist", 2), "smoke", 2),
   m: 16,
@@ -234,9 +225,11 @@ Deno.test("d3hr run: deterministic given the seed, statistics cached across runs
   const cache = await Deno.makeTempDir();
   const prev = Deno.env.get("DD_CACHE");
   Deno.env.set("DD_CACHE", cache);
-  const models = tinyModels();
+  const dataset = tinyDataset("mnist", 8, 1);
+  // Random-init smoke VAE and DiT on the tiny dataset's 8 px images (padded to 32 px).
+  const foundation = untrainedFoundation(dataset, 3);
+  const models = await fromFoundation(foundation);
   try {
-    const dataset = tinyDataset("mnist", 8, 1);
     const ctx = (seed: number, over: Partial<D3hrConfig> = {}) => ({
       dataset,
       ipc: 2,
@@ -276,8 +269,7 @@ Deno.test("d3hr run: deterministic given the seed, statistics cached across runs
     eq(rs.metrics.candidates, 1);
     eq(rs.metrics.chosenScore, rs.metrics.randomScore);
   } finally {
-    models.vae.dispose();
-    (models.dit as DiT).dispose();
+    disposeFoundation(foundation);
     if (prev === undefined) Deno.env.delete("DD_CACHE");
     else Deno.env.set("DD_CACHE", prev);
     await Deno.remove(cache, { recursive: true });
