@@ -170,7 +170,8 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
     const run = await withInterrupt((signal) => pretrainDit({ ...ctx, vae, vaeHash, statePath, signal }));
     try {
       await finish(run, run.model.cfg, run.grid, "samples", statePath, {
-        vae: { source: vaeSource, sha256: vaeHash },
+        // The shipped VAE is named by its place in the repository, not by this checkout's absolute path.
+        vae: { source: flags.vae ?? `models/weights/${checkpointName("vae", datasetId)}`, sha256: vaeHash },
       });
     } finally {
       run.model.dispose();

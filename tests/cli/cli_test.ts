@@ -139,11 +139,12 @@ Deno.test("dd: bad input gives a non-zero exit and one clear message", async () 
 
 Deno.test("dd run: a spec with nothing runnable exits 0 and says why, without touching the GPU", async () => {
   const dir = await tempDir();
-  // The example's methods get implemented over time; D4M (a diffusion method) stands in for one that is not.
-  const spec = `${dir}/d4m.yaml`;
+  // The example's methods get implemented over time; DGS (a seed method still planned) stands in for one
+  // that is not.
+  const spec = `${dir}/dgs.yaml`;
   await Deno.writeTextFile(
     spec,
-    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: dm\n", "method: d4m\n"),
+    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: dm\n", "method: dgs\n"),
   );
   const r = await dd(
     "run",
@@ -151,7 +152,7 @@ Deno.test("dd run: a spec with nothing runnable exits 0 and says why, without to
     "--spec",
     spec,
     "--filter",
-    "method=d4m",
+    "method=dgs",
     "--profile",
     "smoke",
     "--store",

@@ -127,7 +127,7 @@ export function tinyTable(): TableSpec {
       cell("r1-resnet", "random", 1, "resnet18"),
       cell("r2", "random", 2),
       cell("full", "full-dataset", null),
-      cell("d4m1", "d4m", 1),
+      cell("dgs1", "dgs", 1),
     ],
     claims: [
       {

@@ -14,7 +14,7 @@ Deno.test("plan: filters match fields (with alternatives) and id substrings", ()
   const t = tinyTable();
   const ids = (f: string) => t.cells.filter(parseFilter(f).matches).map((c) => c.id);
   eq(ids("method=random"), ["r1", "r1-resnet", "r2"]);
-  eq(ids("ipc=1|full"), ["r1", "r1-resnet", "full", "d4m1"]);
+  eq(ids("ipc=1|full"), ["r1", "r1-resnet", "full", "dgs1"]);
   eq(ids("method=random,model=resnet18"), ["r1-resnet"]);
   eq(ids("resnet"), ["r1-resnet"]);
   throws(() => parseFilter("colour=red"), /unknown field "colour"/);
@@ -50,7 +50,7 @@ Deno.test("plan: values no cell can have are refused; a filter matching no cell 
     /model values in this table: convnet3, resnet18$/,
   );
   throws(
-    () => planTable(t, "smoke", { filter: parseFilter("method=d4m,ipc=2") }),
+    () => planTable(t, "smoke", { filter: parseFilter("method=dgs,ipc=2") }),
     /each of its terms matches some cell, but no cell matches all of them/,
   );
   eq(planTable(t, "smoke", { filter: parseFilter("r1") }).cells.length, 2);

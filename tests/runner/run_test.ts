@@ -30,17 +30,17 @@ Deno.test("runTable: runs runnable cells, skips unimplemented ones, rerun is a n
   const loads: DatasetLoad[] = [];
   const opts = testRunOptions(dir, { evaluate: fakeEvaluate(evals), load: tinyLoad(loads) });
   const s = await runTable(tinyTable(), opts);
-  eq(s.total, 4); // r1, r1-resnet, r2, full × 1 repeat (smoke); d4m is not implemented
+  eq(s.total, 4); // r1, r1-resnet, r2, full × 1 repeat (smoke); dgs is not implemented
   eq(s.completed, 4);
   eq(s.failed, []);
-  eq(s.skipped.map((k) => k.cellId), ["d4m1"]);
+  eq(s.skipped.map((k) => k.cellId), ["dgs1"]);
   ok(/not implemented/.test(s.skipped[0].reason));
   eq(loads.length, 1, "each dataset is loaded once per run");
   // r1 and r1-resnet evaluate the same set with the same (substituted) model: one evaluation.
   eq(evals.length, 3);
   const stored = rows(opts.storePath);
   eq(stored.length, 4);
-  ok(!stored.some((r) => r.resolved.method === "d4m"), "an unimplemented method is never faked");
+  ok(!stored.some((r) => r.resolved.method === "dgs"), "an unimplemented method is never faked");
   const resnet = stored.find((r) => r.resolved.cellId === "r1-resnet")!;
   eq(resnet.resolved.model, "convnet3-w32");
   ok(resnet.resolved.substitutions.some((x) => x.field === "model" && x.from === "resnet18"));

@@ -99,14 +99,14 @@ Deno.test("user specs: the example runs end to end at smoke into a store and a r
   const file = `${dir}/example.yaml`;
   await Deno.writeTextFile(
     file,
-    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: herding\n", "method: d4m\n"),
+    (await Deno.readTextFile(EXAMPLE)).replaceAll("method: herding\n", "method: dgs\n"),
   );
   const spec = await loadSpecFile(file);
   // 70 images per class: IPC 50 must fit after the smoke holdout.
-  const opts = testRunOptions(dir, { load: tinyLoad(undefined, 70), filter: "method=random|d4m" });
+  const opts = testRunOptions(dir, { load: tinyLoad(undefined, 70), filter: "method=random|dgs" });
   const s = await runTable(spec, opts);
   eq(s.completed, 3, "random at IPC 1/10/50");
-  eq(s.skipped.length, 3, "d4m at IPC 1/10/50 is skipped as not implemented");
+  eq(s.skipped.length, 3, "dgs at IPC 1/10/50 is skipped as not implemented");
   eq(s.failed, []);
   const store = openStore(opts.storePath);
   eq(store.count({ tableId: spec.id, profile: "smoke" }), 3);
