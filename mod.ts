@@ -25,21 +25,26 @@ export {
 } from "./experiments/schema.ts";
 export { builtinTables, findTable } from "./experiments/registry.ts";
 export {
-  type CellPlan,
-  convnetDepthFor,
+  comparableWithPaper,
   DATASET_STAND_INS,
-  type DatasetLoad,
   type EpochRule,
   MODEL_STAND_INS,
   type ModelLimit,
   PROFILE_IDS,
   type ProfileDef,
   PROFILES,
+} from "./experiments/profiles.ts";
+export {
+  type CellPlan,
+  convnetDepthFor,
+  type DatasetLoad,
   repeatsFor,
   resolveCell,
   type ResolveOptions,
   resolveTable,
-} from "./experiments/profiles.ts";
+} from "./experiments/resolve.ts";
+export { scaleConfig } from "./experiments/budget.ts";
+export { KNOBS, type Knobs, type MethodBudget } from "./methods/budget.ts";
 export {
   checkBuiltinTables,
   crossCheck,
@@ -65,15 +70,11 @@ export {
   type Split,
 } from "./data/registry.ts";
 export { createModel, getModel, type InputSpec, type ModelEntry, models } from "./models/registry.ts";
-export { findMethod, getMethod, listMethods, tablesUsing } from "./methods/registry.ts";
-export type {
-  DistillContext,
-  DistilledMeta,
-  DistilledSet,
-  DistillResult,
-  MethodDef,
-  ProgressReporter,
-} from "./methods/types.ts";
+export { findMethod, getMethod, listMethods, notImplemented, PLANNED } from "./methods/registry.ts";
+export { allMethods, cellMethod, tablesUsing } from "./experiments/methods.ts";
+export type { DistillContext, DistillResult, MethodDef } from "./methods/types.ts";
+export type { DistilledMeta, DistilledSet } from "./data/distilled.ts";
+export { type ProgressReporter, silentProgress } from "./data/progress.ts";
 
 // Runner
 export { type RepeatFailure, type RunOptions, type RunSummary, runTable } from "./runner/run.ts";
@@ -132,7 +133,7 @@ export { buildTableReport, type TableReport, type TableReportInput } from "./rep
 export { renderIndexMarkdown, renderTableMarkdown } from "./reports/markdown.ts";
 export { renderIndexHtml, renderTableHtml } from "./reports/html.ts";
 export { writeReports } from "./reports/write.ts";
-export { imageGridPng } from "./reports/png.ts";
+export { imageGridPng } from "./data/png.ts";
 export { compareResults, renderComparisonMarkdown } from "./reports/compare.ts";
 
 // Engine entry points

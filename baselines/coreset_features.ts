@@ -1,6 +1,6 @@
 /**
  * What the feature-based coresets (herding, k-center; docs/protocols.md §6.4) share: the
- * candidate pool per class, a ConvNet trained on the real training data (models/pretrained.ts's keyed
+ * candidate pool per class, a ConvNet trained on the real training data (evaluator/pretrained.ts's keyed
  * cache, so every run and seed reuses one network as the reference's single pretrained model), and the
  * candidates' flattened `embed` features read back to the host, where the greedy selections run.
  */
@@ -10,11 +10,11 @@ import { mixSeed } from "../engine/random.ts";
 import * as T from "../engine/ops/mod.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
-import { pretrained } from "../models/pretrained.ts";
+import { pretrained } from "../evaluator/pretrained.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
-import type { Profile } from "../results/types.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import { indicesByClass } from "./real_images.ts";
 
 export const CoresetFeatureFields = {
@@ -49,23 +49,19 @@ export function coresetFeatureDefaults(): CoresetFeatureConfig {
   };
 }
 
-/** Profiles shrink the feature network's training and the candidate pool, never the selection rule. */
-export function coresetFeatureScale(c: CoresetFeatureConfig, profile: Profile): CoresetFeatureConfig {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { epochs: 1, images: 200, batch: 32, candidates: 20 },
-    // ~60 SGD steps: a ConvNet-3 already separates MNIST-like classes well; trained once, then cached.
-    quick: { epochs: 2, images: 1000, batch: 32, candidates: 100 },
-    proxy: { epochs: 10, images: 10_000, batch: 128, candidates: 1000 },
-  }[profile];
-  return {
-    ...c,
-    featureEpochs: Math.min(c.featureEpochs, l.epochs),
-    featureBatchSize: Math.min(c.featureBatchSize, l.batch),
-    featureTrainLimit: Math.min(c.featureTrainLimit ?? Infinity, l.images),
-    candidatesPerClass: Math.min(c.candidatesPerClass ?? Infinity, l.candidates),
-  };
-}
+/**
+ * How profiles bound herding and k-center (family "coreset"; the values are in experiments/profiles.ts):
+ * the feature network's training and the candidate pool, never the selection rule.
+ */
+export const CORESET_BUDGET: MethodBudget<CoresetFeatureConfig> = {
+  family: "coreset",
+  keys: {
+    featureEpochs: "trainEpochs",
+    featureBatchSize: "trainBatch",
+    featureTrainLimit: "trainImages",
+    candidatesPerClass: "candidates",
+  },
+};
 
 /** Candidate indices of each class (all of them, or a seeded class-balanced sample). */
 export function candidatesByClass(dataset: Dataset, perClass: number | null, seed: number): Int32Array[] {
@@ -90,7 +86,7 @@ function shuffledPrefix(pool: Int32Array, k: number, seed: number): Int32Array {
   return p.slice(0, k).sort();
 }
 
-/** The trained feature network (cached by models/pretrained.ts), frozen, eval mode. */
+/** The trained feature network (cached by evaluator/pretrained.ts), frozen, eval mode. */
 export async function featureNet(
   dataset: Dataset,
   cfg: CoresetFeatureConfig,

@@ -17,8 +17,9 @@ import { z } from "zod";
 import { Rng } from "../engine/random.ts";
 import { noGrad, tidy } from "../engine/tensor.ts";
 import { qSample } from "../diffusion/mod.ts";
-import type { Profile } from "../results/types.ts";
-import type { DistillContext, DistillResult, MethodDef, ProgressReporter } from "../methods/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
+import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import {
   decodeLatents,
   encodeLatents,
@@ -34,8 +35,8 @@ import {
   disposeFoundation,
   type Foundation,
   loadFoundation,
-  quickSampler,
   SAMPLER_SCALE_NOTES,
+  samplerBudget,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -56,6 +57,7 @@ export const d4mDefaults = (): D4mConfig => ({
   sampler: "ddim",
   steps: "ddim50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
   strength: 0.7,
   kmeansIterations: 300,
@@ -63,36 +65,17 @@ export const d4mDefaults = (): D4mConfig => ({
 });
 
 /**
- * Smoke: 5 steps, 20 images per class. Quick samples with diffusion's quick sampler (10 DDIM steps, 7
- * of them from strength 0.7) and clusters a seeded max(200, 3·IPC) images per class (an encoding took
- * ~35 ms on the shared machine: all ~5700 of a Fashion-MNIST class would take minutes per class) with at
- * most 50 Lloyd iterations. Below `paper` the shipped small foundation generates at its own side.
+ * The sampler follows the profiles' sampler knobs (latent_foundation.ts); the real images per class that
+ * are encoded and clustered follow `candidates` (quick: a seeded max(200, 3·IPC), since an encoding took
+ * ~35 ms on the shared machine and all ~5700 of a Fashion-MNIST class would take minutes per class), the
+ * Lloyd iterations `iterations` (family "d4m"). Below `paper` the shipped small foundation generates at
+ * its own side.
  */
-export function d4mScale(c: D4mConfig, profile: Profile, ipc = 0): D4mConfig {
-  const cap = (n: number) => Math.min(c.realPerClass ?? n, n);
-  switch (profile) {
-    case "smoke":
-      return {
-        ...c,
-        resolution: null,
-        steps: "ddim5",
-        realPerClass: cap(20),
-        kmeansIterations: Math.min(c.kmeansIterations, 10),
-      };
-    case "quick":
-      return {
-        ...c,
-        ...quickSampler(c),
-        resolution: null,
-        realPerClass: cap(Math.max(200, 3 * ipc)),
-        kmeansIterations: Math.min(c.kmeansIterations, 50),
-      };
-    case "proxy":
-      return { ...c, resolution: null };
-    case "paper":
-      return c;
-  }
-}
+export const D4M_BUDGET: MethodBudget<D4mConfig> = {
+  family: "d4m",
+  keys: { ...samplerBudget<D4mConfig>().keys, realPerClass: "candidates", kmeansIterations: "iterations" },
+  derived: samplerBudget<D4mConfig>().derived,
+};
 
 export interface KMeansResult {
   /** k × d centres. */
@@ -292,7 +275,7 @@ export const d4mMethod: MethodDef<D4mConfig> = {
   implemented: true,
   schema: D4mConfig,
   defaults: d4mDefaults,
-  scale: d4mScale,
+  budget: D4M_BUDGET,
   scaleNotes: {
     ...SAMPLER_SCALE_NOTES,
     realPerClass: "a seeded subset of each class is encoded and clustered (encoding cost)",
@@ -300,7 +283,7 @@ export const d4mMethod: MethodDef<D4mConfig> = {
   },
   async distill(ctx: DistillContext<D4mConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "d4m");
       const { images, labels, inertia } = await d4mImages(f, ctx.config, ctx.ipc, ctx.seed, ctx);

@@ -10,25 +10,14 @@ import { z } from "zod";
 import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import { mixSeed, Rng } from "../engine/random.ts";
-import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { dsa, type DsaGroup } from "../data/augment.ts";
+import { dsa, DSA_ALL } from "../data/augment.ts";
+import { DsaStrategy } from "../evaluator/protocols.ts";
 import { trainClassifier } from "../evaluator/train.ts";
-import type { Profile } from "../results/types.ts";
+import { lrFollowsWidth, type MethodBudget, WIDTH_SCALE_NOTES } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import {
-  buildNet,
-  classMajorLabels,
-  classMatchLoss,
-  inputSpec,
-  matchingResult,
-  quickIterations,
-  RealPool,
-  reportIteration,
-  snapshotImages,
-  WIDTH_SCALE_NOTES,
-  widthCompensation,
-} from "./gradient_matching.ts";
+import { buildNet, classMajorLabels, classMatchLoss, inputSpec, RealPool } from "./gradient_matching.ts";
+import { synthesize } from "../methods/synthesis.ts";
 import { realDrawRng } from "./real_images.ts";
 
 export const DcConfig = z.object({
@@ -48,7 +37,7 @@ export const DcConfig = z.object({
   width: z.number().int().positive(),
   /** Siamese DSA inside matching (DSA) or none (DC). */
   augment: z.enum(["none", "dsa"]),
-  dsaStrategy: z.array(z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"])),
+  dsaStrategy: DsaStrategy,
 }).strict();
 export type DcConfig = z.infer<typeof DcConfig>;
 
@@ -83,51 +72,29 @@ export function dcDefaults(ipc: number, augment: "none" | "dsa"): DcConfig {
     model: "convnet3",
     width: 128,
     augment,
-    dsaStrategy: ["color", "crop", "cutout", "flip", "scale", "rotate"],
+    dsaStrategy: [...DSA_ALL],
   };
 }
 
 /**
- * Profiles shrink iterations, loops and real batches; the per-iteration algorithm is unchanged. Quick
- * also narrows the nets to width 32 like DM, IDC and MTT: at width 128 one MNIST IPC-10 DSA repeat
- * (20 × 5 × 10 second-order class steps) ran over 15 min on the 2-core machine, and still 35 min at width
- * 32 while sharing the cores; 10 × 2 × 10 class steps match IDC's quick share of the table time.
- * The narrower net's matching loss sums over fewer rows, so its image gradient is smaller: on
- * Fashion-MNIST (IPC 1, real init, 3 random nets) |∇img| was 12.5 → 19.3 → 31.1 at width 32 → 64 → 128,
- * about DM's width^0.75 (widthCompensation), which then scales the image lr as DM's. Small IPCs get more
- * iterations (quickIterations; an IPC-1 iteration is ~4 s). Quick starts DC from real images (the DSA
- * README's init) rather than its code default, noise: 20 outer steps leave an IPC-10 set of noise far
- * below random real images (Fashion-MNIST 61.0 ± 4.8 against random's 71.8 ± 1.8).
+ * How profiles bound DC/DSA (family "dc"; the values are in experiments/profiles.ts): iterations, outer and
+ * inner loops, real batch and width; the per-iteration algorithm is unchanged. The narrower net's matching
+ * loss sums over fewer rows, so its image gradient is smaller: on Fashion-MNIST (IPC 1, real init, 3 random
+ * nets) |∇img| was 12.5 → 19.3 → 31.1 at width 32 → 64 → 128, about DM's width^0.75, which then scales the
+ * image lr as DM's. A profile may also set the initialisation (quick starts from real images).
  */
-export function dcScale(c: DcConfig, profile: Profile, ipc = 1, pinned: Partial<DcConfig> = {}): DcConfig {
-  switch (profile) {
-    case "smoke":
-      return {
-        ...c,
-        iterations: Math.min(c.iterations, 2),
-        outerLoop: Math.min(c.outerLoop, 2),
-        innerLoop: Math.min(c.innerLoop, 1),
-        batchReal: Math.min(c.batchReal, 32),
-      };
-    case "quick": {
-      const width = pinned.width ?? Math.min(c.width, 32);
-      return {
-        ...c,
-        iterations: Math.min(c.iterations, quickIterations(ipc)),
-        outerLoop: Math.min(c.outerLoop, 2),
-        innerLoop: Math.min(c.innerLoop, 5),
-        batchReal: Math.min(c.batchReal, 64),
-        width,
-        lrImg: c.lrImg * widthCompensation(c.width, width),
-        init: "real",
-      };
-    }
-    case "proxy":
-      return { ...c, iterations: Math.min(c.iterations, 200), batchReal: Math.min(c.batchReal, 128) };
-    case "paper":
-      return c;
-  }
-}
+export const DC_BUDGET: MethodBudget<DcConfig> = {
+  family: "dc",
+  keys: {
+    iterations: "iterations",
+    outerLoop: "innerSteps",
+    innerLoop: "netSteps",
+    batchReal: "realBatch",
+    width: "width",
+    init: { knob: "init", rule: "set" },
+  },
+  derived: { lrImg: lrFollowsWidth() },
+};
 
 /** Initial synthetic images (NHWC, normalised): real samples of each class or N(0, 1) noise. */
 function initImages(
@@ -144,42 +111,33 @@ function initImages(
 /** Augmentation for a matching batch: Siamese DSA with a seed shared by the real and synthetic batches. */
 function matchAug(x: Tensor, cfg: DcConfig, seed: number, digits: boolean): Tensor {
   if (cfg.augment === "none") return x;
-  return dsa(x, new Rng(seed), { siamese: true, noFlip: digits, strategy: cfg.dsaStrategy as DsaGroup[] });
+  return dsa(x, new Rng(seed), { siamese: true, noFlip: digits, strategy: cfg.dsaStrategy });
 }
 
-export interface GradientMatchingHooks {
-  /** Extra loss on the synthetic images (e.g. CMI's λ·CMI), added at every outer image step. */
-  regularizer?: (images: Tensor, labels: Int32Array, iteration: number) => Tensor;
-  /** Awaited at the start of each iteration (e.g. CMI loads that iteration's pretrained extractor). */
-  prepare?: (iteration: number) => Promise<void>;
-}
-
-/** The DC/DSA loop; `method` names the set. */
-export async function distillGradientMatching(
+/**
+ * The DC/DSA loop; `method` names the set. A regularizer (`ctx.regularizer`) joins every outer image
+ * step, prepared at the start of each iteration.
+ */
+export function distillGradientMatching(
   ctx: DistillContext<DcConfig>,
   method: string,
-  hooks: GradientMatchingHooks = {},
 ): Promise<DistillResult> {
-  const { dataset, ipc, seed, config: cfg } = ctx;
-  const t0 = performance.now();
+  const { dataset, ipc, seed, config: cfg, regularizer } = ctx;
   const classes = dataset.info.numClasses;
   const input = inputSpec(dataset);
   const rng = new Rng(seed);
-  const pool = new RealPool(dataset);
-  const labels = classMajorLabels(classes, ipc);
-  const img = initImages(pool, cfg, classes, ipc, realDrawRng(seed), [
-    input.imageSize,
-    input.imageSize,
-    input.channels,
-  ])
-    .keep().requireGrad();
-  const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
-  let lastLoss = NaN, firstLoss = NaN;
-  try {
-    const initial = await snapshotImages(img);
-    for (let it = 0; it < cfg.iterations; it++) {
-      ctx.signal?.throwIfAborted();
-      await hooks.prepare?.(it);
+  return synthesize(ctx, method, {
+    loss: "match",
+    iterations: cfg.iterations,
+    optimizer: { lr: cfg.lrImg, momentum: cfg.momentumImg },
+    setup: () => {
+      const pool = new RealPool(dataset);
+      const shape = [input.imageSize, input.imageSize, input.channels];
+      const images = initImages(pool, cfg, classes, ipc, realDrawRng(seed), shape).keep().requireGrad();
+      return { images, labels: classMajorLabels(classes, ipc), pool, dispose: () => pool.dispose() };
+    },
+    iterate: async ({ images: img, labels, pool }, opt, it) => {
+      await regularizer?.prepare(it);
       const itRng = rng.fork(1000 + it);
       const net = buildNet(cfg.model, cfg.width, itRng.fork(0), input);
       const params = net.parameters();
@@ -213,8 +171,8 @@ export async function distillGradientMatching(
               total = T.add(total, loss);
               g = T.add(g, gc);
             }
-            if (hooks.regularizer) {
-              const r = hooks.regularizer(img, labels, it);
+            if (regularizer) {
+              const r = regularizer.loss(img, labels, it);
               total = T.add(total, r.detach());
               g = T.add(g, grad(r, [img])[0]);
             }
@@ -248,22 +206,9 @@ export async function distillGradientMatching(
       } finally {
         net.dispose();
       }
-      lastLoss = lossSum / cfg.outerLoop;
-      if (it === 0) firstLoss = lastLoss;
-      reportIteration(ctx, method, it, cfg.iterations, lastLoss);
-    }
-    return await matchingResult(ctx, method, img, labels, {
-      iterations: cfg.iterations,
-      firstLoss,
-      lastLoss,
-      t0,
-      initial,
-    });
-  } finally {
-    opt.dispose();
-    img.dispose();
-    pool.dispose();
-  }
+      return lossSum / cfg.outerLoop;
+    },
+  });
 }
 
 export const dcMethod: MethodDef<DcConfig> = {
@@ -273,7 +218,8 @@ export const dcMethod: MethodDef<DcConfig> = {
   implemented: true,
   schema: DcConfig,
   defaults: (_dataset, ipc) => dcDefaults(ipc, "none"),
-  scale: dcScale,
+  budget: DC_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillGradientMatching(ctx, "dc"),
+  regularizable: true,
 };

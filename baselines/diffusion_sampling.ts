@@ -4,9 +4,10 @@
  * IGDS compare with): DDPM over 50 respaced steps with the learned variance, classifier-free guidance 4.
  */
 import { z } from "zod";
-import type { Profile } from "../results/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
 import type { NoisePredictor } from "../diffusion/mod.ts";
-import type { DistillContext, DistillResult, MethodDef, ProgressReporter } from "../methods/types.ts";
+import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import { decodeLatents, type HostBatch, sampleLatents } from "../models/latent_sampling.ts";
 import {
   checkResolution,
@@ -14,8 +15,8 @@ import {
   disposeFoundation,
   type Foundation,
   loadFoundation,
-  quickSampler,
   SAMPLER_SCALE_NOTES,
+  samplerBudget,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -27,27 +28,17 @@ export const diffusionDefaults = (): DiffusionConfig => ({
   sampler: "ddpm",
   steps: "50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
 });
 
 /**
  * Sampling costs IPC × classes × steps model evaluations (twice with CFG): IGDS Table 1 asks for 1810
  * samples per seed, and 10 steps of 64 CFG samples of the small DiT took ~35 s on the shared 2-core
- * machine, so quick samples with 10 DDIM steps (`quickSampler`), smoke with 5. Below `paper` the shipped
- * small foundation generates at its own side (resolution null).
+ * machine, so quick samples with 10 DDIM steps, smoke with 5 (the profiles' sampler knobs). Below `paper`
+ * the shipped small foundation generates at its own side (resolution null).
  */
-export function diffusionScale(c: DiffusionConfig, profile: Profile): DiffusionConfig {
-  switch (profile) {
-    case "smoke":
-      return { ...c, resolution: null, steps: "5" };
-    case "quick":
-      return { ...c, resolution: null, ...quickSampler(c) };
-    case "proxy":
-      return { ...c, resolution: null };
-    case "paper":
-      return c;
-  }
-}
+export const DIFFUSION_BUDGET: MethodBudget<DiffusionConfig> = { family: "diffusion", ...samplerBudget() };
 
 /** `perClass` latent samples of every class, class-major. */
 export async function sampleClassLatents(
@@ -89,11 +80,11 @@ export const diffusionMethod: MethodDef<DiffusionConfig> = {
   implemented: true,
   schema: DiffusionConfig,
   defaults: diffusionDefaults,
-  scale: diffusionScale,
+  budget: DIFFUSION_BUDGET,
   scaleNotes: SAMPLER_SCALE_NOTES,
   async distill(ctx: DistillContext<DiffusionConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "diffusion");
       const { images, labels } = await sampleClasses(f, ctx.ipc, ctx.config, ctx.seed, ctx);

@@ -11,28 +11,16 @@ import { z } from "zod";
 import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
 import { mixSeed, Rng } from "../engine/random.ts";
-import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { dsa, type DsaGroup } from "../data/augment.ts";
+import { dsa, DSA_ALL, type DsaGroup } from "../data/augment.ts";
+import { DsaStrategy } from "../evaluator/protocols.ts";
 import type { Classifier } from "../models/module.ts";
 import { fitMicroBatches } from "../evaluator/train.ts";
-import type { Profile } from "../results/types.ts";
+import { lrFollowsWidth, type MethodBudget, WIDTH_SCALE_NOTES } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import {
-  buildNet,
-  classMajorLabels,
-  inputSpec,
-  matchingResult,
-  RealPool,
-  reportIteration,
-  snapshotImages,
-  WIDTH_SCALE_NOTES,
-  widthCompensation,
-} from "./gradient_matching.ts";
-import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
+import { buildNet, classMajorLabels, inputSpec, RealPool } from "./gradient_matching.ts";
+import { synthesize } from "../methods/synthesis.ts";
 import { realDrawRng } from "./real_images.ts";
-
-const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
 export const DmConfig = z.object({
   iterations: z.number().int().min(0),
@@ -46,7 +34,7 @@ export const DmConfig = z.object({
   width: z.number().int().positive(),
   /** Siamese DSA on each class's real and synthetic batch (DM) or none. */
   augment: z.enum(["none", "dsa"]),
-  dsaStrategy: z.array(DSA_GROUPS),
+  dsaStrategy: DsaStrategy,
 }).strict();
 export type DmConfig = z.infer<typeof DmConfig>;
 
@@ -60,35 +48,20 @@ export function dmDefaults(ipc: number): DmConfig {
     model: "convnet3",
     width: 128,
     augment: "dsa",
-    dsaStrategy: ["color", "crop", "cutout", "flip", "scale", "rotate"],
+    dsaStrategy: [...DSA_ALL],
   };
 }
 
 /**
- * Profiles shrink iterations, the real batch and (below proxy) the random networks' width: a DM
- * iteration at width 128 costs ~10 s on the contended 2-core llvmpipe machine (~3.5 s at width 32),
- * so quick (≤ ~2 min per MNIST IPC-10 run) narrows the nets, with the image lr compensated. Every
- * iteration forwards the whole synthetic set, so quick also caps iterations × IPC at 350 (35 up to
- * IPC 10; IPC 50 took ~2.5 min per repeat at 35).
+ * How profiles bound DM (family "dm"; the values are in experiments/profiles.ts): iterations, the real batch
+ * and the random networks' width, with the image lr compensated for a narrower net. Every iteration
+ * forwards the whole synthetic set, so a profile may share its iterations across the set's size.
  */
-export function dmScale(c: DmConfig, profile: Profile, ipc = 0, pinned: Partial<DmConfig> = {}): DmConfig {
-  const narrow = (width: number): DmConfig =>
-    width === c.width ? c : { ...c, width, lrImg: c.lrImg * widthCompensation(c.width, width) };
-  switch (profile) {
-    case "smoke":
-      return { ...c, iterations: Math.min(c.iterations, 2), batchReal: Math.min(c.batchReal, 16) };
-    case "quick":
-      return {
-        ...narrow(pinned.width ?? Math.min(c.width, 32)),
-        iterations: Math.min(c.iterations, Math.max(4, Math.floor(350 / Math.max(ipc, 10)))),
-        batchReal: Math.min(c.batchReal, 32),
-      };
-    case "proxy":
-      return { ...c, iterations: Math.min(c.iterations, 2000), batchReal: Math.min(c.batchReal, 128) };
-    case "paper":
-      return c;
-  }
-}
+export const DM_BUDGET: MethodBudget<DmConfig> = {
+  family: "dm",
+  keys: { iterations: "iterations", batchReal: "realBatch", width: "width" },
+  derived: { lrImg: lrFollowsWidth() },
+};
 
 /** Rows per forward pass before splitting (256 ConvNet-3 activations of 32² × 128 fill 128 MiB). */
 const CHUNK = 200;
@@ -126,34 +99,30 @@ export function withChunks<R>(body: (chunk: number) => R): R {
   return fitMicroBatches(1, (parts) => body(Math.max(1, Math.floor(CHUNK / parts))));
 }
 
-/** The DM loop; `method` names the set; hooks add a regularizer (CMI) to each iteration's loss. */
-export async function distillDm(
-  ctx: DistillContext<DmConfig>,
-  method: string,
-  hooks: RegularizerHooks = {},
-): Promise<DistillResult> {
-  const { dataset, ipc, seed, config: cfg } = ctx;
-  const t0 = performance.now();
+/** The DM loop; `method` names the set; a regularizer (`ctx.regularizer`) joins each iteration's loss. */
+export function distillDm(ctx: DistillContext<DmConfig>, method: string): Promise<DistillResult> {
+  const { dataset, ipc, seed, config: cfg, regularizer } = ctx;
   const classes = dataset.info.numClasses;
   const input = inputSpec(dataset);
   const digits = dataset.info.digits;
-  const strategy = cfg.dsaStrategy as DsaGroup[];
+  const strategy = cfg.dsaStrategy;
   const rng = new Rng(seed);
-  const pool = new RealPool(dataset);
-  const labels = classMajorLabels(classes, ipc);
-  const initRng = realDrawRng(seed);
-  const img = noGrad(() =>
-    cfg.init === "real"
-      ? pool.realInit(ipc, initRng)
-      : initRng.normal([classes * ipc, input.imageSize, input.imageSize, input.channels])
-  ).keep().requireGrad();
-  const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
-  let firstLoss = NaN, lastLoss = NaN;
-  try {
-    const initial = await snapshotImages(img);
-    for (let it = 0; it < cfg.iterations; it++) {
-      ctx.signal?.throwIfAborted();
-      await hooks.prepare?.(it);
+  return synthesize(ctx, method, {
+    loss: "match",
+    iterations: cfg.iterations,
+    optimizer: { lr: cfg.lrImg, momentum: cfg.momentumImg },
+    setup: () => {
+      const pool = new RealPool(dataset);
+      const initRng = realDrawRng(seed);
+      const images = noGrad(() =>
+        cfg.init === "real"
+          ? pool.realInit(ipc, initRng)
+          : initRng.normal([classes * ipc, input.imageSize, input.imageSize, input.channels])
+      ).keep().requireGrad();
+      return { images, labels: classMajorLabels(classes, ipc), pool, dispose: () => pool.dispose() };
+    },
+    iterate: async ({ images: img, labels, pool }, opt, it) => {
+      await regularizer?.prepare(it);
       const itRng = rng.fork(1000 + it);
       const net = buildNet(cfg.model, cfg.width, itRng.fork(0), input);
       // Frozen: gradients flow to the images only.
@@ -185,7 +154,7 @@ export async function distillDm(
               match = T.add(match, T.sum(T.square(T.sub(realMeans[c], ms))));
             }
             let total = match;
-            if (hooks.regularizer) total = T.add(total, hooks.regularizer(img, labels, it));
+            if (regularizer) total = T.add(total, regularizer.loss(img, labels, it));
             const [g] = grad(total, [img]);
             noGrad(() => opt.step([g]));
             return match.detach();
@@ -194,23 +163,11 @@ export async function distillDm(
       } finally {
         net.dispose();
       }
-      lastLoss = await lossT.item();
+      const loss = await lossT.item();
       lossT.dispose();
-      if (it === 0) firstLoss = lastLoss;
-      reportIteration(ctx, method, it, cfg.iterations, lastLoss);
-    }
-    return await matchingResult(ctx, method, img, labels, {
-      iterations: cfg.iterations,
-      firstLoss,
-      lastLoss,
-      t0,
-      initial,
-    });
-  } finally {
-    opt.dispose();
-    img.dispose();
-    pool.dispose();
-  }
+      return loss;
+    },
+  });
 }
 
 export const dmMethod: MethodDef<DmConfig> = {
@@ -220,11 +177,8 @@ export const dmMethod: MethodDef<DmConfig> = {
   implemented: true,
   schema: DmConfig,
   defaults: (_dataset, ipc) => dmDefaults(ipc),
-  scale: dmScale,
+  budget: DM_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillDm(ctx, "dm"),
+  regularizable: true,
 };
-
-/** DM with its hook exposed for plug-ins, and DM + CMI. */
-export const dmHookable = hookable(dmMethod, distillDm);
-export const dmCmiMethod = withCmi(dmHookable);

@@ -4,8 +4,8 @@
  * matching, per-sample DSA when training the inner network, and real-image initialisation.
  */
 import type { MethodDef } from "../methods/types.ts";
-import { type DcConfig, DcConfig as DcSchema, dcDefaults, dcScale, distillGradientMatching } from "./dc.ts";
-import { WIDTH_SCALE_NOTES } from "./gradient_matching.ts";
+import { DC_BUDGET, type DcConfig, DcConfig as DcSchema, dcDefaults, distillGradientMatching } from "./dc.ts";
+import { WIDTH_SCALE_NOTES } from "../methods/budget.ts";
 
 export const dsaMethod: MethodDef<DcConfig> = {
   id: "dsa",
@@ -14,7 +14,8 @@ export const dsaMethod: MethodDef<DcConfig> = {
   implemented: true,
   schema: DcSchema,
   defaults: (_dataset, ipc) => dcDefaults(ipc, "dsa"),
-  scale: dcScale,
+  budget: DC_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillGradientMatching(ctx, "dsa"),
+  regularizable: true,
 };

@@ -12,7 +12,7 @@ import * as T from "../engine/ops/mod.ts";
 import type { Classifier } from "../models/module.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { trainClassifier } from "../evaluator/train.ts";
-import type { Profile } from "../results/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import { buildNet, inputSpec } from "./gradient_matching.ts";
 import { candidatesByClass } from "./coreset_features.ts";
@@ -49,23 +49,15 @@ export function forgettingDefaults(): ForgettingConfig {
   };
 }
 
-export function forgettingScale(c: ForgettingConfig, profile: Profile): ForgettingConfig {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { epochs: 2, candidates: 20, width: 16, batch: 32 },
-    // Measured on MNIST (2-core llvmpipe, heavily shared): 5 epochs × 1000 images at width 64 took
-    // 8 min and reached 94% train accuracy; this is about a quarter of that work.
-    quick: { epochs: 4, candidates: 50, width: 32, batch: 64 },
-    proxy: { epochs: 30, candidates: 1000, width: 128, batch: 128 },
-  }[profile];
-  return {
-    ...c,
-    epochs: Math.min(c.epochs, l.epochs),
-    width: Math.min(c.width, l.width),
-    batchSize: Math.min(c.batchSize, l.batch),
-    candidatesPerClass: Math.min(c.candidatesPerClass ?? Infinity, l.candidates),
-  };
-}
+/** How profiles bound the forgetting run (the values are in experiments/profiles.ts). */
+export const FORGETTING_BUDGET: MethodBudget<ForgettingConfig> = {
+  keys: {
+    epochs: "trainEpochs",
+    width: "width",
+    batchSize: "trainBatch",
+    candidatesPerClass: "candidates",
+  },
+};
 
 /**
  * Forgetting events per sample from a correctness history (history[e][i] = 1 when sample i was
@@ -185,6 +177,6 @@ export const forgettingMethod: MethodDef<ForgettingConfig> = {
   implemented: true,
   schema: ForgettingConfig,
   defaults: () => forgettingDefaults(),
-  scale: forgettingScale,
+  budget: FORGETTING_BUDGET,
   distill: distillForgetting,
 };

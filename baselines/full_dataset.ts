@@ -12,7 +12,6 @@ export const fullDatasetMethod: MethodDef<z.infer<typeof FullDatasetConfig>> = {
   implemented: true,
   schema: FullDatasetConfig,
   defaults: () => ({}),
-  scale: (c) => c,
   distill(ctx: DistillContext<Record<string, never>>): Promise<DistillResult> {
     const idx = Int32Array.from({ length: ctx.dataset.train.count }, (_, i) => i);
     return Promise.resolve({ set: realSubset(ctx, idx, "full-dataset"), metrics: { selected: idx.length } });

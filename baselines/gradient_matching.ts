@@ -1,9 +1,7 @@
 /**
  * Gradient-matching machinery shared by DC, DSA and IDC (docs/protocols.md §3, §4, §6.2):
  * the layer-wise gradient distances, the per-class matching loss whose gradient reaches the synthetic
- * images through second-order terms, the real-data pool per class, network construction, and turning
- * device images into a DistilledSet; and quick's image-lr compensation of narrower nets (also DM's, IDM's)
- * and iteration budget (also MTT's).
+ * images through second-order terms, the real-data pool per class, and network construction.
  */
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { grad } from "../engine/autograd.ts";
@@ -13,9 +11,7 @@ import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { ConvNet } from "../models/convnet.ts";
 import { createModel, type InputSpec } from "../models/registry.ts";
-import { deviceToNchw, splitToDevice } from "../evaluator/device_data.ts";
-import type { DistillContext, DistilledSet, DistillResult } from "../methods/types.ts";
-import { canonicalJson, sha256Hex } from "../results/key.ts";
+import { splitToDevice } from "../evaluator/device_data.ts";
 import { datasetShape, drawPositions, indicesByClass } from "./real_images.ts";
 
 export type MatchDistance = "ours" | "mse" | "cos" | "l1";
@@ -201,123 +197,4 @@ export function buildNet(model: string, width: number, rng: Rng, input: InputSpe
 /** Class-major labels: `perClass` of each class in order. */
 export function classMajorLabels(classes: number, perClass: number): Int32Array {
   return Int32Array.from({ length: classes * perClass }, (_, i) => Math.floor(i / perClass));
-}
-
-/** Device NHWC images (normalised space) → a DistilledSet with the method's meta. */
-export async function toDistilledSet<C>(
-  ctx: DistillContext<C>,
-  method: string,
-  images: Tensor,
-  labels: Int32Array,
-  extra: Record<string, string> = {},
-): Promise<DistilledSet> {
-  const [n, h, w, c] = images.shape;
-  const data = await deviceToNchw(images);
-  for (const v of data) {
-    if (!Number.isFinite(v)) throw new Error(`${method}: distilled images are not finite`);
-  }
-  return {
-    images: data,
-    shape: [n, c, h, w],
-    labels,
-    meta: {
-      method,
-      dataset: ctx.dataset.info.id,
-      ipc: ctx.ipc,
-      seed: ctx.seed,
-      configHash: sha256Hex(canonicalJson(ctx.config)),
-      profile: ctx.profile,
-      mean: ctx.dataset.info.mean,
-      std: ctx.dataset.info.std,
-      createdAt: new Date().toISOString(),
-      extra: { config: canonicalJson(ctx.config), ...extra },
-    },
-  };
-}
-
-/** Per-iteration bookkeeping of the matching loops: divergence check and progress. */
-export function reportIteration<C>(
-  ctx: DistillContext<C>,
-  method: string,
-  it: number,
-  total: number,
-  loss: number,
-): void {
-  if (!Number.isFinite(loss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
-  ctx.progress.update(it + 1, total, `iteration (match loss ${loss.toFixed(3)})`);
-}
-
-/**
- * How far distillation moved the learned images from their initialisation: ‖x_T − x_0‖ / ‖x_0‖ over every
- * pixel (normalised space). A real-initialised set that barely moves trains a network like the random
- * real images it started from, so this separates "the objective did not help" from "the budget did not
- * move the set" when a method ties with `random`.
- */
-export function relativeShift(initial: ArrayLike<number>, final: ArrayLike<number>): number {
-  if (initial.length !== final.length) {
-    throw new RangeError(`relativeShift: ${initial.length} initial values against ${final.length} final`);
-  }
-  let diff = 0, base = 0;
-  for (let i = 0; i < initial.length; i++) {
-    const d = final[i] - initial[i];
-    diff += d * d;
-    base += initial[i] * initial[i];
-  }
-  return base > 0 ? Math.sqrt(diff / base) : Math.sqrt(diff);
-}
-
-/** Snapshot of the learned images at initialisation, for `imageShift` at the end. */
-export async function snapshotImages(images: Tensor): Promise<Float32Array> {
-  return Float32Array.from(await images.f32());
-}
-
-/** `imageShift` of the learned images against their snapshot at initialisation. */
-export async function imageShift(initial: Float32Array, images: Tensor): Promise<number> {
-  return relativeShift(initial, await images.f32());
-}
-
-/** A matching loop's result: the set and its loss metrics. */
-export async function matchingResult<C>(
-  ctx: DistillContext<C>,
-  method: string,
-  images: Tensor,
-  labels: Int32Array,
-  run: { iterations: number; firstLoss: number; lastLoss: number; t0: number; initial: Float32Array },
-): Promise<DistillResult> {
-  return {
-    set: await toDistilledSet(ctx, method, images, labels),
-    metrics: {
-      iterations: run.iterations,
-      firstMatchLoss: run.firstLoss,
-      finalMatchLoss: run.lastLoss,
-      imageShift: await imageShift(run.initial, images),
-      seconds: (performance.now() - run.t0) / 1000,
-    },
-  };
-}
-
-/** Why the profiles change width and image lr of the matching methods (their substitutions' reasons). */
-export const WIDTH_SCALE_NOTES: Readonly<Record<string, string>> = {
-  width: "a narrower matching network fits the profile's time budget",
-  lrImg: "raised with the narrower network, whose image gradient shrinks with width (widthCompensation)",
-};
-
-/**
- * Image lr for a narrower network than the config's. A matching loss sums over the network's units or
- * weights, so its image gradient shrinks with the width: for DM's embedding loss it grew 1.0 → 1.6 → 2.7
- * from width 32 → 64 → 128 (MNIST, real init, 3 random nets), ≈ width^0.75; DC's `ours` distance and
- * IDC's `mse` over conv-weight gradients scale the same way (Fashion-MNIST, IPC 1: 12.5 → 19.3 → 31.1 and
- * 22.5 → 38.3 → 64.0), IDC's `l1` faster (132.6 → 300.9 → 730.4, ≈ width^1.25). Scaling the lr by
- * (from/to)^exponent keeps the step on the images about the paper network's.
- */
-export function widthCompensation(from: number, to: number, exponent = 0.75): number {
-  return (from / to) ** exponent;
-}
-
-/**
- * Quick's iteration budget for DC, DSA and MTT: 10, or up to 30 when the set is small (IPC 1: 30, IPC 2: 15).
- * At 10 an IPC-1 set barely left its initialisation, and an IPC-1 iteration is cheap (one class step each).
- */
-export function quickIterations(ipc: number): number {
-  return Math.max(10, Math.floor(30 / Math.max(ipc, 1)));
 }

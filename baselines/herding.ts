@@ -6,9 +6,9 @@
  */
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import {
+  CORESET_BUDGET,
   CoresetFeatureConfig,
   coresetFeatureDefaults,
-  coresetFeatureScale,
   selectByFeatures,
   sqDist,
 } from "./coreset_features.ts";
@@ -45,7 +45,7 @@ export const herdingMethod: MethodDef<CoresetFeatureConfig> = {
   implemented: true,
   schema: CoresetFeatureConfig,
   defaults: () => coresetFeatureDefaults(),
-  scale: coresetFeatureScale,
+  budget: CORESET_BUDGET,
   async distill(ctx: DistillContext<CoresetFeatureConfig>): Promise<DistillResult> {
     const t0 = performance.now();
     const idx = await selectByFeatures(

@@ -20,33 +20,18 @@ import { backend, noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts"
 import * as E from "../engine/expr.ts";
 import { grad } from "../engine/autograd.ts";
 import { mixSeed, Rng } from "../engine/random.ts";
-import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { dsa, DSA_ALL, type DsaGroup } from "../data/augment.ts";
+import { dsa } from "../data/augment.ts";
 import { decode, encode } from "../data/multi_formulation.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { trainClassifier } from "../evaluator/train.ts";
 import { makeOptimizer } from "../evaluator/optimizer.ts";
-import type { AugmentSpec, OptimizerSpec } from "../evaluator/protocols.ts";
-import type { Profile } from "../results/types.ts";
+import { type AugmentSpec, DsaStrategy, type OptimizerSpec } from "../evaluator/protocols.ts";
+import { lrFollowsWidth, type MethodBudget, WIDTH_SCALE_NOTES } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import {
-  buildNet,
-  classMajorLabels,
-  classMatchLoss,
-  imageShift,
-  inputSpec,
-  RealPool,
-  snapshotImages,
-  toDistilledSet,
-  WIDTH_SCALE_NOTES,
-  widthCompensation,
-} from "./gradient_matching.ts";
-import type { GradientMatchingHooks } from "./dc.ts";
-import { hookable, withCmi } from "./cmi.ts";
-
-const DSA_GROUPS = z.enum(DSA_ALL as [DsaGroup, ...DsaGroup[]]);
+import { buildNet, classMajorLabels, classMatchLoss, inputSpec, RealPool } from "./gradient_matching.ts";
+import { synthesize } from "../methods/synthesis.ts";
 
 export const IdcConfig = z.object({
   /** Outer iterations (a new network each). */
@@ -80,7 +65,7 @@ export const IdcConfig = z.object({
    * DiffAug groups of the matching step (Siamese, IDC's default mode: flip/color/cutout when listed
    * plus one of crop/scale/rotate); the network update uses them per sample, without cutout under CutMix.
    */
-  matchStrategy: z.array(DSA_GROUPS),
+  matchStrategy: DsaStrategy,
 }).strict();
 export type IdcConfig = z.infer<typeof IdcConfig>;
 
@@ -120,38 +105,24 @@ export function idcDefaults(datasetId: string, ipc: number, factor: number | nul
 }
 
 /**
- * Profiles shrink iteration counts and batches; the per-step algorithm is unchanged. Quick also narrows
- * the networks to width 32: one class step at width 128 costs seconds on the contended 2-core llvmpipe
- * machine (MNIST IPC 10 smoke, 2 × 1 × 10 class steps: 157 s), so a width-128 quick run would take
- * hours; 5 × 2 inner steps keep an IDC-1 IPC-100 repeat near a minute (10 × 3 took 2–5 min). The image lr
- * is compensated for the narrower net by the measured growth of the distance's image gradient with width
- * (widthCompensation: mse ≈ width^0.75, l1 ≈ width^1.25).
+ * How profiles bound IDC and IDC-1 (family "idc"; the values are in experiments/profiles.ts): iteration
+ * counts, batches, the network update's real images and the width; the per-step algorithm is unchanged.
+ * The image lr is compensated for a narrower net by the measured growth of the distance's image gradient
+ * with width (widthCompensation: mse ≈ width^0.75, l1 ≈ width^1.25).
  */
-export function idcScale(
-  c: IdcConfig,
-  profile: Profile,
-  _ipc = 0,
-  pinned: Partial<IdcConfig> = {},
-): IdcConfig {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { it: 2, inner: 1, real: 16, syn: 16, net: 32, batch: 16, width: c.width },
-    quick: { it: 5, inner: 2, real: 32, syn: 32, net: 100, batch: 32, width: 32 },
-    proxy: { it: 200, inner: 20, real: 64, syn: 128, net: 500, batch: 64, width: c.width },
-  }[profile];
-  const width = pinned.width ?? Math.min(c.width, l.width);
-  return {
-    ...c,
-    iterations: Math.min(c.iterations, l.it),
-    innerSteps: Math.min(c.innerSteps, l.inner),
-    batchReal: Math.min(c.batchReal, l.real),
-    batchSynMax: Math.min(c.batchSynMax, l.syn),
-    netSamples: Math.min(c.netSamples, l.net),
-    batchNet: Math.min(c.batchNet, l.batch),
-    width,
-    lrImg: c.lrImg * widthCompensation(c.width, width, c.distance === "l1" ? 1.25 : 0.75),
-  };
-}
+export const IDC_BUDGET: MethodBudget<IdcConfig> = {
+  family: "idc",
+  keys: {
+    iterations: "iterations",
+    innerSteps: "innerSteps",
+    batchReal: "realBatch",
+    batchSynMax: "synBatch",
+    netSamples: "trainImages",
+    batchNet: "trainBatch",
+    width: "width",
+  },
+  derived: { lrImg: lrFollowsWidth((c) => c.distance === "l1" ? 1.25 : 0.75) },
+};
 
 /** The parameters IDC matches: conv weights only (rank 4, OHWI); biases, norm affine and FC skipped. */
 export function matchedParams(net: Classifier): Tensor[] {
@@ -276,27 +247,28 @@ export function idcClassLoss(
   );
 }
 
-/** The IDC loop; `method` names the set. Hooks: `prepare`/`regularizer` per inner step (CMI, §9). */
-export async function distillIdc(
-  ctx: DistillContext<IdcConfig>,
-  method: string,
-  hooks: GradientMatchingHooks = {},
-): Promise<DistillResult> {
-  const { dataset, ipc, seed, config: cfg } = ctx;
-  const t0 = performance.now();
+/**
+ * The IDC loop; `method` names the set. A regularizer (`ctx.regularizer`) is prepared and joins every
+ * inner step (CMI, §9), per class on the class's decoded images.
+ */
+export function distillIdc(ctx: DistillContext<IdcConfig>, method: string): Promise<DistillResult> {
+  const { dataset, ipc, seed, config: cfg, regularizer } = ctx;
   const info = dataset.info;
   const classes = info.numClasses;
   const input = inputSpec(dataset);
   const rng = new Rng(seed);
-  const pool = new RealPool(dataset);
   const f2 = cfg.factor * cfg.factor;
-  const img = initMix(pool, info, ipc, cfg.factor, rng.fork(1)).keep().requireGrad();
-  const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
-  let firstLoss = NaN, lastLoss = NaN;
-  try {
-    const initial = await snapshotImages(img);
-    for (let it = 0; it < cfg.iterations; it++) {
-      ctx.signal?.throwIfAborted();
+  const n = classes * ipc;
+  return synthesize(ctx, method, {
+    loss: "match",
+    iterations: cfg.iterations,
+    optimizer: { lr: cfg.lrImg, momentum: cfg.momentumImg },
+    setup: () => {
+      const pool = new RealPool(dataset);
+      const images = initMix(pool, info, ipc, cfg.factor, rng.fork(1)).keep().requireGrad();
+      return { images, labels: classMajorLabels(classes, ipc), pool, dispose: () => pool.dispose() };
+    },
+    iterate: async ({ images: img, pool }, opt, it) => {
       const itRng = rng.fork(1000 + it);
       const net = buildNet(cfg.model, cfg.width, itRng.fork(0), input);
       const params = matchedParams(net);
@@ -310,21 +282,22 @@ export async function distillIdc(
       const netState = makeOptimizer(netOpt, net.parameters());
       // Matching losses stay on the device; one readback per outer iteration.
       let lossSum: Tensor | null = null;
+      let loss: number;
       try {
         for (let s = 0; s < cfg.innerSteps; s++) {
-          // CMI reloads its extractor every inner step (§9): the hook's "iteration" is the step index.
+          // CMI reloads its extractor every inner step (§9): the regularizer's step is the inner step's index.
           const step = it * cfg.innerSteps + s;
-          await hooks.prepare?.(step);
+          await regularizer?.prepare(step);
           net.train();
           const stepSeed = mixSeed(itRng.seed, s + 1);
           for (let c = 0; c < classes; c++) {
             const lossT = tidy(() => {
               const loss = idcClassLoss(net, params, pool, img, c, ipc, cfg, info, mixSeed(stepSeed, c));
               let total = loss;
-              if (hooks.regularizer) {
+              if (regularizer) {
                 // Per class update, on the class's decoded images (no augmentation).
                 const xc = decodeClass(img, c, ipc, cfg, info);
-                total = T.add(total, hooks.regularizer(xc, new Int32Array(xc.shape[0]).fill(c), step));
+                total = T.add(total, regularizer.loss(xc, new Int32Array(xc.shape[0]).fill(c), step));
               }
               const [g] = grad(total, [img]);
               noGrad(() => opt.step([g]));
@@ -352,52 +325,38 @@ export async function distillIdc(
             real.x.dispose();
           }
         }
-        lastLoss = (lossSum ? await (lossSum as Tensor).item() : NaN) / (classes * cfg.innerSteps);
+        loss = (lossSum ? await (lossSum as Tensor).item() : NaN) / (classes * cfg.innerSteps);
       } finally {
         (lossSum as Tensor | null)?.dispose();
         netState.dispose();
         net.dispose();
       }
       noGrad(() => clampInPlace(img));
-      if (it === 0) firstLoss = lastLoss;
-      if (!Number.isFinite(lastLoss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
-      ctx.progress.update(it + 1, cfg.iterations, `iteration (match loss ${lastLoss.toExponential(3)})`);
-    }
-    // Decoded per class → class-major f²·ipc images per class, normalised.
-    const decoded = noGrad(() =>
-      tidy(() => {
-        const x = img.detach();
-        return T.concat(Array.from({ length: classes }, (_, c) => decodeClass(x, c, ipc, cfg, info)), 0);
-      })
-    );
-    const n = classes * ipc;
-    try {
-      const set = await toDistilledSet(ctx, method, decoded, classMajorLabels(classes, ipc * f2), {
-        decoded: `stored ${n} images of factor ${cfg.factor} decoded into ${n * f2} ` +
-          `(${f2} per stored image, ${ipc * f2} per class); evaluate as is`,
-        storedImages: String(n),
-        factor: String(cfg.factor),
-      });
-      return {
-        set,
-        metrics: {
-          iterations: cfg.iterations,
-          firstMatchLoss: firstLoss,
-          finalMatchLoss: lastLoss,
-          imageShift: await imageShift(initial, img),
-          storedImages: n,
-          decodedImages: n * f2,
-          seconds: (performance.now() - t0) / 1000,
+      return loss;
+    },
+    describe: (_, loss) => `iteration (match loss ${loss.toExponential(3)})`,
+    finish: ({ images: img }) => {
+      // Decoded per class → class-major f²·ipc images per class, normalised.
+      const decoded = noGrad(() =>
+        tidy(() => {
+          const x = img.detach();
+          return T.concat(Array.from({ length: classes }, (_, c) => decodeClass(x, c, ipc, cfg, info)), 0);
+        })
+      );
+      return Promise.resolve({
+        images: decoded,
+        labels: classMajorLabels(classes, ipc * f2),
+        extra: {
+          decoded: `stored ${n} images of factor ${cfg.factor} decoded into ${n * f2} ` +
+            `(${f2} per stored image, ${ipc * f2} per class); evaluate as is`,
+          storedImages: String(n),
+          factor: String(cfg.factor),
         },
-      };
-    } finally {
-      decoded.dispose();
-    }
-  } finally {
-    opt.dispose();
-    img.dispose();
-    pool.dispose();
-  }
+        metrics: { storedImages: n, decodedImages: n * f2 },
+        dispose: () => decoded.dispose(),
+      });
+    },
+  });
 }
 
 export const idcMethod: MethodDef<IdcConfig> = {
@@ -407,9 +366,10 @@ export const idcMethod: MethodDef<IdcConfig> = {
   implemented: true,
   schema: IdcConfig,
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, null),
-  scale: idcScale,
+  budget: IDC_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdc(ctx, "idc"),
+  regularizable: true,
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
 
@@ -420,12 +380,9 @@ export const idc1Method: MethodDef<IdcConfig> = {
   implemented: true,
   schema: IdcConfig,
   defaults: (datasetId, ipc) => idcDefaults(datasetId, ipc, 1),
-  scale: idcScale,
+  budget: IDC_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdc(ctx, "idc-1"),
+  regularizable: true,
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
-
-/** IDC with its hooks exposed for plug-ins, and IDC + CMI. */
-export const idcHookable = hookable(idcMethod, distillIdc);
-export const idcCmiMethod = withCmi(idcHookable);

@@ -19,27 +19,21 @@ import { grad } from "../engine/autograd.ts";
 import { mixSeed, Rng } from "../engine/random.ts";
 import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import type { DsaGroup } from "../data/augment.ts";
+import { DSA_ALL } from "../data/augment.ts";
+import { DsaStrategy } from "../evaluator/protocols.ts";
 import { decode, decodeLabels, encode } from "../data/multi_formulation.ts";
 import type { Classifier } from "../models/module.ts";
-import type { Profile } from "../results/types.ts";
-import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import {
-  buildNet,
-  classMajorLabels,
-  imageShift,
-  inputSpec,
-  RealPool,
-  snapshotImages,
-  toDistilledSet,
+  lrFollowsWidth,
+  type MethodBudget,
   WIDTH_SCALE_NOTES,
   widthCompensation,
-} from "./gradient_matching.ts";
-import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
+} from "../methods/budget.ts";
+import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
+import { buildNet, classMajorLabels, inputSpec, RealPool } from "./gradient_matching.ts";
+import { synthesize } from "../methods/synthesis.ts";
 import { embedChunked, embedMean, matchAug, withChunks } from "./dm.ts";
 import { realDrawRng } from "./real_images.ts";
-
-const DSA_GROUPS = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
 export const IdmConfig = z.object({
   iterations: z.number().int().min(0),
@@ -70,7 +64,7 @@ export const IdmConfig = z.object({
   model: z.string(),
   width: z.number().int().positive(),
   augment: z.enum(["none", "dsa"]),
-  dsaStrategy: z.array(DSA_GROUPS),
+  dsaStrategy: DsaStrategy,
 }).strict();
 export type IdmConfig = z.infer<typeof IdmConfig>;
 
@@ -111,46 +105,36 @@ export function idmDefaults(datasetId: string, ipc: number): IdmConfig {
     model: "convnet3",
     width: 128,
     augment: "dsa",
-    dsaStrategy: ["color", "crop", "cutout", "flip", "scale", "rotate"],
+    dsaStrategy: [...DSA_ALL],
   };
 }
 
 /**
- * Profiles shrink iterations, batches, the queue's training and (below proxy) the width, keeping the
- * queue dynamics: fewer iterations push proportionally more often so the queue still fills, and the
- * accuracy meters are not reset within a short run (weights would mostly read 0). A narrower width
- * scales the image lr as DM's (widthCompensation) and divides ceWeight by the same factor, so the CE
- * term's step on the images stays the paper's while the embedding term's is compensated.
+ * How profiles bound IDM (family "idm"; the values are in experiments/profiles.ts): iterations, batches,
+ * the queue's training and the width, keeping the queue dynamics: fewer iterations push proportionally
+ * more often so the queue still fills, and the accuracy meters are not reset within a short run (weights
+ * would mostly read 0). A narrower width scales the image lr as DM's (widthCompensation) and divides
+ * ceWeight by the same factor, so the CE term's step on the images stays the paper's while the embedding
+ * term's is compensated.
  */
-export function idmScale(
-  c: IdmConfig,
-  profile: Profile,
-  _ipc = 0,
-  pinned: Partial<IdmConfig> = {},
-): IdmConfig {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { it: 2, real: 16, steps: 1, nets: c.trainNets, batch: 16, width: c.width, push: 1 },
-    quick: { it: 8, real: 32, steps: 2, nets: 1, batch: 64, width: 32, push: 2 },
-    proxy: { it: 2000, real: 256, steps: 10, nets: c.trainNets, batch: 256, width: 128, push: 10 },
-  }[profile];
-  const iterations = Math.min(c.iterations, l.it);
-  const width = pinned.width ?? Math.min(c.width, l.width);
-  const k = widthCompensation(c.width, width);
-  return {
-    ...c,
-    iterations,
-    batchReal: Math.min(c.batchReal, l.real),
-    trainNets: Math.min(c.trainNets, l.nets),
-    trainSteps: Math.min(c.trainSteps, l.steps),
-    trainBatch: Math.min(c.trainBatch, l.batch),
-    width,
-    lrImg: c.lrImg * k,
-    ceWeight: c.ceWeight / k,
-    pushEvery: Math.min(c.pushEvery, l.push),
-    accWindow: Math.max(1, Math.min(c.accWindow, iterations)),
-  };
-}
+export const IDM_BUDGET: MethodBudget<IdmConfig> = {
+  family: "idm",
+  keys: {
+    iterations: "iterations",
+    batchReal: "realBatch",
+    trainNets: "trainedNets",
+    trainSteps: "netSteps",
+    trainBatch: "trainBatch",
+    width: "width",
+    pushEvery: "refreshEvery",
+  },
+  derived: {
+    lrImg: lrFollowsWidth(),
+    ceWeight: ({ paper, run }) => paper.ceWeight / widthCompensation(paper.width, run.width),
+    // The budget's iterations (a pinned longer run keeps the profile's window).
+    accWindow: ({ paper, budgeted }) => Math.max(1, Math.min(paper.accWindow, budgeted.iterations)),
+  },
+};
 
 /** A queue member: network, its own optimizer (momentum persists), and its accuracy meter. */
 interface Member {
@@ -230,37 +214,42 @@ function decodeClass(img: Tensor, c: number, ipc: number, cfg: IdmConfig): Tenso
   return decode(xs, cfg.factor, { padValue: cfg.padValue });
 }
 
-/** The IDM loop; hooks add a regularizer (CMI, on the decoded images) once per iteration. */
-export async function distillIdm(
-  ctx: DistillContext<IdmConfig>,
-  method: string,
-  hooks: RegularizerHooks = {},
-): Promise<DistillResult> {
-  const { dataset, ipc, seed, config: cfg } = ctx;
-  const t0 = performance.now();
+/** The IDM loop; a regularizer (`ctx.regularizer`) joins once per iteration, on the decoded images. */
+export function distillIdm(ctx: DistillContext<IdmConfig>, method: string): Promise<DistillResult> {
+  const { dataset, ipc, seed, config: cfg, regularizer } = ctx;
   const classes = dataset.info.numClasses;
   const input = inputSpec(dataset);
   const digits = dataset.info.digits;
-  const strategy = cfg.dsaStrategy as DsaGroup[];
+  const strategy = cfg.dsaStrategy;
   const rng = new Rng(seed);
-  const pool = new RealPool(dataset);
-  const labels = classMajorLabels(classes, ipc);
   const f2 = cfg.factor * cfg.factor;
-  const img = initStored(pool, cfg, ipc, realDrawRng(seed)).keep().requireGrad();
-  const opt = new SGD([img], { lr: cfg.lrImg, momentum: cfg.momentumImg });
+  const n = classes * ipc;
   const queue: Member[] = [];
-  let pushed = 0;
+  let pushed = 0, lastWeight = 0, maxWeight = 0;
   const push = () => {
     if (queue.length >= cfg.queueMax) disposeMember(queue.shift()!);
     queue.push(newMember(cfg, rng.fork(500_000 + pushed++), input));
   };
-  let firstLoss = NaN, lastLoss = NaN, lastWeight = 0, maxWeight = 0;
-  try {
-    const initial = await snapshotImages(img);
-    for (let q = 0; q < cfg.queueStart; q++) push();
-    for (let it = 0; it < cfg.iterations; it++) {
-      ctx.signal?.throwIfAborted();
-      await hooks.prepare?.(it);
+  return synthesize(ctx, method, {
+    loss: "match",
+    iterations: cfg.iterations,
+    optimizer: { lr: cfg.lrImg, momentum: cfg.momentumImg },
+    setup: () => {
+      const pool = new RealPool(dataset);
+      const images = initStored(pool, cfg, ipc, realDrawRng(seed)).keep().requireGrad();
+      for (let q = 0; q < cfg.queueStart; q++) push();
+      return {
+        images,
+        labels: classMajorLabels(classes, ipc),
+        pool,
+        dispose: () => {
+          queue.forEach(disposeMember);
+          pool.dispose();
+        },
+      };
+    },
+    iterate: async ({ images: img, labels, pool }, opt, it) => {
+      await regularizer?.prepare(it);
       const itRng = rng.fork(1000 + it);
       if (it > 0 && it % cfg.accWindow === 0) queue.forEach(resetMeter);
       if (it % cfg.pushEvery === 0) push();
@@ -295,9 +284,9 @@ export async function distillIdm(
                 let total = loss;
                 // The regularizer joins the first class step of each iteration; that step moves the
                 // whole tensor, so it acts once per iteration on every image (as DM's).
-                if (hooks.regularizer && k === 0 && c === 0) {
+                if (regularizer && k === 0 && c === 0) {
                   const all = decode(img, cfg.factor, { padValue: cfg.padValue });
-                  total = T.add(total, hooks.regularizer(all, decodeLabels(labels, cfg.factor), it));
+                  total = T.add(total, regularizer.loss(all, decodeLabels(labels, cfg.factor), it));
                 }
                 const [g] = grad(total, [img]);
                 noGrad(() => opt.step([g]));
@@ -316,57 +305,39 @@ export async function distillIdm(
       for (const qi of trainOrder.slice(0, cfg.trainNets)) {
         trainMember(queue[qi], pool, cfg, itRng.fork(3 + qi));
       }
-      lastLoss = lossSum / (classes * Math.min(cfg.matchNets, queue.length));
-      if (it === 0) firstLoss = lastLoss;
-      if (!Number.isFinite(lastLoss)) throw new Error(`${method}: matching loss diverged at iteration ${it}`);
-      ctx.progress.update(
-        it + 1,
-        cfg.iterations,
-        `iteration (loss ${lastLoss.toFixed(3)}, queue ${queue.length})`,
-      );
-    }
-    // Stored → decoded, reordered class-major: class c's f²·ipc images together.
-    const decoded = noGrad(() => tidy(() => decode(img.detach(), cfg.factor, { padValue: cfg.padValue })));
-    const n = classes * ipc;
-    const order = Int32Array.from({ length: n * f2 }, (_, r) => {
-      const c = Math.floor(r / (ipc * f2)), within = r % (ipc * f2);
-      const cell = Math.floor(within / ipc), t = within % ipc;
-      return cell * n + c * ipc + t;
-    });
-    const classMajor = noGrad(() => T.gather(decoded, tensor(order, [order.length], "i32")));
-    decoded.dispose();
-    const outLabels = classMajorLabels(classes, ipc * f2);
-    try {
-      const set = await toDistilledSet(ctx, method, classMajor, outLabels, {
-        decoded: `stored ${n} images of factor ${cfg.factor} decoded into ${n * f2} ` +
-          `(${f2} per stored image, ${ipc * f2} per class); evaluate as is`,
-        storedImages: String(n),
-        factor: String(cfg.factor),
+      return lossSum / (classes * Math.min(cfg.matchNets, queue.length));
+    },
+    describe: (_, loss) => `iteration (loss ${loss.toFixed(3)}, queue ${queue.length})`,
+    finish: ({ images: img }) => {
+      // Stored → decoded, reordered class-major: class c's f²·ipc images together.
+      const decoded = noGrad(() => tidy(() => decode(img.detach(), cfg.factor, { padValue: cfg.padValue })));
+      const order = Int32Array.from({ length: n * f2 }, (_, r) => {
+        const c = Math.floor(r / (ipc * f2)), within = r % (ipc * f2);
+        const cell = Math.floor(within / ipc), t = within % ipc;
+        return cell * n + c * ipc + t;
       });
-      return {
-        set,
+      const classMajor = noGrad(() => T.gather(decoded, tensor(order, [order.length], "i32")));
+      decoded.dispose();
+      return Promise.resolve({
+        images: classMajor,
+        labels: classMajorLabels(classes, ipc * f2),
+        extra: {
+          decoded: `stored ${n} images of factor ${cfg.factor} decoded into ${n * f2} ` +
+            `(${f2} per stored image, ${ipc * f2} per class); evaluate as is`,
+          storedImages: String(n),
+          factor: String(cfg.factor),
+        },
         metrics: {
-          iterations: cfg.iterations,
-          firstMatchLoss: firstLoss,
-          finalMatchLoss: lastLoss,
-          imageShift: await imageShift(initial, img),
           finalCeWeight: lastWeight,
           maxCeWeight: maxWeight,
           queueSize: queue.length,
           storedImages: n,
           decodedImages: n * f2,
-          seconds: (performance.now() - t0) / 1000,
         },
-      };
-    } finally {
-      classMajor.dispose();
-    }
-  } finally {
-    queue.forEach(disposeMember);
-    opt.dispose();
-    img.dispose();
-    pool.dispose();
-  }
+        dispose: () => classMajor.dispose(),
+      });
+    },
+  });
 }
 
 export const idmMethod: MethodDef<IdmConfig> = {
@@ -377,12 +348,9 @@ export const idmMethod: MethodDef<IdmConfig> = {
   implemented: true,
   schema: IdmConfig,
   defaults: idmDefaults,
-  scale: idmScale,
+  budget: IDM_BUDGET,
   scaleNotes: WIDTH_SCALE_NOTES,
   distill: (ctx) => distillIdm(ctx, "idm"),
+  regularizable: true,
   imagesPerClass: (c, ipc) => c.factor * c.factor * ipc,
 };
-
-/** IDM with its hook exposed for plug-ins, and IDM + CMI. */
-export const idmHookable = hookable(idmMethod, distillIdm);
-export const idmCmiMethod = withCmi(idmHookable);

@@ -5,9 +5,10 @@
  */
 import { z } from "zod";
 import type { Dataset } from "../data/types.ts";
-import type { DistillContext, DistilledSet } from "../methods/types.ts";
+import type { DistillContext } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
-import type { Profile } from "../results/types.ts";
+import type { Derivation, MethodBudget } from "../methods/budget.ts";
 import { Rng } from "../engine/random.ts";
 import { DiT } from "../models/dit.ts";
 import { AutoencoderKL } from "../models/vae.ts";
@@ -64,12 +65,12 @@ const ditShape = (d: DiT): [number, number, number] => [d.cfg.inputSize, d.cfg.i
 /**
  * The shipped, hash-verified foundation of an embedded dataset (models/weights/). Other datasets need a
  * class-conditional DiT of their classes, which ddrepro does not have yet: a clear error, not a fake.
- * The smoke profile (CI: seconds per cell, numbers mean nothing) runs the same pipeline on the untrained
- * smoke-recipe models instead, so it needs no weights and works on any ≤ 32 px dataset.
+ * `which: "untrained"` (the smoke profile's choice: CI, numbers mean nothing) runs the same pipeline on the
+ * untrained smoke-recipe models instead, so it needs no weights and works on any ≤ 32 px dataset.
  */
-export async function loadFoundation(dataset: Dataset, profile: Profile | "none"): Promise<Foundation<DiT>> {
+export async function loadFoundation(dataset: Dataset, which: FoundationChoice): Promise<Foundation<DiT>> {
   const id = dataset.info.id;
-  if (profile === "smoke") return untrainedFoundation(dataset, 0);
+  if (which === "untrained") return untrainedFoundation(dataset, 0);
   if (!(FOUNDATION_DATASETS as readonly string[]).includes(id)) {
     throw new Error(
       `no class-conditional DiT for dataset "${id}": the shipped foundation covers ${
@@ -120,16 +121,49 @@ export const SamplerFields = {
    * small foundation generates 32 px, cropped to the dataset's native side).
    */
   resolution: z.number().int().positive().nullable(),
+  /**
+   * "shipped": the hash-verified small foundation (models/weights/); "untrained": the smoke recipe's DiT
+   * and VAE, randomly initialised, which exercise the pipeline without weights (CI; numbers mean nothing).
+   */
+  foundation: z.enum(["shipped", "untrained"]),
 };
+
+export type FoundationChoice = z.infer<typeof SamplerFields.foundation>;
 
 /** Profiles below `paper` run the shipped small foundation, which generates at its own side. */
 export const NATIVE_RESOLUTION_NOTE =
   "the shipped small foundation generates at its own (the dataset's native) side";
 
-/** Quick's sampler: 10 DDIM steps (sampling cost grows with IPC × steps; see diffusionScale). */
-export function quickSampler(c: { steps: string }): { sampler: "ddim"; steps: string } {
-  const n = Number(/^(?:ddim)?(\d+)$/.exec(c.steps)?.[1] ?? NaN);
-  return { sampler: "ddim", steps: `ddim${Number.isFinite(n) ? Math.min(n, 10) : 10}` };
+/** The sampler keys every diffusion baseline shares. */
+type SamplerConfig = {
+  sampler: "ddpm" | "ddim";
+  steps: string;
+  resolution: number | null;
+  foundation: FoundationChoice;
+};
+
+/**
+ * How profiles bound the sampler: their `sampler` knob replaces it (quick: DDIM), their `samplingSteps`
+ * caps the paper's steps in the sampler's respacing ("ddim10"; a respacing that is not one number counts
+ * as the cap), and below `paper` the shipped small foundation generates at its own side. Sampling costs
+ * IPC × classes × steps model evaluations (twice with CFG).
+ */
+export function samplerBudget<C extends SamplerConfig>(): MethodBudget<C> {
+  return {
+    keys: {
+      sampler: { knob: "sampler", rule: "set" },
+      foundation: { knob: "foundation", rule: "set" },
+    } as MethodBudget<C>["keys"],
+    derived: {
+      steps: ({ paper, run, knob }: Derivation<SamplerConfig>) => {
+        const cap = knob("samplingSteps");
+        if (typeof cap !== "number") return run.steps;
+        const n = Number(/^(?:ddim)?(\d+)$/.exec(paper.steps)?.[1] ?? NaN);
+        return `${run.sampler === "ddim" ? "ddim" : ""}${Number.isFinite(n) ? Math.min(n, cap) : cap}`;
+      },
+      resolution: () => null,
+    } as unknown as MethodBudget<C>["derived"],
+  };
 }
 
 /** Why the profiles change the sampler keys (their substitutions' reasons). */
@@ -140,7 +174,11 @@ export const SAMPLER_SCALE_NOTES: Readonly<Record<string, string>> = {
 };
 
 /** Refuses a configured resolution the foundation does not generate at. */
-export function checkResolution(f: Foundation, resolution: number | null, method: string): void {
+export function checkResolution(
+  f: Pick<Foundation, "images" | "source">,
+  resolution: number | null,
+  method: string,
+): void {
   if (resolution !== null && resolution !== f.images.native) {
     throw new Error(
       `${method}: resolution ${resolution} requested, but ${f.source} generates ${f.images.native} px images`,

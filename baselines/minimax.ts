@@ -23,15 +23,16 @@ import { diffusionLoss, dropLabels, linearBetas, makeSchedule, predictX0At } fro
 import type { DiT } from "../models/dit.ts";
 import { EpochSampler } from "../models/generative_data.ts";
 import { encodeLatents } from "../models/latent_sampling.ts";
-import type { Profile } from "../results/types.ts";
-import type { DistillContext, DistillResult, MethodDef, ProgressReporter } from "../methods/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
+import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import {
   checkResolution,
   disposeFoundation,
   type Foundation,
   loadFoundation,
-  quickSampler,
   SAMPLER_SCALE_NOTES,
+  samplerBudget,
   SamplerFields,
   unitImagesToSet,
 } from "./latent_foundation.ts";
@@ -59,6 +60,7 @@ export const minimaxDefaults = (): MinimaxConfig => ({
   sampler: "ddpm",
   steps: "50",
   cfgScale: 4,
+  foundation: "shipped",
   resolution: 256,
   epochs: 8,
   maxSteps: null,
@@ -72,27 +74,23 @@ export const minimaxDefaults = (): MinimaxConfig => ({
 });
 
 /**
- * Smoke: 3 fine-tuning steps and 5 sampling steps. Quick: 120 steps (the official run takes 12,000) and
- * diffusion's quick sampler (10 DDIM steps); proxy 2000 steps. The fine-tuning does not depend on the IPC
- * but runs for every set. The EMA's horizon is shortened with the run (0.9999 averages over ~10,000 steps, most of
- * the official run; over 120 steps it would keep the un-tuned weights): decay 1 − 1/(0.8·steps).
+ * The fine-tuning steps follow the profiles' `iterations` (family "minimax": smoke 3, quick 120 — the
+ * official run takes 12,000 — proxy 2000), the sampler their sampler knobs (latent_foundation.ts). The
+ * fine-tuning does not depend on the IPC but runs for every set. The EMA's horizon follows the steps
+ * (0.9999 averages over ~10,000 steps, most of the official run; over 120 steps it would keep the un-tuned
+ * weights): decay 1 − 1/(0.8·steps).
  */
-export function minimaxScale(c: MinimaxConfig, profile: Profile): MinimaxConfig {
-  const short = (steps: number): MinimaxConfig => {
-    const s = Math.min(c.maxSteps ?? steps, steps);
-    return { ...c, maxSteps: s, emaDecay: Math.min(c.emaDecay, 1 - 1 / Math.max(1, 0.8 * s)) };
-  };
-  switch (profile) {
-    case "smoke":
-      return { ...short(3), steps: "5", resolution: null };
-    case "quick":
-      return { ...short(120), ...quickSampler(c), resolution: null };
-    case "proxy":
-      return { ...short(2000), resolution: null };
-    case "paper":
-      return c;
-  }
-}
+export const MINIMAX_BUDGET: MethodBudget<MinimaxConfig> = {
+  family: "minimax",
+  keys: { ...samplerBudget<MinimaxConfig>().keys, maxSteps: "iterations" },
+  derived: {
+    ...samplerBudget<MinimaxConfig>().derived,
+    emaDecay: ({ paper, run }) =>
+      run.maxSteps === null
+        ? paper.emaDecay
+        : Math.min(paper.emaDecay, 1 - 1 / Math.max(1, 0.8 * run.maxSteps)),
+  },
+};
 
 /** A fine-tuning batch: scaled latents x_0 [n, h, w, c] and their real class labels. */
 export interface LatentBatch {
@@ -277,6 +275,21 @@ export function finetuneSteps(cfg: MinimaxConfig, count: number): number {
   return cfg.maxSteps === null ? steps : Math.min(steps, cfg.maxSteps);
 }
 
+/**
+ * The Minimax prior of a foundation: its DiT fine-tuned in place on the foundation's real images for
+ * `finetuneSteps(cfg, count)` steps. Methods that sample from Minimax (minimax, and the guided methods'
+ * Minimax variants) start here.
+ */
+export function tuneMinimaxPrior(
+  f: Foundation<DiT>,
+  cfg: MinimaxConfig,
+  seed: number,
+  o: { signal?: AbortSignal; progress?: ProgressReporter } = {},
+): Promise<FinetuneLog> {
+  const steps = finetuneSteps(cfg, f.images.count);
+  return minimaxFinetune(f.dit, realLatentBatches(f, cfg.batch, seed), steps, cfg, seed, o);
+}
+
 export const minimaxMethod: MethodDef<MinimaxConfig> = {
   id: "minimax",
   description:
@@ -285,7 +298,7 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
   implemented: true,
   schema: MinimaxConfig,
   defaults: minimaxDefaults,
-  scale: minimaxScale,
+  budget: MINIMAX_BUDGET,
   scaleNotes: {
     maxSteps: "fewer fine-tuning steps fit the profile's time budget",
     emaDecay: "the EMA horizon shrinks with the fine-tuning run",
@@ -293,18 +306,10 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
   },
   async distill(ctx: DistillContext<MinimaxConfig>): Promise<DistillResult> {
     const t0 = performance.now();
-    const f = await loadFoundation(ctx.dataset, ctx.profile);
+    const f = await loadFoundation(ctx.dataset, ctx.config.foundation);
     try {
       checkResolution(f, ctx.config.resolution, "minimax");
-      const steps = finetuneSteps(ctx.config, f.images.count);
-      const tune = await minimaxFinetune(
-        f.dit,
-        realLatentBatches(f, ctx.config.batch, ctx.seed),
-        steps,
-        ctx.config,
-        ctx.seed,
-        ctx,
-      );
+      const tune = await tuneMinimaxPrior(f, ctx.config, ctx.seed, ctx);
       const { images, labels } = await sampleClasses(f, ctx.ipc, ctx.config, ctx.seed, ctx);
       return {
         set: unitImagesToSet(ctx, "minimax", images, labels, { foundation: f.source }),

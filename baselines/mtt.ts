@@ -19,26 +19,17 @@ import { grad } from "../engine/autograd.ts";
 import { Rng } from "../engine/random.ts";
 import { SGD } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { dsa, type DsaGroup } from "../data/augment.ts";
+import { dsa, DSA_ALL, type DsaGroup } from "../data/augment.ts";
+import { DsaStrategy } from "../evaluator/protocols.ts";
 import { loadOrFitZca, ZCA_EPS, zcaRowsToDevice, zcaTag, zcaToDevice } from "../data/zca.ts";
 import type { ConvNetConfig } from "../models/convnet.ts";
-import type { Profile } from "../results/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import {
-  classMajorLabels,
-  imageShift,
-  inputSpec,
-  quickIterations,
-  RealPool,
-  snapshotImages,
-  toDistilledSet,
-} from "./gradient_matching.ts";
+import { classMajorLabels, inputSpec, RealPool } from "./gradient_matching.ts";
+import { synthesize } from "../methods/synthesis.ts";
 import { realDrawRng } from "./real_images.ts";
 import { convnetForward } from "./functional_convnet.ts";
 import { ExpertBuffer, expertNet, type ExpertSpec, unflatten } from "./mtt_experts.ts";
-import { hookable, type RegularizerHooks, withCmi } from "./cmi.ts";
-
-const DsaGroupSchema = z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"]);
 
 export const MttConfig = z.object({
   iterations: z.number().int().min(0),
@@ -59,7 +50,7 @@ export const MttConfig = z.object({
   model: z.string(),
   width: z.number().int().positive(),
   /** DSA on the student's batches (per-sample) and during expert training; empty: none. */
-  dsaStrategy: z.array(DsaGroupSchema),
+  dsaStrategy: DsaStrategy,
   // Expert buffer (buffer.py).
   numExperts: z.number().int().min(1),
   /** Epochs per expert trajectory. */
@@ -136,7 +127,7 @@ export function mttDefaults(datasetId: string, ipc: number, requested = datasetI
     init: "real",
     model: datasetId === "tiny-imagenet" ? "convnet4" : "convnet3",
     width: 128,
-    dsaStrategy: ["color", "crop", "cutout", "flip", "scale", "rotate"],
+    dsaStrategy: [...DSA_ALL],
     numExperts: 100,
     trainEpochs: 50,
     expertLr: 0.01,
@@ -148,56 +139,36 @@ export function mttDefaults(datasetId: string, ipc: number, requested = datasetI
 }
 
 /**
- * Profiles shrink iterations, the unroll length and the expert buffer (experts, epochs, training
- * images); the start window shrinks with the trajectories so θ* stays inside them. Smoke and quick also
- * narrow the networks to width 32, like DM and IDC: the create-graph unroll keeps every step's graph
- * (~1.4 MB per image and step at width 32, 28 × 28; ~5.8 MB at width 128, so proxy's 30-step unroll of
- * 100 images needs ~17 GB). Quick's 10 iterations take ~1 min per MNIST IPC-10 repeat after the
- * experts. At IPC 1, 10 iterations barely moved the set from its real
- * initialisation (Fashion-MNIST 54.1 %, 64.8 % at 100), so small IPCs get more (quickIterations).
+ * How profiles bound MTT (family "mtt"; the values are in experiments/profiles.ts): iterations, the unroll
+ * length, the expert buffer (experts, epochs, training images) and the width; the start window shrinks with
+ * the trajectories so θ* stays inside them. A narrower network needs no lr compensation here, but the
+ * create-graph unroll keeps every step's graph (~1.4 MB per image and step at width 32, 28 × 28; ~5.8 MB at
+ * width 128, so a 30-step unroll of 100 images needs ~17 GB). At IPC 1, 10 iterations barely moved the set
+ * from its real initialisation (Fashion-MNIST 54.1 %, 64.8 % at 100), so small IPCs get more.
  *
  * A shorter unroll also shrinks the image gradient: each student step adds its own second-order term,
  * and |∇img| grew 0.021 → 0.041 → 0.091 from 5 → 10 → 20 steps (Fashion-MNIST IPC 1, quick experts).
- * The image lr is therefore scaled by the unroll's shortening (paper steps / profile steps), keeping
- * the images' step about the paper's; at quick IPC 1 (50 → 5 steps) this lifted Fashion-MNIST from
+ * The image lr is therefore scaled by the unroll's shortening (paper steps / run steps), keeping the
+ * images' step about the paper's; at quick IPC 1 (50 → 5 steps) this lifted Fashion-MNIST from
  * 58.05 ± 1.77 to 63.55 ± 3.46 (seeds 0/1). A pinned unroll (`--set mtt.synSteps=30`) gets the lr of its
  * own length; the evidence spec's 30-step arms pin quick's 6× as well (`lrImg: 600`).
  */
-export function mttScale(
-  c: MttConfig,
-  profile: Profile,
-  ipc = 1,
-  pinned: Partial<MttConfig> = {},
-): MttConfig {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { it: 2, steps: 2, experts: 1, epochs: 2, images: 200, width: 32 },
-    quick: {
-      it: quickIterations(ipc),
-      steps: 5,
-      experts: 2,
-      epochs: 4,
-      images: 2000,
-      width: 32,
-    },
-    proxy: { it: 500, steps: c.synSteps, experts: 10, epochs: 20, images: 10_000, width: c.width },
-  }[profile];
-  const trainEpochs = pinned.trainEpochs ?? Math.min(c.trainEpochs, l.epochs);
-  const expertEpochs = pinned.expertEpochs ?? Math.min(c.expertEpochs, trainEpochs);
-  const synSteps = pinned.synSteps ?? Math.min(c.synSteps, l.steps);
-  return {
-    ...c,
-    iterations: Math.min(c.iterations, l.it),
-    synSteps,
-    lrImg: synSteps > 0 ? c.lrImg * (c.synSteps / synSteps) : c.lrImg,
-    numExperts: Math.min(c.numExperts, l.experts),
-    trainEpochs,
-    expertEpochs,
-    maxStartEpoch: Math.min(c.maxStartEpoch, trainEpochs - expertEpochs + 1),
-    expertTrainLimit: Math.min(c.expertTrainLimit ?? Infinity, l.images),
-    width: Math.min(c.width, l.width),
-  };
-}
+export const MTT_BUDGET: MethodBudget<MttConfig> = {
+  family: "mtt",
+  keys: {
+    iterations: "iterations",
+    synSteps: "innerSteps",
+    numExperts: "poolSize",
+    trainEpochs: "trainEpochs",
+    expertTrainLimit: "trainImages",
+    width: "width",
+  },
+  derived: {
+    expertEpochs: ({ paper, run }) => Math.min(paper.expertEpochs, run.trainEpochs),
+    maxStartEpoch: ({ paper, run }) => Math.min(paper.maxStartEpoch, run.trainEpochs - run.expertEpochs + 1),
+    lrImg: ({ paper, run }) => run.synSteps > 0 ? paper.lrImg * (paper.synSteps / run.synSteps) : paper.lrImg,
+  },
+};
 
 export function expertSpecOf(ctx: DistillContext<MttConfig>): ExpertSpec {
   const c = ctx.config;
@@ -208,7 +179,7 @@ export function expertSpecOf(ctx: DistillContext<MttConfig>): ExpertSpec {
     epochs: c.trainEpochs,
     lr: c.expertLr,
     batchSize: c.expertBatch,
-    dsaStrategy: c.dsaStrategy as DsaGroup[],
+    dsaStrategy: c.dsaStrategy,
     trainLimit: c.expertTrainLimit,
     seed: c.expertSeed,
     zca: c.zca ? ZCA_EPS : null,
@@ -283,60 +254,73 @@ function initImages(ctx: DistillContext<MttConfig>, pool: RealPool, rng: Rng): T
   );
 }
 
-/** The MTT loop; `hooks.regularizer` (e.g. λ·CMI) is added to the trajectory loss. */
-export async function distillMtt(
-  ctx: DistillContext<MttConfig>,
-  method: string,
-  hooks: RegularizerHooks = {},
-): Promise<DistillResult> {
-  const { dataset, ipc, seed, config: cfg } = ctx;
+/** The MTT loop; a regularizer (`ctx.regularizer`, e.g. λ·CMI) is added to the trajectory loss. */
+export function distillMtt(ctx: DistillContext<MttConfig>, method: string): Promise<DistillResult> {
+  const { dataset, ipc, seed, config: cfg, regularizer } = ctx;
   const t0 = performance.now();
-  if (cfg.maxStartEpoch - 1 + cfg.expertEpochs > cfg.trainEpochs) {
-    throw new Error(
-      `${method}: start < ${cfg.maxStartEpoch} plus ${cfg.expertEpochs} expert epochs exceeds the ` +
-        `${cfg.trainEpochs}-epoch trajectories`,
-    );
-  }
-  const spec = expertSpecOf(ctx);
-  const buffer = await ExpertBuffer.open(spec, cfg.numExperts, ctx.progress, ctx.signal);
-  const expertSeconds = (performance.now() - t0) / 1000;
-  const probe = expertNet(spec, new Rng(0));
-  const netCfg = probe.cfg;
-  probe.dispose();
   const classes = dataset.info.numClasses;
   const rng = new Rng(seed);
-  const labels = classMajorLabels(classes, ipc);
-  const pool = await realPool(ctx);
-  let img: Tensor | null = null, alpha: Tensor | null = null;
-  let optImg: SGD | null = null, optLr: SGD | null = null;
-  try {
-    img = initImages(ctx, pool, realDrawRng(seed)).keep().requireGrad();
-    alpha = tensor([cfg.lrTeacher], []).keep().requireGrad();
-    optImg = new SGD([img], { lr: cfg.lrImg, momentum: 0.5 });
-    optLr = new SGD([alpha], { lr: cfg.lrLr, momentum: 0.5 });
-    const initial = await snapshotImages(img);
-    let firstLoss = NaN, lastLoss = NaN;
-    for (let it = 0; it < cfg.iterations; it++) {
-      ctx.signal?.throwIfAborted();
-      await hooks.prepare?.(it);
+  return synthesize(ctx, method, {
+    loss: "param",
+    iterations: cfg.iterations,
+    optimizer: { lr: cfg.lrImg, momentum: 0.5 },
+    setup: async () => {
+      if (cfg.maxStartEpoch - 1 + cfg.expertEpochs > cfg.trainEpochs) {
+        throw new Error(
+          `${method}: start < ${cfg.maxStartEpoch} plus ${cfg.expertEpochs} expert epochs exceeds the ` +
+            `${cfg.trainEpochs}-epoch trajectories`,
+        );
+      }
+      const spec = expertSpecOf(ctx);
+      const buffer = await ExpertBuffer.open(spec, cfg.numExperts, ctx.progress, ctx.signal);
+      const expertSeconds = (performance.now() - t0) / 1000;
+      const probe = expertNet(spec, new Rng(0));
+      const netCfg = probe.cfg;
+      probe.dispose();
+      const pool = await realPool(ctx);
+      let images: Tensor | null = null;
+      try {
+        images = initImages(ctx, pool, realDrawRng(seed)).keep().requireGrad();
+        // The learned step α and its own SGD.
+        const alpha = tensor([cfg.lrTeacher], []).keep().requireGrad();
+        const optLr = new SGD([alpha], { lr: cfg.lrLr, momentum: 0.5 });
+        return {
+          images,
+          labels: classMajorLabels(classes, ipc),
+          buffer,
+          netCfg,
+          expertSeconds,
+          alpha,
+          optLr,
+          dispose: () => {
+            optLr.dispose();
+            alpha.dispose();
+            pool.dispose();
+          },
+        };
+      } catch (e) {
+        images?.dispose();
+        pool.dispose();
+        throw e;
+      }
+    },
+    iterate: async ({ images: x, labels, buffer, netCfg, alpha: a, optLr: ol }, oi, it) => {
+      await regularizer?.prepare(it);
       const itRng = rng.fork(1000 + it);
       const [ue, us] = itRng.hostUniform(2);
       const expert = Math.min(cfg.numExperts - 1, Math.floor(ue * cfg.numExperts));
       const start = Math.min(cfg.maxStartEpoch - 1, Math.floor(us * cfg.maxStartEpoch));
       const traj = await buffer.get(expert);
-      const x = img, a = alpha, oi = optImg, ol = optLr;
       const lossT = tidy(() => {
         const theta0 = unflatten(traj.snapshots[start], traj.shapes);
         const target = unflatten(traj.snapshots[start + cfg.expertEpochs], traj.shapes);
         const loss = trajectoryLoss(netCfg, theta0, target, x, labels, a, {
           synSteps: cfg.synSteps,
           batchSyn: cfg.batchSyn,
-          dsa: cfg.dsaStrategy.length
-            ? { strategy: cfg.dsaStrategy as DsaGroup[], digits: dataset.info.digits }
-            : null,
+          dsa: cfg.dsaStrategy.length ? { strategy: cfg.dsaStrategy, digits: dataset.info.digits } : null,
           rng: itRng.fork(1),
         });
-        const total = hooks.regularizer ? T.add(loss, hooks.regularizer(x, labels, it)) : loss;
+        const total = regularizer ? T.add(loss, regularizer.loss(x, labels, it)) : loss;
         const [gImg, gA] = grad(total, [x, a]);
         noGrad(() => {
           oi.step([gImg]);
@@ -344,41 +328,24 @@ export async function distillMtt(
         });
         return loss.detach();
       });
-      lastLoss = await lossT.item();
+      const loss = await lossT.item();
       lossT.dispose();
-      if (it === 0) firstLoss = lastLoss;
-      if (!Number.isFinite(lastLoss)) {
-        throw new Error(`${method}: trajectory loss diverged at iteration ${it}`);
-      }
-      ctx.progress.update(it + 1, cfg.iterations, `iteration (param loss ${lastLoss.toFixed(4)})`);
-    }
-    const learnedLr = await alpha.item();
-    const set = await toDistilledSet(ctx, method, img, labels, {
-      learnedLr: String(learnedLr),
-      zca: cfg.zca ? zcaTag(ZCA_EPS) : "none",
-      experts: `${cfg.numExperts} × ${cfg.trainEpochs} epochs` +
-        (cfg.expertTrainLimit ? ` on ${cfg.expertTrainLimit} images` : ""),
-    });
-    return {
-      set,
-      metrics: {
-        iterations: cfg.iterations,
-        firstParamLoss: firstLoss,
-        finalParamLoss: lastLoss,
-        imageShift: await imageShift(initial, img),
-        learnedLr,
-        expertsTrained: buffer.trained,
-        expertSeconds,
-        seconds: (performance.now() - t0) / 1000,
-      },
-    };
-  } finally {
-    optImg?.dispose();
-    optLr?.dispose();
-    img?.dispose();
-    alpha?.dispose();
-    pool.dispose();
-  }
+      return loss;
+    },
+    describe: (_, loss) => `iteration (param loss ${loss.toFixed(4)})`,
+    finish: async ({ alpha, buffer, expertSeconds }) => {
+      const learnedLr = await alpha.item();
+      return {
+        extra: {
+          learnedLr: String(learnedLr),
+          zca: cfg.zca ? zcaTag(ZCA_EPS) : "none",
+          experts: `${cfg.numExperts} × ${cfg.trainEpochs} epochs` +
+            (cfg.expertTrainLimit ? ` on ${cfg.expertTrainLimit} images` : ""),
+        },
+        metrics: { learnedLr, expertsTrained: buffer.trained, expertSeconds },
+      };
+    },
+  });
 }
 
 export const mttMethod: MethodDef<MttConfig> = {
@@ -388,26 +355,7 @@ export const mttMethod: MethodDef<MttConfig> = {
   implemented: true,
   schema: MttConfig,
   defaults: mttDefaults,
-  scale: mttScale,
+  budget: MTT_BUDGET,
   distill: (ctx) => distillMtt(ctx, "mtt"),
-};
-
-export const mttHookable = hookable(mttMethod, distillMtt);
-
-const mttWithCmi = withCmi(mttHookable);
-/**
- * MTT + CMI runs without ZCA, recorded as a substitution wherever MTT's commands whiten: CMI's
- * extractor pool is trained on the dataset's normalised images, so whitened images would leave its
- * input space.
- */
-export const mttCmiMethod: typeof mttWithCmi = {
-  ...mttWithCmi,
-  scaleNotes: {
-    ...mttWithCmi.scaleNotes,
-    zca: "MTT + CMI runs without ZCA: CMI's extractor pool is trained on normalised, not whitened, images",
-  },
-  scale: (c, profile, ipc, pinned) => ({
-    ...mttWithCmi.scale(c, profile, ipc, pinned),
-    zca: pinned?.zca ?? false,
-  }),
+  regularizable: true,
 };

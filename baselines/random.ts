@@ -16,7 +16,6 @@ export const randomMethod: MethodDef<RandomConfig> = {
   implemented: true,
   schema: RandomConfig,
   defaults: () => ({}),
-  scale: (c) => c,
   distill(ctx: DistillContext<RandomConfig>): Promise<DistillResult> {
     const { dataset, ipc, seed } = ctx;
     const byClass = indicesByClass(dataset.train.labels, dataset.info.numClasses);

@@ -18,17 +18,17 @@ import * as T from "../engine/ops/mod.ts";
 import { datasetInfo } from "../data/registry.ts";
 import type { Classifier } from "../models/module.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
-import type { Profile } from "../results/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import { toDistilledSet } from "./gradient_matching.ts";
+import { toDistilledSet } from "../methods/synthesis.ts";
 import { datasetShape, drawPositions, indicesByClass } from "./real_images.ts";
 import {
   asTeacher,
+  TEACHER_BUDGET_KEYS,
   TEACHER_SCALE_NOTES,
   teacherDefaults,
   TeacherFields,
   teacherNet,
-  teacherScale,
   teacherSoftLabels,
 } from "./teacher_net.ts";
 import { teacherScores } from "../models/teacher.ts";
@@ -70,12 +70,14 @@ export function rdedDefaults(datasetId: string, requestedDataset?: string): Rded
   };
 }
 
-/** Profiles shrink the teacher only (teacher_net.ts); the selection is cheap: forward passes of crops. */
-export function rdedScale(c: RdedConfig, profile: Profile): RdedConfig {
-  const t = teacherScale(c, profile);
-  if (profile === "smoke") return { ...t, candidatesPerClass: Math.min(c.candidatesPerClass, 30) };
-  return t;
-}
+/**
+ * Profiles shrink the teacher (teacher_net.ts) and, at smoke only, the candidates (family "rded"): the
+ * selection is cheap, forward passes of crops.
+ */
+export const RDED_BUDGET: MethodBudget<RdedConfig> = {
+  family: "rded",
+  keys: { ...TEACHER_BUDGET_KEYS, candidatesPerClass: "candidates" },
+};
 
 /** A square crop window: top, left, side (pixels of the source image). */
 export type CropWindow = [number, number, number];
@@ -289,7 +291,7 @@ export const rdedMethod: MethodDef<RdedConfig> = {
   implemented: true,
   schema: RdedConfig,
   defaults: (datasetId, _ipc, requested) => rdedDefaults(datasetId, requested),
-  scale: (c, profile) => rdedScale(c, profile),
+  budget: RDED_BUDGET,
   scaleNotes: { ...TEACHER_SCALE_NOTES, candidatesPerClass: "fewer candidate images fit the smoke profile" },
   distill: distillRded,
 };

@@ -5,7 +5,8 @@
  */
 import { Rng } from "../engine/random.ts";
 import type { Dataset } from "../data/types.ts";
-import type { DistillContext, DistilledSet } from "../methods/types.ts";
+import type { DistillContext } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
 
 /** Each class's training indices in ascending order (DC's `indices_class`). */

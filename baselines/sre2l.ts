@@ -23,15 +23,16 @@ import { randomResizedCrop } from "../data/augment.ts";
 import { datasetInfo } from "../data/registry.ts";
 import type { Classifier } from "../models/module.ts";
 import { batchNormLayers, forwardWithBatchNormStats } from "../models/batchnorm_stats.ts";
-import type { Profile } from "../results/types.ts";
+import type { MethodBudget } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
-import { inputSpec, toDistilledSet } from "./gradient_matching.ts";
+import { inputSpec } from "./gradient_matching.ts";
+import { toDistilledSet } from "../methods/synthesis.ts";
 import {
+  TEACHER_BUDGET_KEYS,
   TEACHER_SCALE_NOTES,
   teacherDefaults,
   TeacherFields,
   teacherNet,
-  teacherScale,
   teacherSoftLabels,
 } from "./teacher_net.ts";
 
@@ -109,24 +110,13 @@ export function sre2lDefaults(datasetId: string): Sre2lConfig {
 }
 
 /**
- * Profiles shrink the teacher (teacher_net.ts) and the recover iterations: a quick iteration of a
- * 100-image batch on the width-32 ConvNet-3 costs about a third of a second here, so quick keeps about
- * 2000 image-iterations per class (IPC 1: the paper's 1000 iterations; IPC 10: 200), at least 50.
+ * Profiles shrink the teacher (teacher_net.ts) and the recover iterations (family "sre2l": a quick
+ * iteration of a 100-image batch on the width-32 ConvNet-3 costs about a third of a second here).
  */
-export function sre2lScale(c: Sre2lConfig, profile: Profile, ipc = 0): Sre2lConfig {
-  const t = teacherScale(c, profile);
-  const per = Math.max(ipc, 1);
-  switch (profile) {
-    case "smoke":
-      return { ...t, iterations: Math.min(c.iterations, 3) };
-    case "quick":
-      return { ...t, iterations: Math.min(c.iterations, Math.max(50, Math.floor(2000 / per))) };
-    case "proxy":
-      return { ...t, iterations: Math.min(c.iterations, Math.max(200, Math.floor(20_000 / per))) };
-    case "paper":
-      return c;
-  }
-}
+export const SRE2L_BUDGET: MethodBudget<Sre2lConfig> = {
+  family: "sre2l",
+  keys: { ...TEACHER_BUDGET_KEYS, iterations: "iterations" },
+};
 
 /** torch.roll(x, (dy, dx), dims=(H, W)) for NHWC x: out[i] = x[(i − d) mod size]. Differentiable. */
 export function roll(x: Tensor, dy: number, dx: number): Tensor {
@@ -329,7 +319,7 @@ export const sre2lMethod: MethodDef<Sre2lConfig> = {
   implemented: true,
   schema: Sre2lConfig,
   defaults: (datasetId) => sre2lDefaults(datasetId),
-  scale: (c, profile, ipc) => sre2lScale(c, profile, ipc),
+  budget: SRE2L_BUDGET,
   scaleNotes: {
     ...TEACHER_SCALE_NOTES,
     iterations: "fewer recover iterations fit the profile's time budget",

@@ -1,6 +1,6 @@
 /**
  * The teacher of the teacher-based methods (SRe²L's squeeze, RDED's scorer): a network ddrepro trains on
- * the method's real training data (holdout excluded) and caches (models/pretrained.ts), so every repeat
+ * the method's real training data (holdout excluded) and caches (evaluator/pretrained.ts), so every repeat
  * and cell of a dataset reuses it. Its config fields are shared, and so is how profiles shrink it.
  */
 import { z } from "zod";
@@ -8,15 +8,14 @@ import type { Dataset } from "../data/types.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { classifierTeacher, type Teacher, teacherScores } from "../models/teacher.ts";
 import type { Classifier } from "../models/module.ts";
-import { pretrained } from "../models/pretrained.ts";
-import { convnetWithWidth } from "../models/registry.ts";
-import type { Profile } from "../results/types.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import { pretrained } from "../evaluator/pretrained.ts";
+import type { MethodBudget } from "../methods/budget.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 
 export const TeacherFields = {
   /** Model registry id of the teacher (SRe²L and RDED on small images: the modified ResNet-18). */
   teacherModel: z.string().min(1),
-  /** Whole-dataset training epochs (models/pretrained.ts's recipe). */
+  /** Whole-dataset training epochs (evaluator/pretrained.ts's recipe). */
   teacherEpochs: z.number().int().min(1),
   teacherBatchSize: z.number().int().positive(),
   /** Train it on this many real images (seeded subset); null: the whole training split. */
@@ -49,25 +48,17 @@ export function teacherDefaults(): TeacherConfig {
 }
 
 /**
- * Below `paper` the teacher is a batch-norm ConvNet-3 (RDED's ConvNet teachers use batch norm; SRe²L
- * needs batch-norm layers), narrowed at smoke/quick like every ConvNet there, with a small training
- * budget (about the profiles' KD-teacher budget, in smaller batches for more steps).
+ * How profiles bound the teacher (their `teacherNet` knob and the "teacher" family's training budget):
+ * below `paper` it is a batch-norm ConvNet-3 (RDED's ConvNet teachers use batch norm; SRe²L needs
+ * batch-norm layers), narrowed at smoke/quick like every ConvNet there, with a small training budget
+ * (about the profiles' KD-teacher budget, in smaller batches for more steps).
  */
-export function teacherScale<C extends TeacherConfig>(c: C, profile: Profile): C {
-  if (profile === "paper") return c;
-  const l = {
-    smoke: { width: 32, epochs: 1, images: 300, batch: 32 },
-    quick: { width: 32, epochs: 3, images: 5000, batch: 64 },
-    proxy: { width: 128, epochs: 10, images: 20_000, batch: 128 },
-  }[profile];
-  return {
-    ...c,
-    teacherModel: convnetWithWidth("convnet3-bn", l.width),
-    teacherEpochs: Math.min(c.teacherEpochs, l.epochs),
-    teacherBatchSize: Math.min(c.teacherBatchSize, l.batch),
-    teacherTrainLimit: Math.min(c.teacherTrainLimit ?? Infinity, l.images),
-  };
-}
+export const TEACHER_BUDGET_KEYS: MethodBudget<TeacherConfig>["keys"] = {
+  teacherModel: { knob: "teacherNet", rule: "set" },
+  teacherEpochs: { knob: "trainEpochs", family: "teacher" },
+  teacherBatchSize: { knob: "trainBatch", family: "teacher" },
+  teacherTrainLimit: { knob: "trainImages", family: "teacher" },
+};
 
 export const TEACHER_SCALE_NOTES: Readonly<Record<string, string>> = {
   teacherModel: "a batch-norm ConvNet-3 teacher fits the profile's time budget (ResNet-18 does not)",

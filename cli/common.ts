@@ -4,7 +4,7 @@ import type { TableSpec } from "../experiments/schema.ts";
 import { SPEC_EXTENSIONS, TableCatalog } from "../experiments/user_specs.ts";
 import { Profile } from "../results/types.ts";
 import type { MethodDef } from "../methods/types.ts";
-import { findMethod } from "../methods/registry.ts";
+import { cellMethod } from "../experiments/methods.ts";
 import { openStore, type ResultsStore, StoreError } from "../results/store.ts";
 import { escapeTerminal } from "../reports/escape.ts";
 
@@ -189,7 +189,7 @@ export function parseMethodAssignments(
     out[id] = { ...out[id], ...parseAssignments([item.slice(dot + 1)]) };
   }
   for (const [id, patch] of Object.entries(out)) {
-    const method = findMethod(id);
+    const method = cellMethod(id);
     if (!method) throw new CliError(`--set: unknown method "${id}" (see \`dd methods\`)`);
     checkOverrides(method, patch, "mnist", 10);
   }

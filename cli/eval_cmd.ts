@@ -4,10 +4,13 @@
  * is the number a table run would store.
  */
 import type { TableSpec } from "../experiments/schema.ts";
-import { type CellPlan, PROFILES, resolveCell, type ResolveOptions } from "../experiments/profiles.ts";
+import { PROFILES } from "../experiments/profiles.ts";
+import { type CellPlan, resolveCell, type ResolveOptions } from "../experiments/resolve.ts";
 import { availability, datasetInfo } from "../data/registry.ts";
-import { findMethod, getMethod } from "../methods/registry.ts";
-import type { DistilledSet, MethodDef } from "../methods/types.ts";
+import { getMethod } from "../methods/registry.ts";
+import { cellMethod } from "../experiments/methods.ts";
+import type { MethodDef } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { DatasetPool } from "../runner/datasets.ts";
 import { distillStep, evalStep, gridPathFor, saveWithGrid } from "../runner/pipeline.ts";
 import { fitSetToDataset, loadDistilledSet } from "../runner/distilled_set.ts";
@@ -29,7 +32,7 @@ import {
   say,
 } from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";
-import { CmiConfig, measureCmi, splitConfig } from "../baselines/cmi.ts";
+import { CmiConfig, measureCmi, splitConfig } from "../methods/cmi.ts";
 
 function checkDataset(id: string): void {
   try {
@@ -239,7 +242,7 @@ export async function distillCommand(flags: DistillFlags): Promise<void> {
   const profile = parseProfile(flags.profile);
   const ipc = parsePositiveInt(flags.ipc, "--ipc");
   const seed = parseNonNegativeInt(flags.seed, "--seed");
-  const method = findMethod(flags.method);
+  const method = cellMethod(flags.method);
   if (!method) throw new CliError(`unknown method "${flags.method}" (see \`dd methods\`)`);
   if (!method.implemented) {
     throw new CliError(`method "${flags.method}" is not implemented: ${method.reason}`);
@@ -324,7 +327,7 @@ export interface CmiFlags {
 export async function cmiCommand(flags: CmiFlags): Promise<void> {
   const profile = parseProfile(flags.profile);
   checkDataset(flags.dataset);
-  const method = findMethod(`${flags.base}+cmi`);
+  const method = cellMethod(`${flags.base}+cmi`);
   if (!method?.implemented) {
     throw new CliError(`--base ${flags.base}: no implemented method "${flags.base}+cmi"`);
   }

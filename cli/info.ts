@@ -3,7 +3,7 @@
  * (tests/cli/ checks them): add fields freely, never rename or remove one.
  */
 import type { TableSpec } from "../experiments/schema.ts";
-import { listMethods, tablesUsing } from "../methods/registry.ts";
+import { allMethods, tablesUsing } from "../experiments/methods.ts";
 import { availability, listDatasets } from "../data/registry.ts";
 import { catalog, type CatalogOptions, findTableOrFail, printJson, say } from "./common.ts";
 
@@ -79,7 +79,7 @@ export interface MethodRow {
 }
 
 export function methodRows(): MethodRow[] {
-  return listMethods().map((m) => ({
+  return allMethods().map((m) => ({
     id: m.id,
     implemented: m.implemented,
     tables: tablesUsing(m.id),

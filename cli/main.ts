@@ -9,11 +9,12 @@ import { datasetsCommand, methodsCommand, showCommand, tablesCommand } from "./i
 import { runCommand } from "./run_cmd.ts";
 import { compareCommand, exportCommand, mergeCommand, reportCommand } from "./report_cmd.ts";
 import { cmiCommand, distillCommand, evalCommand } from "./eval_cmd.ts";
+import { PROFILE_IDS } from "../experiments/profiles.ts";
 import { addNightlyCommand } from "./nightly_cmd.ts";
 import { checkBuiltinTables } from "../experiments/user_specs.ts";
 import { pretrainCommand } from "./pretrain_cmd.ts";
 
-const PROFILE_HELP = "smoke | quick | proxy | paper (experiments/README.md)";
+const PROFILE_HELP = `${PROFILE_IDS.join(" | ")} (experiments/README.md)`;
 
 function specOptions(cmd: Command): Command {
   return cmd

@@ -24,12 +24,13 @@ import {
 import { ditRunKey, pretrainDit } from "../models/pretrain_dit.ts";
 import { sha256Hex } from "../results/key.ts";
 import { trainingCodeVersion } from "../results/source_versions.ts";
-import { cacheRoot } from "../models/pretrained.ts";
+import { cacheRoot } from "../data/fsutil.ts";
 import { pretrainVae, vaeRunRecipe } from "../models/pretrain_vae.ts";
 import type { TrainingOutcome } from "../models/resumable_training.ts";
 import { initWebGpu } from "../runner/engine_setup.ts";
 import { runEnvironment } from "../runner/provenance.ts";
-import { fmtDuration, stderrStatus } from "../runner/progress.ts";
+import { stderrStatus } from "../runner/progress.ts";
+import { fmtDuration } from "../data/progress.ts";
 import type { Module } from "../models/module.ts";
 import { CliError, note, parsePositiveInt, printJson } from "./common.ts";
 import { withInterrupt } from "./run_cmd.ts";

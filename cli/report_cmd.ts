@@ -1,9 +1,10 @@
 /** Commands that read stores: report, compare, merge, export. */
 import { dirname, isAbsolute, join } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
-import { resolveTable } from "../experiments/profiles.ts";
+import { resolveTable } from "../experiments/resolve.ts";
+import { PROFILE_IDS } from "../experiments/profiles.ts";
 import { canonicalJson } from "../results/key.ts";
-import { findMethod } from "../methods/registry.ts";
+import { cellMethod } from "../experiments/methods.ts";
 import { codeVersionFor } from "../runner/version.ts";
 import type { CellRepeatResult, MetricName, Profile } from "../results/types.ts";
 import { METRIC_NAMES } from "../results/types.ts";
@@ -30,12 +31,12 @@ import {
   say,
 } from "./common.ts";
 
-/** Most faithful first: a report shows the best evidence the store has. */
-const PROFILE_PREFERENCE: readonly Profile[] = ["paper", "proxy", "quick", "smoke"];
+/** Most faithful first (PROFILES lists the cheapest first): a report shows the best evidence stored. */
+const PROFILE_PREFERENCE: readonly Profile[] = [...PROFILE_IDS].reverse();
 const MAX_GRIDS_PER_TABLE = 12;
 
 export function methodStatus(id: string): MethodStatus {
-  const m = findMethod(id);
+  const m = cellMethod(id);
   if (!m) return { implemented: false, reason: `unknown method "${id}"` };
   return m.implemented
     ? { implemented: true, codeVersion: codeVersionFor(m) }

@@ -15,8 +15,9 @@ import type { Rng } from "../engine/random.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import * as T from "../engine/ops/mod.ts";
 
-export type DsaGroup = "color" | "crop" | "cutout" | "flip" | "scale" | "rotate";
-export const DSA_ALL: readonly DsaGroup[] = ["color", "crop", "cutout", "flip", "scale", "rotate"];
+/** DSA's augmentation groups, in its order. */
+export const DSA_ALL = ["color", "crop", "cutout", "flip", "scale", "rotate"] as const;
+export type DsaGroup = typeof DSA_ALL[number];
 
 /** DSA's `ParamDiffAug` defaults. */
 export interface DsaParams {

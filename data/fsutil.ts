@@ -33,6 +33,11 @@ export function resolveCacheDir(cacheDir?: string): string {
   return join(resolveDataRoot(), "..", "datasets-cache");
 }
 
+/** Root of ddrepro's caches of computed artifacts (trained networks, experts): $DD_CACHE or <repo>/.cache/ddrepro. */
+export function cacheRoot(): string {
+  return Deno.env.get("DD_CACHE") ?? new URL("../.cache/ddrepro", import.meta.url).pathname;
+}
+
 /** POSIX-style join that tolerates trailing slashes. */
 export function join(...parts: string[]): string {
   return parts.filter((p) => p.length > 0).join("/").replace(/\/{2,}/g, "/");

@@ -7,7 +7,7 @@
  * waits (progress lags the queue by one step).
  */
 import { type Tensor, tidy } from "../engine/tensor.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import * as T from "../engine/ops/mod.ts";
 
 export interface ChainOptions {

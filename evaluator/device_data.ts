@@ -1,6 +1,6 @@
 /** Moving images to the device in the engine's layout (NHWC f32, normalised). */
 import type { Dataset, Split } from "../data/types.ts";
-import type { DistilledSet } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
 import { backend, fromStorage, type Tensor } from "../engine/tensor.ts";
 
 /** uint8 NHWC images → normalised f32 NHWC on the device. */

@@ -7,9 +7,9 @@ import type { Dataset } from "../data/types.ts";
 import { Rng } from "../engine/random.ts";
 import { backend, type Tensor } from "../engine/tensor.ts";
 import { createModel } from "../models/registry.ts";
-import type { Metrics } from "../results/types.ts";
+import type { Metrics } from "./metrics.ts";
 import { epochsFor, type LabelSpec, optimizerFor } from "./protocols.ts";
-import { pretrained } from "../models/pretrained.ts";
+import { pretrained } from "./pretrained.ts";
 import type { Classifier } from "../models/module.ts";
 import { accuracy, passesFor, trainClassifier } from "./train.ts";
 import { HostImages, setForTraining, splitToDevice } from "./device_data.ts";
@@ -167,7 +167,7 @@ export async function evaluate(req: EvalRequest): Promise<EvalResult> {
 
 /**
  * The KD teachers: trained by ddrepro on the training split without the holdout (whole-dataset recipe,
- * seeds 0…n−1, so every repeat and cell of a dataset shares them) and cached; see models/pretrained.ts.
+ * seeds 0…n−1, so every repeat and cell of a dataset shares them) and cached; see pretrained.ts.
  */
 async function teachersFor(
   req: EvalRequest,

@@ -4,6 +4,7 @@
  * fractions of the run so that a profile that scales epochs keeps the schedule's shape.
  */
 import { z } from "zod";
+import { DSA_ALL } from "../data/augment.ts";
 
 export const OptimizerSpec = z.discriminatedUnion("kind", [
   z.object({
@@ -34,6 +35,9 @@ export const DecaySpec = z.discriminatedUnion("kind", [
 ]);
 export type DecaySpec = z.infer<typeof DecaySpec>;
 
+/** A list of DSA groups (data/augment.ts), e.g. a method's matching augmentation. */
+export const DsaStrategy = z.array(z.enum(DSA_ALL));
+
 export const AugmentSpec = z.object({
   /**
    * `dsa`: DSA's mode 'S' (one group per call); `idc`: IDC's DiffAug (flip, color, cutout every call
@@ -44,7 +48,7 @@ export const AugmentSpec = z.object({
    * The groups of `dsa`/`idc` (default: all six, without cutout when CutMix is on, as IDC's
    * evaluation and network updates remove it).
    */
-  strategy: z.array(z.enum(["color", "crop", "cutout", "flip", "scale", "rotate"])).optional(),
+  strategy: DsaStrategy.optional(),
   /** CutMix probability and Beta(β, β); null disables it. */
   cutmix: z.object({ prob: z.number().min(0).max(1), beta: z.number().positive() }).strict().nullable(),
 }).strict();

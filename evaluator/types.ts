@@ -1,7 +1,8 @@
 /** What the runner asks of the evaluator, and what it gets back. */
 import type { Dataset } from "../data/types.ts";
-import type { DistilledSet, ProgressReporter } from "../methods/types.ts";
-import type { Metrics } from "../results/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
+import type { ProgressReporter } from "../data/progress.ts";
+import type { Metrics } from "./metrics.ts";
 import type { ProtocolConfig } from "./protocols.ts";
 
 /** Indices into the dataset's train split: `holdout` is never given to methods nor trained on. */

@@ -8,7 +8,7 @@ import { issueText, type Problem } from "./spec_file.ts";
 import { datasetInfo } from "../data/registry.ts";
 import { findModel, models } from "../models/registry.ts";
 import { PROTOCOLS } from "../evaluator/protocols.ts";
-import { findMethod } from "../methods/registry.ts";
+import { cellMethod } from "./methods.ts";
 import type { MethodDef } from "../methods/types.ts";
 
 /**
@@ -35,7 +35,7 @@ export function crossCheck(spec: TableSpec): Problem[] {
   spec.cells.forEach((c, i) => {
     const measurement = MEASUREMENT_PROTOCOLS.includes(c.protocol);
     const p = (field: string, message: string) => problems.push({ path: ["cells", i, field], message });
-    const method = findMethod(c.method);
+    const method = cellMethod(c.method);
     if (!method) p("method", `unknown method "${c.method}" (see \`dd methods\`)`);
     let datasetKnown = true;
     try {

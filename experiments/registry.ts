@@ -2,8 +2,8 @@
  * The built-in tables: every data file experiments/<paper>/<table>.yaml (or .yml/.json), addressable as
  * "<paper>/<table>". Adding a table is adding a file: the registry finds it, and the file's `id` must
  * be its folder and name. Files are read, validated and expanded by the one spec loader when this module
- * loads; the registry cross-checks (methods, datasets, models, configs) run in user_specs.ts, because the
- * method registry reads these tables while it is being built.
+ * loads; the registry cross-checks (methods, datasets, models, configs) run in cross_check.ts, because the
+ * methods as the tables see them (methods.ts: paper-only rows) are read from these tables.
  */
 import { basename, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";

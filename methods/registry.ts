@@ -1,83 +1,45 @@
 /**
- * The method registry: every method id a table names is either implemented here or listed with the
- * reason it is not, so reports say "not implemented" instead of inventing numbers.
+ * The method registry: every implemented method (methods/implemented.ts, one line each) and the methods
+ * planned next, each with why it is not here yet, so reports say "not implemented" instead of inventing
+ * numbers. An id that only the papers' tables name gets a not-implemented entry too (`notImplemented`;
+ * experiments/methods.ts looks those up).
  */
 import { z } from "zod";
-import type { MethodDef } from "./types.ts";
-import { randomMethod } from "../baselines/random.ts";
-import { fullDatasetMethod } from "../baselines/full_dataset.ts";
-import { dcMethod } from "../baselines/dc.ts";
-import { dsaMethod } from "../baselines/dsa.ts";
-import { dmCmiMethod, dmMethod } from "../baselines/dm.ts";
-import { idmCmiMethod, idmMethod } from "../baselines/idm.ts";
-import { mttCmiMethod, mttMethod } from "../baselines/mtt.ts";
-import { idc1Method, idcCmiMethod, idcMethod } from "../baselines/idc.ts";
-import { dcCmiMethod, dsaCmiMethod } from "../baselines/cmi.ts";
-import { herdingMethod } from "../baselines/herding.ts";
-import { kcenterMethod } from "../baselines/kcenter.ts";
-import { forgettingMethod } from "../baselines/forgetting.ts";
-import { diffusionMethod } from "../baselines/diffusion_sampling.ts";
-import { d4mMethod } from "../baselines/d4m.ts";
-import { minimaxMethod } from "../baselines/minimax.ts";
-import { sre2lMethod } from "../baselines/sre2l.ts";
-import { rdedMethod } from "../baselines/rded.ts";
-import { d3hrMethod } from "./d3hr/method.ts";
-import { builtinTables } from "../experiments/registry.ts";
+import type { AnyMethod } from "./types.ts";
+import * as implementedMethods from "./implemented.ts";
 
-// deno-lint-ignore no-explicit-any -- the registry is heterogeneous in config types by design
-type AnyMethod = MethodDef<any>;
+const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
 
-const implemented: AnyMethod[] = [
-  randomMethod,
-  fullDatasetMethod,
-  herdingMethod,
-  kcenterMethod,
-  forgettingMethod,
-  dcMethod,
-  dsaMethod,
-  dmMethod,
-  idmMethod,
-  mttMethod,
-  idcMethod,
-  idc1Method,
-  dcCmiMethod,
-  dsaCmiMethod,
-  dmCmiMethod,
-  idmCmiMethod,
-  mttCmiMethod,
-  idcCmiMethod,
-  diffusionMethod,
-  d4mMethod,
-  minimaxMethod,
-  sre2lMethod,
-  rdedMethod,
-  d3hrMethod,
-];
+/**
+ * Methods ddrepro intends to implement next, with why they are not implemented yet: the baselines the
+ * seed papers compare with that are still missing, and the seed papers' own methods.
+ * Never an implemented id (a test checks).
+ */
+export const PLANNED: Readonly<Record<string, string>> = {
+  igd: "IGD (§10) guides DiT sampling by influence (gradients of a surrogate's loss); not implemented yet",
+  igds: "IGDS, a seed paper's own method (guided DiT sampling): next, on the latent diffusion pipeline " +
+    "the diffusion baselines run (baselines/latent_foundation.ts)",
+  dgs: "DGS, a seed paper's own method (diffusion-based): next, on the latent diffusion pipeline the " +
+    "diffusion baselines run (baselines/latent_foundation.ts)",
+};
 
-/** Methods ddrepro intends to implement: the baselines the seed papers compare with, and their own methods. */
-const PLANNED = [
-  "herding",
-  "kcenter",
-  "forgetting",
-  "dc",
-  "dsa",
-  "dm",
-  "idm",
-  "idc",
-  "idc-1",
-  "mtt",
-  "sre2l",
-  "rded",
-  "diffusion",
-  "minimax",
-  "d4m",
-  "igd",
-  "igds",
-  "dgs",
-  "d3hr",
-];
+/** Why a method without an implementation has none. */
+function reasonFor(id: string): string {
+  const planned = PLANNED[id];
+  if (planned !== undefined) return planned;
+  const base = id.endsWith("+cmi") ? id.slice(0, -4) : null;
+  if (base !== null && PLANNED[base] !== undefined) {
+    return `planned (CMI regularizer on ${base}); not implemented yet`;
+  }
+  if (base !== null && IMPLEMENTED.some((m) => m.id === base)) {
+    return `CMI regularizer on ${base}: ${base} does not add a regularizer term to its loss (not implemented)`;
+  }
+  return "paper-only row: ddrepro has no implementation of this method";
+}
 
-function notImplemented(id: string, reason: string): AnyMethod {
+/** A registry entry for a method ddrepro does not implement; its distill() refuses with the reason. */
+export function notImplemented(id: string): AnyMethod {
+  const reason = reasonFor(id);
   return {
     id,
     description: id,
@@ -86,30 +48,16 @@ function notImplemented(id: string, reason: string): AnyMethod {
     reason,
     schema: z.object({}),
     defaults: () => ({}),
-    scale: (c) => c,
     distill: () => Promise.reject(new Error(`method "${id}" is not implemented: ${reason}`)),
   };
 }
 
-function reasonFor(id: string): string {
-  const base = id.endsWith("+cmi") ? id.slice(0, -4) : id;
-  if (PLANNED.includes(id)) return "planned; not implemented in ddrepro yet";
-  if (id.endsWith("+cmi") && PLANNED.includes(base)) {
-    return `planned (CMI regularizer on ${base}); not implemented yet`;
-  }
-  return "paper-only row: ddrepro has no implementation of this method";
-}
+const registry: ReadonlyMap<string, AnyMethod> = new Map([
+  ...Object.keys(PLANNED).map((id) => [id, notImplemented(id)] as const),
+  ...IMPLEMENTED.map((m) => [m.id, m] as const),
+]);
 
-function build(): Map<string, AnyMethod> {
-  const m = new Map<string, AnyMethod>();
-  for (const x of implemented) m.set(x.id, x);
-  const ids = new Set<string>([...PLANNED, ...builtinTables.flatMap((t) => t.cells.map((c) => c.method))]);
-  for (const id of ids) if (!m.has(id)) m.set(id, notImplemented(id, reasonFor(id)));
-  return m;
-}
-
-const registry = build();
-
+/** Implemented and planned methods, by id. */
 export function listMethods(): AnyMethod[] {
   return [...registry.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -122,9 +70,4 @@ export function getMethod(id: string): AnyMethod {
   const m = registry.get(id);
   if (!m) throw new Error(`unknown method "${id}"; known: ${[...registry.keys()].sort().join(", ")}`);
   return m;
-}
-
-/** Ids of built-in tables whose cells use the method. */
-export function tablesUsing(id: string): string[] {
-  return builtinTables.filter((t) => t.cells.some((c) => c.method === id)).map((t) => t.id);
 }

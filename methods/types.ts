@@ -1,57 +1,40 @@
 /**
- * The one interface every distillation method (baselines/ and methods/) implements, and the
- * distilled-set value they produce. A method receives the real training data (already without the
+ * The one interface every distillation method (baselines/ and methods/) implements. The distilled set it
+ * produces (data/distilled.ts) and the progress it reports (data/types.ts) are defined below it, so the
+ * evaluator and the models read them without depending on the methods. A method receives the real training data (already without the
  * evaluator's held-out split), the IPC, a seed and its validated config, and returns images.
  */
 import type { z } from "zod";
+import type { Tensor } from "../engine/tensor.ts";
 import type { Dataset } from "../data/types.ts";
-import type { Profile } from "../results/types.ts";
-
-export interface DistilledMeta {
-  method: string;
-  dataset: string;
-  ipc: number;
-  seed: number;
-  /** sha256 of the canonical resolved method config. */
-  configHash: string;
-  profile: Profile | "none";
-  /** The per-channel normalisation the images are expressed in (dataset mean/std). */
-  mean: number[];
-  std: number[];
-  createdAt: string;
-  /** Anything else worth keeping (resolved config JSON, notes). */
-  extra: Record<string, string>;
-}
-
-/**
- * A distilled set in memory: `images` are [n, c, h, w] (NCHW, PyTorch's layout, as on disk) in the
- * dataset's normalised space; `labels` are class ids; `softLabels` [n, classes] when the method
- * provides them (soft-label protocols relabel with a teacher instead when absent).
- */
-export interface DistilledSet {
-  images: Float32Array;
-  shape: [number, number, number, number];
-  labels: Int32Array;
-  softLabels?: Float32Array;
-  meta: DistilledMeta;
-}
-
-export interface ProgressReporter {
-  /** Work units done of total, with a short label (e.g. "iteration"). */
-  update(done: number, total: number, label?: string): void;
-  log(message: string): void;
-}
-
-export const silentProgress: ProgressReporter = { update() {}, log() {} };
+import type { ProgressReporter } from "../data/progress.ts";
+import type { DistilledSet } from "../data/distilled.ts";
+import type { MethodBudget, ScaleContext } from "./budget.ts";
 
 export interface DistillContext<C> {
   dataset: Dataset;
   ipc: number;
   seed: number;
   config: C;
-  profile: Profile | "none";
+  /** The profile the config was scaled under (experiments/profiles.ts), or "none"; recorded in the set. */
+  profile: string;
   progress: ProgressReporter;
   signal?: AbortSignal;
+  /**
+   * A term to add to the method's loss (e.g. CMI's λ·CMI), for methods that declare `regularizable`;
+   * the set is then named "<method>+<regularizer>".
+   */
+  regularizer?: Regularizer;
+}
+
+/** A loss term a plug-in adds to a learned-image method's loss (methods/regularizer.ts). */
+export interface Regularizer {
+  /** Joins the method's id in the set's name: DM with CMI's makes "dm+cmi". */
+  name: string;
+  /** Awaited before the image steps of `step` (e.g. loads that step's extractor). */
+  prepare(step: number): Promise<void>;
+  /** The term for `images` (NHWC, normalised) of classes `labels` at `step`, differentiable w.r.t. them. */
+  loss(images: Tensor, labels: Int32Array, step: number): Tensor;
 }
 
 export interface DistillResult {
@@ -59,16 +42,6 @@ export interface DistillResult {
   /** Method-specific numbers (final loss, iterations, seconds, CMI before/after, …). */
   metrics: Record<string, number>;
 }
-
-/**
- * How a profile scales a method's paper config (iterations etc.): one rule set, no separate code paths.
- * `ipc` (0 for full-dataset rows) lets a method whose cost grows with the set size keep a profile's
- * time budget. `pinned` holds the values the user set (`dd run --set`): where the profile derives one
- * key from another it scaled (the image lr from MTT's unroll length or from the network width), it
- * derives it from the pinned value instead of its own choice. The runner applies `pinned` on top of
- * the result either way.
- */
-export type ProfileScaler<C> = (paper: C, profile: Profile, ipc: number, pinned?: Readonly<Partial<C>>) => C;
 
 export interface MethodDef<C = Record<string, unknown>> {
   id: string;
@@ -85,13 +58,29 @@ export interface MethodDef<C = Record<string, unknown>> {
    * own protocol (MTT's ZCA on its CIFAR cells) follows the cell, the rest the data that runs.
    */
   defaults(datasetId: string, ipc: number, requestedDataset?: string): C;
-  scale: ProfileScaler<C>;
-  /** Why scale() changes a config key, by key; reports give it as the substitution's reason. */
+  /**
+   * How a profile's budget knobs bound the config's keys, and which keys follow them (methods/budget.ts);
+   * absent: the paper's config runs at every profile.
+   */
+  budget?: MethodBudget<C>;
+  /**
+   * Exceptions to the budget's rules (CMI's λ follows its extractor and the base's image lr; MTT + CMI
+   * runs without ZCA): applied after them at every profile, to the config as it will run. Pinned keys go
+   * on top afterwards.
+   */
+  scale?: (run: C, ctx: ScaleContext<C>) => C;
+  /** Why the profile changes a config key, by key; reports give it as the substitution's reason. */
   scaleNotes?: Readonly<Record<string, string>>;
   distill(ctx: DistillContext<C>): Promise<DistillResult>;
+  /** Adds `ctx.regularizer`'s term to its loss at every image step, so plug-ins can extend it. */
+  regularizable?: boolean;
   /**
    * Images per class of the set it returns, when not the IPC (IDC's multi-formulation and IDM's
    * partition-and-expand decode f² images from each stored one); profiles size evaluator budgets by it.
    */
   imagesPerClass?(config: C, ipc: number): number;
 }
+
+/** Any registered method: the registry holds methods of different config types. */
+// deno-lint-ignore no-explicit-any -- heterogeneous by design; each method validates its own config
+export type AnyMethod = MethodDef<any>;

@@ -102,7 +102,7 @@ export interface DitRecipe extends OptimRecipe {
   cfgScale: number;
   /** Samples per class the real-data classifier labels (at cfgScale and without guidance). */
   evalPerClass: number;
-  /** The ConvNet-3 trained on real data that judges the samples (models/pretrained.ts). */
+  /** The ConvNet-3 trained on real data that judges the samples (evaluator/pretrained.ts). */
   classifier: { model: string; epochs: number; trainLimit: number | null; seed: number };
 }
 

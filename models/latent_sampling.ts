@@ -17,7 +17,7 @@ import {
   type Schedule,
   spacedSchedule,
 } from "../diffusion/mod.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 import type { AutoencoderKL } from "./vae.ts";
 
 /** Rows per sampler / decoder call. */

@@ -17,7 +17,7 @@ import { readSafetensors, writeSafetensors } from "../engine/safetensors.ts";
 import { backend, fromStorage, noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
 import { diffusionLoss, dropLabels, linearBetas, makeSchedule } from "../diffusion/mod.ts";
 import { decodeLatents, sampleLatents } from "./latent_sampling.ts";
-import { imageGridPng } from "../reports/png.ts";
+import { imageGridPng } from "../data/png.ts";
 import { sha256Hex } from "../results/key.ts";
 import { splitToDevice } from "../evaluator/device_data.ts";
 import { DiT } from "./dit.ts";
@@ -25,7 +25,8 @@ import { type AutoencoderKL, vaeFactor } from "./vae.ts";
 import { EpochSampler, PaddedImages } from "./generative_data.ts";
 import { type DitRecipe, ditRecipe, type FoundationDataset, IMAGE_SIZE, lrAt, runKey } from "./foundation.ts";
 import { type TrainingOutcome, trainResumable } from "./resumable_training.ts";
-import { cacheRoot, pretrained } from "./pretrained.ts";
+import { cacheRoot } from "../data/fsutil.ts";
+import { pretrained } from "../evaluator/pretrained.ts";
 import type { PretrainContext } from "./pretrain_vae.ts";
 
 export interface DitContext extends PretrainContext {

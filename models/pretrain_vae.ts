@@ -10,7 +10,7 @@ import * as T from "../engine/ops/mod.ts";
 import { AdamW } from "../engine/optim.ts";
 import { Rng } from "../engine/random.ts";
 import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
-import { imageGridPng } from "../reports/png.ts";
+import { imageGridPng } from "../data/png.ts";
 import { AutoencoderKL, klLoss } from "./vae.ts";
 import { EpochSampler, meanPsnr, PaddedImages } from "./generative_data.ts";
 import {

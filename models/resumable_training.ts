@@ -11,7 +11,7 @@ import { backend, noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts"
 import { fmtShape } from "../engine/shape.ts";
 import type { AdamW, Ema } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
-import { fmtDuration } from "../runner/progress.ts";
+import { fmtDuration } from "../data/progress.ts";
 import type { Module } from "./module.ts";
 
 export interface LossPoint {

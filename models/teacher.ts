@@ -1,7 +1,7 @@
 /**
  * Teachers: what soft-label relabelling, difficulty scores (1 − p(y|x)) and RDED-style realism scores
  * (−CE(teacher(x), y) = log p(y|x)) need from a trained classifier — logits for a batch of images.
- * ddrepro's own networks (models/registry.ts, cached by models/pretrained.ts) and user-supplied ONNX
+ * ddrepro's own networks (models/registry.ts, cached by evaluator/pretrained.ts) and user-supplied ONNX
  * classifiers (models/onnx_classifier.ts) both provide it. An ONNX model runs outside the engine
  * (onnxruntime), so the interface is asynchronous.
  */

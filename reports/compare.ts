@@ -6,7 +6,7 @@ import { summarize, type Summary, welchTTest } from "../results/stats.ts";
 import type { CellRepeatResult, MetricName } from "../results/types.ts";
 import { DEFAULT_VERDICT_OPTIONS, groupBy } from "../results/verdicts.ts";
 import { escapeMarkdown as md } from "./escape.ts";
-import { fmtSigned, fmtSummary } from "./format.ts";
+import { fmtSigned, fmtSummary } from "../results/format.ts";
 
 export type CompareStatus =
   | "regression"

@@ -1,24 +1,7 @@
-/** Number formatting shared by the Markdown, HTML and comparison reports (accuracy in points). */
-import type { Summary } from "../results/stats.ts";
-import type { Claimed } from "../experiments/schema.ts";
-
-export function fmtPts(x: number, digits = 2): string {
-  return x.toFixed(digits);
-}
-
-/** "+1.23" / "−0.40" (a real minus sign reads better than a hyphen in tables). */
-export function fmtSigned(x: number, digits = 2): string {
-  return (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(digits);
-}
-
-export function fmtClaimed(c: Claimed): string {
-  return c.std === null ? fmtPts(c.mean) : `${fmtPts(c.mean)} ± ${fmtPts(c.std)}`;
-}
-
-export function fmtSummary(s: Summary, withN = true): string {
-  const core = s.std === null ? fmtPts(s.mean) : `${fmtPts(s.mean)} ± ${fmtPts(s.std)}`;
-  return withN ? `${core} (n=${s.n})` : core;
-}
+/**
+ * What only the reports print: durations, the cost column, short shas. Accuracy numbers are formatted by
+ * results/format.ts, shared with the verdicts' explanations.
+ */
 
 export function fmtSeconds(s: number): string {
   if (s < 60) return `${s.toFixed(1)} s`;

@@ -6,7 +6,8 @@
  * reads that JSON.
  */
 import { escapeHtml as h, jsonForScript, safeHref, scriptSource } from "./escape.ts";
-import { fmtClaimed, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import { shortSha } from "./format.ts";
+import { fmtClaimed, fmtSigned, fmtSummary } from "../results/format.ts";
 import { loadChartJs, page, section } from "./html.ts";
 import type { History, HistoryCell, HistoryTable } from "./history.ts";
 import { METRIC_LABELS } from "./model.ts";

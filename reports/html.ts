@@ -5,7 +5,9 @@
  */
 import { Buffer } from "node:buffer";
 import { escapeHtml as h, jsonForScript, safeHref, scriptSource } from "./escape.ts";
-import { fmtClaimed, fmtCost, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import { comparableWithPaper } from "../experiments/profiles.ts";
+import { fmtCost, fmtSeconds, shortSha } from "./format.ts";
+import { fmtClaimed, fmtPts, fmtSigned, fmtSummary } from "../results/format.ts";
 import {
   asTableReport,
   type CellReport,
@@ -252,7 +254,7 @@ export function section(title: string, content: string): string {
 function facts(r: TableReport, generatedAt: string | undefined): string {
   const p = r.spec.protocol;
   const o = r.verdict.options;
-  const profile = r.profile === "paper"
+  const profile = comparableWithPaper(r.profile)
     ? "the paper's full protocol: cell numbers are comparable with the paper"
     : "reduced budget: cell numbers are not comparable with the paper (profile ≠ paper); claims are still evaluated";
   const rows: [string, string][] = [

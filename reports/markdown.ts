@@ -1,6 +1,8 @@
 /** The Markdown report of one table (and an index of several), rendered from the report model. */
 import { escapeMarkdown as md } from "./escape.ts";
-import { fmtClaimed, fmtCost, fmtPts, fmtSeconds, fmtSigned, fmtSummary, shortSha } from "./format.ts";
+import { comparableWithPaper } from "../experiments/profiles.ts";
+import { fmtCost, fmtSeconds, shortSha } from "./format.ts";
+import { fmtClaimed, fmtPts, fmtSigned, fmtSummary } from "../results/format.ts";
 import {
   asTableReport,
   type CellReport,
@@ -118,7 +120,9 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
 }
 
 function profileNote(r: TableReport): string {
-  if (r.profile === "paper") return "the paper's full protocol; cell numbers are comparable with the paper.";
+  if (comparableWithPaper(r.profile)) {
+    return "the paper's full protocol; cell numbers are comparable with the paper.";
+  }
   return "a reduced budget: cell numbers are **not comparable** with the paper (profile ≠ paper); " +
     "claims (relative comparisons) are still evaluated.";
 }

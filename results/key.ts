@@ -4,7 +4,6 @@
  * store never mixes stale results with fresh ones and reruns skip exactly what is already done.
  */
 import { createHash } from "node:crypto";
-import type { ResolvedCell, Substitution } from "./types.ts";
 
 /**
  * JSON with object keys sorted at every level, so equal values always serialise to equal bytes.
@@ -57,20 +56,34 @@ export function sha256Hex(data: string | Uint8Array): string {
  * The part of a resolved cell that determines its numbers: everything except the substitutions'
  * prose `reason`, so rewording an explanation does not orphan stored results.
  */
-export function keyedCell(resolved: ResolvedCell): KeyedCell {
+export function keyedCell<C extends KeyableCell>(resolved: C): KeyedCell<C> {
   return {
     ...resolved,
     substitutions: resolved.substitutions.map(({ field, from, to }) => ({ field, from, to })),
   };
 }
 
-export type KeyedCell = Omit<ResolvedCell, "substitutions"> & {
-  substitutions: Omit<Substitution, "reason">[];
+/**
+ * What the key recipe needs of a resolved cell (experiments/resolved.ts `ResolvedCell`): its fields and
+ * substitutions. Structural, so this bottom layer does not import the experiments that define it.
+ */
+export interface KeyableCell {
+  substitutions: readonly (KeyedSubstitution & { reason: string })[];
+}
+
+interface KeyedSubstitution {
+  field: string;
+  from: string | number;
+  to: string | number;
+}
+
+export type KeyedCell<C extends KeyableCell = KeyableCell> = Omit<C, "substitutions"> & {
+  substitutions: KeyedSubstitution[];
 };
 
 /** The store key of one repeat: sha256 of the canonical JSON of everything that determines it. */
-export function contentKey(
-  resolved: ResolvedCell,
+export function contentKey<C extends KeyableCell>(
+  resolved: C,
   repeat: number,
   seed: number,
   codeVersion: string,
@@ -86,8 +99,8 @@ export function contentKey(
  * Key recipe 1 (stores of schema version 1): it hashed the substitutions' reasons too. Kept only so
  * the store migration can check each old row's key against its content before rekeying it.
  */
-export function contentKeyV1(
-  resolved: ResolvedCell,
+export function contentKeyV1<C extends KeyableCell>(
+  resolved: C,
   repeat: number,
   seed: number,
   codeVersion: string,

@@ -28,7 +28,8 @@ export const LAYER_PATHS: Readonly<Record<SharedLayer, readonly string[]>> = {
   // Foundation models and the diffusion machinery (schedules, losses, samplers) they run under.
   models: ["models/", "diffusion/"],
   evaluator: ["evaluator/"],
-  runner: ["runner/", "experiments/profiles.ts"],
+  // The runner's files, and the rules that turn a cell into what runs (profiles, resolver, budgets).
+  runner: ["runner/", "experiments/profiles.ts", "experiments/resolve.ts", "experiments/budget.ts"],
 };
 
 /** Where a method's own modules live; its version follows its imports within these. */
@@ -53,6 +54,8 @@ export const UNHASHED_FOLDERS: Readonly<Record<string, string>> = {
  * Only for files whose whole job is outside the arithmetic.
  */
 export const NOT_NUMERIC: Readonly<Record<string, string>> = {
+  "data/png.ts": "encodes images for viewing (reports, previews)",
+  "data/progress.ts": "progress lines and durations",
   "engine/webgpu/device.ts":
     "opens the adapter; which one (backend, limits) is provenance, as a GPU model is",
   "runner/run.ts": "orders the work, shares evaluations, logs; the numbers come from pipeline/plan/datasets",

@@ -4,69 +4,14 @@
  * fails loudly instead of producing a wrong report.
  */
 import { z } from "zod";
-import { LabelRegime } from "../experiments/schema.ts";
+import { ResolvedCell } from "../experiments/resolved.ts";
+import { Metrics } from "../evaluator/metrics.ts";
 
-/**
- * How faithfully a run follows the paper. Only `paper` is comparable with the printed numbers; the
- * others shrink epochs/iterations/repeats so that a table can run on a laptop (or in CI for `smoke`).
- */
-export const Profile = z.enum(["smoke", "quick", "proxy", "paper"]);
-export type Profile = z.infer<typeof Profile>;
-
-/** A deliberate departure from the paper's setting, always shown in reports. */
-export const Substitution = z.object({
-  /** Which field was changed, e.g. "dataset", "model", "ipc", "protocol.epochs". */
-  field: z.string().min(1),
-  /** The paper's value and the value actually used (numbers allowed for ipc/epochs). */
-  from: z.union([z.string(), z.number()]),
-  to: z.union([z.string(), z.number()]),
-  /** Why, e.g. "ImageWoof is not available offline". */
-  reason: z.string().min(1),
-}).strict();
-export type Substitution = z.infer<typeof Substitution>;
-
-/**
- * A cell after the profile and substitutions have been applied: exactly what ran. `dataset`,
- * `model`, … are the effective values; the paper's originals are recoverable from `substitutions`.
- */
-export const ResolvedCell = z.object({
-  tableId: z.string().min(1),
-  cellId: z.string().min(1),
-  method: z.string().min(1),
-  dataset: z.string().min(1),
-  /** null for "full dataset" rows, as in CellSpec. */
-  ipc: z.number().int().positive().nullable(),
-  model: z.string().min(1),
-  protocol: z.string().min(1),
-  labels: LabelRegime,
-  profile: Profile,
-  methodConfig: z.record(z.string(), z.unknown()),
-  protocolConfig: z.record(z.string(), z.unknown()),
-  substitutions: z.array(Substitution),
-}).strict();
-export type ResolvedCell = z.infer<typeof ResolvedCell>;
-
-const Percent = z.number().min(0).max(100);
-
-/** Evaluator accuracies, in percent. */
-export const Metrics = z.object({
-  /** Test accuracy after the last training epoch (the standard DD protocol). */
-  lastTestAcc: Percent,
-  /** Best accuracy on a held-out split of the training data, over epochs. */
-  bestHoldoutAcc: Percent,
-  /** Test accuracy at the epoch picked by `bestHoldoutAcc`: an honest "best epoch" number. */
-  testAccAtBestHoldout: Percent,
-  /** Max test accuracy over epochs. Optimistic; only "as published" for papers that report the max. */
-  bestTestAcc: Percent,
-}).strict();
-export type Metrics = z.infer<typeof Metrics>;
-export type MetricName = keyof Metrics;
-export const METRIC_NAMES: readonly MetricName[] = [
-  "lastTestAcc",
-  "bestHoldoutAcc",
-  "testAccAtBestHoldout",
-  "bestTestAcc",
-];
+// A record is made of what the layers below define: the profile id and the resolved cell (experiments/),
+// the evaluator's accuracies (evaluator/). Re-exported so readers of a store import one module.
+export { Profile } from "../experiments/profiles.ts";
+export { ResolvedCell, Substitution } from "../experiments/resolved.ts";
+export { METRIC_NAMES, type MetricName, Metrics } from "../evaluator/metrics.ts";
 
 const Seconds = z.number().nonnegative();
 

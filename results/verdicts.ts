@@ -7,6 +7,8 @@ import type { CellSpec, ClaimSpec, Selection, TableSpec } from "../experiments/s
 import { canonicalJson, keyedCell } from "./key.ts";
 import { pairedTTest, summarize, type Summary, welchTTest } from "./stats.ts";
 import type { CellRepeatResult, MetricName, Profile } from "./types.ts";
+import { comparableWithPaper } from "../experiments/profiles.ts";
+import { fmtP, fmtPts, fmtSigned, fmtSummary } from "./format.ts";
 
 export type ClaimStatus = "reproduced" | "not reproduced" | "inconclusive" | "not run";
 /** "not comparable": the run used a reduced profile; "no claim": the paper prints no number. */
@@ -87,19 +89,8 @@ export interface CellSample {
   seeds?: readonly number[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Formatting shared by the explanations (points of accuracy, 2 decimals).
-
-const pts = (x: number) => x.toFixed(2);
-const signed = (x: number) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2);
-const pval = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
-
-export function formatSummary(s: Summary): string {
-  return s.std === null ? `${pts(s.mean)} (n=${s.n})` : `${pts(s.mean)} ± ${pts(s.std)} (n=${s.n})`;
-}
-
 function describe(sample: CellSample): string {
-  return `${sample.id} ${formatSummary(summarize(sample.values))}`;
+  return `${sample.id} ${fmtSummary(summarize(sample.values))}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,15 +122,15 @@ export function evaluateCell(
       reproduced: rep,
       delta: null,
       threshold: null,
-      explanation: `claimed: ${why}; reproduced ${formatSummary(rep)}`,
+      explanation: `claimed: ${why}; reproduced ${fmtSummary(rep)}`,
     };
   }
   const claimed = cell.claimed;
   const delta = rep.mean - claimed.mean;
   const threshold = Math.max(options.tolerance, 2 * Math.sqrt((claimed.std ?? 0) ** 2 + (rep.std ?? 0) ** 2));
-  const numbers = `reproduced ${formatSummary(rep)} vs claimed ${pts(claimed.mean)}` +
-    (claimed.std === null ? "" : ` ± ${pts(claimed.std)}`) + `: Δ ${signed(delta)}`;
-  if (profile !== "paper") {
+  const numbers = `reproduced ${fmtSummary(rep)} vs claimed ${fmtPts(claimed.mean)}` +
+    (claimed.std === null ? "" : ` ± ${fmtPts(claimed.std)}`) + `: Δ ${fmtSigned(delta)}`;
+  if (!comparableWithPaper(profile)) {
     return {
       ...base,
       status: "not comparable",
@@ -161,7 +152,7 @@ export function evaluateCell(
     reproduced: rep,
     delta,
     threshold,
-    explanation: `${numbers} ${ok ? "within" : "outside"} ±${pts(threshold)}${note}`,
+    explanation: `${numbers} ${ok ? "within" : "outside"} ±${fmtPts(threshold)}${note}`,
   };
 }
 
@@ -217,10 +208,10 @@ export function comparePair(
   const { tolerance: tol, alpha } = options;
   const summaries = va.length === 0
     ? `no seed in common (${a.id}: ${a.values.length}, ${b.id}: ${b.values.length} repeats)`
-    : `${formatSummary(summarize(va))} vs ${formatSummary(summarize(vb))}`;
+    : `${fmtSummary(summarize(va))} vs ${fmtSummary(summarize(vb))}`;
   const diff = va.length === 0 ? NaN : summarize(va).mean - summarize(vb).mean;
   const head = `${m ? `paired by seed (${m.seeds.join(", ")}): ` : ""}${summaries}${
-    Number.isNaN(diff) ? "" : `: ${signed(diff)} points`
+    Number.isNaN(diff) ? "" : `: ${fmtSigned(diff)} points`
   }`;
   const result = (status: ClaimStatus, p: number | null, why: string): PairVerdict => ({
     label,
@@ -233,9 +224,9 @@ export function comparePair(
 
   if (va.length < 2 || vb.length < 2) {
     const margin = Math.max(options.singleRepeatMargin, tol);
-    const single = `n < 2: no significance test possible, decided by the ${pts(margin)}-point margin`;
+    const single = `n < 2: no significance test possible, decided by the ${fmtPts(margin)}-point margin`;
     if (relation === ">=" && diff >= -tol) {
-      return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${pts(tol)}`);
+      return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${fmtPts(tol)}`);
     }
     if (relation === ">" && diff > margin) return result("reproduced", null, `${single}; gap exceeds it`);
     if (-diff > margin) return result("not reproduced", null, `${single}; ${b.id} leads by more`);
@@ -246,19 +237,19 @@ export function comparePair(
   // pLess tests the opposite direction (b ahead of a); say so, or a small p would read as support for a.
   const test = (p: number, bAhead = false) =>
     `${m ? "paired" : "Welch"} t=${w.t.toFixed(2)}, df=${w.df.toFixed(1)}, one-sided p` +
-    `${bAhead ? ` (${b.id} ahead)` : ""}=${pval(p)}`;
+    `${bAhead ? ` (${b.id} ahead)` : ""}=${fmtP(p)}`;
   if (relation === ">") {
     if (diff > 0 && w.pGreater < alpha) {
       return result("reproduced", w.pGreater, `${test(w.pGreater)} < ${alpha}`);
     }
   } else if (diff >= -tol) {
-    return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${pts(tol)}`);
+    return result("reproduced", null, `mean_a ≥ mean_b − tolerance ${fmtPts(tol)}`);
   }
   if (-diff > tol && w.pLess < alpha) {
     return result(
       "not reproduced",
       w.pLess,
-      `${b.id} leads by more than tolerance ${pts(tol)}, ${test(w.pLess, true)} < ${alpha}`,
+      `${b.id} leads by more than tolerance ${fmtPts(tol)}, ${test(w.pLess, true)} < ${alpha}`,
     );
   }
   const p = diff > 0 ? w.pGreater : w.pLess;
@@ -266,7 +257,7 @@ export function comparePair(
     ? `${b.id} leads by more than tolerance but ${test(p, true)} ≥ ${alpha}`
     : diff > 0
     ? `${test(p)} ≥ ${alpha}`
-    : `gap within tolerance ${pts(tol)} (${test(p, true)})`;
+    : `gap within tolerance ${fmtPts(tol)} (${test(p, true)})`;
   return result("inconclusive", p, why);
 }
 
@@ -370,12 +361,12 @@ function decreasePart(
   }
   const [a, b] = [summarize(m.a).mean, summarize(m.b).mean];
   const lower = m.a.filter((x, i) => m.b[i] < x).length;
-  const rel = a !== 0 ? ` (${signed(((b - a) / Math.abs(a)) * 100)} %)` : "";
+  const rel = a !== 0 ? ` (${fmtSigned(((b - a) / Math.abs(a)) * 100)} %)` : "";
   const head = `${sig(a)} → ${sig(b)}${rel}, means over seeds ${m.seeds.join(", ")}; lower at ${lower} of ` +
     `${m.a.length}`;
   const w = pairedTTest(m.a, m.b);
   const test = (p: number, up = false) =>
-    `paired t=${w.t.toFixed(2)}, df=${w.df}, one-sided p${up ? " (rise)" : ""}=${pval(p)}`;
+    `paired t=${w.t.toFixed(2)}, df=${w.df}, one-sided p${up ? " (rise)" : ""}=${fmtP(p)}`;
   if (b < a && w.pGreater < options.alpha) {
     return part("reproduced", `${head}; ${test(w.pGreater)} < ${options.alpha}`);
   }

@@ -5,7 +5,7 @@
  */
 import type { Dataset, ProgressFn } from "../data/types.ts";
 import { loadDataset } from "../data/registry.ts";
-import type { DatasetLoad } from "../experiments/profiles.ts";
+import type { DatasetLoad } from "../experiments/resolve.ts";
 import { splitHoldout, withoutHoldout } from "../evaluator/holdout.ts";
 import type { HoldoutSplit } from "../evaluator/types.ts";
 

@@ -12,10 +12,10 @@ import {
 } from "../engine/safetensors.ts";
 import { type AtomicWriteOptions, writeFileAtomic } from "../data/atomic.ts";
 import { resizeTaps } from "../engine/cpu/extended.ts";
-import type { DistilledMeta, DistilledSet } from "../methods/types.ts";
+import type { DistilledMeta, DistilledSet } from "../data/distilled.ts";
 import { Profile, type Substitution } from "../results/types.ts";
 import { datasetInfo } from "../data/registry.ts";
-import type { DatasetLoad } from "../experiments/profiles.ts";
+import type { DatasetLoad } from "../experiments/resolve.ts";
 
 /** Marks our files; a file without it is still readable when the caller supplies the missing meta. */
 export const FORMAT = "ddrepro-distilled-set";

@@ -9,27 +9,21 @@
  * - evalStep: evaluate a set under a protocol with one seed.
  */
 import { join } from "node:path";
-import type {
-  DistillContext,
-  DistilledSet,
-  DistillResult,
-  MethodDef,
-  ProgressReporter,
-} from "../methods/types.ts";
-import { silentProgress } from "../methods/types.ts";
+import type { AnyMethod, DistillContext, DistillResult } from "../methods/types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
+import type { ProgressReporter } from "../data/progress.ts";
+import { silentProgress } from "../data/progress.ts";
 import type { EvalRequest, EvalResult } from "../evaluator/types.ts";
 import type { ProtocolConfig } from "../evaluator/protocols.ts";
 import type { Artifact, Profile } from "../results/types.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
-import { imageGridPng } from "../reports/png.ts";
-import type { DatasetLoad } from "../experiments/profiles.ts";
+import { imageGridPng } from "../data/png.ts";
+import type { DatasetLoad } from "../experiments/resolve.ts";
 import type { PreparedData } from "./datasets.ts";
 import { checkSet, loadDistilledSet, saveDistilledSet } from "./distilled_set.ts";
 import { type AtomicWriteOptions, removeStaleTemps, writeFileAtomic } from "../data/atomic.ts";
 
 export type EvaluateFn = (req: EvalRequest) => Promise<EvalResult>;
-// deno-lint-ignore no-explicit-any -- methods differ in config type; the registry is heterogeneous
-export type AnyMethod = MethodDef<any>;
 export type DistillFn = (
   method: AnyMethod,
   ctx: DistillContext<Record<string, unknown>>,

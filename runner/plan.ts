@@ -5,7 +5,7 @@
  * partition it exactly.
  */
 import type { CellSpec, TableSpec } from "../experiments/schema.ts";
-import { type CellPlan, resolveCell, type ResolveOptions } from "../experiments/profiles.ts";
+import { type CellPlan, resolveCell, type ResolveOptions } from "../experiments/resolve.ts";
 import type { Profile } from "../results/types.ts";
 import { closeMatches } from "./suggest.ts";
 

@@ -1,15 +1,6 @@
 /** Progress lines for long runs: cells done / total and an ETA from the mean time per finished repeat. */
-import type { ProgressReporter } from "../methods/types.ts";
+import { fmtDuration, type ProgressReporter } from "../data/progress.ts";
 import { escapeTerminal } from "../reports/escape.ts";
-
-export function fmtDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
 
 /**
  * Repeats done / total with an ETA. `work` is how many of the repeats will really compute (table rows

@@ -7,13 +7,13 @@
  */
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
-import type { ResolveOptions } from "../experiments/profiles.ts";
+import type { ResolveOptions } from "../experiments/resolve.ts";
 import type { Adapter, Artifact, CellRepeatResult, Profile } from "../results/types.ts";
 import { canonicalJson, contentKey, sha256Hex } from "../results/key.ts";
 import { openStore, type ResultsStore } from "../results/store.ts";
 import { type LeaseHolder, type LeaseOwner, leaseOwner } from "../results/lease.ts";
 import type { EvalResult } from "../evaluator/types.ts";
-import { findMethod } from "../methods/registry.ts";
+import { cellMethod } from "../experiments/methods.ts";
 import {
   type CellFilter,
   parseFilter,
@@ -23,8 +23,8 @@ import {
   type SkippedCell,
 } from "./plan.ts";
 import { DatasetPool, type LoadFn, type PreparedData } from "./datasets.ts";
+import type { AnyMethod } from "../methods/types.ts";
 import {
-  type AnyMethod,
   type DistillFn,
   distillKeyOf,
   distillStep,
@@ -35,7 +35,8 @@ import {
 } from "./pipeline.ts";
 import { codeVersionFor } from "./version.ts";
 import { type RunEnvironment, runEnvironment } from "./provenance.ts";
-import { Eta, fmtDuration, statusReporter } from "./progress.ts";
+import { Eta, statusReporter } from "./progress.ts";
+import { fmtDuration } from "../data/progress.ts";
 import { defaultEvaluate, initWebGpu } from "./engine_setup.ts";
 
 export interface RunOptions {
@@ -154,7 +155,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
     // Pass 1: content keys (these need each dataset's manifest hash) and what is already stored.
     for (const item of plan.repeats) {
       if (opts.signal?.aborted) break;
-      const method = (opts.resolve?.findMethod ?? findMethod)(item.plan.resolved.method);
+      const method = (opts.resolve?.findMethod ?? cellMethod)(item.plan.resolved.method);
       if (!method) continue; // resolveCell made such cells not runnable
       const codeVersion = codeVersionFor(method);
       let data: PreparedData;

@@ -1,7 +1,7 @@
 /**
  * The code version every result is keyed by: the method's own modules and each shared layer, hashed
  * from the sources (results/source_versions.ts). Which module defines a registered method is found
- * here, by identity, among the modules methods/registry.ts imports.
+ * here, by identity, among the modules methods/implemented.ts lists.
  */
 import type { MethodDef } from "../methods/types.ts";
 import { type CodeVersion, formatCodeVersion } from "../results/code_version.ts";
@@ -14,7 +14,7 @@ import {
 } from "../results/source_versions.ts";
 
 /**
- * Which module defines each registered method (by identity): the modules methods/registry.ts imports
+ * Which module defines each registered method (by identity): the modules methods/implemented.ts lists
  * from the methods' folders, in its import order. Resolved once, at load.
  */
 const METHOD_MODULES: ReadonlyMap<unknown, string> = await (async () => {
@@ -22,9 +22,9 @@ const METHOD_MODULES: ReadonlyMap<unknown, string> = await (async () => {
   // Sources not on disk (a remote import): nothing to hash; codeVersionFor says so when asked.
   if (REPO_ROOT.protocol !== "file:") return out;
   const tree = new SourceTree(REPO_ROOT);
-  const registry = "methods/registry.ts";
-  for (const spec of tree.imports(registry)) {
-    const rel = tree.resolve(registry, spec);
+  const list = "methods/implemented.ts";
+  for (const spec of tree.imports(list)) {
+    const rel = tree.resolve(list, spec);
     if (rel === null || !METHOD_PATHS.some((p) => rel.startsWith(p))) continue;
     const ns: Record<string, unknown> = await import(new URL(rel, REPO_ROOT).href);
     for (const v of Object.values(ns)) {

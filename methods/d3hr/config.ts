@@ -3,9 +3,9 @@
  * Fig. 5, Tables A5, A9–A11), and how profiles shrink the cost.
  */
 import { z } from "zod";
-import type { Profile } from "../../results/types.ts";
+import type { Derivation, MethodBudget } from "../budget.ts";
 import { PAPER_WEIGHTS, type ScoreWeights } from "./group_sampling.ts";
-import { NATIVE_RESOLUTION_NOTE } from "../../baselines/latent_foundation.ts";
+import { NATIVE_RESOLUTION_NOTE, SamplerFields } from "../../baselines/latent_foundation.ts";
 
 export const D3hrConfig = z.object({
   /**
@@ -48,8 +48,10 @@ export const D3hrConfig = z.object({
    * the data again: Sec. 6.7's storage of (μ, σ²) only. Null: map the data (cached).
    */
   statistics: z.string().min(1).nullable(),
-  /** Side of the generated images (Table 5: 224); null: the dataset's own. */
-  resolution: z.number().int().positive().nullable(),
+  /** Side of the generated images (the paper's DiT-XL/2: 256; Table 5: 224); null: the foundation's own. */
+  resolution: SamplerFields.resolution,
+  /** The shipped foundation, or the untrained smoke-recipe models (CI). */
+  foundation: SamplerFields.foundation,
 }).strict();
 export type D3hrConfig = z.infer<typeof D3hrConfig>;
 
@@ -87,7 +89,8 @@ export function d3hrDefaults(datasetId: string, _ipc: number, requestedDataset?:
     encode: "sample",
     inversionImages: null,
     statistics: null,
-    resolution: null,
+    resolution: 256,
+    foundation: "shipped",
   };
 }
 
@@ -104,55 +107,63 @@ export function respacedSteps(spec: string): number {
   return n;
 }
 
-/** The index of a coarser respacing at the same noise level (31 of ddim50 → 6 of ddim10). */
-function sameNoiseLevel(step: number, from: string, to: string): number {
+/** The index of another respacing at the same noise level (31 of ddim50 → 16 of ddim25). */
+export function sameNoiseLevel(step: number, from: string, to: string): number {
   const a = respacedSteps(from), b = respacedSteps(to);
   return Math.max(1, Math.min(b - 1, Math.round((step * b) / a)));
 }
 
+/** The largest m of the paper's settings (App. B, CIFAR): what a profile's `candidates` knob bounds. */
+const LARGEST_PAPER_M = 5_000_000;
+
 /**
  * Profiles bound the three costs: inversion (images per class × steps, a DiT forward of 2 rows with CFG
- * each), group sampling (m·IPC·d normal draws per class) and sampling back (IPC per class × steps). m is
- * divided, not capped, so a sweep over m (Tables A9–A10) keeps its shape: quick's 5e6 / 500 = 1e4 costs
- * ~2.5 s per class at IPC 10 on a loaded 2-core llvmpipe machine (bench: d3hr_group_sampling_s), and the
- * small DiT inverts ~40 images·steps/s there, so quick maps 100 images per class on ddim25 (~7 min, once:
- * the statistics are cached). The noise level of the inversion step is kept when the respacing is
- * coarser. What follows a pinned key is derived from the pin.
+ * each; once per dataset, the statistics are cached), group sampling (m·IPC·d normal draws per class) and
+ * sampling back (IPC per class × steps).
+ * - m follows the `candidates` knob as a share, not a cap: the knob is the m of the paper's largest setting
+ *   (5e6) and every m shrinks by the same factor, so a sweep over m (Tables A9–A10) keeps its shape. Quick's
+ *   1e4 (5e6 / 500) costs ~2.5 s per class at IPC 10 on a loaded 2-core llvmpipe machine (bench:
+ *   d3hr_group_sampling_s).
+ * - `trainImages` caps the real images mapped per class (the small DiT inverts ~40 images·steps/s here).
+ * - `samplingSteps` caps the DDIM respacing of inversion and sampling; the inversion step keeps its noise
+ *   level on another respacing (31 of ddim50 → 16 of ddim25). D³HR always samples with DDIM (η = 0: the
+ *   inverse of its mapping), so the `sampler` knob does not apply.
+ * - below `paper` the shipped small foundation generates at its own side.
+ * What follows a pinned key is derived from the pin (a pinned sampleSteps moves the inversion step).
  */
-export function d3hrScale(
-  c: D3hrConfig,
-  profile: Profile,
-  _ipc = 0,
-  pinned: Partial<D3hrConfig> = {},
-): D3hrConfig {
-  const cap = (v: number | null, k: number) => (v === null ? k : Math.min(v, k));
-  const fewer = (divisor: number) => pinned.m ?? Math.max(1, Math.round(c.m / divisor));
-  const coarser = (steps: string): Pick<D3hrConfig, "sampleSteps" | "inversionStep" | "resolution"> => {
-    const sampleSteps = pinned.sampleSteps ?? steps;
-    return {
-      sampleSteps,
-      inversionStep: pinned.inversionStep ?? sameNoiseLevel(c.inversionStep, c.sampleSteps, sampleSteps),
-      resolution: null,
-    };
-  };
-  switch (profile) {
-    case "smoke":
-      return { ...c, ...coarser("ddim10"), m: fewer(100_000), inversionImages: cap(c.inversionImages, 16) };
-    case "quick":
-      return { ...c, ...coarser("ddim25"), m: fewer(500), inversionImages: cap(c.inversionImages, 100) };
-    case "proxy":
-      return { ...c, m: fewer(50), inversionImages: cap(c.inversionImages, 1000), resolution: null };
-    case "paper":
-      return c;
-  }
-}
+export const D3HR_BUDGET: MethodBudget<D3hrConfig> = {
+  family: "d3hr",
+  keys: { inversionImages: "trainImages", foundation: { knob: "foundation", rule: "set" } },
+  derived: {
+    m: ({ paper, knob }: Derivation<D3hrConfig>) => {
+      const cap = knob("candidates");
+      if (cap === undefined) return paper.m;
+      if (typeof cap !== "number") {
+        throw new Error(`d3hr.m: the profile's candidates knob must be a number, got ${JSON.stringify(cap)}`);
+      }
+      return Math.max(1, Math.round(paper.m * Math.min(1, cap / LARGEST_PAPER_M)));
+    },
+    sampleSteps: ({ paper, knob }) => {
+      const cap = knob("samplingSteps");
+      if (typeof cap !== "number") return paper.sampleSteps;
+      return `ddim${Math.max(2, Math.min(respacedSteps(paper.sampleSteps), cap))}`;
+    },
+    inversionStep: ({ paper, run }) =>
+      run.sampleSteps === paper.sampleSteps
+        ? paper.inversionStep
+        : sameNoiseLevel(paper.inversionStep, paper.sampleSteps, run.sampleSteps),
+    resolution: () => null,
+  },
+};
 
 export const D3HR_SCALE_NOTES: Readonly<Record<string, string>> = {
-  m: "fewer candidate subsets per class (m divided by a fixed factor, so a sweep keeps its shape) fit the " +
-    "profile's time budget",
+  m: "fewer candidate subsets per class (every m shrunk by the same factor, so a sweep keeps its shape) fit " +
+    "the profile's time budget",
   inversionImages:
     "a subset of each class is inverted (one DiT forward per image and step) to fit the time budget",
-  sampleSteps: "a coarser DDIM respacing for inversion and sampling fits the time budget",
+  sampleSteps: "a coarser DDIM respacing for inversion and sampling fits the time budget (quick keeps the " +
+    "paper's ddim50: on ddim25 the inversion round trip loses 19–30 % of the latents' spread, not 11–17 %, " +
+    "and sampling back costs about twice as much, 30–51 s against 16–28 s per 100 latents)",
   inversionStep: "the same noise level on the coarser respacing",
   resolution: NATIVE_RESOLUTION_NOTE,
 };

@@ -6,9 +6,10 @@
  */
 import type { Dataset } from "../../data/types.ts";
 import { canonicalJson, sha256Hex } from "../../results/key.ts";
-import { cacheRoot } from "../../models/pretrained.ts";
-import { unitImagesToSet } from "../../baselines/latent_foundation.ts";
-import type { DistillContext, DistillResult, ProgressReporter } from "../types.ts";
+import { cacheRoot } from "../../data/fsutil.ts";
+import type { ProgressReporter } from "../../data/progress.ts";
+import { checkResolution, unitImagesToSet } from "../../baselines/latent_foundation.ts";
+import type { DistillContext, DistillResult } from "../types.ts";
 import type { D3hrConfig } from "./config.ts";
 import {
   type D3hrModels,
@@ -137,12 +138,7 @@ export async function distillD3hr(
   models: D3hrModels,
 ): Promise<DistillResult> {
   const c = ctx.config;
-  const native = models.images.native;
-  if (c.resolution !== null && c.resolution !== native) {
-    throw new Error(
-      `d3hr: resolution ${c.resolution} requested, but ${models.source} generates ${native} px images`,
-    );
-  }
+  checkResolution(models, c.resolution, "d3hr");
   const t0 = performance.now();
   const st = c.statistics === null
     ? await classStatistics(models, ctx.dataset, c, ctx.progress, ctx.signal)

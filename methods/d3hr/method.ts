@@ -1,9 +1,9 @@
 /**
- * D³HR (Zhao et al., ICML 2025) as a registered method: the configuration and its profile scaling
- * (config.ts), the shipped generative models (models.ts) and the run (distill.ts).
+ * D³HR (Zhao et al., ICML 2025) as a registered method: the configuration and its budget (config.ts), the
+ * generative foundation it runs on (models.ts) and the run (distill.ts).
  */
 import type { MethodDef } from "../types.ts";
-import { D3HR_SCALE_NOTES, D3hrConfig, d3hrDefaults, d3hrScale } from "./config.ts";
+import { D3HR_BUDGET, D3HR_SCALE_NOTES, D3hrConfig, d3hrDefaults } from "./config.ts";
 import { distillD3hr } from "./distill.ts";
 import { withFoundation } from "./models.ts";
 
@@ -15,7 +15,7 @@ export const d3hrMethod: MethodDef<D3hrConfig> = {
   implemented: true,
   schema: D3hrConfig,
   defaults: d3hrDefaults,
-  scale: d3hrScale,
+  budget: D3HR_BUDGET,
   scaleNotes: D3HR_SCALE_NOTES,
-  distill: (ctx) => withFoundation(ctx.dataset, ctx.profile, (models) => distillD3hr(ctx, models)),
+  distill: (ctx) => withFoundation(ctx.dataset, ctx.config.foundation, (models) => distillD3hr(ctx, models)),
 };

@@ -5,10 +5,14 @@
  * keys the cached statistics.
  */
 import type { Dataset } from "../../data/types.ts";
-import type { Profile } from "../../results/types.ts";
 import type { Module } from "../../models/module.ts";
 import { sha256Hex } from "../../results/key.ts";
-import { disposeFoundation, type Foundation, loadFoundation } from "../../baselines/latent_foundation.ts";
+import {
+  disposeFoundation,
+  type Foundation,
+  type FoundationChoice,
+  loadFoundation,
+} from "../../baselines/latent_foundation.ts";
 import type { DiT } from "../../models/dit.ts";
 import type { D3hrModels } from "./pipeline.ts";
 
@@ -41,13 +45,13 @@ export async function fromFoundation(f: Foundation<DiT>): Promise<D3hrModels> {
   };
 }
 
-/** Loads the dataset's foundation for the profile, runs `body` on it, and frees it. */
+/** Loads the dataset's foundation (shipped or untrained), runs `body` on it, and frees it. */
 export async function withFoundation<T>(
   dataset: Dataset,
-  profile: Profile | "none",
+  which: FoundationChoice,
   body: (m: D3hrModels) => Promise<T>,
 ): Promise<T> {
-  const f = await loadFoundation(dataset, profile);
+  const f = await loadFoundation(dataset, which);
   try {
     return await body(await fromFoundation(f));
   } finally {

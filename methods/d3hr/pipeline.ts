@@ -15,18 +15,22 @@ import type { Dataset } from "../../data/types.ts";
 import {
   type CfgOptions,
   ddimInvert,
-  linearBetas,
-  makeSchedule,
   type NoisePredictor,
   qSample,
   type Schedule,
-  spacedSchedule,
 } from "../../diffusion/mod.ts";
 import type { AutoencoderKL } from "../../models/vae.ts";
 import type { PaddedImages } from "../../models/generative_data.ts";
-import { decodeLatents, encodeLatents, type HostBatch, sampleLatents } from "../../models/latent_sampling.ts";
+import {
+  decodeLatents,
+  encodeLatents,
+  type HostBatch,
+  sampleLatents,
+  samplerSchedule,
+} from "../../models/latent_sampling.ts";
 import { drawPositions, indicesByClass } from "../../baselines/real_images.ts";
-import type { ProgressReporter } from "../types.ts";
+import type { ProgressReporter } from "../../data/progress.ts";
+import { classMajor } from "../../baselines/latent_foundation.ts";
 import { type D3hrConfig, scoreWeights } from "./config.ts";
 import { type ClassStats, fitGaussian, latentSize } from "./stats.ts";
 import { groupSample } from "./group_sampling.ts";
@@ -52,7 +56,7 @@ const CHUNK = 64;
 const MAPPING_SEED = 0x0d3;
 
 export function d3hrSchedule(c: Pick<D3hrConfig, "sampleSteps" | "inversionStep">): Schedule {
-  const s = spacedSchedule(makeSchedule(linearBetas(1000)), c.sampleSteps);
+  const s = samplerSchedule(c.sampleSteps);
   if (c.inversionStep >= s.length) {
     throw new Error(
       `d3hr: inversionStep ${c.inversionStep} is outside ${c.sampleSteps} (indices 1 … ${s.length - 1})`,
@@ -202,7 +206,7 @@ export async function selectLatents(
     firstScore[y] = r.firstScore;
     meanScore[y] = r.meanScore;
   }
-  const labels = Int32Array.from({ length: K * ipc }, (_, i) => Math.floor(i / ipc));
+  const labels = Int32Array.from(classMajor(K, ipc));
   return { latents, labels, chosenScore, firstScore, meanScore, seconds: (performance.now() - t0) / 1000 };
 }
 

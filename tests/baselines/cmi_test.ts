@@ -1,4 +1,6 @@
 /** CMI regularizer: the empirical CMI value, its image gradient, and `dc+cmi` lowering it. */
+import { ok } from "node:assert";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -11,19 +13,15 @@ import {
   cmiValue,
   dcCmiMethod,
   defaultLambda,
+  dmCmiMethod,
   dsaCmiMethod,
-} from "../../baselines/cmi.ts";
+  idcCmiMethod,
+} from "../../methods/cmi.ts";
 import type { DcConfig } from "../../baselines/dc.ts";
-import { idcCmiMethod } from "../../baselines/idc.ts";
-import { dmCmiMethod } from "../../baselines/dm.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 const tinyNet = (seed: number) =>
   new ConvNet(new Rng(seed), {
@@ -57,7 +55,7 @@ Deno.test("cmi: equals a hand computation (non-contiguous classes, a singleton c
   const kl = (p: number[]) => p.reduce((s, v, i) => s + v * Math.log(v / q[i]), 0);
   const hand = (kl(p0) + kl(p2)) / 3;
   const got = await scalar(tidy(() => cmiFromOutputs(tensor(rowsHost.flat(), [3, 3]), labels)));
-  assert(Math.abs(got - hand) < 1e-6, `cmi ${got} vs hand ${hand}`);
+  ok(Math.abs(got - hand) < 1e-6, `cmi ${got} vs hand ${hand}`);
 });
 
 Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradient reaches the images", async () => {
@@ -71,8 +69,8 @@ Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradi
   const zero = await cmiValue(net, xs, labels, "feature");
   const pos = await cmiValue(net, xd, labels, "feature");
   const posProb = await cmiValue(net, xd, labels, "probability");
-  assert(Math.abs(zero) < 1e-6, `identical images: cmi ${zero}`);
-  assert(pos > 1e-6 && posProb > 0, `distinct images: cmi ${pos} / ${posProb}`);
+  ok(Math.abs(zero) < 1e-6, `identical images: cmi ${zero}`);
+  ok(pos > 1e-6 && posProb > 0, `distinct images: cmi ${pos} / ${posProb}`);
   // Autodiff vs central differences on the largest-gradient pixels.
   const g = tidy(() => {
     const x = tensor(base, [6, 8, 8, 1]).requireGrad();
@@ -80,7 +78,7 @@ Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradi
   });
   const gv = await g.f32();
   g.dispose();
-  assert(Math.hypot(...gv) > 1e-6, "image gradient is zero");
+  ok(Math.hypot(...gv) > 1e-6, "image gradient is zero");
   const at = async (v: Float32Array) => {
     const t = tensor(v, [6, 8, 8, 1]);
     const r = await cmiValue(net, t, labels, "feature");
@@ -94,7 +92,7 @@ Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradi
     up[p] += eps;
     dn[p] -= eps;
     const fd = (await at(up) - await at(dn)) / (2 * eps);
-    assert(
+    ok(
       Math.abs(fd - gv[p]) <= 0.05 * Math.abs(gv[p]) + 1e-5,
       `pixel ${p}: autodiff ${gv[p]} vs FD ${fd}`,
     );
@@ -105,37 +103,37 @@ Deno.test("cmi: ~0 for identical images per class, positive otherwise; the gradi
 });
 
 Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", () => {
-  assert(defaultLambda("dsa", "cifar100", 50) === 20_000, "dsa cifar100 50");
-  assert(defaultLambda("dm", "svhn", 10) === 18_000, "dm svhn 10");
-  assert(defaultLambda("dc", "mnist", 10) === 50_000, "dc mnist → cifar10");
-  assert(defaultLambda("dm", "tiny-imagenet", 50) === 500, "dm tiny → cifar100");
-  assert(defaultLambda("idm", "cifar10", 10) === 8_000, "idm → dm");
+  ok(defaultLambda("dsa", "cifar100", 50) === 20_000, "dsa cifar100 50");
+  ok(defaultLambda("dm", "svhn", 10) === 18_000, "dm svhn 10");
+  ok(defaultLambda("dc", "mnist", 10) === 50_000, "dc mnist → cifar10");
+  ok(defaultLambda("dm", "tiny-imagenet", 50) === 500, "dm tiny → cifar100");
+  ok(defaultLambda("idm", "cifar10", 10) === 8_000, "idm → dm");
   const d = dsaCmiMethod.defaults("cifar10", 10);
-  assert(d.cmiLambda === 50_000 && d.cmiExtractor === "resnet18" && d.outerLoop === 10, "merged defaults");
-  assert(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
-  assert(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
-  const q = dsaCmiMethod.scale(d, "quick", 10);
-  assert(
+  ok(d.cmiLambda === 50_000 && d.cmiExtractor === "resnet18" && d.outerLoop === 10, "merged defaults");
+  ok(dsaCmiMethod.schema.safeParse(d).success, "defaults validate");
+  ok(!dsaCmiMethod.schema.safeParse({ ...d, bogus: 1 }).success, "strict");
+  const q = scaleConfig(dsaCmiMethod, d, "quick", 10);
+  ok(
     q.cmiExtractor === "convnet3" && q.cmiPoolSize === 2 && q.iterations === 10 && q.outerLoop === 2,
     "quick scaling",
   );
-  assert(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
+  ok(dcCmiMethod.id === "dc+cmi" && dsaCmiMethod.id === "dsa+cmi", "ids");
   // DM and DSA narrow their nets at quick and raise their image lr by k; λ falls by k so λ·lr stays the
   // paper's. The ConvNet-3 extractor replacing ResNet-18 measures CMI 0.1045/0.0016 times larger (Table
   // 10), and λ falls by that too.
   const extractorScale = 0.0016 / 0.1045;
   const lrKept = (paper: { lrImg: number; cmiLambda: number }, quick: typeof paper, what: string) => {
-    assert(quick.lrImg / paper.lrImg > 2, `${what}: image lr raised`);
+    ok(quick.lrImg / paper.lrImg > 2, `${what}: image lr raised`);
     const want = paper.cmiLambda * paper.lrImg * extractorScale;
-    assert(Math.abs(quick.cmiLambda * quick.lrImg - want) < 1e-6 * want, what);
+    ok(Math.abs(quick.cmiLambda * quick.lrImg - want) < 1e-6 * want, what);
   };
   const dm = dmCmiMethod.defaults("cifar10", 10);
-  lrKept(dm, dmCmiMethod.scale(dm, "quick", 10), "dm+cmi λ·lr");
+  lrKept(dm, scaleConfig(dmCmiMethod, dm, "quick", 10), "dm+cmi λ·lr");
   lrKept(d, q, "dsa+cmi λ·lr");
-  assert(dmCmiMethod.scale(dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
-  assert(dsaCmiMethod.scale(d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
+  ok(scaleConfig(dmCmiMethod, dm, "paper", 10).cmiLambda === dm.cmiLambda, "paper λ untouched");
+  ok(scaleConfig(dsaCmiMethod, d, "paper", 10).cmiLambda === d.cmiLambda, "paper λ untouched");
   // Kept extractors, class-probability space and untrained extractors keep λ (only the lr factor).
-  const k = dm.lrImg / dmCmiMethod.scale(dm, "quick", 10).lrImg;
+  const k = dm.lrImg / scaleConfig(dmCmiMethod, dm, "quick", 10).lrImg;
   for (
     const c of [
       { ...dm, cmiExtractor: "convnet3" },
@@ -143,8 +141,8 @@ Deno.test("cmi: λ defaults follow protocols.md §9 with documented fallbacks", 
       { ...dm, cmiPretrained: false },
     ]
   ) {
-    const q = dmCmiMethod.scale(c, "quick", 10).cmiLambda;
-    assert(
+    const q = scaleConfig(dmCmiMethod, c, "quick", 10).cmiLambda;
+    ok(
       Math.abs(q - c.cmiLambda * k) < 1e-6 * q,
       `λ ${q} for ${c.cmiExtractor}/${c.cmiSpace}/${c.cmiPretrained}`,
     );
@@ -158,7 +156,7 @@ Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), determin
     const dataset = tinyDataset("mnist", 12, 2);
     const m = dcCmiMethod;
     const config: DcConfig & CmiConfig = {
-      ...m.scale(m.defaults("mnist", 3), "smoke", 3),
+      ...scaleConfig(m, m.defaults("mnist", 3), "smoke", 3),
       width: 4,
       batchReal: 8,
       iterations: 3,
@@ -168,13 +166,13 @@ Deno.test("dc+cmi: a large λ lowers the set's CMI (cmiEnd < cmiStart), determin
       m.distill({ dataset, ipc: 3, seed: 1, config, profile: "smoke", progress: silentProgress });
     const a = await run();
     const { cmiStart, cmiEnd } = a.metrics;
-    assert(Number.isFinite(cmiStart) && cmiStart > 0, `cmiStart ${cmiStart}`);
-    assert(cmiEnd < cmiStart, `cmiEnd ${cmiEnd} !< cmiStart ${cmiStart}`);
-    assert(a.set.meta.method === "dc+cmi" && a.set.meta.extra.cmiExtractor === "convnet3", "meta");
+    ok(Number.isFinite(cmiStart) && cmiStart > 0, `cmiStart ${cmiStart}`);
+    ok(cmiEnd < cmiStart, `cmiEnd ${cmiEnd} !< cmiStart ${cmiStart}`);
+    ok(a.set.meta.method === "dc+cmi" && a.set.meta.extra.cmiExtractor === "convnet3", "meta");
     // The second run loads the pool from the cache and reproduces the set.
     const b = await run();
-    assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed, same images");
-    assert(b.metrics.cmiEnd === cmiEnd, "same cmiEnd");
+    ok(a.set.images.every((v, i) => v === b.set.images[i]), "same seed, same images");
+    ok(b.metrics.cmiEnd === cmiEnd, "same cmiEnd");
   } finally {
     Deno.env.delete("DD_CACHE");
     await Deno.remove(cache, { recursive: true });
@@ -185,7 +183,7 @@ Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => 
   const dataset = tinyDataset("mnist", 12, 2);
   const m = dsaCmiMethod;
   const config = {
-    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2),
     width: 4,
     batchReal: 8,
     iterations: 1,
@@ -193,7 +191,7 @@ Deno.test("cmi: untrained-extractor ablation runs without a cache", async () => 
     cmiSpace: "probability" as const,
   };
   const r = await m.distill({ dataset, ipc: 2, seed: 0, config, profile: "smoke", progress: silentProgress });
-  assert(
+  ok(
     Number.isFinite(r.metrics.cmiEnd) && r.metrics.cmiFeatureDim === 10,
     "probability space over classes",
   );
@@ -203,7 +201,7 @@ Deno.test("idc+cmi: cmiStart is the whole initial set's CMI, though IDC updates 
   const dataset = tinyDataset("mnist", 12, 2);
   const m = idcCmiMethod;
   const config = {
-    ...m.scale(m.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(m, m.defaults("mnist", 2), "smoke", 2),
     factor: 1,
     width: 4,
     batchReal: 4,
@@ -217,6 +215,6 @@ Deno.test("idc+cmi: cmiStart is the whole initial set's CMI, though IDC updates 
   };
   const r = await m.distill({ dataset, ipc: 2, seed: 0, config, profile: "smoke", progress: silentProgress });
   const { cmiStart, cmiEnd } = r.metrics;
-  assert(Number.isFinite(cmiStart) && cmiEnd > 0, `cmiStart ${cmiStart}, cmiEnd ${cmiEnd}`);
-  assert(Math.abs(cmiStart - cmiEnd) <= 1e-5 * cmiEnd, `cmiStart ${cmiStart} vs whole set ${cmiEnd}`);
+  ok(Number.isFinite(cmiStart) && cmiEnd > 0, `cmiStart ${cmiStart}, cmiEnd ${cmiEnd}`);
+  ok(Math.abs(cmiStart - cmiEnd) <= 1e-5 * cmiEnd, `cmiStart ${cmiStart} vs whole set ${cmiEnd}`);
 });

@@ -1,26 +1,24 @@
 /** DM and IDM on a tiny dataset: the matching objective's defining properties and the distill contracts. */
+import { ok } from "node:assert";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { buildNet, inputSpec, RealPool } from "../../baselines/gradient_matching.ts";
 import { setToDevice } from "../../evaluator/device_data.ts";
-import type { DistilledSet } from "../../methods/types.ts";
+import type { DistilledSet } from "../../data/distilled.ts";
 import { type DmConfig, dmMethod, embedMean } from "../../baselines/dm.ts";
 import { type IdmConfig, idmMethod } from "../../baselines/idm.ts";
 import { normalisedNchw } from "../../baselines/real_images.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import type { Dataset } from "../../data/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
 
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
-
 const dmTiny = (over: Partial<DmConfig> = {}): DmConfig => ({
-  ...dmMethod.scale(dmMethod.defaults("mnist", 1), "smoke", 1),
+  ...scaleConfig(dmMethod, dmMethod.defaults("mnist", 1), "smoke", 1),
   width: 4,
   batchReal: 8,
   ...over,
@@ -42,7 +40,7 @@ Deno.test("dm: the loss is 0 when the synthetic set is the whole real class (equ
   const dataset = tinyDataset("mnist", 6, 2);
   for (const augment of ["none", "dsa"] as const) {
     const r = await runDm(dataset, 6, 1, { iterations: 1, batchReal: 6, augment });
-    assert(Math.abs(r.metrics.firstMatchLoss) < 1e-6, `${augment}: loss ${r.metrics.firstMatchLoss}`);
+    ok(Math.abs(r.metrics.firstMatchLoss) < 1e-6, `${augment}: loss ${r.metrics.firstMatchLoss}`);
   }
 });
 
@@ -83,7 +81,7 @@ Deno.test("dm: SGD on the images lowers the matching loss (noise init, measured 
   const before = await runDm(dataset, 2, 3, { ...over, iterations: 0 });
   const after = await runDm(dataset, 2, 3, { ...over, iterations: 20 });
   const l0 = await fixedNetLoss(dataset, before.set, 4), l1 = await fixedNetLoss(dataset, after.set, 4);
-  assert(l1 < 0.75 * l0, `loss on fixed nets ${l0} → ${l1}`);
+  ok(l1 < 0.75 * l0, `loss on fixed nets ${l0} → ${l1}`);
 });
 
 Deno.test("dm: distill returns a labelled, class-balanced, deterministic set", async () => {
@@ -91,32 +89,32 @@ Deno.test("dm: distill returns a labelled, class-balanced, deterministic set", a
   const a = await runDm(dataset, 2, 4, { iterations: 2 });
   const b = await runDm(dataset, 2, 4, { iterations: 2 });
   const c = await runDm(dataset, 2, 5, { iterations: 2 });
-  assert(a.set.shape.join() === "20,1,8,8", `shape ${a.set.shape}`);
-  assert(a.set.labels.join() === "0,0,1,1,2,2,3,3,4,4,5,5,6,6,7,7,8,8,9,9", `labels ${a.set.labels}`);
-  assert(a.set.meta.method === "dm" && a.set.meta.ipc === 2 && a.set.meta.seed === 4, "meta");
-  assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
-  assert(a.set.images.some((v, i) => v !== c.set.images[i]), "another seed gives other images");
-  assert(dmMethod.schema.safeParse(dmMethod.defaults("mnist", 10)).success, "defaults validate");
-  assert(
+  ok(a.set.shape.join() === "20,1,8,8", `shape ${a.set.shape}`);
+  ok(a.set.labels.join() === "0,0,1,1,2,2,3,3,4,4,5,5,6,6,7,7,8,8,9,9", `labels ${a.set.labels}`);
+  ok(a.set.meta.method === "dm" && a.set.meta.ipc === 2 && a.set.meta.seed === 4, "meta");
+  ok(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
+  ok(a.set.images.some((v, i) => v !== c.set.images[i]), "another seed gives other images");
+  ok(dmMethod.schema.safeParse(dmMethod.defaults("mnist", 10)).success, "defaults validate");
+  ok(
     dmMethod.defaults("cifar10", 100).lrImg === 10 && dmMethod.defaults("cifar10", 10).lrImg === 1,
     "lr",
   );
-  const q = dmMethod.scale(dmMethod.defaults("mnist", 10), "quick", 10);
-  assert(q.iterations >= 30 && dmMethod.schema.safeParse(q).success, `quick iterations ${q.iterations}`);
-  assert(q.width === 32 && Math.abs(q.lrImg - 4 ** 0.75) < 1e-9, `quick width ${q.width}, lr ${q.lrImg}`);
+  const q = scaleConfig(dmMethod, dmMethod.defaults("mnist", 10), "quick", 10);
+  ok(q.iterations >= 30 && dmMethod.schema.safeParse(q).success, `quick iterations ${q.iterations}`);
+  ok(q.width === 32 && Math.abs(q.lrImg - 4 ** 0.75) < 1e-9, `quick width ${q.width}, lr ${q.lrImg}`);
   // Every iteration forwards the whole set: quick caps iterations × IPC (IPC 50: 7, IPC 100: 4 at least).
   const its = [1, 10, 50, 100].map((ipc) =>
-    dmMethod.scale(dmMethod.defaults("mnist", ipc), "quick", ipc).iterations
+    scaleConfig(dmMethod, dmMethod.defaults("mnist", ipc), "quick", ipc).iterations
   );
-  assert(its.join() === "35,35,7,4", `quick iterations by IPC ${its}`);
-  assert(
-    dmMethod.scale(dmMethod.defaults("mnist", 100), "proxy", 100).iterations === 2000,
+  ok(its.join() === "35,35,7,4", `quick iterations by IPC ${its}`);
+  ok(
+    scaleConfig(dmMethod, dmMethod.defaults("mnist", 100), "proxy", 100).iterations === 2000,
     "proxy unchanged",
   );
 });
 
 const idmTiny = (over: Partial<IdmConfig> = {}): IdmConfig => ({
-  ...idmMethod.scale(idmMethod.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(idmMethod, idmMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   batchReal: 8,
   trainBatch: 16,
@@ -164,7 +162,7 @@ function halfRes(img: Float32Array, off: number): Float32Array {
 Deno.test("idm: the initial set decodes to real images of the right class at half resolution", async () => {
   const dataset = tinyDataset("mnist", 6, 2);
   const { set } = await runIdm(dataset, 1, 2, { iterations: 0 });
-  assert(set.shape.join() === "40,1,8,8", `4 decoded images per stored image: ${set.shape}`);
+  ok(set.shape.join() === "40,1,8,8", `4 decoded images per stored image: ${set.shape}`);
   const real = normalisedNchw(dataset, Int32Array.from({ length: dataset.train.count }, (_, i) => i));
   for (let r = 0; r < set.labels.length; r++) {
     const c = set.labels[r];
@@ -175,7 +173,7 @@ Deno.test("idm: the initial set decodes to real images of the right class at hal
       const want = halfRes(real, i * 64);
       best = Math.min(best, Math.max(...want.map((v, k) => Math.abs(v - got[k]))));
     }
-    assert(best < 1e-4, `decoded image ${r} (class ${c}) is no half-resolution real image (err ${best})`);
+    ok(best < 1e-4, `decoded image ${r} (class ${c}) is no half-resolution real image (err ${best})`);
   }
 });
 
@@ -184,17 +182,20 @@ Deno.test("idm: distill returns a labelled, class-balanced, deterministic set; t
   const over = { iterations: 3, pushEvery: 2, trainNets: 10, accWindow: 100, ceWeight: 0.5 };
   const a = await runIdm(dataset, 1, 4, over);
   const b = await runIdm(dataset, 1, 4, over);
-  assert(a.set.shape.join() === "40,1,8,8", `shape ${a.set.shape}`);
+  ok(a.set.shape.join() === "40,1,8,8", `shape ${a.set.shape}`);
   for (let c = 0; c < 10; c++) {
-    assert(a.set.labels.subarray(4 * c, 4 * c + 4).every((l) => l === c), `labels ${a.set.labels}`);
+    ok(a.set.labels.subarray(4 * c, 4 * c + 4).every((l) => l === c), `labels ${a.set.labels}`);
   }
-  assert(a.set.meta.extra.decoded?.includes("decoded"), "meta says the images are decoded");
-  assert(a.metrics.queueSize === 3 + 2, `queue ${a.metrics.queueSize}`);
-  assert(a.metrics.maxCeWeight > 0, `CE weight from the trained queue: ${a.metrics.maxCeWeight}`);
-  assert(Number.isFinite(a.metrics.finalMatchLoss), "loss recorded");
-  assert(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
-  assert(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
+  ok(a.set.meta.extra.decoded?.includes("decoded"), "meta says the images are decoded");
+  ok(a.metrics.queueSize === 3 + 2, `queue ${a.metrics.queueSize}`);
+  ok(a.metrics.maxCeWeight > 0, `CE weight from the trained queue: ${a.metrics.maxCeWeight}`);
+  ok(Number.isFinite(a.metrics.finalMatchLoss), "loss recorded");
+  ok(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
+  ok(a.set.images.every((v, i) => v === b.set.images[i]), "same seed gives the same images");
   const d = idmMethod.defaults("cifar10", 50);
-  assert(d.ceWeight === 0.1 && idmMethod.defaults("cifar10", 1).pushEvery === 5, "command.txt settings");
-  assert(idmMethod.schema.safeParse(idmMethod.scale(d, "quick", 50)).success, "quick config validates");
+  ok(d.ceWeight === 0.1 && idmMethod.defaults("cifar10", 1).pushEvery === 5, "command.txt settings");
+  ok(
+    idmMethod.schema.safeParse(scaleConfig(idmMethod, d, "quick", 50)).success,
+    "quick config validates",
+  );
 });

@@ -1,4 +1,6 @@
 /** IDC / IDC-I on a tiny dataset: conv-only matching, [0, 1] storage, decoded sets, determinism. */
+import { ok } from "node:assert";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -10,31 +12,26 @@ import {
   distillIdc,
   idc1Method,
   idcClassLoss,
-  idcCmiMethod,
   type IdcConfig,
   idcDefaults,
-  idcHookable,
   idcMethod,
   idcNetAugment,
   initMix,
   matchedParams,
 } from "../../baselines/idc.ts";
+import { idcCmiMethod } from "../../methods/cmi.ts";
 import { augmentBatch } from "../../evaluator/train.ts";
 import { getProtocol } from "../../evaluator/protocols.ts";
 import { dsa } from "../../data/augment.ts";
 import { tensor } from "../../engine/tensor.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import type { Dataset } from "../../data/types.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
 
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
-
 const tiny = (over: Partial<IdcConfig> = {}): IdcConfig => ({
-  ...idcMethod.scale(idcMethod.defaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(idcMethod, idcMethod.defaults("mnist", 2), "smoke", 2),
   width: 4,
   batchReal: 8,
   netSamples: 16,
@@ -56,24 +53,24 @@ async function run(dataset: Dataset, ipc: number, seed: number, over: Partial<Id
 
 Deno.test("idc: defaults follow protocols §6.2 (factor, distance, lr × IPC/10, strategy)", () => {
   const c = idcDefaults("cifar10", 10, null);
-  assert(c.factor === 2 && c.distance === "mse" && Math.abs(c.lrImg - 5e-3) < 1e-12, "cifar10");
-  assert(c.matchStrategy.join() === "color,crop,cutout" && c.netSamples === 2000, "cifar10 strategy/net");
+  ok(c.factor === 2 && c.distance === "mse" && Math.abs(c.lrImg - 5e-3) < 1e-12, "cifar10");
+  ok(c.matchStrategy.join() === "color,crop,cutout" && c.netSamples === 2000, "cifar10 strategy/net");
   const m = idcDefaults("mnist", 50, null);
-  assert(m.distance === "l1" && Math.abs(m.lrImg - 5e-4) < 1e-12, "mnist lr");
-  assert(m.matchStrategy.join() === "color,crop", "mnist f>1 strategy");
-  assert(idcDefaults("mnist", 10, 1).matchStrategy.includes("cutout"), "mnist f=1 keeps cutout");
-  assert(idcDefaults("imagenette", 10, null).factor === 3, "imagenet-style factor 3");
-  assert(idc1Method.defaults("svhn", 10).factor === 1, "idc-1 factor 1");
+  ok(m.distance === "l1" && Math.abs(m.lrImg - 5e-4) < 1e-12, "mnist lr");
+  ok(m.matchStrategy.join() === "color,crop", "mnist f>1 strategy");
+  ok(idcDefaults("mnist", 10, 1).matchStrategy.includes("cutout"), "mnist f=1 keeps cutout");
+  ok(idcDefaults("imagenette", 10, null).factor === 3, "imagenet-style factor 3");
+  ok(idc1Method.defaults("svhn", 10).factor === 1, "idc-1 factor 1");
 });
 
 Deno.test("idc: quick narrows to width 32 and raises the image lr by the distance's measured width law", () => {
   for (const [id, exponent] of [["cifar10", 0.75], ["mnist", 1.25]] as const) {
-    const p = idcDefaults(id, 10, null), q = idcMethod.scale(p, "quick", 10);
-    assert(q.width === 32, `${id}: width`);
-    assert(Math.abs(q.lrImg / p.lrImg - 4 ** exponent) < 1e-9, `${id}: lr × ${q.lrImg / p.lrImg}`);
+    const p = idcDefaults(id, 10, null), q = scaleConfig(idcMethod, p, "quick", 10);
+    ok(q.width === 32, `${id}: width`);
+    ok(Math.abs(q.lrImg / p.lrImg - 4 ** exponent) < 1e-9, `${id}: lr × ${q.lrImg / p.lrImg}`);
   }
   const p = idcDefaults("mnist", 10, null);
-  assert(JSON.stringify(idcMethod.scale(p, "paper", 10)) === JSON.stringify(p), "paper untouched");
+  ok(JSON.stringify(scaleConfig(idcMethod, p, "paper", 10)) === JSON.stringify(p), "paper untouched");
 });
 
 Deno.test("idc: matching uses only the conv weights (rank 4)", () => {
@@ -81,9 +78,9 @@ Deno.test("idc: matching uses only the conv weights (rank 4)", () => {
   const net = buildNet("convnet3", 4, new Rng(3), inputSpec(dataset));
   try {
     const all = net.parameters(), sel = matchedParams(net);
-    assert(sel.length === 3, `ConvNet-3 has 3 conv weights, selected ${sel.length}`);
-    assert(sel.every((p) => p.rank === 4), "selected a non-conv tensor");
-    assert(all.filter((p) => p.rank === 4).length === 3 && all.length > sel.length, "biases/norm/FC skipped");
+    ok(sel.length === 3, `ConvNet-3 has 3 conv weights, selected ${sel.length}`);
+    ok(sel.every((p) => p.rank === 4), "selected a non-conv tensor");
+    ok(all.filter((p) => p.rank === 4).length === 3 && all.length > sel.length, "biases/norm/FC skipped");
   } finally {
     net.dispose();
   }
@@ -116,8 +113,8 @@ Deno.test("idc: the matching loss decreases over a few image steps on a fixed ne
     net.dispose();
     pool.dispose();
   }
-  assert(losses.every(Number.isFinite), `losses ${losses}`);
-  assert(losses[5] < 0.8 * losses[0], `loss did not decrease: ${losses.map((v) => v.toExponential(2))}`);
+  ok(losses.every(Number.isFinite), `losses ${losses}`);
+  ok(losses[5] < 0.8 * losses[0], `loss did not decrease: ${losses.map((v) => v.toExponential(2))}`);
 });
 
 Deno.test("idc: decoded set (f²·IPC per class), images in [0, 1], deterministic; idc-1 gives IPC", async () => {
@@ -126,10 +123,10 @@ Deno.test("idc: decoded set (f²·IPC per class), images in [0, 1], deterministi
   const over = { lrImg: 50 };
   const a = await run(dataset, 2, 7, over);
   const { mean, std } = dataset.info;
-  assert(a.set.shape.join() === "80,1,8,8", `shape ${a.set.shape}`);
-  assert(a.set.labels.every((y, i) => y === Math.floor(i / 8)), "labels not class-major, 8 per class");
-  assert(a.set.meta.method === "idc" && a.set.meta.extra?.factor === "2", "meta");
-  assert(typeof a.set.meta.extra?.decoded === "string", "meta.extra.decoded");
+  ok(a.set.shape.join() === "80,1,8,8", `shape ${a.set.shape}`);
+  ok(a.set.labels.every((y, i) => y === Math.floor(i / 8)), "labels not class-major, 8 per class");
+  ok(a.set.meta.method === "idc" && a.set.meta.extra?.factor === "2", "meta");
+  ok(typeof a.set.meta.extra?.decoded === "string", "meta.extra.decoded");
   let lo = Infinity, hi = -Infinity;
   for (const v of a.set.images) {
     const u = v * std[0] + mean[0];
@@ -137,21 +134,21 @@ Deno.test("idc: decoded set (f²·IPC per class), images in [0, 1], deterministi
     hi = Math.max(hi, u);
   }
   // The clamp is active: the tiny images start below 0.96 and end with pixels at exactly 1.
-  assert(lo >= -1e-4 && hi <= 1 + 1e-4 && hi > 1 - 1e-4, `unnormalised range [${lo}, ${hi}]`);
-  assert(Number.isFinite(a.metrics.firstMatchLoss) && Number.isFinite(a.metrics.finalMatchLoss), "losses");
-  assert(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
+  ok(lo >= -1e-4 && hi <= 1 + 1e-4 && hi > 1 - 1e-4, `unnormalised range [${lo}, ${hi}]`);
+  ok(Number.isFinite(a.metrics.firstMatchLoss) && Number.isFinite(a.metrics.finalMatchLoss), "losses");
+  ok(a.metrics.imageShift > 0 && Number.isFinite(a.metrics.imageShift), `shift ${a.metrics.imageShift}`);
 
   const b = await run(dataset, 2, 7, over);
-  assert(a.set.images.every((v, i) => v === b.set.images[i]), "not deterministic for a seed");
+  ok(a.set.images.every((v, i) => v === b.set.images[i]), "not deterministic for a seed");
   const c = await run(dataset, 2, 8, over);
-  assert(a.set.images.some((v, i) => v !== c.set.images[i]), "seed has no effect");
+  ok(a.set.images.some((v, i) => v !== c.set.images[i]), "seed has no effect");
 
   const one = await run(dataset, 2, 7, {}, true);
-  assert(one.set.shape.join() === "20,1,8,8", `idc-1 shape ${one.set.shape}`);
-  assert(one.set.meta.method === "idc-1" && one.set.labels.every((y, i) => y === Math.floor(i / 2)), "idc-1");
+  ok(one.set.shape.join() === "20,1,8,8", `idc-1 shape ${one.set.shape}`);
+  ok(one.set.meta.method === "idc-1" && one.set.labels.every((y, i) => y === Math.floor(i / 2)), "idc-1");
 });
 
-Deno.test("idc: hooks — prepare every inner step, regularizer at every per-class update (idc+cmi's plug-in)", async () => {
+Deno.test("idc: a regularizer is prepared every inner step and joins every per-class update (idc+cmi's plug-in)", async () => {
   const dataset = tinyDataset("mnist", 8, 1);
   const prepared: number[] = [];
   const seen: string[] = [];
@@ -163,22 +160,23 @@ Deno.test("idc: hooks — prepare every inner step, regularizer at every per-cla
       config: tiny({ iterations: 1, innerSteps: 2 }),
       profile: "smoke",
       progress: silentProgress,
+      regularizer: {
+        name: "probe",
+        prepare: (it) => {
+          prepared.push(it);
+          return Promise.resolve();
+        },
+        loss: (images, labels, it) => {
+          seen.push(`${it}:${images.shape[0]}:${labels[0]}`);
+          return T.mul(T.sum(images), 0);
+        },
+      },
     },
     "idc",
-    {
-      prepare: (it) => {
-        prepared.push(it);
-        return Promise.resolve();
-      },
-      regularizer: (images, labels, it) => {
-        seen.push(`${it}:${images.shape[0]}:${labels[0]}`);
-        return T.mul(T.sum(images), 0);
-      },
-    },
   );
-  assert(prepared.join() === "0,1", `prepare calls ${prepared}`);
-  assert(seen.length === 20 && seen[0] === "0:4:0" && seen[19] === "1:4:9", `regularizer calls ${seen}`);
-  assert(idcCmiMethod.id === "idc+cmi" && idcHookable.distillWith === distillIdc, "idc+cmi wiring");
+  ok(prepared.join() === "0,1", `prepare calls ${prepared}`);
+  ok(seen.length === 20 && seen[0] === "0:4:0" && seen[19] === "1:4:9", `regularizer calls ${seen}`);
+  ok(idcCmiMethod.id === "idc+cmi" && idcMethod.regularizable === true, "idc+cmi wiring");
 });
 
 Deno.test("idc: every matching step draws a fresh random subset of the decoded images (Synthesizer.sample)", async () => {
@@ -214,7 +212,7 @@ Deno.test("idc: every matching step draws a fresh random subset of the decoded i
           if (any) cells.push(`${s}:${q}`);
         }
       }
-      assert(cells.length >= 1 && cells.length <= 2, `seed ${seed}: ${cells.length} cells got gradient`);
+      ok(cells.length >= 1 && cells.length <= 2, `seed ${seed}: ${cells.length} cells got gradient`);
       drawn.push(cells.join(" "));
     }
   } finally {
@@ -223,39 +221,39 @@ Deno.test("idc: every matching step draws a fresh random subset of the decoded i
     pool.dispose();
   }
   const covered = new Set(drawn.flatMap((d) => d.split(" ")));
-  assert(covered.size === 8, `decoded images never matched over 20 steps: ${8 - covered.size} (${drawn})`);
-  assert(new Set(drawn).size > 3, `subsets repeat across steps: ${drawn}`);
+  ok(covered.size === 8, `decoded images never matched over 20 steps: ${8 - covered.size} (${drawn})`);
+  ok(new Set(drawn).size > 3, `subsets repeat across steps: ${drawn}`);
 });
 
 Deno.test("idc: network update as the reference's — per-sample color+crop DiffAug, CutMix p 0.5 (none for MNIST f > 1)", () => {
   const cifar = idcNetAugment(idcDefaults("cifar10", 10, null));
-  assert(
+  ok(
     JSON.stringify(cifar) ===
       JSON.stringify({ kind: "idc", strategy: ["color", "crop"], cutmix: { prob: 0.5, beta: 1 } }),
     `cifar10 ${JSON.stringify(cifar)}`,
   );
   const mnist = idcNetAugment(idcDefaults("mnist", 10, null));
-  assert(
+  ok(
     mnist.kind === "idc" && mnist.strategy?.join() === "color,crop" && mnist.cutmix === null,
     "mnist f=2",
   );
   const mnist1 = idcNetAugment(idcDefaults("mnist", 10, 1));
-  assert(
+  ok(
     mnist1.strategy?.join() === "color,crop" && mnist1.cutmix?.prob === 0.5,
     "mnist f=1 (CutMix, no cutout)",
   );
-  assert(
+  ok(
     idcNetAugment(idcDefaults("imagenette", 10, null)).cutmix?.prob === 1,
     "ImageNet: the reference's mix_p 1",
   );
   // Without CutMix the net update keeps cutout.
   const noMix = idcNetAugment({ ...idcDefaults("cifar10", 10, null), cutmix: null });
-  assert(noMix.strategy?.join() === "color,crop,cutout", `no CutMix: ${noMix.strategy}`);
+  ok(noMix.strategy?.join() === "color,crop,cutout", `no CutMix: ${noMix.strategy}`);
 });
 
 Deno.test("idc: the idc evaluation protocol augments with DiffAug (flip, color, one geometric group; CutMix for cutout)", async () => {
   const p = getProtocol("idc");
-  assert(p.augment.kind === "idc" && p.augment.cutmix?.prob === 0.5, `augment ${JSON.stringify(p.augment)}`);
+  ok(p.augment.kind === "idc" && p.augment.cutmix?.prob === 0.5, `augment ${JSON.stringify(p.augment)}`);
   const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37) + (i % 7) * 0.1);
   for (let seed = 0; seed < 4; seed++) {
     const got = await noGrad(() =>
@@ -275,6 +273,6 @@ Deno.test("idc: the idc evaluation protocol augments with DiffAug (flip, color, 
       ).f32();
       if (ref.every((v, i) => Math.abs(v - got[i]) <= 1e-5)) matches++;
     }
-    assert(matches === 1, `seed ${seed}: the evaluation augmentation matched ${matches} compositions`);
+    ok(matches === 1, `seed ${seed}: the evaluation augmentation matched ${matches} compositions`);
   }
 });

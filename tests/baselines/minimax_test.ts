@@ -4,8 +4,8 @@
  * samples at the same seed lie closer (cosine) to their class's real latents and spread further apart
  * than the un-tuned model's. Also: DiffFit's trainable set, and the scales leave the output unchanged.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
-import { assert, assertEquals } from "../results/_assert.ts";
 import { noGrad, setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
 import { AdamW } from "../../engine/optim.ts";
@@ -172,8 +172,8 @@ Deno.test({
   const a = measure(pa.x0, pa.labels, real, realData);
   const b = measure(pb.x0, pb.labels, real, realData);
   console.log({ plain: a, minimax: b, log });
-  assert(b.toReal > a.toReal, `closer to the real latents: ${b.toReal} vs ${a.toReal}`);
-  assert(b.within < a.within, `more spread: ${b.within} vs ${a.within}`);
+  ok(b.toReal > a.toReal, `closer to the real latents: ${b.toReal} vs ${a.toReal}`);
+  ok(b.within < a.within, `more spread: ${b.within} vs ${a.within}`);
   real.x0.dispose();
   plain.dispose();
   minimax.dispose();
@@ -196,7 +196,7 @@ Deno.test("minimax terms: a descent step on x̂₀ raises its least cosine to th
     const after = noGrad(() => minimaxTerms(next, labels, mem, { lambdaRepr: lr, lambdaDiv: ld }));
     const [b, a] = [await objective.item(), await (lr ? after.repr : after.div).item()];
     // 2 classes in the batch: each term is divided by 2; class 0: 1 − min cos, class 1 likewise.
-    assert(a < b, `${lr ? "representativeness" : "diversity"} term ${b} → ${a}`);
+    ok(a < b, `${lr ? "representativeness" : "diversity"} term ${b} → ${a}`);
   }
   x.dispose();
 });
@@ -207,12 +207,12 @@ Deno.test("minimax: DiffFit trains biases, scales and the label embedding only; 
   const before = await noGrad(() => dit.predict(x, t, y)).f32();
   const names = markDiffFitTrainable(dit).map(([n]) => n);
   const after = await noGrad(() => dit.predict(x, t, y)).f32();
-  assert(before.every((v, i) => v === after[i]), "unit scales do not change the output");
-  assert(names.includes("blocks.0.gamma1") && names.includes("blocks.0.attn.gamma1"), `${names}`);
-  assert(!names.some((n) => n.startsWith("blocks.1.gamma")), "scales on the first half of the blocks only");
-  assert(names.includes("y_embedder.embedding_table.weight"), "label embedding trains");
-  assert(names.every((n) => /bias|gamma|y_embed|norm/.test(n)), `only DiffFit's set: ${names}`);
-  assertEquals(
+  ok(before.every((v, i) => v === after[i]), "unit scales do not change the output");
+  ok(names.includes("blocks.0.gamma1") && names.includes("blocks.0.attn.gamma1"), `${names}`);
+  ok(!names.some((n) => n.startsWith("blocks.1.gamma")), "scales on the first half of the blocks only");
+  ok(names.includes("y_embedder.embedding_table.weight"), "label embedding trains");
+  ok(names.every((n) => /bias|gamma|y_embed|norm/.test(n)), `only DiffFit's set: ${names}`);
+  eq(
     dit.namedParameters().filter(([, p]) => p.requiresGrad).length,
     names.length,
     "everything else is frozen",

@@ -1,4 +1,6 @@
 /** MTT: functional student, the normalised trajectory loss, α's gradient, the expert cache, distill. */
+import { ok } from "node:assert";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -15,17 +17,13 @@ import {
   saveExpert,
   trainExpert,
 } from "../../baselines/mtt_experts.ts";
-import { mttCmiMethod, type MttConfig, mttMethod, trajectoryLoss } from "../../baselines/mtt.ts";
-import { cmiScale, splitConfig } from "../../baselines/cmi.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { type MttConfig, mttMethod, trajectoryLoss } from "../../baselines/mtt.ts";
+import { mttCmiMethod } from "../../methods/cmi.ts";
+import { silentProgress } from "../../data/progress.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 import { randomMethod } from "../../baselines/random.ts";
 
 setBackend(gpu);
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 const CFG: ConvNetConfig = {
   channels: 1,
@@ -54,7 +52,7 @@ Deno.test("mtt: the functional ConvNet equals the module's forward", async () =>
   const x = noGrad(() => new Rng(3).normal([5, 8, 8, 1]));
   const [a, b] = tidy(() => [net.forward(x), convnetForward(CFG, net.parameters(), x)]);
   const [va, vb] = [await a.f32(), await b.f32()];
-  assert(va.every((v, i) => Math.abs(v - vb[i]) <= 1e-5 * (1 + Math.abs(v))), "outputs differ");
+  ok(va.every((v, i) => Math.abs(v - vb[i]) <= 1e-5 * (1 + Math.abs(v))), "outputs differ");
   [a, b, x].forEach((t) => t.dispose());
   net.dispose();
 });
@@ -70,7 +68,7 @@ Deno.test("mtt: loss is exactly 1 at zero steps; α and the images receive gradi
   const labels = Int32Array.from({ length: 10 }, (_, i) => i);
   const opts = (steps: number) => ({ synSteps: steps, batchSyn: 5, dsa: null, rng: new Rng(1) });
   const zero = tidy(() => trajectoryLoss(CFG, theta0, target, img, labels, alpha, opts(0)).detach());
-  assert(await zero.item() === 1, `zero steps: ${await zero.item()}`);
+  ok(await zero.item() === 1, `zero steps: ${await zero.item()}`);
   const [l, ga, gi] = tidy(() => {
     const loss = trajectoryLoss(CFG, theta0, target, img, labels, alpha, {
       ...opts(3),
@@ -80,9 +78,9 @@ Deno.test("mtt: loss is exactly 1 at zero steps; α and the images receive gradi
     return [loss.detach(), ga, gi];
   });
   const lv = await l.item(), gav = await ga.item(), giv = await gi.f32();
-  assert(Number.isFinite(lv) && lv !== 1, `3 steps: loss ${lv}`);
-  assert(Number.isFinite(gav) && gav !== 0, `dLoss/dα = ${gav}`);
-  assert(Math.hypot(...giv) > 0, "dLoss/dimages = 0");
+  ok(Number.isFinite(lv) && lv !== 1, `3 steps: loss ${lv}`);
+  ok(Number.isFinite(gav) && gav !== 0, `dLoss/dα = ${gav}`);
+  ok(Math.hypot(...giv) > 0, "dLoss/dimages = 0");
   [zero, l, ga, gi, img, alpha, ...target].forEach((t: Tensor) => t.dispose());
   net.dispose();
 });
@@ -106,33 +104,33 @@ Deno.test("mtt: expert trajectories round-trip through the keyed cache", async (
   await withCache(async () => {
     const s = spec(2);
     const t = await trainExpert(s, 0);
-    assert(t.snapshots.length === 3, `snapshots ${t.snapshots.length}`);
-    assert(t.snapshots[0].some((v, i) => v !== t.snapshots[2][i]), "training moved the parameters");
+    ok(t.snapshots.length === 3, `snapshots ${t.snapshots.length}`);
+    ok(t.snapshots[0].some((v, i) => v !== t.snapshots[2][i]), "training moved the parameters");
     const path = expertPath(s, 0);
     await saveExpert(path, t, expertKey(s, 0));
     const back = await loadExpert(path, expertKey(s, 0));
-    assert(back !== null && JSON.stringify(back.shapes) === JSON.stringify(t.shapes), "shapes");
-    assert(back.snapshots.every((snap, e) => snap.every((v, i) => v === t.snapshots[e][i])), "values");
-    assert(await loadExpert(path, expertKey(s, 1)) === null, "another key is a miss");
-    assert(expertKey(spec(3), 0) !== expertKey(s, 0), "epochs change the key");
+    ok(back !== null && JSON.stringify(back.shapes) === JSON.stringify(t.shapes), "shapes");
+    ok(back.snapshots.every((snap, e) => snap.every((v, i) => v === t.snapshots[e][i])), "values");
+    ok(await loadExpert(path, expertKey(s, 1)) === null, "another key is a miss");
+    ok(expertKey(spec(3), 0) !== expertKey(s, 0), "epochs change the key");
     // Expert 0 is already cached: opening a 2-expert buffer trains only expert 1, reopening none.
     const b1 = await ExpertBuffer.open(s, 2);
     const b2 = await ExpertBuffer.open(s, 2);
-    assert(b1.trained === 1 && b2.trained === 0, `trained ${b1.trained}, ${b2.trained}`);
+    ok(b1.trained === 1 && b2.trained === 0, `trained ${b1.trained}, ${b2.trained}`);
     const g = await b2.get(0);
-    assert(g.snapshots[1].every((v, i) => v === t.snapshots[1][i]), "buffer serves the cached expert");
+    ok(g.snapshots[1].every((v, i) => v === t.snapshots[1][i]), "buffer serves the cached expert");
     // Ctrl-C reaches expert training (minutes per expert at quick) and caches nothing partial.
     const stop = new AbortController();
     stop.abort(new DOMException("interrupted", "AbortError"));
     const aborted = await ExpertBuffer.open(s, 3, undefined, stop.signal).then(() => null, (e) => e);
-    assert(aborted instanceof DOMException && aborted.name === "AbortError", `aborted: ${aborted}`);
-    assert(await loadExpert(expertPath(s, 2), expertKey(s, 2)) === null, "no partial expert cached");
+    ok(aborted instanceof DOMException && aborted.name === "AbortError", `aborted: ${aborted}`);
+    ok(await loadExpert(expertPath(s, 2), expertKey(s, 2)) === null, "no partial expert cached");
   });
 });
 
 function tinyConfig(): MttConfig {
   return {
-    ...mttMethod.scale(mttMethod.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(mttMethod, mttMethod.defaults("mnist", 2), "smoke", 2),
     width: 4,
     iterations: 6,
     synSteps: 3,
@@ -161,20 +159,20 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       progress: silentProgress,
     });
     const { firstParamLoss, finalParamLoss, learnedLr } = r.metrics;
-    assert(finalParamLoss < firstParamLoss, `loss ${firstParamLoss} → ${finalParamLoss}`);
-    assert(learnedLr !== 0.01 && Number(r.set.meta.extra.learnedLr) === learnedLr, `α ${learnedLr}`);
-    assert(r.set.shape.join() === "20,1,8,8" && r.set.meta.method === "mtt", "set");
-    assert(mttMethod.schema.safeParse(mttMethod.defaults("cifar100", 50)).success, "defaults validate");
-    assert(mttMethod.defaults("cifar100", 50).batchSyn === 125, "cifar100 ipc50 batch_syn");
-    const q = mttMethod.scale(mttMethod.defaults("cifar10", 10), "quick", 10);
-    assert(q.maxStartEpoch - 1 + q.expertEpochs <= q.trainEpochs, "quick keeps θ* inside the trajectory");
+    ok(finalParamLoss < firstParamLoss, `loss ${firstParamLoss} → ${finalParamLoss}`);
+    ok(learnedLr !== 0.01 && Number(r.set.meta.extra.learnedLr) === learnedLr, `α ${learnedLr}`);
+    ok(r.set.shape.join() === "20,1,8,8" && r.set.meta.method === "mtt", "set");
+    ok(mttMethod.schema.safeParse(mttMethod.defaults("cifar100", 50)).success, "defaults validate");
+    ok(mttMethod.defaults("cifar100", 50).batchSyn === 125, "cifar100 ipc50 batch_syn");
+    const q = scaleConfig(mttMethod, mttMethod.defaults("cifar10", 10), "quick", 10);
+    ok(q.maxStartEpoch - 1 + q.expertEpochs <= q.trainEpochs, "quick keeps θ* inside the trajectory");
     // mtt+cmi runs on the same experts (cached) with the CMI hook.
     const rc = await mttCmiMethod.distill({
       dataset,
       ipc: 2,
       seed: 3,
       config: {
-        ...mttCmiMethod.scale(mttCmiMethod.defaults("mnist", 2), "smoke", 2),
+        ...scaleConfig(mttCmiMethod, mttCmiMethod.defaults("mnist", 2), "smoke", 2),
         ...config,
         iterations: 2,
         cmiPretrained: false,
@@ -182,8 +180,8 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
       profile: "smoke",
       progress: silentProgress,
     });
-    assert(rc.metrics.expertsTrained === 0 && Number.isFinite(rc.metrics.cmiEnd), "mtt+cmi");
-    assert(
+    ok(rc.metrics.expertsTrained === 0 && Number.isFinite(rc.metrics.cmiEnd), "mtt+cmi");
+    ok(
       rc.metrics.imageShift > 0 && Number.isFinite(rc.metrics.imageShift),
       `shift ${rc.metrics.imageShift}`,
     );
@@ -191,22 +189,22 @@ Deno.test("mtt: distillation lowers the trajectory loss and records the learned 
     const ctx = { dataset, ipc: 2, seed: 3, profile: "smoke" as const, progress: silentProgress };
     const start = await mttMethod.distill({ ...ctx, config: { ...config, iterations: 0 } });
     const random = await randomMethod.distill({ ...ctx, config: {} });
-    assert(start.set.images.every((v, i) => v === random.set.images[i]), "mtt's start ≠ random's set");
+    ok(start.set.images.every((v, i) => v === random.set.images[i]), "mtt's start ≠ random's set");
   });
 });
 
 Deno.test("mtt: a shorter unroll raises the image lr by the same factor; paper untouched", () => {
   for (const [ipc, paperSteps] of [[1, 50], [10, 30]]) {
     const p = mttMethod.defaults("cifar10", ipc);
-    const q = mttMethod.scale(p, "quick", ipc);
-    assert(p.synSteps === paperSteps && q.synSteps === 5, `ipc ${ipc}: steps ${q.synSteps}`);
-    assert(Math.abs(q.lrImg - p.lrImg * paperSteps / 5) < 1e-9, `ipc ${ipc}: lr ${q.lrImg}`);
-    assert(JSON.stringify(mttMethod.scale(p, "paper", ipc)) === JSON.stringify(p), "paper untouched");
+    const q = scaleConfig(mttMethod, p, "quick", ipc);
+    ok(p.synSteps === paperSteps && q.synSteps === 5, `ipc ${ipc}: steps ${q.synSteps}`);
+    ok(Math.abs(q.lrImg - p.lrImg * paperSteps / 5) < 1e-9, `ipc ${ipc}: lr ${q.lrImg}`);
+    ok(JSON.stringify(scaleConfig(mttMethod, p, "paper", ipc)) === JSON.stringify(p), "paper untouched");
     // mtt+cmi keeps λ·lr: λ falls by the factor the image lr rose (after the extractor swap's
-    // rescaling, which cmiScale applies and cmi_test checks on its own).
-    const pc = mttCmiMethod.defaults("cifar10", ipc), qc = mttCmiMethod.scale(pc, "quick", ipc);
-    const swapped = cmiScale(splitConfig(pc).cmi, "quick").cmiLambda;
-    assert(swapped !== pc.cmiLambda, "quick swaps the extractor and rescales λ");
-    assert(Math.abs(qc.cmiLambda * qc.lrImg - swapped * pc.lrImg) < 1e-6 * swapped * pc.lrImg, "λ·lr");
+    // rescaling, which cmi_test checks on its own: here the λ of a run pinned to the paper's lr).
+    const pc = mttCmiMethod.defaults("cifar10", ipc), qc = scaleConfig(mttCmiMethod, pc, "quick", ipc);
+    const swapped = scaleConfig(mttCmiMethod, pc, "quick", ipc, { lrImg: pc.lrImg }).cmiLambda;
+    ok(swapped !== pc.cmiLambda, "quick swaps the extractor and rescales λ");
+    ok(Math.abs(qc.cmiLambda * qc.lrImg - swapped * pc.lrImg) < 1e-6 * swapped * pc.lrImg, "λ·lr");
   }
 });

@@ -1,22 +1,20 @@
 /** RDED: the selection keeps the teacher's most realistic crops; stitching lays patches factor × factor. */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { type RdedConfig, rdedMethod, selectCrops, squareCropWindow, stitch } from "../../baselines/rded.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
 Deno.env.set("DD_CACHE", await Deno.makeTempDir({ prefix: "dd-rded-test-" }));
 
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
-
 Deno.test("rded: each candidate keeps its best crop; the best candidates are kept, best first", () => {
   // 3 candidates × 2 crops; scores[k·3 + j]: crop 0 = [−3, −1, −2], crop 1 = [−0.5, −4, −2.5].
   const scores = Float32Array.from([-3, -1, -2, -0.5, -4, -2.5]);
   const got = selectCrops(scores, 3, 2, 2);
-  assert(
+  ok(
     JSON.stringify(got) ===
       JSON.stringify([{ candidate: 0, crop: 1, score: -0.5 }, { candidate: 1, crop: 0, score: -1 }]),
     `selection ${JSON.stringify(got)}`,
@@ -34,7 +32,7 @@ Deno.test("rded: stitch puts patch k·n + i in cell k (row-major) of image i, la
       for (let x = 0; x < side; x++) {
         const k = (y < 3 ? 0 : 2) + (x < 3 ? 0 : 1);
         const v = out[(i * side + y) * side + x];
-        assert(v === k * n + i, `image ${i} (${y}, ${x}): ${v}, want patch ${k * n + i}`);
+        ok(v === k * n + i, `image ${i} (${y}, ${x}): ${v}, want patch ${k * n + i}`);
       }
     }
   }
@@ -43,18 +41,18 @@ Deno.test("rded: stitch puts patch k·n + i in cell k (row-major) of image i, la
 Deno.test("rded: square crop windows stay inside the image and span the scale range", () => {
   const w0 = squareCropWindow(32, [0.08, 1], [0, 0, 0.999]);
   const w1 = squareCropWindow(32, [0.08, 1], [0.999, 0.5, 0.5]);
-  assert(w0[2] === Math.round(Math.sqrt(0.08 * 1024)) && w0[1] + w0[2] <= 32, `small window ${w0}`);
-  assert(w1[2] === 32 && w1[0] === 0 && w1[1] === 0, `full window ${w1}`);
+  ok(w0[2] === Math.round(Math.sqrt(0.08 * 1024)) && w0[1] + w0[2] <= 32, `small window ${w0}`);
+  ok(w1[2] === 32 && w1[0] === 0 && w1[1] === 0, `full window ${w1}`);
 });
 
 Deno.test("rded: selected crops score at least as high as the random crops; images are factor × factor", async () => {
   const dataset = tinyDataset("mnist", 12, 2);
   const config: RdedConfig = {
-    ...rdedMethod.scale(rdedMethod.defaults("mnist", 2, "imagewoof"), "smoke", 2),
+    ...scaleConfig(rdedMethod, rdedMethod.defaults("mnist", 2, "imagewoof"), "smoke", 2),
     teacherEpochs: 5,
     teacherBatchSize: 16,
   };
-  assert(config.factor === 2 && config.cropsPerImage === 5, `ImageWoof recipe: factor ${config.factor}`);
+  ok(config.factor === 2 && config.cropsPerImage === 5, `ImageWoof recipe: factor ${config.factor}`);
   const { set, metrics } = await rdedMethod.distill({
     dataset,
     ipc: 2,
@@ -63,9 +61,9 @@ Deno.test("rded: selected crops score at least as high as the random crops; imag
     profile: "smoke",
     progress: silentProgress,
   });
-  assert(set.shape.join() === "20,1,8,8", `shape ${set.shape}`);
-  assert(set.softLabels?.length === 200, "teacher soft labels per image");
-  assert(
+  ok(set.shape.join() === "20,1,8,8", `shape ${set.shape}`);
+  ok(set.softLabels?.length === 200, "teacher soft labels per image");
+  ok(
     metrics.selectedScore > metrics.candidateScore,
     `selected crops score ${metrics.selectedScore}, all crops ${metrics.candidateScore}`,
   );
@@ -75,5 +73,5 @@ Deno.test("rded: selected crops score at least as high as the random crops; imag
   const cell = (r: number, c: number) =>
     Array.from({ length: 16 }, (_, q) => img0[(r * 4 + Math.floor(q / 4)) * 8 + c * 4 + (q % 4)]).join();
   const cells = new Set([cell(0, 0), cell(0, 1), cell(1, 0), cell(1, 1)]);
-  assert(cells.size === 4, `${cells.size} distinct cells in a stitched image`);
+  ok(cells.size === 4, `${cells.size} distinct cells in a stitched image`);
 });

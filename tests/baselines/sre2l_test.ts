@@ -1,16 +1,14 @@
 /** SRe²L: recovered images match the teacher's batch-norm statistics better and are classified as their class. */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { roll, type Sre2lConfig, sre2lMethod } from "../../baselines/sre2l.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
 Deno.env.set("DD_CACHE", await Deno.makeTempDir({ prefix: "dd-sre2l-test-" }));
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 Deno.test("sre2l: roll is torch.roll over height and width", async () => {
   // 1 × 3 × 4 × 1 with values 0..11 (row-major): a shift (1, 2) moves row r to r+1 and column c to c+2.
@@ -21,7 +19,7 @@ Deno.test("sre2l: roll is torch.roll over height and width", async () => {
     const r = Math.floor(i / 4), c = i % 4;
     return ((r - 1 + 3) % 3) * 4 + ((c + 2) % 4);
   });
-  assert(got.join() === want.join(), `roll: ${got} vs ${want}`);
+  ok(got.join() === want.join(), `roll: ${got} vs ${want}`);
 });
 
 Deno.test("sre2l: the BN term moves the images' statistics to the teacher's; the teacher classifies them as their class", async () => {
@@ -29,36 +27,36 @@ Deno.test("sre2l: the BN term moves the images' statistics to the teacher's; the
   // The paper's CIFAR recipe with a 1 px shift (the tiny images' classes are rows, which a 4 px roll
   // would wrap away) and a teacher trained long enough to be confident.
   const config: Sre2lConfig = {
-    ...sre2lMethod.scale(sre2lMethod.defaults("mnist", 2), "smoke", 2),
+    ...scaleConfig(sre2lMethod, sre2lMethod.defaults("mnist", 2), "smoke", 2),
     teacherEpochs: 10,
     teacherBatchSize: 16,
     iterations: 30,
     jitter: 1,
   };
-  assert(config.teacherModel === "convnet3-bn-w32", `smoke teacher ${config.teacherModel}`);
-  assert(config.rBn === 0.01 && config.firstBnMultiplier === 10 && config.lr === 0.25, "CIFAR recipe");
+  ok(config.teacherModel === "convnet3-bn-w32", `smoke teacher ${config.teacherModel}`);
+  ok(config.rBn === 0.01 && config.firstBnMultiplier === 10 && config.lr === 0.25, "CIFAR recipe");
   const run = (c: Sre2lConfig) =>
     sre2lMethod.distill({ dataset, ipc: 2, seed: 0, config: c, profile: "smoke", progress: silentProgress });
   const { set, metrics } = await run(config);
   const control = (await run({ ...config, rBn: 0 })).metrics;
-  assert(set.shape.join() === "20,1,8,8", `shape ${set.shape}`);
-  assert(
+  ok(set.shape.join() === "20,1,8,8", `shape ${set.shape}`);
+  ok(
     set.labels.join() === Array.from({ length: 20 }, (_, i) => Math.floor(i / 2)).join(),
     "class-major labels",
   );
-  assert(set.softLabels?.length === 200, "teacher soft labels per image");
-  assert(metrics.firstBnLoss === control.firstBnLoss, "same start with and without the BN term");
-  assert(
+  ok(set.softLabels?.length === 200, "teacher soft labels per image");
+  ok(metrics.firstBnLoss === control.firstBnLoss, "same start with and without the BN term");
+  ok(
     metrics.finalBnLoss < 0.7 * metrics.firstBnLoss,
     `BN loss ${metrics.firstBnLoss} → ${metrics.finalBnLoss}`,
   );
-  assert(
+  ok(
     metrics.finalBnLoss < 0.7 * control.finalBnLoss,
     `BN loss with the term ${metrics.finalBnLoss}, without ${control.finalBnLoss}`,
   );
-  assert(metrics.teacherAccuracy >= 90, `teacher accuracy on recovered images ${metrics.teacherAccuracy}%`);
+  ok(metrics.teacherAccuracy >= 90, `teacher accuracy on recovered images ${metrics.teacherAccuracy}%`);
   // Pixels stay in the valid range of the normalised space.
   const { mean, std } = dataset.info;
   const lo = -mean[0] / std[0] - 1e-4, hi = (1 - mean[0]) / std[0] + 1e-4;
-  assert(set.images.every((v) => v >= lo && v <= hi), "pixels clipped to [0, 1] before normalisation");
+  ok(set.images.every((v) => v >= lo && v <= hi), "pixels clipped to [0, 1] before normalisation");
 });

@@ -4,6 +4,7 @@
  * class-balanced, finite set that saves and loads with a PNG grid beside it. The CLI's own flag
  * handling is covered by cli_test.ts.
  */
+import { scaleConfig } from "../../experiments/budget.ts";
 import { deepStrictEqual as eq, ok } from "node:assert";
 import { listMethods } from "../../methods/registry.ts";
 import { DatasetPool } from "../../runner/datasets.ts";
@@ -60,7 +61,7 @@ for (const m of methods) {
 
 async function distillsValidSet(m: (typeof methods)[number]): Promise<void> {
   const data = await pool.prepare(load, 2);
-  const config = m.schema.parse(m.scale(m.defaults("mnist", 1), "smoke", 1));
+  const config = m.schema.parse(scaleConfig(m, m.defaults("mnist", 1), "smoke", 1));
   const out = await distillStep({
     method: m,
     codeVersion: codeVersionFor(m),

@@ -6,10 +6,10 @@
 import { deepStrictEqual as eq, ok } from "node:assert";
 import { saveDistilledSet } from "../../runner/distilled_set.ts";
 import { runTable } from "../../runner/run.ts";
-import type { DistilledSet } from "../../methods/types.ts";
+import type { DistilledSet } from "../../data/distilled.ts";
 import { tempDir, testRunOptions, tinyTable } from "../runner/_fixtures.ts";
 import { dd, ddEnv, fails, json } from "./_dd.ts";
-import { idxSet, writeIdxSet } from "../data/fixtures.ts";
+import { idxSet, writeIdxSet } from "../data/_fixtures.ts";
 
 const EXAMPLE = new URL("../../experiments/examples/mnist-coresets.yaml", import.meta.url).pathname;
 

@@ -2,7 +2,7 @@
 import { deepStrictEqual as eq } from "node:assert";
 import { withCurrentReasons } from "../../cli/report_cmd.ts";
 import { loadSpecFile } from "../../experiments/user_specs.ts";
-import { resolveTable } from "../../experiments/profiles.ts";
+import { resolveTable } from "../../experiments/resolve.ts";
 import { fakeResult } from "../results/_fixtures.ts";
 
 Deno.test("report: a stored substitution takes today's reason when today's plan makes the same one", async () => {

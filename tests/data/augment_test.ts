@@ -4,7 +4,7 @@
  * batches of different content and size, per-sample variety, seed reproducibility, gradients to the
  * input (finite differences), CutMix's λ as the kept area. Tiny 4×8×8×3 batches on WebGPU.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { assertClose, gpu, gradCheck, maxAbsDiff, on, randn } from "../engine/helpers.ts";
 import { grad } from "../../engine/autograd.ts";
 import * as E from "../../engine/expr.ts";
@@ -88,7 +88,7 @@ Deno.test("dsa: flip mirrors along the width, both ways occur; noFlip (digits) n
       else throw new Error(`sample ${s} is neither the image nor its mirror`);
     }
   }
-  assert(flipped > 0 && kept > 0, `flipped ${flipped}, kept ${kept}`);
+  ok(flipped > 0 && kept > 0, `flipped ${flipped}, kept ${kept}`);
   for (let seed = 0; seed < 3; seed++) {
     assertClose(await runDsa(X, seed, { strategy: ["flip"], siamese: false, noFlip: true }), X, 0, "noFlip");
   }
@@ -121,7 +121,7 @@ Deno.test("dsa: per-sample mode transforms equal images differently; seeds repro
   const y = await runDsa(batch(P, P, P, P), 4, { siamese: false, mode: "M" });
   for (let s = 0; s < N; s++) {
     for (let t = s + 1; t < N; t++) {
-      assert(maxAbsDiff(sampleOf(y, s), sampleOf(y, t)) > 1e-2, `samples ${s} and ${t} coincide`);
+      ok(maxAbsDiff(sampleOf(y, s), sampleOf(y, t)) > 1e-2, `samples ${s} and ${t} coincide`);
     }
   }
   for (const siamese of [false, true]) {
@@ -129,11 +129,11 @@ Deno.test("dsa: per-sample mode transforms equal images differently; seeds repro
     const b = await runDsa(X, 5, { siamese, mode: "M" });
     const c = await runDsa(X, 6, { siamese, mode: "M" });
     assertClose(b, a, 0, "same seed, same output");
-    assert(maxAbsDiff(a, c) > 1e-2, "a different seed gives a different output");
+    ok(maxAbsDiff(a, c) > 1e-2, "a different seed gives a different output");
   }
   // Mode S picks different groups for different seeds.
   const outs = await Promise.all([0, 1, 2, 3, 4, 5].map((s) => runDsa(X, s, { siamese: true })));
-  assert(outs.some((o) => maxAbsDiff(o, outs[0]) > 1e-2));
+  ok(outs.some((o) => maxAbsDiff(o, outs[0]) > 1e-2));
 });
 
 Deno.test("dsa mode idc: flip, color, cutout every call plus exactly one of crop/scale/rotate (IDC's DiffAug)", async () => {
@@ -148,10 +148,10 @@ Deno.test("dsa mode idc: flip, color, cutout every call plus exactly one of crop
         const m = await runDsa(X, seed, { siamese, mode: "M", strategy: ["flip", "color", g, "cutout"] });
         if (close(y, m, 1e-5)) matches.push(g);
       }
-      assertEquals(matches.length, 1, `seed ${seed}: matches ${matches}`);
+      eq(matches.length, 1, `seed ${seed}: matches ${matches}`);
       chosen.add(matches[0]);
     }
-    assertEquals([...chosen].sort(), [...one].sort(), `siamese ${siamese}: every geometric group occurs`);
+    eq([...chosen].sort(), [...one].sort(), `siamese ${siamese}: every geometric group occurs`);
   }
   // Unlisted groups never run: color_crop_cutout (IDC's matching default) is color → crop → cutout.
   for (let seed = 0; seed < 3; seed++) {
@@ -219,7 +219,7 @@ async function checkGrad(what: string, aug: (x: Tensor) => Tensor): Promise<void
   });
   const gd = await g.f32();
   g.dispose();
-  assert(gd.some((v) => Math.abs(v) > 1e-3), `${what}: zero gradient`);
+  ok(gd.some((v) => Math.abs(v) > 1e-3), `${what}: zero gradient`);
   await gradCheck(gpu, ([x]) => dot(aug(x)), [{ data: X, shape: SHAPE }], { samples: 5, what });
 }
 
@@ -237,20 +237,20 @@ Deno.test("cutmix: λ is the kept area, the box comes from the partner, labels m
   for (let seed = 0; seed < 6; seed++) {
     setBackend(gpu);
     const m = cutmix(tensor(consts, SHAPE), new Rng(seed));
-    assert(m !== null, "prob 1 always mixes");
+    ok(m !== null, "prob 1 always mixes");
     const y = await m.images.f32();
     m.images.dispose();
-    assertEquals([...m.perm].sort(), [0, 1, 2, 3]);
+    eq([...m.perm].sort(), [0, 1, 2, 3]);
     for (let s = 0; s < N; s++) {
       const o = sampleOf(y, s);
       const own = o.filter((v) => v === s + 1).length / PX;
       const fromPartner = o.filter((v) => v === m.perm[s] + 1).length / PX;
       if (m.perm[s] === s) {
-        assertEquals(own, 1);
+        eq(own, 1);
         continue;
       }
-      assertEquals(own + fromPartner, 1, "pixels come from the image or its partner only");
-      assert(Math.abs(own - m.lambda) < 1e-6, `seed ${seed}: kept ${own} vs λ ${m.lambda}`);
+      eq(own + fromPartner, 1, "pixels come from the image or its partner only");
+      ok(Math.abs(own - m.lambda) < 1e-6, `seed ${seed}: kept ${own} vs λ ${m.lambda}`);
       // Soft target λ·e_y + (1 − λ)·e_y' equals the label mass of the pixels.
       const target = new Array(N).fill(0);
       target[labels[s]] += m.lambda;
@@ -261,9 +261,9 @@ Deno.test("cutmix: λ is the kept area, the box comes from the partner, labels m
       checked++;
     }
   }
-  assert(checked > 4, `only ${checked} mixed samples checked`);
+  ok(checked > 4, `only ${checked} mixed samples checked`);
   setBackend(gpu);
-  assertEquals(cutmix(tensor(consts, SHAPE), new Rng(0), 1, 0), null, "prob 0 never mixes");
+  eq(cutmix(tensor(consts, SHAPE), new Rng(0), 1, 0), null, "prob 0 never mixes");
   await checkGrad("cutmix", (x) => cutmix(x, new Rng(3))!.images);
 });
 
@@ -278,7 +278,7 @@ Deno.test("randomResizedCrop: shape, identity at scale 1, mirrors, values, windo
       else assertClose(sampleOf(f, s), sampleOf(X, s), 1e-5, "unflipped sample");
     }
   }
-  assert(flipped > 0);
+  ok(flipped > 0);
   // Ramps: channel 0 = column index, channel 1 = row index, channel 2 = 1. Bilinear sampling keeps
   // ramps linear inside the window, so interior slopes are the window's size over the image's.
   const ramp = new Float32Array(N * PX);
@@ -289,14 +289,14 @@ Deno.test("randomResizedCrop: shape, identity at scale 1, mirrors, values, windo
   }
   for (let seed = 0; seed < 3; seed++) {
     const o = await on(gpu, () => randomResizedCrop(tensor(ramp, SHAPE), new Rng(seed), [0.25, 0.5], false));
-    assert(o.every((v) => v >= 0 && v <= W - 1 + 1e-5), "values stay within the image's range");
+    ok(o.every((v) => v >= 0 && v <= W - 1 + 1e-5), "values stay within the image's range");
     for (let s = 0; s < N; s++) {
       const im = sampleOf(o, s);
       const cw = (im[at(4, 4, 0)] - im[at(4, 3, 0)]) * W, ch = (im[at(4, 4, 1)] - im[at(3, 4, 1)]) * H;
       const area = (cw * ch) / (H * W);
-      assert(area > 0.25 * 0.6 && area < 0.5 * 1.4, `window ${ch}×${cw}: area fraction ${area}`);
-      assert(cw / ch > 0.75 / 1.5 && cw / ch < (4 / 3) * 1.5, `aspect ${cw / ch}`);
-      assert(Number.isInteger(Math.round(cw * 1e4) / 1e4), `width ${cw} is whole pixels`);
+      ok(area > 0.25 * 0.6 && area < 0.5 * 1.4, `window ${ch}×${cw}: area fraction ${area}`);
+      ok(cw / ch > 0.75 / 1.5 && cw / ch < (4 / 3) * 1.5, `aspect ${cw / ch}`);
+      ok(Number.isInteger(Math.round(cw * 1e4) / 1e4), `width ${cw} is whole pixels`);
     }
   }
 });
@@ -336,11 +336,11 @@ Deno.test("dcAugment: crop pads with the channel mean, scale is DC's nearest res
           if (close(sampleOf(y, s), shifted(sampleOf(X, s), dy, dx, mean), 1e-5)) hit = `${dy},${dx}`;
         }
       }
-      assert(hit, `crop sample ${s} is no mean-padded shift in [-4, 3]²`);
+      ok(hit, `crop sample ${s} is no mean-padded shift in [-4, 3]²`);
       shifts.add(hit);
     }
   }
-  assert(shifts.size > 1);
+  ok(shifts.size > 1);
   for (const seed of [0, 1]) {
     const y = await runDc(X, seed, ["scale"]);
     for (let s = 0; s < N; s++) {
@@ -351,19 +351,19 @@ Deno.test("dcAugment: crop pads with the channel mean, scale is DC's nearest res
           hit = close(sampleOf(y, s), dcScaled(sampleOf(X, s), hh, ww), 1e-6);
         }
       }
-      assert(hit, `scale sample ${s} is no nearest rescale`);
+      ok(hit, `scale sample ${s} is no nearest rescale`);
     }
   }
   // A constant image is unchanged by rotation (fill = its mean) and by crop/scale-free strategies.
   const flat = new Float32Array(N * PX).fill(0.7);
   assertClose(await runDc(flat, 2, ["rotate"]), flat, 1e-5, "rotate of a constant image");
   const rot = await runDc(X, 2, ["rotate"]);
-  assert(maxAbsDiff(rot, X) > 1e-2, "rotation moved pixels");
+  ok(maxAbsDiff(rot, X) > 1e-2, "rotation moved pixels");
   // Noise: +0.001·N(0, 1), only when listed.
   const nz = await runDc(X, 3, ["noise"]);
   const d = nz.map((v, i) => v - X[i]);
   const sd = Math.sqrt(d.reduce((a, v) => a + v * v, 0) / d.length);
-  assert(sd > 0.0008 && sd < 0.0012, `noise std ${sd}`);
+  ok(sd > 0.0008 && sd < 0.0012, `noise std ${sd}`);
   // Seeds reproduce; gradients flow through the gather and the rotation.
   assertClose(await runDc(X, 4), await runDc(X, 4), 0, "same seed");
   await checkGrad("dcAugment", (x) => dcAugment(x, new Rng(5)));

@@ -2,10 +2,11 @@
  * Decode caches are never trusted unless complete and current: truncated, corrupted or stale caches are
  * detected and rebuilt, writes leave no temp files, and a corrupt digest memo cannot corrupt the manifest.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { loadDataset } from "../../data/registry.ts";
 import { cachePath, readCache, writeCache } from "../../data/cache.ts";
 import { IMAGEWOOF_CLASSES } from "../../data/classlists/imagewoof.ts";
-import { assert, assertEquals, jpeg, withTempDir, writeFile, writeImageFolder } from "./fixtures.ts";
+import { jpeg, withTempDir, writeFile, writeImageFolder } from "./_fixtures.ts";
 import type { Split } from "../../data/types.ts";
 
 const WOOF = IMAGEWOOF_CLASSES.map((c) => c.id);
@@ -23,24 +24,24 @@ Deno.test("cache: a truncated cache file is detected and rebuilt; the rebuilt on
   await withTempDir(async (dir) => {
     const opts = setup(dir);
     const first = await loadDataset("imagewoof", opts);
-    assert(first.cache && !first.cache.hit, "first load decodes");
+    ok(first.cache && !first.cache.hit, "first load decodes");
     const path = first.cache.path;
     const full = await Deno.readFile(path);
     for (const cut of [full.length - 1, full.length - 8 - 100, 40, 10]) {
       await Deno.writeFile(path, full.subarray(0, cut));
       const again = await loadDataset("imagewoof", opts);
-      assert(again.cache && !again.cache.hit, `truncated to ${cut} bytes must not be trusted`);
-      assert(
+      ok(again.cache && !again.cache.hit, `truncated to ${cut} bytes must not be trusted`);
+      ok(
         same(again.train, first.train) && same(again.test, first.test),
         "rebuilt data equals the original",
       );
-      assertEquals((await Deno.readFile(path)).length, full.length, "cache rewritten whole");
+      eq((await Deno.readFile(path)).length, full.length, "cache rewritten whole");
     }
     const hit = await loadDataset("imagewoof", opts);
-    assert(hit.cache?.hit, "rebuilt cache is used");
-    assert(same(hit.train, first.train), "cached data equals decoded data");
+    ok(hit.cache?.hit, "rebuilt cache is used");
+    ok(same(hit.train, first.train), "cached data equals decoded data");
     const leftovers = [...Deno.readDirSync(opts.cacheDir)].filter((e) => e.name.endsWith(".tmp"));
-    assertEquals(leftovers.length, 0, "no temp files left behind");
+    eq(leftovers.length, 0, "no temp files left behind");
   });
 });
 
@@ -54,12 +55,12 @@ Deno.test("cache: corrupted header, flipped end marker and stale manifest are re
     const badHeader = full.slice();
     badHeader[20] ^= 0xff;
     await Deno.writeFile(path, badHeader);
-    assert(!(await loadDataset("imagewoof", opts)).cache?.hit, "corrupt header rebuilt");
+    ok(!(await loadDataset("imagewoof", opts)).cache?.hit, "corrupt header rebuilt");
 
     const badEnd = full.slice();
     badEnd[badEnd.length - 1] ^= 0xff;
     await Deno.writeFile(path, badEnd);
-    assert(!(await loadDataset("imagewoof", opts)).cache?.hit, "bad end marker rebuilt");
+    ok(!(await loadDataset("imagewoof", opts)).cache?.hit, "bad end marker rebuilt");
 
     const key = {
       datasetId: "imagewoof",
@@ -68,17 +69,17 @@ Deno.test("cache: corrupted header, flipped end marker and stale manifest are re
       classes: first.info.classes,
       shape: first.info.shape,
     };
-    assert((await readCache(path, key)).ok, "valid cache reads");
+    ok((await readCache(path, key)).ok, "valid cache reads");
     const stale = await readCache(path, { ...key, manifestHash: "0".repeat(64) });
-    assert(!stale.ok && stale.reason.includes("stale"), "another manifest hash is stale");
+    ok(!stale.ok && stale.reason.includes("stale"), "another manifest hash is stale");
     const other = await readCache(path, { ...key, classes: [...key.classes].reverse() });
-    assert(!other.ok && other.reason.includes("class"), "another class order is rejected");
+    ok(!other.ok && other.reason.includes("class"), "another class order is rejected");
 
     // Changing an input image changes the manifest hash, hence the cache key: a fresh decode.
     writeFile(`${opts.dataRoot}/imagewoof/train/${WOOF[0]}/${WOOF[0]}_0.JPEG`, jpeg(14, 10, 5));
     const changed = await loadDataset("imagewoof", opts);
-    assert(changed.manifest.hash !== first.manifest.hash, "manifest hash follows file contents");
-    assert(!changed.cache?.hit && changed.cache?.path !== path, "new key, new cache");
+    ok(changed.manifest.hash !== first.manifest.hash, "manifest hash follows file contents");
+    ok(!changed.cache?.hit && changed.cache?.path !== path, "new key, new cache");
   });
 });
 
@@ -104,10 +105,10 @@ Deno.test("cache: round trip at odd sizes, padding and labels preserved; half-wr
     const test = split(1, 7);
     await writeCache(path, key, train, test);
     const r = await readCache(path, key);
-    assert(r.ok, "round trip");
-    assert(same(r.train, train) && same(r.test, test), "contents preserved");
+    ok(r.ok, "round trip");
+    ok(same(r.train, train) && same(r.test, test), "contents preserved");
     const empty = await readCache(`${dir}/c/none.ddcache`, key);
-    assert(!empty.ok && empty.reason === "no cache file", "missing cache reported, not thrown");
+    ok(!empty.ok && empty.reason === "no cache file", "missing cache reported, not thrown");
   });
 });
 
@@ -116,10 +117,10 @@ Deno.test("manifest memo: a corrupt memo is ignored and the manifest is unchange
     const opts = setup(dir);
     const first = await loadDataset("imagewoof", opts);
     const memos = [...Deno.readDirSync(`${opts.cacheDir}/manifests`)];
-    assertEquals(memos.length, 1, "one digest memo per dataset root");
+    eq(memos.length, 1, "one digest memo per dataset root");
     await Deno.writeTextFile(`${opts.cacheDir}/manifests/${memos[0].name}`, "{not json");
     const again = await loadDataset("imagewoof", opts);
-    assertEquals(again.manifest, first.manifest);
-    assert(again.cache?.hit, "same manifest → same cache");
+    eq(again.manifest, first.manifest);
+    ok(again.cache?.hit, "same manifest → same cache");
   });
 });

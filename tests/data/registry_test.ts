@@ -1,11 +1,12 @@
 /** The registry: every dataset the seed-paper specs name is registered, ids are validated, reasons are useful. */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { availability, DatasetError, datasetInfo, listDatasets, loadDataset } from "../../data/registry.ts";
 import { builtinTables } from "../../experiments/registry.ts";
-import { assert, assertDatasetError, assertEquals } from "./fixtures.ts";
+import { assertDatasetError } from "./_fixtures.ts";
 
 Deno.test("registry: lists every dataset with consistent static info", () => {
   const list = listDatasets();
-  assertEquals(list.map((d) => d.id), [
+  eq(list.map((d) => d.id), [
     "mnist",
     "fashion-mnist",
     "cifar10",
@@ -19,22 +20,22 @@ Deno.test("registry: lists every dataset with consistent static info", () => {
     "imagenet-1k",
   ]);
   for (const d of list) {
-    assertEquals(d.mean.length, d.shape.channels, `${d.id} mean per channel`);
-    assertEquals(d.std.length, d.shape.channels, `${d.id} std per channel`);
-    assert(d.classes.length === 0 || d.classes.length === d.numClasses, `${d.id} class list`);
+    eq(d.mean.length, d.shape.channels, `${d.id} mean per channel`);
+    eq(d.std.length, d.shape.channels, `${d.id} std per channel`);
+    ok(d.classes.length === 0 || d.classes.length === d.numClasses, `${d.id} class list`);
   }
-  assertEquals(datasetInfo("cifar100").mean, [0.5071, 0.4866, 0.4409]);
-  assertEquals(datasetInfo("svhn").digits, true);
-  assertEquals(datasetInfo("cifar10").digits, false);
+  eq(datasetInfo("cifar100").mean, [0.5071, 0.4866, 0.4409]);
+  eq(datasetInfo("svhn").digits, true);
+  eq(datasetInfo("cifar10").digits, false);
   list[0].classes.length = 0;
-  assertEquals(datasetInfo("mnist").classes.length, 10, "listDatasets returns copies");
+  eq(datasetInfo("mnist").classes.length, 10, "listDatasets returns copies");
 });
 
 Deno.test("registry: every dataset id in the seed-paper table specs is registered", () => {
   const known = new Set(listDatasets().map((d) => d.id));
   for (const t of builtinTables) {
     for (const c of t.cells) {
-      assert(known.has(c.dataset), `${t.id} cell ${c.id}: unknown dataset ${c.dataset}`);
+      ok(known.has(c.dataset), `${t.id} cell ${c.id}: unknown dataset ${c.dataset}`);
     }
   }
 });
@@ -45,12 +46,12 @@ Deno.test("registry: unknown ids and bad options are DatasetErrors that say what
     'unknown dataset id "cifar-10"',
     "cifar10",
   );
-  assert(e.message.includes("imagewoof") && e.message.includes("tiny-imagenet"), e.message);
+  ok(e.message.includes("imagewoof") && e.message.includes("tiny-imagenet"), e.message);
   await assertDatasetError(() => availability("imagenet"), "known ids");
   await assertDatasetError(() => datasetInfo("nope"), "known ids");
   await assertDatasetError(() => loadDataset("mnist", { resolution: 32 }), "28×28 only");
   await assertDatasetError(() => loadDataset("imagewoof", { resolution: 3 }), "invalid options");
-  assert(new DatasetError("x", "f").file === "f", "DatasetError carries the file");
+  ok(new DatasetError("x", "f").file === "f", "DatasetError carries the file");
 });
 
 Deno.test("registry: missing user datasets explain where to put them", async () => {
@@ -58,8 +59,8 @@ Deno.test("registry: missing user datasets explain where to put them", async () 
   try {
     for (const id of ["cifar10", "cifar100", "svhn", "tiny-imagenet", "imagewoof", "imagenet-1k"]) {
       const a = availability(id, { dataRoot: root });
-      assert(!a.available && a.location === null, `${id} should be missing`);
-      assert(a.reason.includes(root) && a.reason.includes("Fix"), `${id}: ${a.reason}`);
+      ok(!a.available && a.location === null, `${id} should be missing`);
+      ok(a.reason.includes(root) && a.reason.includes("Fix"), `${id}: ${a.reason}`);
       await assertDatasetError(() => loadDataset(id, { dataRoot: root }), root);
     }
   } finally {

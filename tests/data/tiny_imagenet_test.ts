@@ -1,16 +1,15 @@
 /** Tiny-ImageNet in its real tiny-imagenet-200 layout, with real JPEGs encoded by jpeg-js. */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { availability, loadDataset } from "../../data/registry.ts";
 import {
-  assert,
   assertDatasetError,
-  assertEquals,
   close,
   jpeg,
   meanColour,
   seedColour,
   withTempDir,
   writeFile,
-} from "./fixtures.ts";
+} from "./_fixtures.ts";
 
 const N = 200;
 /** WNIDs deliberately listed in reverse so sorted (label) order differs from file order. */
@@ -40,31 +39,31 @@ Deno.test("tiny-imagenet: 200 sorted WNIDs, train/<wnid>/images, val via val_ann
     const root = `${dir}/data/tiny-imagenet/tiny-imagenet-200`;
     writeTiny(root);
     const a = availability("tiny-imagenet", { dataRoot: `${dir}/data` });
-    assert(a.available && a.location === root, a.reason);
+    ok(a.available && a.location === root, a.reason);
     const opts = { dataRoot: `${dir}/data`, cacheDir: `${dir}/cache` };
     const ds = await loadDataset("tiny-imagenet", opts);
-    assertEquals([ds.train.count, ds.test.count], [N + 1, N]);
-    assertEquals(ds.info.classes.map((c) => c.id), SORTED);
-    assertEquals(ds.info.classes[0].name, "goldfish, Carassius auratus");
-    assertEquals(ds.info.classes[1].name, SORTED[1], "no words.txt entry → WNID");
-    assertEquals(ds.info.shape, { channels: 3, height: 64, width: 64 });
-    assertEquals(Array.from(ds.train.labels.subarray(0, 4)), [0, 0, 1, 2]);
-    assertEquals(Array.from(ds.test.labels.subarray(0, 3)), [0, 1, 2]);
+    eq([ds.train.count, ds.test.count], [N + 1, N]);
+    eq(ds.info.classes.map((c) => c.id), SORTED);
+    eq(ds.info.classes[0].name, "goldfish, Carassius auratus");
+    eq(ds.info.classes[1].name, SORTED[1], "no words.txt entry → WNID");
+    eq(ds.info.shape, { channels: 3, height: 64, width: 64 });
+    eq(Array.from(ds.train.labels.subarray(0, 4)), [0, 0, 1, 2]);
+    eq(Array.from(ds.test.labels.subarray(0, 3)), [0, 1, 2]);
     for (const i of [0, 57, 199]) {
-      assert(
+      ok(
         close(meanColour(ds.test.images, i, 64 * 64), seedColour(seedOf(ds.test.labels[i])), 3),
         `val ${i} colour`,
       );
     }
-    assertEquals(ds.cache?.hit, false);
+    eq(ds.cache?.hit, false);
     const again = await loadDataset("tiny-imagenet", opts);
-    assertEquals(again.cache?.hit, true, "second load comes from the cache");
-    assertEquals(again.manifest.hash, ds.manifest.hash);
-    assert(again.train.images.every((v, i) => v === ds.train.images[i]), "cached pixels equal decoded ones");
+    eq(again.cache?.hit, true, "second load comes from the cache");
+    eq(again.manifest.hash, ds.manifest.hash);
+    ok(again.train.images.every((v, i) => v === ds.train.images[i]), "cached pixels equal decoded ones");
     const small = await loadDataset("tiny-imagenet", { ...opts, resolution: 32 });
-    assertEquals(small.info.shape, { channels: 3, height: 32, width: 32 });
-    assertEquals(small.train.images.length, (N + 1) * 32 * 32 * 3);
-    assertEquals(small.cache?.hit, false, "another resolution is another cache entry");
+    eq(small.info.shape, { channels: 3, height: 32, width: 32 });
+    eq(small.train.images.length, (N + 1) * 32 * 32 * 3);
+    eq(small.cache?.hit, false, "another resolution is another cache entry");
   });
 });
 
@@ -107,7 +106,7 @@ Deno.test("tiny-imagenet: unknown class folder, unknown/missing annotations, bad
 
     await Deno.remove(`${root}/val`, { recursive: true });
     const a = availability("tiny-imagenet", opts);
-    assert(
+    ok(
       !a.available && a.reason.includes("val/images") && a.reason.includes("tiny-imagenet-200.zip"),
       a.reason,
     );

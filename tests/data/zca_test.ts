@@ -3,7 +3,7 @@
  * and degenerate matrices) and ZCA whitening (identity covariance as eps → 0, symmetric W equal to a
  * host f64 construction, applying to another split, save/load and the keyed atomic cache).
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { assertClose, gpu, randn } from "../engine/helpers.ts";
 import { symmetricEigen } from "../../data/eigen.ts";
 import {
@@ -63,14 +63,14 @@ Deno.test("symmetricEigen: hand examples", () => {
     const v = tri.vectors.subarray(k * 3, k * 3 + 3), sign = Math.sign(v[0]);
     assertClose(v.map((x) => x * sign), want[k], 1e-14, `eigenvector ${k}`);
   }
-  assertEquals(Array.from(symmetricEigen([5], 1).values), [5]);
+  eq(Array.from(symmetricEigen([5], 1).values), [5]);
 });
 
 Deno.test("symmetricEigen: reconstructs random, degenerate and reducible matrices", () => {
   for (const [n, seed] of [[7, 1], [40, 2], [97, 3]]) {
     const { rec, orth, values } = residuals(randomSymmetric(n, seed), n);
-    assert(rec < 1e-12 && orth < 1e-12, `n=${n}: reconstruction ${rec}, orthogonality ${orth}`);
-    for (let k = 1; k < n; k++) assert(values[k - 1] <= values[k], "ascending");
+    ok(rec < 1e-12 && orth < 1e-12, `n=${n}: reconstruction ${rec}, orthogonality ${orth}`);
+    for (let k = 1; k < n; k++) ok(values[k - 1] <= values[k], "ascending");
   }
   // Repeated eigenvalues (identity, rank-1), a zero row/column (a reflector is skipped), zeros.
   const n = 12;
@@ -86,7 +86,7 @@ Deno.test("symmetricEigen: reconstructs random, degenerate and reducible matrice
     ]] as const
   ) {
     const { rec, orth } = residuals(a, n);
-    assert(rec < 1e-12 && orth < 1e-12, `${what}: reconstruction ${rec}, orthogonality ${orth}`);
+    ok(rec < 1e-12 && orth < 1e-12, `${what}: reconstruction ${rec}, orthogonality ${orth}`);
   }
 });
 
@@ -131,7 +131,7 @@ Deno.test("zca: whitened training data has identity covariance as eps → 0; W i
   for (let i = 0; i < D; i++) {
     for (let j = 0; j < D; j++) asym = Math.max(asym, Math.abs(z.matrix[i * D + j] - z.matrix[j * D + i]));
   }
-  assert(asym < 1e-5, `W asymmetry ${asym}`);
+  ok(asym < 1e-5, `W asymmetry ${asym}`);
 });
 
 Deno.test("zca: eps 0.1 (MTT) matches a host f64 construction; other splits get the train fit", async () => {
@@ -172,8 +172,8 @@ Deno.test("zca: save/load round trip; keyed cache is fitted once, then hit", asy
     const z = await fitZca({ data: TRAIN, count: N, shape: SHAPE, scale: 1 }, 0.1);
     await saveZca(`${dir}/a/z.safetensors`, z, "k1");
     const back = await loadZca(`${dir}/a/z.safetensors`, "k1");
-    assert(back);
-    assertEquals({
+    ok(back);
+    eq({
       ...back,
       matrix: [...back.matrix],
       mean: [...back.mean],
@@ -184,10 +184,10 @@ Deno.test("zca: save/load round trip; keyed cache is fitted once, then hit", asy
       mean: [...z.mean],
       eigenvalues: [...z.eigenvalues],
     });
-    assertEquals(await loadZca(`${dir}/a/z.safetensors`, "other"), null, "another key is a miss");
+    eq(await loadZca(`${dir}/a/z.safetensors`, "other"), null, "another key is a miss");
     await Deno.writeTextFile(`${dir}/bad.safetensors`, "not a safetensors file");
-    assertEquals(await loadZca(`${dir}/bad.safetensors`), null, "garbage is a miss");
-    assertEquals(await loadZca(`${dir}/missing.safetensors`), null);
+    eq(await loadZca(`${dir}/bad.safetensors`), null, "garbage is a miss");
+    eq(await loadZca(`${dir}/missing.safetensors`), null);
 
     // uint8 dataset: pixels are scaled to [0, 1] (ToTensor) before fitting.
     const px = Uint8Array.from(TRAIN, (v) => Math.round(v * 255));
@@ -198,20 +198,20 @@ Deno.test("zca: save/load round trip; keyed cache is fitted once, then hit", asy
       manifest: { files: [], hash: "zca-test" },
     };
     const first = await loadOrFitZca(ds, { cacheDir: dir });
-    assert(!first.hit && first.path.startsWith(`${dir}/zca/cifar10-2px-eps0.1-`), first.path);
+    ok(!first.hit && first.path.startsWith(`${dir}/zca/cifar10-2px-eps0.1-`), first.path);
     const again = await loadOrFitZca(ds, { cacheDir: dir });
-    assert(again.hit);
+    ok(again.hit);
     assertClose(again.transform.matrix, first.transform.matrix, 0, "cached W");
     const other = await loadOrFitZca(ds, { cacheDir: dir, eps: 0.01 });
-    assert(!other.hit && other.path !== first.path, "eps is part of the key");
-    assertEquals(
+    ok(!other.hit && other.path !== first.path, "eps is part of the key");
+    eq(
       (await Array.fromAsync(Deno.readDir(`${dir}/zca`))).filter((e) => e.name.endsWith(".tmp")),
       [],
     );
     // The test split through zcaSplitToDevice equals applyZca on its [0, 1] pixels.
     const dev = zcaToDevice(first.transform);
     const { x, y } = await zcaSplitToDevice(dev, ds.test);
-    assertEquals([...y], [0, 1, 2, 3, 4]);
+    eq([...y], [0, 1, 2, 3, 4]);
     const direct = await whiten(first.transform, Float32Array.from(ds.test.images, (v) => v / 255), 5);
     assertClose(await x.f32(), direct, 1e-6, "zcaSplitToDevice");
     x.dispose();

@@ -5,7 +5,7 @@
  */
 import { fixedLogVariance, linearBetas, makeSchedule } from "../../diffusion/schedule.ts";
 import { respace, spacedSchedule, spaceTimesteps } from "../../diffusion/respace.ts";
-import { deepStrictEqual as assertEquals, throws } from "node:assert";
+import { deepStrictEqual as eq, throws } from "node:assert";
 
 function close(a: number, b: number, rel: number, what: string): void {
   if (!(Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-300))) {
@@ -49,20 +49,20 @@ Deno.test("schedule: linear betas, ᾱ and posterior coefficients match the refe
   for (const [i, beta, ac, pv, plv, c1, c2] of ref) {
     close(s.betas[i], beta, 1e-14, `β[${i}]`);
     close(s.alphasCumprod[i], ac, 1e-12, `ᾱ[${i}]`);
-    if (pv === 0) assertEquals(s.posteriorVariance[i], 0);
+    if (pv === 0) eq(s.posteriorVariance[i], 0);
     else close(s.posteriorVariance[i], pv, 1e-10, `β̃[${i}]`);
     close(s.posteriorLogVarianceClipped[i], plv, 1e-12, `log β̃[${i}]`);
     close(s.posteriorMeanCoef1[i], c1, 1e-10, `coef1[${i}]`);
-    if (c2 === 0) assertEquals(s.posteriorMeanCoef2[i], 0);
+    if (c2 === 0) eq(s.posteriorMeanCoef2[i], 0);
     else close(s.posteriorMeanCoef2[i], c2, 1e-10, `coef2[${i}]`);
   }
-  assertEquals(s.alphasCumprodPrev[0], 1);
-  assertEquals(s.alphasCumprodNext[999], 0);
-  assertEquals(s.alphasCumprodNext[10], s.alphasCumprod[11]);
+  eq(s.alphasCumprodPrev[0], 1);
+  eq(s.alphasCumprodNext[999], 0);
+  eq(s.alphasCumprodNext[10], s.alphasCumprod[11]);
   // Fixed-large: log β̃_1 at step 0, log β elsewhere.
-  assertEquals(fixedLogVariance(s, 0, "fixed-large"), Math.log(s.posteriorVariance[1]));
-  assertEquals(fixedLogVariance(s, 7, "fixed-large"), Math.log(s.betas[7]));
-  assertEquals(fixedLogVariance(s, 7, "fixed-small"), s.posteriorLogVarianceClipped[7]);
+  eq(fixedLogVariance(s, 0, "fixed-large"), Math.log(s.posteriorVariance[1]));
+  eq(fixedLogVariance(s, 7, "fixed-large"), Math.log(s.betas[7]));
+  eq(fixedLogVariance(s, 7, "fixed-small"), s.posteriorLogVarianceClipped[7]);
   // Other lengths scale both ends by 1000/T.
   const b = linearBetas(500);
   close(b[0], 0.0002, 1e-14, "β_0 at T=500");
@@ -71,10 +71,10 @@ Deno.test("schedule: linear betas, ᾱ and posterior coefficients match the refe
 
 Deno.test("respacing: kept steps match the reference's striding (incl. Python's half-to-even rounding)", () => {
   const range = (n: number, step: number) => Array.from({ length: n }, (_, i) => i * step);
-  assertEquals(spaceTimesteps(1000, "ddim50"), range(50, 20));
-  assertEquals(spaceTimesteps(1000, "ddim25"), range(25, 40));
-  assertEquals(spaceTimesteps(1000, ""), range(1000, 1));
-  assertEquals(spaceTimesteps(300, "10,15,20"), [
+  eq(spaceTimesteps(1000, "ddim50"), range(50, 20));
+  eq(spaceTimesteps(1000, "ddim25"), range(25, 40));
+  eq(spaceTimesteps(1000, ""), range(1000, 1));
+  eq(spaceTimesteps(300, "10,15,20"), [
     0,
     11,
     22,
@@ -121,8 +121,8 @@ Deno.test("respacing: kept steps match the reference's striding (incl. Python's 
     294,
     299,
   ]);
-  assertEquals(spaceTimesteps(1000, "7"), [0, 166, 333, 500, 666, 832, 999]);
-  assertEquals(spaceTimesteps(1000, [4, 1, 9]), [
+  eq(spaceTimesteps(1000, "7"), [0, 166, 333, 500, 666, 832, 999]);
+  eq(spaceTimesteps(1000, [4, 1, 9]), [
     0,
     111,
     222,
@@ -139,15 +139,15 @@ Deno.test("respacing: kept steps match the reference's striding (incl. Python's 
     999,
   ]);
   const s100 = spaceTimesteps(1000, "100");
-  assertEquals(s100.length, 100);
-  assertEquals(s100.slice(0, 14), [0, 10, 20, 30, 40, 50, 61, 71, 81, 91, 101, 111, 121, 131]);
-  assertEquals(s100.reduce((a, b) => a + b, 0), 49950);
+  eq(s100.length, 100);
+  eq(s100.slice(0, 14), [0, 10, 20, 30, 40, 50, 61, 71, 81, 91, 101, 111, 121, 131]);
+  eq(s100.reduce((a, b) => a + b, 0), 49950);
   const s250 = spaceTimesteps(1000, "250");
-  assertEquals(s250.length, 250);
-  assertEquals(s250.slice(-3), [991, 995, 999]);
-  assertEquals(s250.reduce((a, b) => a + b, 0), 124875);
+  eq(s250.length, 250);
+  eq(s250.slice(-3), [991, 995, 999]);
+  eq(s250.reduce((a, b) => a + b, 0), 124875);
   // stride 2.5: Python's round(2.5) = 2 (Math.round would give 3).
-  assertEquals(spaceTimesteps(6, "3"), [0, 2, 5]);
+  eq(spaceTimesteps(6, "3"), [0, 2, 5]);
   throws(() => spaceTimesteps(1000, "ddim37"), /exactly\ 37/);
   throws(() => spaceTimesteps(1000, "fast"), /ddimN/);
   throws(() => spaceTimesteps(10, "4,8"), /section\ of\ 5\ steps\ into\ 8/);
@@ -172,17 +172,17 @@ Deno.test("respacing: spaced betas keep ᾱ at the kept steps and match the refe
   };
   for (const [spec, rows] of Object.entries(refs)) {
     const s = spacedSchedule(base, spec);
-    assertEquals(s.originalLength, 1000);
+    eq(s.originalLength, 1000);
     s.timesteps.forEach((t, i) => close(s.alphasCumprod[i], base.alphasCumprod[t], 1e-12, `${spec} ᾱ[${i}]`));
     for (const [i, beta, ac, pv, plv] of rows) {
       close(s.betas[i], beta, 1e-9, `${spec} β'[${i}]`);
       close(s.alphasCumprod[i], ac, 1e-12, `${spec} ᾱ'[${i}]`);
-      if (pv === 0) assertEquals(s.posteriorVariance[i], 0);
+      if (pv === 0) eq(s.posteriorVariance[i], 0);
       else close(s.posteriorVariance[i], pv, 1e-9, `${spec} β̃'[${i}]`);
       close(s.posteriorLogVarianceClipped[i], plv, 1e-10, `${spec} log β̃'[${i}]`);
     }
   }
-  assertEquals(spacedSchedule(base, "ddim50").timesteps[31], 620);
+  eq(spacedSchedule(base, "ddim50").timesteps[31], 620);
   throws(() => respace(spacedSchedule(base, "ddim50"), [0, 1]), /already\ respaced/);
   throws(() => respace(base, [1000]), /outside/);
   throws(() => makeSchedule([0.1, 1.5]), /betas\[1\]/);

@@ -5,11 +5,7 @@ import { inp } from "../../engine/expr.ts";
 import { setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
 import type { Backend } from "../../engine/backend.ts";
-import { strictEqual } from "node:assert";
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
+import { deepStrictEqual as eq, ok } from "node:assert";
 
 const both = [["cpu", cpu], ["webgpu", gpu]] as const;
 
@@ -115,7 +111,7 @@ for (const [name, b] of both) {
         const before = count();
         grad(loss, xs);
         // 7 inputs + the incoming gradient leave room for 2 outputs at 10 buffers: rows 2 + 2, columns 1.
-        strictEqual(count() - before, budget === 10 ? 3 : 2, "reduce kernels in the backward pass");
+        eq(count() - before, budget === 10 ? 3 : 2, "reduce kernels in the backward pass");
       });
     });
   }
@@ -126,7 +122,7 @@ for (const [name, b] of both) {
       const { backend, widest } = bindingWidth(lb);
       await gradCheck(backend, broadcastF, broadcastInputs);
       await gradGradCheck(backend, broadcastF, broadcastInputs);
-      assert(widest() <= budget, `a kernel bound ${widest()} buffers, the device ${budget}`);
+      ok(widest() <= budget, `a kernel bound ${widest()} buffers, the device ${budget}`);
     });
   }
 }
@@ -157,7 +153,7 @@ Deno.test("autograd: an output of a fused reduction sends no gradient to inputs 
     grad(loss, [x, y]);
     // The seed, the two sums' broadcast gradients, then one kernel each for x and y: no zero gradients
     // of a w.r.t. y or of c w.r.t. x computed and then added to the real ones (two more kernels).
-    strictEqual(count() - before, 5, "map kernels in the backward pass");
+    eq(count() - before, 5, "map kernels in the backward pass");
   });
 });
 
@@ -212,12 +208,12 @@ Deno.test("autograd: a gradient stops at the tensors asked for (each unrolled st
       4,
       measure,
     );
-    strictEqual(new Set(costs).size, 1, `kernels per step's gradient: ${costs}`);
+    eq(new Set(costs).size, 1, `kernels per step's gradient: ${costs}`);
     // The same as when x is a constant: no gradient computed towards it.
     const [asked] = costs;
     costs.length = 0;
     unrolled(tensor(xData, [2, 6, 6, 1]), tensor(wData, [3, 3, 3, 1]).requireGrad(), 1, measure);
-    strictEqual(costs[0], asked, "kernels with x trainable vs constant");
+    eq(costs[0], asked, "kernels with x trainable vs constant");
   });
 });
 

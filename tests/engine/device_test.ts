@@ -2,8 +2,8 @@
  * The WebGPU device: on Linux, ddrepro keeps wgpu off Mesa's EGL/GL driver when Vulkan works, and falls
  * back to GL by itself when it does not (no Vulkan driver installed, or one without an adapter).
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { gpu } from "./helpers.ts";
-import { assert, assertEquals } from "../results/_assert.ts";
 import { vulkanDriverManifests } from "../../engine/webgpu/device.ts";
 
 const linux = Deno.build.os === "linux";
@@ -25,20 +25,20 @@ Deno.test("device: Vulkan driver manifests are found where the loader looks, and
   try {
     await Deno.writeTextFile(`${dir}/a_icd.json`, "{}");
     await Deno.writeTextFile(`${dir}/notes.txt`, "");
-    assertEquals(vulkanDriverManifests({ VK_ICD_FILENAMES: "/nonexistent" }), []);
-    assertEquals(vulkanDriverManifests({ VK_DRIVER_FILES: "/nonexistent", VK_ICD_FILENAMES: dir }), []);
-    assertEquals(vulkanDriverManifests({ VK_DRIVER_FILES: dir }), [`${dir}/a_icd.json`]);
-    assertEquals(vulkanDriverManifests({ VK_ICD_FILENAMES: `/nonexistent:${dir}/a_icd.json` }), [
+    eq(vulkanDriverManifests({ VK_ICD_FILENAMES: "/nonexistent" }), []);
+    eq(vulkanDriverManifests({ VK_DRIVER_FILES: "/nonexistent", VK_ICD_FILENAMES: dir }), []);
+    eq(vulkanDriverManifests({ VK_DRIVER_FILES: dir }), [`${dir}/a_icd.json`]);
+    eq(vulkanDriverManifests({ VK_ICD_FILENAMES: `/nonexistent:${dir}/a_icd.json` }), [
       `${dir}/a_icd.json`,
     ]);
     const home = vulkanDriverManifests({ HOME: "/nonexistent", XDG_DATA_DIRS: dir, XDG_CONFIG_DIRS: dir });
-    assert(!home.includes(`${dir}/a_icd.json`), "XDG dirs are searched in their vulkan/icd.d");
+    ok(!home.includes(`${dir}/a_icd.json`), "XDG dirs are searched in their vulkan/icd.d");
     await Deno.mkdir(`${dir}/vulkan/icd.d`, { recursive: true });
     await Deno.writeTextFile(`${dir}/vulkan/icd.d/b_icd.json`, "{}");
     const found = vulkanDriverManifests({ HOME: "/nonexistent", XDG_DATA_DIRS: dir, XDG_CONFIG_DIRS: dir });
-    assert(found.includes(`${dir}/vulkan/icd.d/b_icd.json`), found.join());
+    ok(found.includes(`${dir}/vulkan/icd.d/b_icd.json`), found.join());
     const added = vulkanDriverManifests({ VK_DRIVER_FILES: "/nonexistent", VK_ADD_DRIVER_FILES: dir });
-    assertEquals(added, [`${dir}/a_icd.json`]);
+    eq(added, [`${dir}/a_icd.json`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -78,13 +78,13 @@ Deno.test({
   ignore: !linux,
   async fn() {
     const { opened, stderr } = await openInChild(NO_VULKAN);
-    assert(opened !== null, `no device: ${stderr}`);
-    assertEquals([opened.backend, opened.env], ["gl", "gl"]);
-    assert(opened.fallback?.includes("no Vulkan driver") ?? false, `fallback ${opened.fallback}`);
-    assertEquals(opened.sum, 32);
+    ok(opened !== null, `no device: ${stderr}`);
+    eq([opened.backend, opened.env], ["gl", "gl"]);
+    ok(opened.fallback?.includes("no Vulkan driver") ?? false, `fallback ${opened.fallback}`);
+    eq(opened.sum, 32);
     const said = stderr.split("\n").filter((l) => l.startsWith("webgpu:"));
-    assertEquals(said.length, 1);
-    assert(said[0].includes("using the GL backend"), said[0]);
+    eq(said.length, 1);
+    ok(said[0].includes("using the GL backend"), said[0]);
   },
 });
 
@@ -103,10 +103,10 @@ Deno.test({
         }),
       );
       const { opened, stderr } = await openInChild({ VK_ICD_FILENAMES: icd, VK_DRIVER_FILES: icd });
-      assert(opened !== null, `no device: ${stderr}`);
-      assertEquals(opened.backend, "gl");
-      assert(opened.fallback?.includes("no adapter") ?? false, `fallback ${opened.fallback}`);
-      assertEquals(opened.sum, 32);
+      ok(opened !== null, `no device: ${stderr}`);
+      eq(opened.backend, "gl");
+      ok(opened.fallback?.includes("no adapter") ?? false, `fallback ${opened.fallback}`);
+      eq(opened.sum, 32);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -118,8 +118,8 @@ Deno.test({
   ignore: !linux,
   async fn() {
     const { opened, stderr } = await openInChild({ ...NO_VULKAN, DENO_WEBGPU_BACKEND: "vulkan" });
-    assertEquals(opened, null);
-    assert(stderr.includes("No WebGPU adapter found") && stderr.includes("Only Vulkan was tried"), stderr);
-    assert(!stderr.includes("webgpu:"), "no fallback line");
+    eq(opened, null);
+    ok(stderr.includes("No WebGPU adapter found") && stderr.includes("Only Vulkan was tried"), stderr);
+    ok(!stderr.includes("webgpu:"), "no fallback line");
   },
 });

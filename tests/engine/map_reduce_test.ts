@@ -12,7 +12,7 @@ import { inp } from "../../engine/expr.ts";
 import { mapKernel } from "../../kernels/map.ts";
 import { reduceKernel } from "../../kernels/reduce.ts";
 import * as T from "../../engine/ops/mod.ts";
-import { ok as assert } from "node:assert";
+import { ok } from "node:assert";
 
 // Every unary/binary node in one expression, so the vec4 emitter is checked for each.
 const ALL = E.add(
@@ -94,13 +94,13 @@ Deno.test("map/reduce kernels take the vec4 path exactly when the innermost dime
   const f32 = (shape: number[]) => ({ shape, dtype: "f32" as const });
   const spec = (shape: number[], ins: number[][]) =>
     mapKernel({ exprs: [E.add(inp(0), inp(1))], inputs: ins.map(f32), shape, outDtype: "f32", alias: [-1] });
-  assert(spec([4, 12], [[4, 12], [12]]).code.includes("vec4"), "channel vector → vec4");
-  assert(spec([4, 12], [[4, 12], [4, 1]]).code.includes("vec4"), "row splat → vec4");
-  assert(!spec([4, 7], [[4, 7], [7]]).code.includes("vec4"), "odd last dim → scalar");
+  ok(spec([4, 12], [[4, 12], [12]]).code.includes("vec4"), "channel vector → vec4");
+  ok(spec([4, 12], [[4, 12], [4, 1]]).code.includes("vec4"), "row splat → vec4");
+  ok(!spec([4, 7], [[4, 7], [7]]).code.includes("vec4"), "odd last dim → scalar");
   const red = (shape: number[], axes: number[]) =>
     reduceKernel({ op: "sum", exprs: [inp(0)], inputs: [f32(shape)], shape, axes, chunks: 1 }).code;
-  assert(red([6, 8], [0]).includes("vec4"), "kept channels → vec4");
-  assert(!red([6, 8], [1]).includes("vec4"), "reduced last dim → scalar");
+  ok(red([6, 8], [0]).includes("vec4"), "kept channels → vec4");
+  ok(!red([6, 8], [1]).includes("vec4"), "reduced last dim → scalar");
 });
 
 Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree with the reference", async () => {
@@ -118,7 +118,7 @@ Deno.test("map kernel vec4: i32 operands, in-place outputs and two outputs agree
       [4, 12],
       { into: [acc.storage] },
     );
-    assert(o0 === acc.storage, "in-place output reuses the input's storage");
+    ok(o0 === acc.storage, "in-place output reuses the input's storage");
     return await fromStorage(o0, [4, 12]).data();
   };
   assertClose(await run(gpu), await run(cpu), 1e-5, "in-place i32 map");
@@ -144,5 +144,5 @@ Deno.test("reduce kernel: a long reduction's partial sums of several outputs are
   const ref = await run(cpu);
   const got = await run(small);
   got.data.forEach((d, j) => assertClose(d, ref.data[j], 1e-4, `output ${j}`));
-  assert(got.kernels === 3, `partial sums + 2 finishing passes, got ${got.kernels} kernels`);
+  ok(got.kernels === 3, `partial sums + 2 finishing passes, got ${got.kernels} kernels`);
 });

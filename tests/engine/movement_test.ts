@@ -1,6 +1,6 @@
 /** permute and slice/pad on WebGPU vs the reference, on shapes that move vec4s (innermost axis kept) and that do not. */
+import { deepStrictEqual as eq } from "node:assert";
 import { assertBackendsAgree, cpu, gpu, on, randn } from "./helpers.ts";
-import { assertEquals } from "../results/_assert.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { tensor } from "../../engine/tensor.ts";
 
@@ -29,7 +29,7 @@ Deno.test("movement: permutes keeping the innermost axis (vec4) and moving it (s
         for (let k = 0; k < 8; k++) want[(j * 4 + i) * 8 + k] = ints[(i * 3 + j) * 8 + k];
       }
     }
-    assertEquals([...got], [...want], `i32 permute on ${b.name}`);
+    eq([...got], [...want], `i32 permute on ${b.name}`);
   }
 });
 

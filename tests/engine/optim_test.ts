@@ -2,6 +2,7 @@
  * Optimizers against plain TypeScript re-implementations of PyTorch's update rules (f32 rounding
  * after every operation, as PyTorch's CPU kernels do), on the CPU reference and on WebGPU.
  */
+import { ok } from "node:assert";
 import { assertClose, cpu, gpu, randn } from "./helpers.ts";
 import type { Backend } from "../../engine/backend.ts";
 import type { WebGpuBackend } from "../../engine/webgpu/backend.ts";
@@ -21,10 +22,6 @@ import * as T from "../../engine/ops/mod.ts";
 
 const both = [["cpu", cpu], ["webgpu", gpu]] as const;
 const fr = Math.fround;
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
 
 // ---------------------------------------------------------------- PyTorch reference rules
 
@@ -132,7 +129,7 @@ async function compareWithReference(
       if (resets.has(s)) {
         opt.reset();
         ref.reset();
-        assert(opt.steps === 0, "reset clears the step count");
+        ok(opt.steps === 0, "reset clears the step count");
       }
       const lr = ref.lr = 0.05 * (1 + 0.3 * Math.sin(s)); // a new lr each step
       opt.setLr(lr);
@@ -142,7 +139,7 @@ async function compareWithReference(
         const before = dispatches(b);
         noGrad(() => opt.step(gs));
         if (b.name === "webgpu") {
-          assert(dispatches(b) - before === params.length, `${what}: one fused kernel per parameter tensor`);
+          ok(dispatches(b) - before === params.length, `${what}: one fused kernel per parameter tensor`);
         }
       });
       ref.step(host, g);
@@ -153,12 +150,12 @@ async function compareWithReference(
       // Warm after the first reset and one step following it: every kernel has been built once.
       if (s === 4) [warmPipes, warmBytes] = [pipelines(b), liveBytes(b)];
     }
-    assert(opt.steps === steps - 7, `step count ${opt.steps}`);
-    assert(
+    ok(opt.steps === steps - 7, `step count ${opt.steps}`);
+    ok(
       pipelines(b) === warmPipes,
       `${what}: ${pipelines(b) - warmPipes} pipelines compiled after warm-up`,
     );
-    assert(liveBytes(b) === warmBytes, `${what}: ${liveBytes(b) - warmBytes} bytes leaked per run`);
+    ok(liveBytes(b) === warmBytes, `${what}: ${liveBytes(b) - warmBytes} bytes leaked per run`);
   } finally {
     opt.dispose();
     view.dispose();
@@ -206,7 +203,7 @@ for (const [name, b] of both) {
           return [r.norm, ...r.grads];
         });
         const [norm, ...clipped] = out;
-        assert(norm.shape.length === 0, "norm is a scalar tensor");
+        ok(norm.shape.length === 0, "norm is a scalar tensor");
         assertClose([await norm.item()], [total], 1e-5, "norm");
         const coef = Math.min(1, maxNorm / (total + 1e-6));
         for (let i = 0; i < clipped.length; i++) {
@@ -217,7 +214,7 @@ for (const [name, b] of both) {
         out.forEach((t) => t.dispose());
         if (k === 0) warm = pipelines(b);
       }
-      assert(pipelines(b) === warm, "changing maxNorm compiles nothing");
+      ok(pipelines(b) === warm, "changing maxNorm compiles nothing");
       const single = tidy(() => clipGradNorm([grads[1]], 0.5));
       const n1 = Math.sqrt(host[1].reduce((x, v) => x + v * v, 0));
       assertClose([await single.norm.item()], [n1], 1e-5, "single-tensor norm");
@@ -257,7 +254,7 @@ for (const [name, b] of both) {
         }
         if (s === 0) warm = pipelines(b);
       }
-      assert(pipelines(b) === warm, "EMA steps with new decays compile nothing");
+      ok(pipelines(b) === warm, "EMA steps with new decays compile nothing");
       ema.copyTo();
       for (let i = 0; i < params.length; i++) {
         assertClose(await params[i].f32(), shadow[i], 2e-6, `copyTo ${i}`);
@@ -313,7 +310,7 @@ for (const [name, b] of both) {
         opt.dispose();
         w.dispose();
         bias.dispose();
-        assert(losses[1] < 0.02 * losses[0], `${what}: loss ${losses[0]} → ${losses[1]}`);
+        ok(losses[1] < 0.02 * losses[0], `${what}: loss ${losses[0]} → ${losses[1]}`);
       }
     } finally {
       X.dispose();
@@ -333,15 +330,15 @@ Deno.test("optim: argument checks", () => {
       return true;
     }
   };
-  assert(threw(() => new SGD([p], { lr: 0.1, nesterov: true })), "nesterov without momentum");
-  assert(threw(() => new SGD([p], { lr: -1 })), "negative lr");
-  assert(threw(() => new Adam([p], { lr: 0.1, betas: [1, 0.9] })), "beta1 = 1");
-  assert(threw(() => new Ema([p], 1.5)), "decay > 1");
-  assert(threw(() => clipGradNorm([p], 0)), "maxNorm 0");
+  ok(threw(() => new SGD([p], { lr: 0.1, nesterov: true })), "nesterov without momentum");
+  ok(threw(() => new SGD([p], { lr: -1 })), "negative lr");
+  ok(threw(() => new Adam([p], { lr: 0.1, betas: [1, 0.9] })), "beta1 = 1");
+  ok(threw(() => new Ema([p], 1.5)), "decay > 1");
+  ok(threw(() => clipGradNorm([p], 0)), "maxNorm 0");
   const opt = new SGD([p], { lr: 0.1 });
-  assert(threw(() => opt.step([])), "gradient count");
-  assert(threw(() => tidy(() => opt.step([tensor([1, 2])]))), "gradient size");
-  assert(threw(() => new SGD([tensor([1], [1], "i32")], { lr: 0.1 })), "i32 parameter");
+  ok(threw(() => opt.step([])), "gradient count");
+  ok(threw(() => tidy(() => opt.step([tensor([1, 2])]))), "gradient size");
+  ok(threw(() => new SGD([tensor([1], [1], "i32")], { lr: 0.1 })), "i32 parameter");
   opt.dispose();
   p.dispose();
 });

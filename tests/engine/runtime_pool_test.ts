@@ -1,4 +1,5 @@
 /** The WebGPU buffer pool: freed buffers are reused, and the pool stays bounded across phases. */
+import { ok } from "node:assert";
 import { gpu } from "./helpers.ts";
 import type { WebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { setBackend, tensor, tidy } from "../../engine/tensor.ts";
@@ -6,10 +7,6 @@ import * as T from "../../engine/ops/mod.ts";
 
 setBackend(gpu);
 const rt = (gpu as WebGpuBackend).rt;
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 Deno.test("runtime pool: reuses a freed buffer of the same size, and trims to its cap after a submit", async () => {
   const cap = rt.poolCapBytes;
@@ -21,20 +18,20 @@ Deno.test("runtime pool: reuses a freed buffer of the same size, and trims to it
       tidy(() => void T.mul(tensor(new Float32Array(4096 * k), [4096 * k]), 2));
     }
     const x = tidy(() => T.add(tensor(new Float32Array([1, 2, 3]), [3]), 1));
-    assert((await x.data())[2] === 4, "computation after trimming is intact");
+    ok((await x.data())[2] === 4, "computation after trimming is intact");
     x.dispose();
     rt.flush();
-    assert(
+    ok(
       rt.stats.pooledBytes <= rt.poolCapBytes,
       `pooled ${rt.stats.pooledBytes} B > cap ${rt.poolCapBytes} B`,
     );
-    assert(before <= (1 << 20) || rt.stats.pooledBytes < before, "the pool shrank");
+    ok(before <= (1 << 20) || rt.stats.pooledBytes < before, "the pool shrank");
     // Reuse: freeing and re-allocating one size does not grow live + pooled bytes.
     const total = () => rt.stats.pooledBytes + rt.stats.liveBytes;
     tidy(() => void T.mul(tensor(new Float32Array(1000), [1000]), 3));
     const t0 = total();
     for (let i = 0; i < 5; i++) tidy(() => void T.mul(tensor(new Float32Array(1000), [1000]), 3));
-    assert(total() === t0, `pool did not reuse: ${t0} → ${total()} bytes`);
+    ok(total() === t0, `pool did not reuse: ${t0} → ${total()} bytes`);
   } finally {
     rt.poolCapBytes = cap;
   }

@@ -1,3 +1,4 @@
+import { ok } from "node:assert";
 import {
   cosineSchedule,
   dcSchedule,
@@ -13,17 +14,13 @@ function assertNear(a: number, b: number, what: string, tol = 1e-12): void {
   if (!(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))) throw new Error(`${what}: ${a} vs ${b}`);
 }
 
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
 Deno.test("schedule: DC step decay drops ×0.1 after pass ⌊E/2⌋+1 and resets the optimizer there", () => {
   const c = dcSchedule(0.01, 300); // passes 0…300, drop after pass 151
   assertNear(lrAt(c, 0), 0.01, "start");
   assertNear(lrAt(c, 151), 0.01, "the pass with index ⌊E/2⌋+1 still uses the base rate");
   assertNear(lrAt(c, 152), 0.001, "first decayed pass");
   assertNear(lrAt(c, 300), 0.001, "last pass");
-  assert(resetsAt(c, 152) && !resetsAt(c, 151) && !resetsAt(c, 153) && !resetsAt(c, 0), "reset only at 152");
+  ok(resetsAt(c, 152) && !resetsAt(c, 151) && !resetsAt(c, 153) && !resetsAt(c, 0), "reset only at 152");
   const c1000 = dcSchedule(0.01, 1000);
   assertNear(lrAt(c1000, 501), 0.01, "E=1000 pass 501");
   assertNear(lrAt(c1000, 502), 0.001, "E=1000 pass 502");
@@ -36,7 +33,7 @@ Deno.test("schedule: IDC multistep at ⌊2E/3⌋ and ⌊5E/6⌋ with γ 0.2 (tor
   assertNear(lrAt(c, 832), 0.002, "before the second");
   assertNear(lrAt(c, 833), 0.0004, "at the second");
   assertNear(lrAt(c, 999), 0.0004, "last epoch");
-  assert(!resetsAt(c, 666), "IDC keeps momentum");
+  ok(!resetsAt(c, 666), "IDC keeps momentum");
   const r: ScheduleConfig = {
     kind: "multistep",
     lr: 0.01,
@@ -44,7 +41,7 @@ Deno.test("schedule: IDC multistep at ⌊2E/3⌋ and ⌊5E/6⌋ with γ 0.2 (tor
     gamma: 0.2,
     resetState: true,
   };
-  assert(resetsAt(r, 666) && resetsAt(r, 833) && !resetsAt(r, 700), "resetState marks every milestone");
+  ok(resetsAt(r, 666) && resetsAt(r, 833) && !resetsAt(r, 700), "resetState marks every milestone");
 });
 
 Deno.test("schedule: cosine (torch CosineAnnealingLR closed form) with warm-up and eta_min", () => {
@@ -71,7 +68,7 @@ Deno.test("schedule: RDED/D³HR half-cosine falls from lr to lr/2 over E epochs"
   assertNear(lrAt(c, 150), 0.001 * 0.5 * (1 + Math.SQRT1_2), "half way = 0.5(1 + cos(π/4))");
   assertNear(lrAt(c, 300), 0.0005, "end = lr/2");
   assertNear(lrAt(c, 100), 0.001 * 0.5 * (1 + Math.cos(Math.PI / 6)), "t = E/3");
-  for (let t = 1; t <= 300; t++) assert(lrAt(c, t) < lrAt(c, t - 1), "monotone decreasing");
+  for (let t = 1; t <= 300; t++) ok(lrAt(c, t) < lrAt(c, t - 1), "monotone decreasing");
 });
 
 Deno.test("schedule: constant, validation of stored configs, bad t", () => {
@@ -93,7 +90,7 @@ Deno.test("schedule: constant, validation of stored configs, bad t", () => {
     } catch {
       threw = true;
     }
-    assert(threw, `rejected: ${JSON.stringify(b)}`);
+    ok(threw, `rejected: ${JSON.stringify(b)}`);
   }
   for (const t of [-1, 0.5, NaN]) {
     let threw = false;
@@ -102,6 +99,6 @@ Deno.test("schedule: constant, validation of stored configs, bad t", () => {
     } catch {
       threw = true;
     }
-    assert(threw, `t = ${t} rejected`);
+    ok(threw, `t = ${t} rejected`);
   }
 });

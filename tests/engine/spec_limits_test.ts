@@ -4,6 +4,7 @@
  * (normalisations differentiated twice, as MTT's unroll and gradient matching do) must still compile and
  * give the adapter-limit device's numbers. `DD_WEBGPU_LIMITS=spec deno task test` runs everything so.
  */
+import { ok } from "node:assert";
 import { assertClose, gpu, gradCheck, gradGradCheck, randn } from "./helpers.ts";
 import { openWebGpuBackend } from "../../engine/webgpu/backend.ts";
 import type { Backend } from "../../engine/backend.ts";
@@ -14,14 +15,10 @@ import { adapterFromInfo } from "../../runner/provenance.ts";
 
 const spec = await openWebGpuBackend("spec");
 
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
-
 Deno.test("spec limits: the device grants WebGPU's minimum of 8 storage buffers per kernel", () => {
-  assert(spec.maxKernelBuffers === 8, `got ${spec.maxKernelBuffers}`);
+  ok(spec.maxKernelBuffers === 8, `got ${spec.maxKernelBuffers}`);
   // Results computed on it record so in their provenance.
-  assert(adapterFromInfo(spec.info).limits === "spec", "provenance records the spec limits");
+  ok(adapterFromInfo(spec.info).limits === "spec", "provenance records the spec limits");
 });
 
 Deno.test("spec limits: instance and group norm, first and second order", async () => {
@@ -67,6 +64,6 @@ Deno.test("spec limits: one unrolled SGD step of a conv + instance-norm net, ima
     return out;
   };
   const ref = await run(gpu), got = await run(spec);
-  assert(ref.some((v) => v !== 0), "the image gradient must not vanish");
+  ok(ref.some((v) => v !== 0), "the image gradient must not vanish");
   assertClose(got, ref, 1e-5, "∇x on 8 buffers vs the adapter's");
 });

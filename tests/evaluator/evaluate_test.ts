@@ -1,3 +1,4 @@
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { loadDataset } from "../../data/registry.ts";
@@ -6,12 +7,8 @@ import { evaluate, metricsFromCurve } from "../../evaluator/evaluate.ts";
 import { getProtocol, optimizerFor, protocolFor, PROTOCOLS } from "../../evaluator/protocols.ts";
 import { splitHoldout, withoutHoldout } from "../../evaluator/holdout.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { silentProgress } from "../../methods/types.ts";
-import { pretrainKey } from "../../models/pretrained.ts";
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
+import { silentProgress } from "../../data/progress.ts";
+import { pretrainKey } from "../../evaluator/pretrained.ts";
 
 /** MNIST with `perClass` held-out images per class, and a random IPC-10 set drawn from the rest. */
 async function randomMnistSet(perClass: number) {
@@ -31,16 +28,16 @@ async function randomMnistSet(perClass: number) {
 Deno.test("evaluator: lr decay rules", () => {
   const dc = { kind: "dc-half" as const, factor: 0.1, resetOptimizer: true };
   // E = 10: DC makes 11 passes and drops the lr after pass 5, so pass 6 is the first decayed one.
-  assert(passesFor(dc, 10) === 11, "DC runs E+1 passes");
-  assert(lrFactor(dc, 5, 11).factor === 1 && lrFactor(dc, 6, 11).factor === 0.1, "dc-half decay epoch");
-  assert(lrFactor(dc, 6, 11).reset && !lrFactor(dc, 7, 11).reset, "dc-half resets once");
+  ok(passesFor(dc, 10) === 11, "DC runs E+1 passes");
+  ok(lrFactor(dc, 5, 11).factor === 1 && lrFactor(dc, 6, 11).factor === 0.1, "dc-half decay epoch");
+  ok(lrFactor(dc, 6, 11).reset && !lrFactor(dc, 7, 11).reset, "dc-half resets once");
   const ms = { kind: "multistep" as const, fractions: [2 / 3, 5 / 6], gamma: 0.2 };
-  assert(
+  ok(
     Math.abs(lrFactor(ms, 999, 1000).factor - 0.04) < 1e-12 && lrFactor(ms, 665, 1000).factor === 1,
     "multistep",
   );
   const hc = { kind: "half-cosine" as const };
-  assert(
+  ok(
     lrFactor(hc, 0, 300).factor === 1 && Math.abs(lrFactor(hc, 300, 300).factor - 0.5) < 1e-12,
     "half-cosine",
   );
@@ -52,7 +49,7 @@ Deno.test("evaluator: metrics pick the best held-out epoch, never the test set",
     { epoch: 2, trainLoss: 1, holdoutAcc: 70, testAcc: 55 },
     { epoch: 3, trainLoss: 0.5, holdoutAcc: 65, testAcc: 58 },
   ]);
-  assert(
+  ok(
     m.lastTestAcc === 58 && m.bestHoldoutAcc === 70 && m.testAccAtBestHoldout === 55 && m.bestTestAcc === 60,
     JSON.stringify(m),
   );
@@ -60,13 +57,13 @@ Deno.test("evaluator: metrics pick the best held-out epoch, never the test set",
 
 Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
   for (const id of ["dc", "dsa", "dm", "idc", "minimax", "soft-kd", "d3hr", "full", "mtt"]) {
-    assert(getProtocol(id).id === id, id);
+    ok(getProtocol(id).id === id, id);
   }
-  assert(
+  ok(
     protocolFor("dc", "mnist").augment.kind === "dc" && protocolFor("dc", "mnist").epochs.default === 1000,
     "DC on MNIST",
   );
-  assert(
+  ok(
     protocolFor("dc", "fashion-mnist").augment.kind === "none" &&
       protocolFor("dc", "cifar10").epochs.default === 300,
     "DC elsewhere",
@@ -77,16 +74,16 @@ Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
   } catch (e) {
     threw = /unknown protocol "nope"/.test(String(e));
   }
-  assert(threw && Object.keys(PROTOCOLS).length >= 8, "unknown protocol error");
+  ok(threw && Object.keys(PROTOCOLS).length >= 8, "unknown protocol error");
 });
 
 Deno.test("evaluator: MTT's protocol trains with the step size the set learned; others keep theirs", () => {
   const meta = (extra: Record<string, string>) => ({ method: "mtt", extra });
   const mtt = getProtocol("mtt");
-  assert(mtt.lrFromSet === "learnedLr", "MTT reads extra.learnedLr");
+  ok(mtt.lrFromSet === "learnedLr", "MTT reads extra.learnedLr");
   const o = optimizerFor(mtt, meta({ learnedLr: "0.0213" }));
-  assert(o.kind === "sgd" && o.lr === 0.0213 && o.momentum === 0.9, JSON.stringify(o));
-  assert(optimizerFor(getProtocol("dsa"), meta({ learnedLr: "0.0213" })).lr === 0.01, "DSA keeps 0.01");
+  ok(o.kind === "sgd" && o.lr === 0.0213 && o.momentum === 0.9, JSON.stringify(o));
+  ok(optimizerFor(getProtocol("dsa"), meta({ learnedLr: "0.0213" })).lr === 0.01, "DSA keeps 0.01");
   const bad: Record<string, string>[] = [{}, { learnedLr: "-0.001" }, { learnedLr: "NaN" }];
   for (const extra of bad) {
     let msg = "";
@@ -95,7 +92,7 @@ Deno.test("evaluator: MTT's protocol trains with the step size the set learned; 
     } catch (e) {
       msg = String(e);
     }
-    assert(
+    ok(
       /extra\.learnedLr/.test(msg) && /mtt set/.test(msg),
       `no clear error for ${JSON.stringify(extra)}: ${msg}`,
     );
@@ -117,9 +114,9 @@ Deno.test("evaluator: random MNIST IPC 10 under a short DC protocol learns well 
     seed: 1,
     testLimit: 500,
   });
-  assert(r.curve.length === 4 && r.epochs === 31, `curve ${r.curve.length}, ${r.epochs} passes`);
-  assert(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
-  assert(r.metrics.bestHoldoutAcc > 40, `holdout ${r.metrics.bestHoldoutAcc}%`);
+  ok(r.curve.length === 4 && r.epochs === 31, `curve ${r.curve.length}, ${r.epochs} passes`);
+  ok(r.metrics.lastTestAcc > 50, `accuracy ${r.metrics.lastTestAcc}% too low for 100 real MNIST images`);
+  ok(r.metrics.bestHoldoutAcc > 40, `holdout ${r.metrics.bestHoldoutAcc}%`);
 });
 
 Deno.test("evaluator: batches too large for one device binding are split, with the same results", async () => {
@@ -133,13 +130,13 @@ Deno.test("evaluator: batches too large for one device binding are split, with t
   const x = rng.normal([n, 32, 32, 3]).keep();
   const y = Int32Array.from({ length: n }, (_, i) => i % 10);
   const model = createModel("convnet3", new Rng(1), { channels: 3, classes: 10, imageSize: 32 });
-  assert(
+  ok(
     n * 128 * 32 * 32 > backend().maxTensorElements || backend().name === "cpu",
     "case must exceed the limit",
   );
   const whole = await accuracy(model, x, y, n);
   const small = await accuracy(model, x, y, 50);
-  assert(whole === small, `split accuracy ${whole} vs ${small}`);
+  ok(whole === small, `split accuracy ${whole} vs ${small}`);
   const losses = await trainClassifier(model, { x, y }, {
     epochs: 1,
     batchSize: n,
@@ -149,7 +146,7 @@ Deno.test("evaluator: batches too large for one device binding are split, with t
     digits: false,
     rng: new Rng(2),
   });
-  assert(
+  ok(
     losses.length === 1 && Number.isFinite(losses[0]) && Math.abs(losses[0] - Math.log(10)) < 1,
     `loss ${losses}`,
   );
@@ -184,34 +181,34 @@ Deno.test("evaluator: host-resident training images (too large for one binding) 
   const dev = tensor(data, [n, 12, 12, 1]).keep();
   const a = await run(dev), b = await run(new HostImages(data, [n, 12, 12, 1]));
   dev.dispose();
-  assert(a.length === 2 && a.every((v, i) => v === b[i]), `device ${a} vs host ${b}`);
+  ok(a.length === 2 && a.every((v, i) => v === b[i]), `device ${a} vs host ${b}`);
 });
 
 Deno.test("evaluator: the d3hr protocol is D³HR's Table A1; soft-kd keeps the reference code's values", () => {
   const a1 = getProtocol("d3hr");
-  assert(
+  ok(
     a1.optimizer.kind === "adamw" && a1.optimizer.lr === 0.01 && a1.optimizer.weightDecay === 0.01,
     `A1 optimizer ${JSON.stringify(a1.optimizer)}`,
   );
-  assert(a1.batchSize === 128 && a1.decay.kind === "cosine", "A1 batch 128, cosine annealing");
-  assert(a1.augment.kind === "rrc-flip" && a1.augment.cutmix === null, "A1: RRC + flip, no CutMix");
-  assert(a1.labels.kind === "soft-kd" && a1.labels.temperature === 20, "A1: T = 20");
+  ok(a1.batchSize === 128 && a1.decay.kind === "cosine", "A1 batch 128, cosine annealing");
+  ok(a1.augment.kind === "rrc-flip" && a1.augment.cutmix === null, "A1: RRC + flip, no CutMix");
+  ok(a1.labels.kind === "soft-kd" && a1.labels.temperature === 20, "A1: T = 20");
   const epochs = ["cifar10", "cifar100", "tiny-imagenet", "imagenet-1k"].map((d) =>
     protocolFor("d3hr", d).epochs.default
   );
-  assert(epochs.join() === "400,400,300,300", `A1 epochs ${epochs}`);
+  ok(epochs.join() === "400,400,300,300", `A1 epochs ${epochs}`);
   // The code: AdamW 0.001 (per student), half-cosine, CutMix, batch by IPC and classes, CIFAR 400.
   const code = protocolFor("soft-kd", "cifar100", { ipc: 10, classes: 100, model: "mobilenetv2" });
-  assert(
+  ok(
     code.optimizer.lr === 2.5e-3 && code.decay.kind === "half-cosine",
     `code ${JSON.stringify(code.optimizer)}`,
   );
-  assert(
+  ok(
     code.augment.cutmix?.prob === 1 && code.batchSize === 100 && code.epochs.default === 400,
     "code cifar100",
   );
   const small = protocolFor("soft-kd", "cifar10", { ipc: 1, classes: 10, model: "resnet18-modified" });
-  assert(
+  ok(
     small.batchSize === 10 && small.optimizer.lr === 0.001,
     `IPC 1: batch ${small.batchSize} (≤ the set)`,
   );
@@ -224,7 +221,7 @@ Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excl
   try {
     const { mnist, holdout, set } = await randomMnistSet(10);
     const protocol = getProtocol("soft-kd");
-    assert(protocol.labels.kind === "soft-kd", "soft-kd labels");
+    ok(protocol.labels.kind === "soft-kd", "soft-kd labels");
     // Plumbing only (tests/evaluator/kd_test.ts checks that KD teaches): a 2-step teacher, 2 epochs.
     // Few batch shapes (teacher 256, student 50, evaluation 100): each new shape compiles pipelines.
     protocol.labels = {
@@ -238,26 +235,26 @@ Deno.test("evaluator: the soft-kd protocol trains its teacher once (holdout excl
     protocol.batchSize = 50;
     const req = { set, dataset: mnist, holdout, model: "convnet3-w32", protocol, seed: 1, testLimit: 100 };
     const r = await evaluate(req);
-    assert(
+    ok(
       r.curve.length === 2 && r.curve.every((p) => Number.isFinite(p.trainLoss)),
       JSON.stringify(r.curve),
     );
     const cached = () => [...Deno.readDirSync(`${cache}/pretrained`)].map((e) => e.name);
-    assert(
+    ok(
       cached().length === 1 && cached()[0].startsWith("convnet3-w32-mnist-"),
       `teacher cache ${cached()}`,
     );
     await evaluate({ ...req, seed: 2 });
-    assert(cached().length === 1, "the second repeat reuses the cached teacher");
+    ok(cached().length === 1, "the second repeat reuses the cached teacher");
     // A different holdout is a different teacher: it must never have trained on the new holdout.
     const key = (pool: Int32Array) =>
       pretrainKey({ model: "convnet3-w32", dataset: mnist, epochs: 1, seed: 0, pool });
-    assert(key(holdout.train) !== key(splitHoldout(mnist, 10, 1).train), "the teacher key covers its pool");
+    ok(key(holdout.train) !== key(splitHoldout(mnist, 10, 1).train), "the teacher key covers its pool");
     // An ensemble of two: teacher seeds 0 (cached) and 1 (trained now), both used.
     const two = { ...protocol, labels: { ...protocol.labels, teachers: 2 } };
     const r2 = await evaluate({ ...req, protocol: two });
-    assert(cached().length === 2, `two teachers cached: ${cached()}`);
-    assert(r2.curve.every((p) => Number.isFinite(p.trainLoss)), JSON.stringify(r2.curve));
+    ok(cached().length === 2, `two teachers cached: ${cached()}`);
+    ok(r2.curve.every((p) => Number.isFinite(p.trainLoss)), JSON.stringify(r2.curve));
   } finally {
     Deno.env.delete("DD_CACHE");
     await Deno.remove(cache, { recursive: true });

@@ -3,6 +3,7 @@
  * teacher's tempered softmax on each (augmented, CutMix'ed) batch, and training moves the student's
  * predictions onto the teacher's. Small 8 px inputs keep it fast; evaluate_test.ts runs the protocol.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -11,10 +12,6 @@ import * as E from "../../engine/expr.ts";
 import { inp } from "../../engine/expr.ts";
 import { createModel } from "../../models/registry.ts";
 import { teacherLogits, trainClassifier } from "../../evaluator/train.ts";
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 Deno.test("kd: training on a teacher's tempered logits moves the student onto the teacher", async () => {
   setBackend(gpu);
@@ -53,8 +50,8 @@ Deno.test("kd: training on a teacher's tempered logits moves the student onto th
     rng: rng.fork(3),
   });
   const after = await measure();
-  assert(after.kl < before.kl / 4, `KL to the teacher ${before.kl} → ${after.kl}`);
-  assert(after.agree >= 80, `argmax agreement with the teacher ${before.agree} → ${after.agree} of 100`);
+  ok(after.kl < before.kl / 4, `KL to the teacher ${before.kl} → ${after.kl}`);
+  ok(after.agree >= 80, `argmax agreement with the teacher ${before.agree} → ${after.agree} of 100`);
   [x, teacher, student].forEach((t) => t.dispose());
 });
 
@@ -82,12 +79,12 @@ Deno.test("kd: an ensemble's target is the mean of the teachers' tempered softma
     got.forEach((v, i) => {
       worst = Math.max(worst, Math.abs(v - (each[0][i] + each[1][i] + each[2][i]) / 3));
     });
-    assert(worst < 1e-5, `ensemble target differs from the mean soft label by ${worst}`);
+    ok(worst < 1e-5, `ensemble target differs from the mean soft label by ${worst}`);
     // The mean differs from any single teacher's, so averaging is not a no-op here.
-    assert(got.some((v, i) => Math.abs(v - each[0][i]) > 1e-4), "the ensemble equals teacher 0");
+    ok(got.some((v, i) => Math.abs(v - each[0][i]) > 1e-4), "the ensemble equals teacher 0");
     const one = await noGrad(() => teacherLogits([teachers[0]], x, temperature)).f32();
     const direct = await noGrad(() => teachers[0].forward(x)).f32();
-    assert(one.every((v, i) => v === direct[i]), "one teacher: its own logits");
+    ok(one.every((v, i) => v === direct[i]), "one teacher: its own logits");
   } finally {
     [x, ...teachers].forEach((t) => t.dispose());
   }

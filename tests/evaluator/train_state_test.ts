@@ -2,6 +2,7 @@
  * trainClassifier with a caller-owned optimizer (IDC's net keeps one momentum state across many short
  * training calls): two 1-epoch calls sharing the state equal one 2-epoch call; fresh states do not.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -9,10 +10,6 @@ import { createModel } from "../../models/registry.ts";
 import { trainClassifier, type TrainOptions } from "../../evaluator/train.ts";
 import { makeOptimizer } from "../../evaluator/optimizer.ts";
 import type { Classifier } from "../../models/module.ts";
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 Deno.test("train: a caller-owned optimizer keeps its momentum across calls", async () => {
   setBackend(gpu);
@@ -48,8 +45,8 @@ Deno.test("train: a caller-owned optimizer keeps its momentum across calls", asy
   const diff = (p: Float32Array, q: Float32Array) =>
     p.reduce((m, v, i) => Math.max(m, Math.abs(v - q[i])), 0);
   const scale = diff(a, new Float32Array(a.length));
-  assert(diff(a, b) < 1e-5 * scale, `shared state: ${diff(a, b)} vs scale ${scale}`);
-  assert(diff(a, c) > 1e-3 * scale, `fresh states should differ: ${diff(a, c)}`);
+  ok(diff(a, b) < 1e-5 * scale, `shared state: ${diff(a, b)} vs scale ${scale}`);
+  ok(diff(a, c) > 1e-3 * scale, `fresh states should differ: ${diff(a, c)}`);
   state.dispose();
   [once, shared, reset].forEach((m) => m.dispose());
   x.dispose();

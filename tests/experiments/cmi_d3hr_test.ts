@@ -3,7 +3,7 @@
  * on the paper's own numbers, and every claimed number is found, as printed, in the text of its table.
  * The last check is what catches transcription typos, so it covers every cell, not a sample.
  */
-import { strict as assert } from "node:assert";
+import { deepStrictEqual as eq, match, ok } from "node:assert";
 import {
   type CellSpec,
   claimCells,
@@ -90,9 +90,9 @@ function claimedPattern(c: NonNullable<CellSpec["claimed"]>): RegExp {
 function tableWindow(text: string, label: string, captionFirst: boolean): string {
   const captions = [...text.matchAll(/^\s*Table [A-Z]?\d+[.:]/gm)].map((m) => m.index);
   const own = text.search(new RegExp(`^\\s*${escape(label)}[.:]`, "m"));
-  assert.ok(own >= 0, `caption of ${label} not found in the seed`);
+  ok(own >= 0, `caption of ${label} not found in the seed`);
   const i = captions.indexOf(own);
-  assert.ok(i >= 0, `caption of ${label} not located`);
+  ok(i >= 0, `caption of ${label} not located`);
   return captionFirst
     ? text.slice(own, captions[i + 1] ?? text.length)
     : text.slice(i > 0 ? captions[i - 1] : 0, own + label.length + 1);
@@ -102,13 +102,13 @@ for (const paper of papers) {
   Deno.test(`${paper.name}: every table is present, in order, and parses`, () => {
     // The paper's encoded tables, in paper order (a table added later may follow them).
     const ids = paper.tables.map((t) => t.id);
-    assert.deepEqual(ids.filter((id) => id in paper.cellCounts), Object.keys(paper.cellCounts));
+    eq(ids.filter((id) => id in paper.cellCounts), Object.keys(paper.cellCounts));
     for (const t of paper.tables.filter((t) => t.id in paper.cellCounts)) {
       TableSchema.parse(t);
-      assert.equal(t.paper, paper.name);
-      assert.equal(t.cells.length, paper.cellCounts[t.id], `${t.id}: cell count`);
+      eq(t.paper, paper.name);
+      eq(t.cells.length, paper.cellCounts[t.id], `${t.id}: cell count`);
       for (const c of t.cells) {
-        if (c.claimed === null) assert.ok(c.claimedNote, `${t.id}/${c.id}: null claim without claimedNote`);
+        if (c.claimed === null) ok(c.claimedNote, `${t.id}/${c.id}: null claim without claimedNote`);
       }
     }
   });
@@ -120,7 +120,7 @@ for (const paper of papers) {
       for (const c of t.cells) {
         if (c.claimed === null) continue;
         const shown = `${c.claimed.mean}${c.claimed.std === null ? "" : `±${c.claimed.std}`}`;
-        assert.match(window, claimedPattern(c.claimed), `${t.id}/${c.id}: ${shown} not found in ${t.table}`);
+        match(window, claimedPattern(c.claimed), `${t.id}/${c.id}: ${shown} not found in ${t.table}`);
       }
     }
   });
@@ -132,7 +132,7 @@ for (const paper of papers) {
       const noise = (id: string) => std.get(id) ?? 0;
       const of = (id: string) => {
         const m = mean.get(id);
-        assert.ok(m !== undefined, `${t.id}: claim cell ${id} has no number`);
+        ok(m !== undefined, `${t.id}: claim cell ${id} has no number`);
         return m;
       };
       for (const raw of t.claims) {
@@ -141,13 +141,15 @@ for (const paper of papers) {
         if (claim.kind === "compare") {
           for (const p of claim.pairs) {
             // ">=" means "not worse within noise": allow the printed stds of both cells.
-            const ok = p.relation === ">" ? of(p.a) > of(p.b) : of(p.a) + noise(p.a) + noise(p.b) >= of(p.b);
-            assert.ok(ok, `${where}: ${p.a} ${p.relation} ${p.b} fails on printed numbers`);
+            const holds = p.relation === ">"
+              ? of(p.a) > of(p.b)
+              : of(p.a) + noise(p.a) + noise(p.b) >= of(p.b);
+            ok(holds, `${where}: ${p.a} ${p.relation} ${p.b} fails on printed numbers`);
           }
         } else if (claim.kind === "best") {
           for (const g of claim.groups) {
-            assert.ok(g.among.includes(g.best), `${where}: best cell ${g.best} not in its group`);
-            for (const o of g.among) assert.ok(of(g.best) >= of(o), `${where}: ${o} beats ${g.best}`);
+            ok(g.among.includes(g.best), `${where}: best cell ${g.best} not in its group`);
+            for (const o of g.among) ok(of(g.best) >= of(o), `${where}: ${o} beats ${g.best}`);
           }
         } else {
           for (const id of claimCells(claim)) of(id);

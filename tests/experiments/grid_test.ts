@@ -3,7 +3,7 @@
  * merged configs, joined notes, printed values, "-" gaps), and that every problem of an expanded cell is
  * reported where the file wrote it (JSON path, YAML line, the cells it concerns).
  */
-import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
+import { deepStrictEqual as eq, ok, throws } from "node:assert";
 import { parseSpec, SpecError } from "../../experiments/user_specs.ts";
 
 const HEAD = `id: examples/grid
@@ -84,7 +84,7 @@ Deno.test("grid: rows × columns expand row by row; later levels win, configs me
   errorAt(GRID, "$.cells[1].claimed", line(GRID, "claimed: 99.6"), "Invalid input: expected object");
   const spec = parseSpec("t.yaml", GRID.replace("claimed: 99.6", "claimed: { mean: 99.6, std: 0.1 }"));
   const base = { dataset: "mnist", model: "convnet3", protocol: "dsa", labels: "hard" };
-  deepStrictEqual(spec.cells.slice(0, 3), [
+  eq(spec.cells.slice(0, 3), [
     {
       id: "mnist-ipc1-a-dm",
       ...base,
@@ -121,13 +121,13 @@ Deno.test("grid: rows × columns expand row by row; later levels win, configs me
     },
   ]);
   // "-" makes no cell; explicit cells follow the grid in file order; claims name grid cells by id.
-  deepStrictEqual(spec.cells.map((c) => c.id), [
+  eq(spec.cells.map((c) => c.id), [
     "mnist-ipc1-a-dm",
     "mnist-ipc10-a-dm",
     "mnist-ipc1-b-dc",
     "mnist-full",
   ]);
-  equal(spec.claims[0].kind === "compare" && spec.claims[0].pairs[0].a, "mnist-ipc1-a-dm");
+  eq(spec.claims[0].kind === "compare" && spec.claims[0].pairs[0].a, "mnist-ipc1-a-dm");
 });
 
 const VALID = GRID.replace("claimed: 99.6", "claimed: null\n    claimedNote: none");

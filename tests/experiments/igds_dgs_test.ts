@@ -2,19 +2,11 @@
  * IGDS and DGS table specs: every table parses, and every printed number matches the seed text — per row, in
  * column order, so a typo or a shifted column fails. Literal spot checks guard the formatting helper itself.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { type CellSpec, claimCells, TableSpec } from "../../experiments/schema.ts";
 import { builtinTables, findTable } from "../../experiments/registry.ts";
 import { PROTOCOLS } from "../../evaluator/protocols.ts";
 import { needsSeeds, SEEDS_DIR, seedText } from "./_seeds.ts";
-
-// Local assertions: deno.json maps no std library, and these tests need nothing more.
-function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(actual: unknown, expected: unknown, msg = ""): void {
-  const [a, e] = [JSON.stringify(actual), JSON.stringify(expected)];
-  if (a !== e) throw new Error(`${msg}: expected ${e}, got ${a}`);
-}
 
 // The papers' text (DD_SEEDS_DIR); tests reading it are skipped without it.
 const igdsText = SEEDS_DIR === null ? "" : seedText("000_9e6ba38e66812538.txt");
@@ -29,17 +21,17 @@ const d3hrTable1 = findTable("d3hr/table1")!;
 const byId = new Map([...igdsTables, ...dgsTables].map((t) => [t.id, t]));
 function table(id: string): TableSpec {
   const t = byId.get(id);
-  assert(t, `missing table ${id}`);
+  ok(t, `missing table ${id}`);
   return t;
 }
 function cell(t: TableSpec, id: string): CellSpec {
   const c = t.cells.find((x) => x.id === id);
-  assert(c, `${t.id}: missing cell ${id}`);
+  ok(c, `${t.id}: missing cell ${id}`);
   return c;
 }
 /** A claimed number as both papers print it: one decimal, "mean±std" or "mean". */
 function printed(c: CellSpec): string {
-  assert(c.claimed, `${c.id} has no claimed number`);
+  ok(c.claimed, `${c.id} has no claimed number`);
   const { mean, std } = c.claimed;
   return std === null ? mean.toFixed(1) : `${mean.toFixed(1)}±${std.toFixed(1)}`;
 }
@@ -49,28 +41,28 @@ function at(t: TableSpec, row: string, column: string): string {
   return c ? printed(c) : "-";
 }
 function assertInSeed(text: string, line: string): void {
-  assert(text.includes(line), `not found in seed: ${JSON.stringify(line)}`);
+  ok(text.includes(line), `not found in seed: ${JSON.stringify(line)}`);
 }
 const distinct = (xs: string[]): string[] => [...new Set(xs)];
 
 Deno.test("igds/dgs: every table parses, in paper order, with claims on existing cells", () => {
   // The encoded tables in paper order (a table added later may follow them).
   const inOrder = (tables: TableSpec[], expected: string[]) =>
-    assertEquals(tables.map((t) => t.id).filter((id) => expected.includes(id)), expected);
+    eq(tables.map((t) => t.id).filter((id) => expected.includes(id)), expected);
   inOrder(igdsTables, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `igds/table${n}`));
   inOrder(dgsTables, [1, 2, 3, 4].map((n) => `dgs/table${n}`));
   for (const t of [...igdsTables, ...dgsTables]) {
     const parsed = TableSpec.safeParse(t);
-    assert(parsed.success, `${t.id}: ${JSON.stringify(parsed.success ? null : parsed.error.issues)}`);
+    ok(parsed.success, `${t.id}: ${JSON.stringify(parsed.success ? null : parsed.error.issues)}`);
     // Redundant with the schema's refine, but says which claim points where on failure.
     const ids = new Set(t.cells.map((c) => c.id));
     for (const cl of t.claims) {
-      for (const r of claimCells(cl)) assert(ids.has(r), `${t.id} claim ${cl.id}: unknown cell ${r}`);
+      for (const r of claimCells(cl)) ok(ids.has(r), `${t.id} claim ${cl.id}: unknown cell ${r}`);
     }
     for (const c of t.cells) {
       // A null number always says why; a printed number never carries a null-reason.
-      if (c.claimed === null) assert(c.claimedNote, `${t.id}/${c.id}: null claim without claimedNote`);
-      else assertEquals(c.claimedNote, undefined, `${t.id}/${c.id}`);
+      if (c.claimed === null) ok(c.claimedNote, `${t.id}/${c.id}: null claim without claimedNote`);
+      else eq(c.claimedNote, undefined, `${t.id}/${c.id}`);
     }
   }
 });
@@ -78,13 +70,13 @@ Deno.test("igds/dgs: every table parses, in paper order, with claims on existing
 Deno.test("igds tables 1-3: numbers lost in extraction stay null", needsSeeds, () => {
   for (const id of ["igds/table1", "igds/table2", "igds/table3"]) {
     for (const c of table(id).cells) {
-      assertEquals(c.claimed, null, `${id}/${c.id}`);
-      assertEquals(c.claimedNote, "unavailable in source", `${id}/${c.id}`);
+      eq(c.claimed, null, `${id}/${c.id}`);
+      eq(c.claimedNote, "unavailable in source", `${id}/${c.id}`);
     }
   }
   // The grids rebuilt from the surviving header/rows: 5 IPC × 3 models × 10 methods; 4 IPC × 7 columns.
-  assertEquals(table("igds/table1").cells.length, 150);
-  assertEquals(table("igds/table2").cells.length, 28);
+  eq(table("igds/table1").cells.length, 150);
+  eq(table("igds/table2").cells.length, 28);
   assertInSeed(
     igdsText,
     "Test Model | Random | K-Center | Herding | DiT | DM | IDC-1 | GLaD | MiniMax | RDED | Ours |",
@@ -110,7 +102,7 @@ Deno.test("igds tables 4-8: printed rows match the seed", needsSeeds, () => {
   for (const row of ["MiniMax", "IGDS"]) {
     const mins = ["ImageNette", "ImageWoof"].map((col) => {
       const c = t6.cells.find((x) => x.row === row && x.column === col);
-      assert(c?.claimed);
+      ok(c?.claimed);
       return `${c.claimed.mean} mins`;
     });
     assertInSeed(igdsText, `${row} | ${mins.join(" | ")} |`);
@@ -188,7 +180,7 @@ const spotChecks: ReadonlyArray<[string, string, string]> = [
 Deno.test("igds/dgs: literal spot checks of claimed numbers", needsSeeds, () => {
   for (const [tid, cid, text] of spotChecks) {
     const c = cell(table(tid), cid);
-    assertEquals(printed(c), text, `${tid}/${cid}`);
+    eq(printed(c), text, `${tid}/${cid}`);
     const file = tid.startsWith("igds/") ? igdsText : dgsText;
     // Table 6 prints integer minutes ("57 mins"), the others one decimal.
     assertInSeed(file, tid === "igds/table6" ? `${c.claimed?.mean} mins` : text);
@@ -196,7 +188,7 @@ Deno.test("igds/dgs: literal spot checks of claimed numbers", needsSeeds, () => 
   for (const t of [...igdsTables, ...dgsTables]) {
     if (!t.cells.some((c) => c.claimed !== null)) continue;
     const checked = spotChecks.filter(([tid]) => tid === t.id).length;
-    assert(checked >= 3, `${t.id}: only ${checked} spot checks`);
+    ok(checked >= 3, `${t.id}: only ${checked} spot checks`);
   }
 });
 
@@ -205,7 +197,7 @@ Deno.test("igds/dgs: claims hold on the paper's own numbers where the paper's te
   // numbers support them, so a wrongly wired cell id shows up here.
   const mean = (t: TableSpec, id: string): number => {
     const c = cell(t, id);
-    assert(c.claimed);
+    ok(c.claimed);
     return c.claimed.mean;
   };
   for (const id of ["dgs/table1", "dgs/table3", "dgs/table4"]) {
@@ -214,18 +206,18 @@ Deno.test("igds/dgs: claims hold on the paper's own numbers where the paper's te
       if (cl.kind !== "best") continue;
       for (const g of cl.groups) {
         const top = Math.max(...g.among.map((x) => mean(t, x)));
-        assertEquals(mean(t, g.best), top, `${id} ${cl.id} ${g.best}`);
+        eq(mean(t, g.best), top, `${id} ${cl.id} ${g.best}`);
       }
     }
   }
   const t3 = table("dgs/table3");
   const trend = t3.claims.find((c) => c.kind === "trend");
-  assert(trend?.kind === "trend");
+  ok(trend?.kind === "trend");
   const argmaxKey = trend.groups.map((g) => {
     const best = g.cells.reduce((a, b) => (mean(t3, b) > mean(t3, a) ? b : a));
     return Number(cell(t3, best).config?.[trend.key]);
   });
-  assertEquals(argmaxKey, [1, 3]); // IPC 10 → slope, IPC 50 → hill
+  eq(argmaxKey, [1, 3]); // IPC 10 → slope, IPC 50 → hill
 });
 
 Deno.test('igds: "none of the baselines outperforms ours" is IGDS ≥ every baseline, not strictly best', () => {
@@ -234,13 +226,13 @@ Deno.test('igds: "none of the baselines outperforms ours" is IGDS ≥ every base
   ) {
     const t = table(tid);
     const cl = t.claims.find((c) => c.id === cid);
-    assert(cl?.kind === "compare", `${tid} ${cid}: a compare claim (got ${cl?.kind})`);
-    assert(cl.pairs.every((p) => p.relation === ">=" && cell(t, p.a).method === "igds"), `${tid}: IGDS ≥ …`);
+    ok(cl?.kind === "compare", `${tid} ${cid}: a compare claim (got ${cl?.kind})`);
+    ok(cl.pairs.every((p) => p.relation === ">=" && cell(t, p.a).method === "igds"), `${tid}: IGDS ≥ …`);
     const baselines = new Set(t.cells.filter((c) => c.method !== "igds").map((c) => c.id));
-    assert(cl.pairs.every((p) => baselines.has(p.b)), `${tid}: every pair is against a baseline`);
+    ok(cl.pairs.every((p) => baselines.has(p.b)), `${tid}: every pair is against a baseline`);
   }
   const t1 = table("igds/table1").claims.find((c) => c.id === "igds-best-every-row");
-  assertEquals(
+  eq(
     t1?.kind === "compare" ? t1.pairs.length : 0,
     5 * 3 * 9,
     "IGDS Table 1: 5 IPCs × 3 models × 9 baselines",
@@ -253,12 +245,12 @@ Deno.test("igds table 5: the SRe²L header rests on D³HR Table 1's matching num
     for (const ipc of [10, 50]) {
       const ours = cell(t5, `cifar10-ipc${ipc}-resnet18-${m}`).claimed?.mean;
       const theirs = d3hrTable1.cells.find((c) => c.id === `c10-ipc${ipc}-r18-${d3hr}`)?.claimed?.mean;
-      assertEquals(ours, theirs, `IGDS Table 5 ${m} IPC ${ipc} vs D³HR Table 1`);
+      eq(ours, theirs, `IGDS Table 5 ${m} IPC ${ipc} vs D³HR Table 1`);
     }
   }
   const text = JSON.stringify(t5);
-  assert(!/seed README/.test(text), "IGDS Table 5 still cites the seed README");
-  assert(
+  ok(!/seed README/.test(text), "IGDS Table 5 still cites the seed README");
+  ok(
     /D³HR Table 1/.test(cell(t5, "cifar10-ipc10-resnet18-sre2l").note ?? ""),
     "SRe²L note cites D³HR Table 1",
   );

@@ -9,7 +9,7 @@ import { Rng } from "../../engine/random.ts";
 import { linearBetas, makeSchedule } from "../../diffusion/mod.ts";
 import { GaussianPredictor } from "../diffusion/predictors.ts";
 import { tinyDataset } from "../runner/_fixtures.ts";
-import { silentProgress } from "../../methods/types.ts";
+import { silentProgress } from "../../data/progress.ts";
 import {
   groupSample,
   PAPER_WEIGHTS,
@@ -18,7 +18,8 @@ import {
   scoreCandidatesReference,
   subsetScore,
 } from "../../methods/d3hr/group_sampling.ts";
-import { type D3hrConfig, d3hrDefaults, d3hrScale } from "../../methods/d3hr/config.ts";
+import { type D3hrConfig, d3hrDefaults } from "../../methods/d3hr/config.ts";
+import { scaleConfig } from "../../experiments/budget.ts";
 import { type D3hrModels, mapLatents, sampleBack } from "../../methods/d3hr/pipeline.ts";
 import { distillD3hr, regenerate } from "../../methods/d3hr/distill.ts";
 import { loadClassStats, saveClassStats, storageComparison } from "../../methods/d3hr/stats.ts";
@@ -215,7 +216,7 @@ Deno.test("d3hr round trip: DDIM inversion to the chosen step and sampling back 
 // ---------------------------------------------------------------- whole runs
 
 const tinyConfig = (over: Partial<D3hrConfig> = {}): D3hrConfig => ({
-  ...d3hrScale(d3hrDefaults("mnist", 2), "smoke", 2),
+  ...scaleConfig(d3hrMethod, d3hrDefaults("mnist", 2), "smoke", 2),
   m: 16,
   inversionImages: 6,
   ...over,
@@ -322,9 +323,23 @@ Deno.test("d3hr config: registered; the tables' switches validate; profiles keep
   }
   ok(!d3hrMethod.schema.safeParse({ ...paper, varianceDelta: -1 }).success);
   ok(!d3hrMethod.schema.safeParse({ ...paper, sampleSteps: "250" }).success);
-  const quick = d3hrScale(paper, "quick", 10);
-  eq(quick.sampleSteps, "ddim25");
-  eq(quick.inversionStep, 16); // 31/50 → 16/25 (t = 640 vs 620)
-  eq(d3hrScale(paper, "quick", 10, { inversionStep: 12 }).inversionStep, 12);
-  eq(d3hrScale(paper, "paper", 10), paper);
+  const scale = (c: D3hrConfig, profile: "smoke" | "quick" | "paper", pinned: Partial<D3hrConfig> = {}) =>
+    scaleConfig(d3hrMethod, c, profile, 10, pinned);
+  const quick = scale(paper, "quick");
+  eq(quick.sampleSteps, "ddim50");
+  eq(quick.inversionStep, 31);
+  eq(quick.inversionImages, 100);
+  eq(quick.resolution, null);
+  eq(quick.foundation, "shipped");
+  // m shrinks by one factor (5e6 → 1e4 at quick), so Table A9's sweep keeps its order and ratios.
+  const ms = [1, 1e3, 1e4, 1e5, 5e5, 1e6, 5e6].map((m) => scale({ ...paper, m }, "quick").m);
+  eq(ms, [1, 2, 20, 200, 1000, 2000, 10_000]);
+  // A pinned key is kept; what follows it is derived from it.
+  eq(scale(paper, "quick", { inversionStep: 12 }).inversionStep, 12);
+  eq(scale(paper, "quick", { m: 7 }).m, 7);
+  eq(scale(paper, "quick", { sampleSteps: "ddim10" }).inversionStep, 6); // 31/50 → 6/10
+  // Fig. 5's inversion-step sweep keeps each step's noise level on a coarser respacing.
+  const smoke = scale({ ...paper, inversionStep: 40 }, "smoke");
+  eq([smoke.sampleSteps, smoke.inversionStep, smoke.foundation], ["ddim5", 4, "untrained"]);
+  eq(scale(paper, "paper"), paper);
 });

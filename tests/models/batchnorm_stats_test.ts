@@ -1,4 +1,5 @@
 /** Batch-norm input statistics: what the forward reports, and the gradient of a loss on them. */
+import { ok } from "node:assert";
 import { cpu, gpu, gradCheck, randn } from "../engine/helpers.ts";
 import { backend, noGrad, setBackend, type Tensor, tensor, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -6,10 +7,6 @@ import * as T from "../../engine/ops/mod.ts";
 import { ConvNet } from "../../models/convnet.ts";
 import { batchNormLayers, forwardWithBatchNormStats } from "../../models/batchnorm_stats.ts";
 import type { Module } from "../../models/module.ts";
-
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
 
 const tinyNet = () =>
   new ConvNet(new Rng(3), {
@@ -44,12 +41,12 @@ Deno.test("batch-norm stats: one entry per BN layer, in forward order, equal to 
   setBackend(gpu);
   const net = tinyNet().eval();
   try {
-    assert(batchNormLayers(net).length === 2, `2 BN layers, got ${batchNormLayers(net).length}`);
+    ok(batchNormLayers(net).length === 2, `2 BN layers, got ${batchNormLayers(net).length}`);
     const x = tensor(randn(2 * 8 * 8, 5), [2, 8, 8, 1]);
     const conv0 = net.namedModules().find(([n]) => n === "features.0.conv")![1] as Module;
     const [mine, want] = tidy(() => {
       const { stats } = forwardWithBatchNormStats(net, x);
-      assert(stats[0].name === "features.0.norm" && stats[1].name === "features.1.norm", "forward order");
+      ok(stats[0].name === "features.0.norm" && stats[1].name === "features.1.norm", "forward order");
       const h = conv0.forward(x);
       return [
         T.concat([stats[0].mean, stats[0].variance], 0),
@@ -57,9 +54,9 @@ Deno.test("batch-norm stats: one entry per BN layer, in forward order, equal to 
       ];
     });
     const [a, b] = [await mine.f32(), await want.f32()];
-    for (let i = 0; i < a.length; i++) assert(Math.abs(a[i] - b[i]) < 1e-5, `stat ${i}: ${a[i]} vs ${b[i]}`);
+    for (let i = 0; i < a.length; i++) ok(Math.abs(a[i] - b[i]) < 1e-5, `stat ${i}: ${a[i]} vs ${b[i]}`);
     // The taps are removed afterwards: a plain forward collects nothing and returns the same logits.
-    assert(batchNormLayers(net).every(([, l]) => l.tap === null), "taps cleared");
+    ok(batchNormLayers(net).every(([, l]) => l.tap === null), "taps cleared");
   } finally {
     net.dispose();
   }

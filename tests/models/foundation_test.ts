@@ -3,8 +3,8 @@
  * loads; a changed byte is refused; the shipped recipes still train (a few steps of the real configurations
  * on real images); a killed training resumes to exactly the weights of an uninterrupted one.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { cpu, gpu } from "../engine/helpers.ts";
-import { assert, assertEquals } from "../results/_assert.ts";
 import { setBackend, type Tensor } from "../../engine/tensor.ts";
 import { AdamW } from "../../engine/optim.ts";
 import { Rng } from "../../engine/random.ts";
@@ -59,12 +59,12 @@ Deno.test("foundation: every shipped checkpoint matches its manifest hash and lo
     for (const kind of ["vae", "dit"] as const) {
       const name = checkpointName(kind, d);
       if (manifest[name] === undefined && IN_TRAINING.has(name)) continue;
-      assert(manifest[name] !== undefined, `${name} is missing from models/weights/manifest.json`);
+      ok(manifest[name] !== undefined, `${name} is missing from models/weights/manifest.json`);
       const bytes = await verifiedCheckpoint(name);
       const m = kind === "vae" ? vaeFromBytes(bytes, name) : ditFromBytes(bytes, name);
       // Shipped as f16: a few MB at most.
-      assert(bytes.length < 8 * 2 ** 20, `${name} is ${bytes.length} bytes`);
-      assert(m.size() > 0, `${name} has parameters`);
+      ok(bytes.length < 8 * 2 ** 20, `${name} is ${bytes.length} bytes`);
+      ok(m.size() > 0, `${name} has parameters`);
       m.dispose();
     }
   }
@@ -77,7 +77,7 @@ Deno.test("foundation: a changed byte or an unlisted file is refused before use"
     const bytes = new TextEncoder().encode("not really a checkpoint, but hashed all the same");
     await Deno.writeFile(file, bytes);
     await recordInManifest(file, `${dir}/manifest.json`);
-    assertEquals((await verifiedCheckpoint("mnist-vae.safetensors", `${dir}/`)).length, bytes.length);
+    eq((await verifiedCheckpoint("mnist-vae.safetensors", `${dir}/`)).length, bytes.length);
     bytes[3] ^= 1;
     await Deno.writeFile(file, bytes);
     await assertRejects(
@@ -145,15 +145,15 @@ Deno.test("foundation: a killed training resumes to exactly the weights of an un
       return { out, weights };
     };
     const straight = await run(`${dir}/a.state`);
-    assertEquals(straight.out.done, true);
+    eq(straight.out.done, true);
     const first = await run(`${dir}/b.state`, 2);
-    assertEquals([first.out.done, first.out.step], [false, 2]);
+    eq([first.out.done, first.out.step], [false, 2]);
     const resumed = await run(`${dir}/b.state`);
-    assertEquals([resumed.out.done, resumed.out.resumedFrom, resumed.out.stepsThisSession], [true, 2, 2]);
-    straight.weights.forEach((w, i) => assertEquals(resumed.weights[i], w, `parameter ${i} after resume`));
-    assertEquals(resumed.out.lossCurve.map((p) => p.step), [1, 2, 3, 4]);
+    eq([resumed.out.done, resumed.out.resumedFrom, resumed.out.stepsThisSession], [true, 2, 2]);
+    straight.weights.forEach((w, i) => eq(resumed.weights[i], w, `parameter ${i} after resume`));
+    eq(resumed.out.lossCurve.map((p) => p.step), [1, 2, 3, 4]);
     // A finished state is not trained again; another key's state is refused.
-    assertEquals((await run(`${dir}/b.state`)).out.stepsThisSession, 0);
+    eq((await run(`${dir}/b.state`)).out.stepsThisSession, 0);
     const other = new AutoencoderKL(new Rng(0), cfg);
     const opt = new AdamW(other.parameters(), { lr: 1e-3 });
     await assertRejects(
@@ -204,7 +204,7 @@ Deno.test("foundation: the shipped recipes still train (two steps of the real VA
         label: "recipe",
         loss,
       });
-      assert(
+      ok(
         out.lossCurve.length === 2 && out.lossCurve.every((p) => Number.isFinite(p.loss)),
         "finite losses",
       );
@@ -234,7 +234,7 @@ Deno.test("foundation: the shipped recipes still train (two steps of the real VA
     const meta = JSON.parse(
       await Deno.readTextFile(`${WEIGHTS_DIR}${name.replace(".safetensors", ".json")}`),
     );
-    assertEquals({ ...meta.config, scalingFactor: 0 }, { ...cfg, scalingFactor: 0 }, `${name} configuration`);
+    eq({ ...meta.config, scalingFactor: 0 }, { ...cfg, scalingFactor: 0 }, `${name} configuration`);
   }
   vae.dispose();
   dit.dispose();

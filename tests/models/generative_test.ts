@@ -3,8 +3,8 @@
  * from bench/torch_models.py): same official parameter names, same outputs for the same weights once
  * PyTorch's NCHW/OIHW layouts are converted; adaLN-Zero initialisation; gradients vs finite differences.
  */
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { assertClose, cpu, gpu, gradCheck, on } from "../engine/helpers.ts";
-import { assert, assertEquals } from "../results/_assert.ts";
 import { backend, noGrad, setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
 import * as E from "../../engine/expr.ts";
@@ -104,7 +104,7 @@ Deno.test("DiT: official parameter names, and PyTorch's output for the same weig
     const cfg = ditCfg();
     const dit = new DiT(new Rng(0), cfg);
     const names = [...dit.namedParameters(), ...dit.namedBuffers()].map(([n]) => n).sort();
-    assertEquals(names, [...ref.dit.params].sort(), "parameter names (pos_embed a buffer)");
+    eq(names, [...ref.dit.params].sort(), "parameter names (pos_embed a buffer)");
     fillByFormula(dit);
     const [n, s, c] = [2, cfg.inputSize, cfg.inChannels];
     const x = nchwToNhwc(sinInput(n * c * s * s, 0.11), [n, c, s, s]);
@@ -121,7 +121,7 @@ Deno.test("AutoencoderKL: diffusers parameter names, and PyTorch's posterior and
   for (const b of [cpu, gpu]) {
     setBackend(b);
     const vae = new AutoencoderKL(new Rng(0), vaeCfg());
-    assertEquals(vae.namedParameters().map(([n]) => n).sort(), [...ref.vae.params].sort(), "parameter names");
+    eq(vae.namedParameters().map(([n]) => n).sort(), [...ref.vae.params].sort(), "parameter names");
     fillByFormula(vae);
     const x = nchwToNhwc(sinInput(2 * 8 * 8, 0.13), [2, 1, 8, 8]);
     const mean = await on(b, () => vae.encode(tensor(x, [2, 8, 8, 1])).mean);
@@ -139,7 +139,7 @@ Deno.test("DiT: adaLN-Zero starts at a zero output; position embedding is the re
   const dit = new DiT(new Rng(3), { ...ditCfg(), depth: 1 });
   const x = tensor(sinInput(2 * 4 * 4 * 2, 0.3), [2, 4, 4, 2]);
   const out = await on(cpu, () => dit.predict(x, tensor([3, 999]), tensor([0, 3], [2], "i32")));
-  assert(out.every((v) => v === 0), "a fresh DiT predicts exactly 0");
+  ok(out.every((v) => v === 0), "a fresh DiT predicts exactly 0");
   // Only the final layer receives a gradient at initialisation (everything else feeds a zeroed layer).
   const params = dit.namedParameters();
   const gs = tidy(() => {
@@ -150,7 +150,7 @@ Deno.test("DiT: adaLN-Zero starts at a zero output; position embedding is the re
     const nonzero = (await gs[i].f32()).some((v) => v !== 0);
     const name = params[i][0];
     const expected = name === "final_layer.linear.weight" || name === "final_layer.linear.bias";
-    assertEquals(nonzero, expected, `gradient of ${name} is ${nonzero ? "non-zero" : "zero"}`);
+    eq(nonzero, expected, `gradient of ${name} is ${nonzero ? "non-zero" : "zero"}`);
     gs[i].dispose();
   }
   // Token (i, j) embeds the column j in its first half and the row i in its second.
@@ -197,6 +197,6 @@ Deno.test("configurations: DiT-XL/2 and the SD VAE have the published sizes (cou
   const total = (c * p * p * d + d) + (256 * d + d) + (d * d + d) + 1001 * d + xl.depth * perBlock +
     (d * p * p * 2 * c + p * p * 2 * c) + (2 * d * d + 2 * d);
   // DiT-XL/2 has 675M parameters (Peebles & Xie, Table 1).
-  assert(Math.abs(total / 1e6 - 675) < 1, `DiT-XL/2 ${total} parameters`);
-  assertEquals(vaeFactor(SD_VAE_CONFIG), 8);
+  ok(Math.abs(total / 1e6 - 675) < 1, `DiT-XL/2 ${total} parameters`);
+  eq(vaeFactor(SD_VAE_CONFIG), 8);
 });

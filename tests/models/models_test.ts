@@ -2,6 +2,7 @@
  * Every available model builds, has the documented feature size, and learns: a few optimizer
  * steps on real MNIST images lower the loss and fit the batch above chance.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, tensor, tidy } from "../../engine/tensor.ts";
 import { grad } from "../../engine/autograd.ts";
@@ -15,13 +16,9 @@ import { splitToDevice } from "../../evaluator/device_data.ts";
 setBackend(gpu);
 const mnist = await loadDataset("mnist");
 
-function assert(c: boolean, m: string): asserts c {
-  if (!c) throw new Error(m);
-}
-
 Deno.test("models: registry lists unavailable models with reasons and refuses to build them", () => {
   const missing = models.filter((m) => !m.available);
-  assert(
+  ok(
     missing.length > 0 && missing.every((m) => (m.reason ?? "").length > 0),
     "unavailable models need reasons",
   );
@@ -31,14 +28,14 @@ Deno.test("models: registry lists unavailable models with reasons and refuses to
   } catch (e) {
     threw = /not implemented/.test(String(e));
   }
-  assert(threw, "building an unavailable model must fail clearly");
+  ok(threw, "building an unavailable model must fail clearly");
 });
 
 Deno.test("models: ConvNet-3 embed is 2048-d for 28 px and 32 px inputs", () => {
   for (const [c, s] of [[1, 28], [3, 32]]) {
     const m = createModel("convnet3", new Rng(1), { channels: c, classes: 10, imageSize: s });
     const out = tidy(() => m.embed(new Rng(2).normal([2, s, s, c])).shape);
-    assert(out[1] === 2048 && m.embedDim === 2048, `embed ${out} for ${c}x${s}`);
+    ok(out[1] === 2048 && m.embedDim === 2048, `embed ${out} for ${c}x${s}`);
     m.dispose();
   }
 });
@@ -46,12 +43,12 @@ Deno.test("models: ConvNet-3 embed is 2048-d for 28 px and 32 px inputs", () => 
 Deno.test("models: ConvNet width variants (<id>-w<width>) build narrowed nets; malformed ids are unknown", () => {
   const m = createModel("convnet3-w32", new Rng(1), { channels: 1, classes: 10, imageSize: 28 });
   const out = tidy(() => m.embed(new Rng(2).normal([2, 28, 28, 1])).shape);
-  assert(out[1] === 32 * 16 && m.embedDim === 512, `embed ${out}`); // 4×4 maps, as at width 128
+  ok(out[1] === 32 * 16 && m.embedDim === 512, `embed ${out}`); // 4×4 maps, as at width 128
   m.dispose();
-  assert(findModel("convnet3-bn-w16")?.description.includes("batchnorm") === true, "bn variant");
-  assert(convnetWithWidth("convnet3-w32", 128) === "convnet3", "width 128 is the plain id");
+  ok(findModel("convnet3-bn-w16")?.description.includes("batchnorm") === true, "bn variant");
+  ok(convnetWithWidth("convnet3-w32", 128) === "convnet3", "width 128 is the plain id");
   for (const bad of ["convnet3-w0", "convnet3-w032", "resnet18-w32", "convnet9-w32", "convnet3-w"]) {
-    assert(findModel(bad) === undefined, `${bad} must be unknown`);
+    ok(findModel(bad) === undefined, `${bad} must be unknown`);
   }
 });
 
@@ -100,8 +97,8 @@ for (const entry of models.filter((m) => m.available)) {
     model.dispose();
     x.dispose();
     yt.dispose();
-    assert(losses[1] < losses[0], `${entry.id}: loss ${losses[0]} → ${losses[1]} did not decrease`);
-    assert(acc > 20, `${entry.id}: batch accuracy ${acc}% not above chance`);
+    ok(losses[1] < losses[0], `${entry.id}: loss ${losses[0]} → ${losses[1]} did not decrease`);
+    ok(acc > 20, `${entry.id}: batch accuracy ${acc}% not above chance`);
   });
 }
 
@@ -112,7 +109,7 @@ Deno.test("models: a net too deep for its input size fails at construction, nami
   } catch (e) {
     msg = String(e);
   }
-  assert(/at least 64 px/.test(msg), `unexpected: ${msg}`);
+  ok(/at least 64 px/.test(msg), `unexpected: ${msg}`);
   for (const [id, size] of [["alexnet", 2], ["vgg11", 16]] as const) {
     let m = "";
     try {
@@ -120,6 +117,6 @@ Deno.test("models: a net too deep for its input size fails at construction, nami
     } catch (e) {
       m = String(e);
     }
-    assert(new RegExp(`${size} px input is pooled away`).test(m), `${id} at ${size} px: ${m}`);
+    ok(new RegExp(`${size} px input is pooled away`).test(m), `${id} at ${size} px: ${m}`);
   }
 });

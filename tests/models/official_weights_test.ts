@@ -5,6 +5,7 @@
  * those outputs. The same weights renamed to the older diffusers attention names (1×1-conv shaped)
  * and to the original latent-diffusion layout must load identically.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor } from "../../engine/tensor.ts";
 import { readSafetensors, type SafeTensor, writeSafetensors } from "../../engine/safetensors.ts";
@@ -22,13 +23,9 @@ import {
 } from "../../models/official_weights.ts";
 import { WeightImportError } from "../../models/weight_import.ts";
 import { readTorchCheckpoint } from "../../models/torch_checkpoint.ts";
-import { type FixtureValue, ordered, tensorOf, torchSave } from "./torch_fixtures.ts";
+import { type FixtureValue, ordered, tensorOf, torchSave } from "./_torch_fixtures.ts";
 
 setBackend(gpu);
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "dd-official-" });
@@ -43,10 +40,10 @@ function nhwc(t: SafeTensor): Tensor {
 async function expectNchw(got: Tensor, want: SafeTensor, tol: number, what: string): Promise<void> {
   const g = await T.permute(got, [0, 3, 1, 2]).f32();
   const w = want.data as Float32Array;
-  assert(g.length === w.length, `${what}: ${g.length} values vs ${w.length}`);
+  ok(g.length === w.length, `${what}: ${g.length} values vs ${w.length}`);
   let worst = 0;
   for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i])));
-  assert(worst <= tol, `${what}: worst relative difference ${worst} > ${tol}`);
+  ok(worst <= tol, `${what}: worst relative difference ${worst} > ${tol}`);
 }
 
 // ---------------------------------------------------------------- VAE
@@ -67,7 +64,7 @@ async function checkVae(path: string, what: string): Promise<void> {
   const vae = new AutoencoderKL(new Rng(7), TINY_VAE).eval();
   try {
     const report = await loadVaeWeights(vae, path);
-    assert(report.tensors === vae.namedParameters().length, `${what}: loaded ${report.tensors} tensors`);
+    ok(report.tensors === vae.namedParameters().length, `${what}: loaded ${report.tensors} tensors`);
     const x = nhwc(io.x);
     const post = noGrad(() => vae.encode(x));
     await expectNchw(post.mean, io.mean, 1e-4, `${what}: posterior mean`);
@@ -101,7 +98,7 @@ Deno.test("official weights: older diffusers attention names (1×1-conv shaped) 
       tensorOf("float32", attention ? [...t.shape, 1, 1] : [...t.shape], data),
     ]);
   }
-  assert(Object.keys(old).some((k) => k.endsWith(".proj_attn.weight")), "old names were produced");
+  ok(Object.keys(old).some((k) => k.endsWith(".proj_attn.weight")), "old names were produced");
   await writeSafetensors(`${dir}/old.safetensors`, old);
   await checkVae(`${dir}/old.safetensors`, "older diffusers names");
   ldm.push(["loss.logvar", tensorOf("float32", [], [0])]);
@@ -128,12 +125,12 @@ Deno.test("official weights: latent-diffusion names of the SD VAE (spot checks a
   ];
   for (const [diffusers, ldm] of cases) {
     const names = vaeSourceNames(diffusers, 4);
-    assert(
+    ok(
       names[0] === diffusers && names.at(-1) === ldm,
       `${diffusers}: ${names.join(" | ")} (want ${ldm})`,
     );
   }
-  assert(
+  ok(
     vaeSourceNames("decoder.mid_block.attentions.0.to_k.bias", 4)[1] ===
       "decoder.mid_block.attentions.0.key.bias",
     "older diffusers attention name",
@@ -155,7 +152,7 @@ Deno.test("official weights: a VAE file that does not fit names the file and eve
     await loadVaeWeights(vae, path);
     throw new Error("no error");
   } catch (e) {
-    assert(e instanceof WeightImportError, `expected WeightImportError, got ${e}`);
+    ok(e instanceof WeightImportError, `expected WeightImportError, got ${e}`);
     for (
       const part of [
         path,
@@ -163,7 +160,7 @@ Deno.test("official weights: a VAE file that does not fit names the file and eve
         "encoder.conv_in.weight: the file has [4, 3, 1, 1]",
       ]
     ) {
-      assert(e.message.includes(part), `message lacks "${part}": ${e.message}`);
+      ok(e.message.includes(part), `message lacks "${part}": ${e.message}`);
     }
   } finally {
     vae.dispose();
@@ -189,7 +186,7 @@ async function checkDit(path: string, what: string): Promise<void> {
   const dit = new DiT(new Rng(3), TINY_DIT).eval();
   try {
     const report = await loadDitWeights(dit, path);
-    assert(
+    ok(
       report.tensors === dit.namedParameters().length + dit.namedBuffers().length,
       `${what}: ${report.tensors}`,
     );
@@ -204,7 +201,7 @@ async function checkDit(path: string, what: string): Promise<void> {
 
 Deno.test("official weights: a DiT state dict written by torch.save reproduces PyTorch's forward", async () => {
   await checkDit(`${FIXTURES}tiny_dit.pt`, "official state dict");
-  assert(ditLabel(TINY_DIT).startsWith("DiT (depth 2"), ditLabel(TINY_DIT));
+  ok(ditLabel(TINY_DIT).startsWith("DiT (depth 2"), ditLabel(TINY_DIT));
 });
 
 Deno.test("official weights: a DiT training checkpoint loads its ema weights", async () => {
@@ -232,17 +229,17 @@ Deno.test("official weights: paths come from the flag, else the environment, els
   const saved = Deno.env.get("DD_VAE_CKPT");
   try {
     Deno.env.delete("DD_VAE_CKPT");
-    assert(officialWeightPath("vae") === null, "unset → null");
+    ok(officialWeightPath("vae") === null, "unset → null");
     let msg = "";
     try {
       requireWeightPath("vae");
     } catch (e) {
       msg = String(e);
     }
-    assert(/DD_VAE_CKPT/.test(msg) && /sd-vae-ft-ema/.test(msg), `error: ${msg}`);
+    ok(/DD_VAE_CKPT/.test(msg) && /sd-vae-ft-ema/.test(msg), `error: ${msg}`);
     Deno.env.set("DD_VAE_CKPT", "/env/vae.safetensors");
-    assert(requireWeightPath("vae") === "/env/vae.safetensors", "environment");
-    assert(requireWeightPath("vae", "/flag/vae.safetensors") === "/flag/vae.safetensors", "the flag wins");
+    ok(requireWeightPath("vae") === "/env/vae.safetensors", "environment");
+    ok(requireWeightPath("vae", "/flag/vae.safetensors") === "/flag/vae.safetensors", "the flag wins");
   } finally {
     if (saved === undefined) Deno.env.delete("DD_VAE_CKPT");
     else Deno.env.set("DD_VAE_CKPT", saved);

@@ -5,6 +5,7 @@
  * and network; soft labels, difficulty and realism scores follow from the logits; a sidecar that
  * contradicts the model and malformed files are refused with clear errors.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend, type Tensor, tensor } from "../../engine/tensor.ts";
 import { Rng } from "../../engine/random.ts";
@@ -13,18 +14,14 @@ import { Classifier } from "../../models/module.ts";
 import { Linear } from "../../models/layers.ts";
 import { OnnxClassifier, type OnnxClassifierSpec, OnnxModelError } from "../../models/onnx_classifier.ts";
 import { classifierTeacher, teacherScores } from "../../models/teacher.ts";
-import { initializer, onnxModel } from "./onnx_fixtures.ts";
+import { initializer, onnxModel } from "./_onnx_fixtures.ts";
 
 setBackend(gpu);
 
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
 function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
-  assert(a.length === b.length, `${what}: length ${a.length} vs ${b.length}`);
+  ok(a.length === b.length, `${what}: length ${a.length} vs ${b.length}`);
   for (let i = 0; i < a.length; i++) {
-    assert(Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+    ok(Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
   }
 }
 
@@ -159,7 +156,7 @@ Deno.test("onnx classifier: NCHW softmax model on resized images matches the Typ
   );
   const teacher = await OnnxClassifier.load(path, { normalisation: DATASET, executionProvider: "wasm" });
   try {
-    assert(
+    ok(
       teacher.executionProvider === "wasm" && /^onnx:nchw\.onnx@[0-9a-f]{12}$/.test(teacher.id),
       teacher.id,
     );
@@ -192,7 +189,7 @@ Deno.test("onnx classifier: NHWC logits model with a fixed batch dimension (the 
     const x = tensor(imgs, [n, H, W, C]);
     const z = await teacher.logits(x);
     x.dispose();
-    assert(z.shape.join() === `${n},${K}`, `shape [${z.shape}]`);
+    ok(z.shape.join() === `${n},${K}`, `shape [${z.shape}]`);
     assertClose(await z.f32(), reference(imgs, n, H, "NHWC"), 1e-4, "logits");
     z.dispose();
   } finally {
@@ -221,8 +218,8 @@ async function expectError(p: Promise<unknown>, pattern: RegExp, what: string): 
     const v = await p;
     if (v instanceof OnnxClassifier) v.dispose();
   } catch (e) {
-    assert(e instanceof OnnxModelError, `${what}: expected OnnxModelError, got ${e}`);
-    assert(pattern.test(e.message), `${what}: "${e.message}" does not match ${pattern}`);
+    ok(e instanceof OnnxModelError, `${what}: expected OnnxModelError, got ${e}`);
+    ok(pattern.test(e.message), `${what}: "${e.message}" does not match ${pattern}`);
     return;
   }
   throw new Error(`${what}: no error`);

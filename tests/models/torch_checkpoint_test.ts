@@ -4,6 +4,7 @@
  * for byte), and variants from that writer — big-endian, zip64 extras, deflated entries — plus
  * malicious pickles that must be refused, truncated files and corrupted archives.
  */
+import { ok } from "node:assert";
 import {
   type HostTensor,
   readTorchCheckpoint,
@@ -21,11 +22,7 @@ import {
   torchSave,
   torchSaveRaw,
   zipStored,
-} from "./torch_fixtures.ts";
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
+} from "./_torch_fixtures.ts";
 
 const GOLDEN = new URL("./fixtures/torch113_nested.pt", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "dd-torch-ckpt-" });
@@ -45,9 +42,9 @@ async function expectError(
   try {
     await p;
   } catch (e) {
-    assert(e instanceof TorchCheckpointError, `${what}: expected TorchCheckpointError, got ${e}`);
-    assert(pattern.test(e.message), `${what}: message "${e.message}" does not match ${pattern}`);
-    if (path) assert(e.message.includes(path), `${what}: message "${e.message}" does not name ${path}`);
+    ok(e instanceof TorchCheckpointError, `${what}: expected TorchCheckpointError, got ${e}`);
+    ok(pattern.test(e.message), `${what}: message "${e.message}" does not match ${pattern}`);
+    if (path) ok(e.message.includes(path), `${what}: message "${e.message}" does not name ${path}`);
     return e;
   }
   throw new Error(`${what}: no error`);
@@ -108,15 +105,15 @@ const EXPECTED: Record<string, { dtype: "f32" | "i32"; source: string; shape: nu
 };
 
 function checkGolden(got: Map<string, HostTensor>, what: string): void {
-  assert(
+  ok(
     [...got.keys()].join() === Object.keys(EXPECTED).join(),
     `${what}: names ${[...got.keys()]} (expected ${Object.keys(EXPECTED)})`,
   );
   for (const [name, e] of Object.entries(EXPECTED)) {
     const t = got.get(name)!;
-    assert(t.dtype === e.dtype && t.source === e.source, `${what} ${name}: dtype ${t.dtype}/${t.source}`);
-    assert(t.shape.join() === e.shape.join(), `${what} ${name}: shape [${t.shape}] vs [${e.shape}]`);
-    assert(
+    ok(t.dtype === e.dtype && t.source === e.source, `${what} ${name}: dtype ${t.dtype}/${t.source}`);
+    ok(t.shape.join() === e.shape.join(), `${what} ${name}: shape [${t.shape}] vs [${e.shape}]`);
+    ok(
       t.data.length === e.data.length && e.data.every((v, i) => Object.is(t.data[i], v)),
       `${what} ${name}: values [${[...t.data]}] vs [${e.data}]`,
     );
@@ -126,19 +123,19 @@ function checkGolden(got: Map<string, HostTensor>, what: string): void {
 Deno.test("torch checkpoint: the fixture writer reproduces torch 1.13's torch.save bytes exactly", async () => {
   const gold = await Deno.readFile(GOLDEN);
   const mine = await torchSave(goldenObject(), { archive: "torch113_nested" });
-  assert(mine.length === gold.length, `length ${mine.length} vs torch's ${gold.length}`);
+  ok(mine.length === gold.length, `length ${mine.length} vs torch's ${gold.length}`);
   const at = mine.findIndex((b, i) => b !== gold[i]);
-  assert(at < 0, `first differing byte at ${at}`);
+  ok(at < 0, `first differing byte at ${at}`);
 });
 
 Deno.test("torch checkpoint: reads a file written by torch (dtypes, views, parameters, nested dicts)", async () => {
   checkGolden(await readTorchCheckpoint(GOLDEN), "torch-written file");
   using ckpt = await TorchCheckpoint.open(GOLDEN);
-  assert(
+  ok(
     ckpt.archiveName === "torch113_nested" && ckpt.version === 3,
     `archive ${ckpt.archiveName} v${ckpt.version}`,
   );
-  assert(ckpt.byteOrder === "little", "no byteorder record means little-endian");
+  ok(ckpt.byteOrder === "little", "no byteorder record means little-endian");
 });
 
 Deno.test("torch checkpoint: torch ≥ 2.1 layout with a byteorder record, big-endian data, zip64 extras, deflate", async () => {
@@ -167,7 +164,7 @@ Deno.test("torch checkpoint: a large non-contiguous view is materialised in row-
   for (let a = 0; a < 3; a++) {
     for (let b = 0; b < 4; b++) for (let c = 0; c < 5; c++) want.push(offset + a + 3 * b + 21 * c);
   }
-  assert(
+  ok(
     t.shape.join() === "3,4,5" && want.every((v, i) => t.data[i] === v),
     `got [${[...t.data].slice(0, 8)}…]`,
   );
@@ -176,14 +173,14 @@ Deno.test("torch checkpoint: a large non-contiguous view is materialised in row-
 Deno.test("torch checkpoint: a module's state_dict() as torch saves it (OrderedDict with _metadata via BUILD)", async () => {
   using ckpt = await TorchCheckpoint.open(new URL("./fixtures/tiny_dit.pt", import.meta.url).pathname);
   const root = ckpt.root;
-  assert(root instanceof PickleDict && root.attributes instanceof PickleDict, "state dict attributes");
+  ok(root instanceof PickleDict && root.attributes instanceof PickleDict, "state dict attributes");
   const meta = root.attributes.get("_metadata");
-  assert(
+  ok(
     meta instanceof PickleDict && meta.get("") instanceof PickleDict,
     "_metadata holds per-module versions",
   );
   const names = [...ckpt.tensors().keys()];
-  assert(names[0] === "pos_embed" && names.includes("blocks.1.adaLN_modulation.1.weight"), `names ${names}`);
+  ok(names[0] === "pos_embed" && names.includes("blocks.1.adaLN_modulation.1.weight"), `names ${names}`);
 });
 
 // ---------------------------------------------------------------- malicious pickles
@@ -258,7 +255,7 @@ Deno.test("torch checkpoint: pickles that would run code are refused, naming the
     await expectError(TorchCheckpoint.open(path), pattern, what, path);
   }
   // Nothing ran: the payloads above would have created this file.
-  assert(!(await Deno.stat("/tmp/pwned").then(() => true, () => false)), "a payload ran");
+  ok(!(await Deno.stat("/tmp/pwned").then(() => true, () => false)), "a payload ran");
 });
 
 Deno.test("torch checkpoint: hostile nesting and sharing are bounded, not walked forever", async () => {
@@ -275,7 +272,7 @@ Deno.test("torch checkpoint: hostile nesting and sharing are bounded, not walked
   } catch (e) {
     msg = String(e);
   }
-  assert(/nests deeper than 100 levels or names more than/.test(msg), `shared: ${msg}`);
+  ok(/nests deeper than 100 levels or names more than/.test(msg), `shared: ${msg}`);
   const deep = await withPickle((w) => {
     w.proto(2);
     for (let i = 0; i < 200; i++) w.raw(0x5d); // 200 nested lists
@@ -289,7 +286,7 @@ Deno.test("torch checkpoint: hostile nesting and sharing are bounded, not walked
   } catch (e) {
     msg = String(e);
   }
-  assert(/nests deeper than 100 levels/.test(msg), `deep: ${msg}`);
+  ok(/nests deeper than 100 levels/.test(msg), `deep: ${msg}`);
 });
 
 Deno.test("restricted unpickler: decodes protocol 0–5 data opcodes without any globals", () => {
@@ -300,15 +297,15 @@ Deno.test("restricted unpickler: decodes protocol 0–5 data opcodes without any
   w.int(300).raw(0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40).raw(0x4a, 0xff, 0xff, 0xff, 0xff).raw(0x86, 0x94);
   w.raw(0x75).stop();
   const v = unpickle(w.bytes(), { globals: new Map() });
-  assert(v instanceof Map && v.size === 2, "a dict of 2");
+  ok(v instanceof Map && v.size === 2, "a dict of 2");
   const a = v.get("a") as unknown[];
-  assert(
+  ok(
     a.length === 7 && a[0] === 1 && a[1] === -2 && a[2] === 3.5 && a[3] === true && a[4] === null,
     `list ${a}`,
   );
-  assert(a[5] === "é" && (a[6] as Uint8Array)[0] === 1, "unicode and bytes");
+  ok(a[5] === "é" && (a[6] as Uint8Array)[0] === 1, "unicode and bytes");
   const t = v.get(300) as unknown[];
-  assert(t[0] === 2n ** 70n && t[1] === -1 && Object.isFrozen(t), `tuple ${t}`);
+  ok(t[0] === 2n ** 70n && t[1] === -1 && Object.isFrozen(t), `tuple ${t}`);
   for (
     const [what, bytes, pattern] of [
       ["no STOP", [0x80, 2, 0x4b, 1], /without a STOP/],
@@ -326,7 +323,7 @@ Deno.test("restricted unpickler: decodes protocol 0–5 data opcodes without any
     } catch (e) {
       err = e;
     }
-    assert(
+    ok(
       err instanceof PickleError && pattern.test(err.message) && err.message.includes("case.pkl"),
       `${what}: ${err}`,
     );
@@ -412,7 +409,7 @@ Deno.test("torch checkpoint: inconsistent storages and views are rejected before
     await torchSave(ordered([["x", { kind: "tensor", storage: s, shape: [2, 2], stride: [4, 1] }]])),
   );
   const t = (await readTorchCheckpoint(edge)).get("x")!;
-  assert([...t.data].join() === "0,1,4,5", `edge view: ${[...t.data]}`);
+  ok([...t.data].join() === "0,1,4,5", `edge view: ${[...t.data]}`);
   // The persistent id's element count disagrees with the record's size.
   const { pickle } = torchPickle(ordered([["x", { kind: "tensor", storage: s, shape: [6] }]]));
   const lying = {

@@ -4,6 +4,7 @@
  * convention (a TypeScript reference); 1×1-conv attention weights load into linear layers; and a
  * file that does not fit lists every missing, unexpected and mis-shaped tensor at once.
  */
+import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { noGrad, setBackend, type Tensor, tensor } from "../../engine/tensor.ts";
 import { writeSafetensors } from "../../engine/safetensors.ts";
@@ -12,13 +13,9 @@ import * as T from "../../engine/ops/mod.ts";
 import { Conv2d, Linear } from "../../models/layers.ts";
 import { Module } from "../../models/module.ts";
 import { importWeights, openWeights, WeightImportError } from "../../models/weight_import.ts";
-import { ordered, tensorOf, torchSave } from "./torch_fixtures.ts";
+import { ordered, tensorOf, torchSave } from "./_torch_fixtures.ts";
 
 setBackend(gpu);
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
 
 const dir = await Deno.makeTempDir({ prefix: "dd-weight-import-" });
 
@@ -79,15 +76,15 @@ async function check(path: string, prefix = "", aliases?: (t: string) => string[
   const m = new Tiny();
   using src = await openWeights(path, prefix);
   const report = await importWeights(m, src, { label: "the tiny model", ...(aliases ? { aliases } : {}) });
-  assert(report.tensors === 4 && report.elements === 108 + 4 + 16 + 4, `report ${JSON.stringify(report)}`);
+  ok(report.tensors === 4 && report.elements === 108 + 4 + 16 + 4, `report ${JSON.stringify(report)}`);
   const sha = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
-  assert(report.sha256 === Array.from(sha, (b) => b.toString(16).padStart(2, "0")).join(""), "file sha256");
+  ok(report.sha256 === Array.from(sha, (b) => b.toString(16).padStart(2, "0")).join(""), "file sha256");
   const h = 5, w = 4;
   const x = values(h * w * 3, 9);
   const y = noGrad(() => m.forward(tensor(x, [1, h, w, 3])));
   const got = await y.f32();
   const want = reference(x, h, w);
-  assert(
+  ok(
     got.every((v, i) => Math.abs(v - want[i]) < 1e-4),
     `${path}: [${[...got].slice(0, 4)}] vs [${want.slice(0, 4)}]`,
   );
@@ -140,7 +137,7 @@ Deno.test("weight import: a file that does not fit lists every problem before wr
   } catch (e) {
     err = e;
   }
-  assert(err instanceof WeightImportError, `expected WeightImportError, got ${err}`);
+  ok(err instanceof WeightImportError, `expected WeightImportError, got ${err}`);
   const msg = err.message;
   for (
     const part of [
@@ -149,9 +146,9 @@ Deno.test("weight import: a file that does not fit lists every problem before wr
       "unexpected (1): extra.thing [2]",
       "shape mismatch (1): conv.weight: the file has [4, 3, 5, 5], the tiny model needs [4, 3, 3, 3]",
     ]
-  ) assert(msg.includes(part), `message lacks "${part}":\n${msg}`);
+  ) ok(msg.includes(part), `message lacks "${part}":\n${msg}`);
   const after = await m.conv.weight.f32();
-  assert(after.every((v, i) => v === before[i]), "nothing may be written when the file does not fit");
+  ok(after.every((v, i) => v === before[i]), "nothing may be written when the file does not fit");
   m.dispose();
 });
 

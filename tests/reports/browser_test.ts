@@ -3,7 +3,7 @@
  * (inlined) draws every chart, and a screenshot is written. Skipped where Chromium is not installed
  * (.ci/run installs it on Debian).
  */
-import { assert } from "../results/_assert.ts";
+import { ok } from "node:assert";
 import { renderTableHtml } from "../../reports/html.ts";
 import { buildTableReport } from "../../reports/model.ts";
 import { findChromium, renderedDom, screenshot } from "../../reports/screenshot.ts";
@@ -28,21 +28,21 @@ Deno.test({
       await Deno.writeTextFile(html, renderTableHtml(report));
 
       const canvases = (await renderedDom(html)).match(/<canvas\b[^>]*>/g) ?? [];
-      assert(
+      ok(
         canvases.length >= 2,
         `expected an IPC curve and the bar chart, got ${canvases.length} canvas(es)`,
       );
       for (const c of canvases) {
         // Chart.js sizes every canvas it draws on (inline style + pixel width); an undrawn one has neither.
-        assert(/box-sizing: border-box/.test(c) && /\swidth="[1-9]\d*"/.test(c), `chart not drawn: ${c}`);
+        ok(/box-sizing: border-box/.test(c) && /\swidth="[1-9]\d*"/.test(c), `chart not drawn: ${c}`);
       }
 
       const png = `${dir}/report.png`;
       await screenshot(html, png, { width: 1000, height: 1400 });
       const bytes = await Deno.readFile(png);
       const magic = [0x89, 0x50, 0x4e, 0x47];
-      assert(magic.every((b, i) => bytes[i] === b), "screenshot is not a PNG");
-      assert(bytes.length > 20_000, `screenshot suspiciously small (${bytes.length} bytes): blank page?`);
+      ok(magic.every((b, i) => bytes[i] === b), "screenshot is not a PNG");
+      ok(bytes.length > 20_000, `screenshot suspiciously small (${bytes.length} bytes): blank page?`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

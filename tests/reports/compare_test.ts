@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { compareResults, filterByGitSha, renderComparisonMarkdown } from "../../reports/compare.ts";
 import { repeats } from "../results/_fixtures.ts";
 
@@ -19,24 +19,24 @@ Deno.test("compare: flags regressions beyond noise, not noise itself", () => {
   ];
   const c = compareResults(base, head);
   const by = Object.fromEntries(c.rows.map((r) => [r.cellId, r]));
-  assertEquals(by["dm-1"].status, "regression");
-  assert((by["dm-1"].p ?? 1) < 0.05 && Math.abs((by["dm-1"].delta ?? 0) + 2) < 1e-9);
-  assertEquals(by["dm-10"].status, "uncertain");
-  assertEquals(by["dm-50"].status, "unchanged");
-  assertEquals(by["ours-1"].status, "regression");
-  assertEquals(by["new"].status, "new");
-  assertEquals(by["gone"].status, "removed");
-  assertEquals(c.counts.regression, 2);
+  eq(by["dm-1"].status, "regression");
+  ok((by["dm-1"].p ?? 1) < 0.05 && Math.abs((by["dm-1"].delta ?? 0) + 2) < 1e-9);
+  eq(by["dm-10"].status, "uncertain");
+  eq(by["dm-50"].status, "unchanged");
+  eq(by["ours-1"].status, "regression");
+  eq(by["new"].status, "new");
+  eq(by["gone"].status, "removed");
+  eq(c.counts.regression, 2);
   const md = renderComparisonMarkdown(c, { base: "abc", head: "def" });
-  assert(
+  ok(
     md.includes("**regression**") && md.indexOf("dm-1") < md.indexOf("dm-50"),
     "regressions listed first",
   );
-  assert(JSON.parse(JSON.stringify(c)).rows.length === 6, "JSON-able");
+  ok(JSON.parse(JSON.stringify(c)).rows.length === 6, "JSON-able");
 });
 
 Deno.test("compare: results can be split by git sha", () => {
   const a = repeats("dm-1", [26], { gitSha: "aaaa" + "0".repeat(36) });
   const b = repeats("dm-1", [20], { gitSha: "bbbb" + "0".repeat(36), seed: 7 });
-  assertEquals(filterByGitSha([...a, ...b], "bbbb").map((r) => r.key), b.map((r) => r.key));
+  eq(filterByGitSha([...a, ...b], "bbbb").map((r) => r.key), b.map((r) => r.key));
 });

@@ -4,7 +4,7 @@
  * on its canvas — the line, the claimed band, and the regressed night's red marker — read back from the
  * canvas pixels. Skipped where Chromium is not installed (.ci/run installs it on Debian).
  */
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { findChromium, renderedDom } from "../../reports/screenshot.ts";
 import { openStore } from "../../results/store.ts";
 import type { CellRepeatResult } from "../../results/types.ts";
@@ -69,26 +69,26 @@ Deno.test({
         return path;
       });
       const { html, history } = await writeHistory(stores, [demoTable()], dir);
-      assertEquals(history.nights.length, 2);
-      assertEquals(history.regressions.map((r) => r.cellId), ["dm-10"]);
+      eq(history.nights.length, 2);
+      eq(history.regressions.map((r) => r.cellId), ["dm-10"]);
 
       const probe = `${dir}/probe.html`;
       await Deno.writeTextFile(probe, (await Deno.readTextFile(html)).replace("</body>", `${PROBE}</body>`));
       const dom = await renderedDom(probe);
       const canvases = [...dom.matchAll(/<canvas\b[^>]*>/g)].map((m) => m[0]);
-      assertEquals(canvases.length, 2, "one chart per cell with results");
+      eq(canvases.length, 2, "one chart per cell with results");
       const inks = canvases.map((c) => {
         const m = /data-ink="([^"]*)"/.exec(c);
-        assert(m !== null, `canvas not probed (charts failed to load?): ${c}`);
+        ok(m !== null, `canvas not probed (charts failed to load?): ${c}`);
         return JSON.parse(m[1].replaceAll("&quot;", '"')) as Record<string, number>;
       });
       for (const [i, ink] of inks.entries()) {
-        assert(ink.painted > 2000, `chart ${i} is blank: ${JSON.stringify(ink)}`);
-        assert(ink.line > 50, `chart ${i} has no reproduced line: ${JSON.stringify(ink)}`);
-        assert(ink.band > 500, `chart ${i} has no claimed band: ${JSON.stringify(ink)}`);
+        ok(ink.painted > 2000, `chart ${i} is blank: ${JSON.stringify(ink)}`);
+        ok(ink.line > 50, `chart ${i} has no reproduced line: ${JSON.stringify(ink)}`);
+        ok(ink.band > 500, `chart ${i} has no claimed band: ${JSON.stringify(ink)}`);
       }
-      assert(inks[1].red > 20, `the regressed night is not marked red: ${JSON.stringify(inks[1])}`);
-      assert(inks[0].red < 5, `a stable cell is marked red: ${JSON.stringify(inks[0])}`);
+      ok(inks[1].red > 20, `the regressed night is not marked red: ${JSON.stringify(inks[1])}`);
+      ok(inks[0].red < 5, `a stable cell is marked red: ${JSON.stringify(inks[0])}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,5 +1,5 @@
 /** The nightly history: nights from stores and commits, per-cell points, regressions, escaping, writing. */
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { buildHistory } from "../../reports/history.ts";
 import { historyChartData, renderHistoryHtml, writeHistoryHtml } from "../../reports/history_html.ts";
 import { escapeHtml } from "../../reports/escape.ts";
@@ -37,27 +37,27 @@ Deno.test("history: nights are ordered by date, one point per cell and night, re
       },
     ],
   });
-  assertEquals(history.nights.map((n) => [n.source, n.gitSha, n.startedAt.slice(0, 10)]), [
+  eq(history.nights.map((n) => [n.source, n.gitSha, n.startedAt.slice(0, 10)]), [
     ["night-1.db", SHA_A, "2025-01-01"],
     ["night-2.db", SHA_B, "2025-01-02"],
   ]);
   const t = history.tables[0];
-  assertEquals([t.tableId, t.profile, t.metric], ["demo/table1", "paper", "lastTestAcc"]);
-  assertEquals(t.cells.map((c) => c.cellId), ["dm-1", "dm-10"]);
+  eq([t.tableId, t.profile, t.metric], ["demo/table1", "paper", "lastTestAcc"]);
+  eq(t.cells.map((c) => c.cellId), ["dm-1", "dm-10"]);
   const dm10 = t.cells[1];
-  assertEquals(dm10.claimed, { mean: 48.9, std: 0.6 });
-  assertEquals(dm10.points[0]!.change, null, "a cell's first night has nothing to compare with");
-  assert(Math.abs(dm10.points[0]!.reproduced.mean - 48.94) < 1e-9);
-  assertEquals(dm10.points[1]!.change!.status, "regression");
-  assertEquals(t.cells[0].points[1]!.change!.status, "unchanged");
-  assertEquals(history.regressions.map((r) => [r.tableId, r.cellId, r.night]), [["demo/table1", "dm-10", 1]]);
-  assert(t.neverRun.includes("ours-50") && !t.neverRun.includes("dm-1"));
+  eq(dm10.claimed, { mean: 48.9, std: 0.6 });
+  eq(dm10.points[0]!.change, null, "a cell's first night has nothing to compare with");
+  ok(Math.abs(dm10.points[0]!.reproduced.mean - 48.94) < 1e-9);
+  eq(dm10.points[1]!.change!.status, "regression");
+  eq(t.cells[0].points[1]!.change!.status, "unchanged");
+  eq(history.regressions.map((r) => [r.tableId, r.cellId, r.night]), [["demo/table1", "dm-10", 1]]);
+  ok(t.neverRun.includes("ours-50") && !t.neverRun.includes("dm-1"));
 
   const data = historyChartData(history);
-  assertEquals(data.nights, [["2025-01-01", "aaaaaaaaaa"], ["2025-01-02", "bbbbbbbbbb"]]);
-  assertEquals(data.charts[1].regression, [false, true]);
-  assertEquals(data.charts[1].claimed, { mean: 48.9, std: 0.6 });
-  assert(data.charts[1].showClaimed, "the paper profile shows the claimed band from the start");
+  eq(data.nights, [["2025-01-01", "aaaaaaaaaa"], ["2025-01-02", "bbbbbbbbbb"]]);
+  eq(data.charts[1].regression, [false, true]);
+  eq(data.charts[1].claimed, { mean: 48.9, std: 0.6 });
+  ok(data.charts[1].showClaimed, "the paper profile shows the claimed band from the start");
 });
 
 Deno.test("history: a store holding several commits gives one night per commit; gaps compare with the last night run", () => {
@@ -72,19 +72,19 @@ Deno.test("history: a store holding several commits gives one night per commit; 
       ],
     }],
   });
-  assertEquals(history.nights.map((n) => n.gitSha), [SHA_A, SHA_B, SHA_C]);
+  eq(history.nights.map((n) => n.gitSha), [SHA_A, SHA_B, SHA_C]);
   const dm1 = history.tables[0].cells.find((c) => c.cellId === "dm-1")!;
-  assertEquals(dm1.points[1], null);
+  eq(dm1.points[1], null);
   // Night 3 against night 1 (n = 1 on one side: the single-repeat margin, 2 points, decides).
-  assertEquals(dm1.points[2]!.change!.status, "regression");
-  assert(/n < 2/.test(dm1.points[2]!.change!.explanation));
+  eq(dm1.points[2]!.change!.status, "regression");
+  ok(/n < 2/.test(dm1.points[2]!.change!.explanation));
   // Other profiles than the paper's: the band is there but starts hidden.
   const smoke = buildHistory({
     specs: [demoTable()],
     stores: [{ source: "s.db", results: night(SHA_A, 1, { "dm-1": STABLE }).map(asSmoke) }],
   });
-  assertEquals(smoke.tables[0].profile, "smoke");
-  assertEquals(historyChartData(smoke).charts[0].showClaimed, false);
+  eq(smoke.tables[0].profile, "smoke");
+  eq(historyChartData(smoke).charts[0].showClaimed, false);
 });
 
 function asSmoke(r: CellRepeatResult): CellRepeatResult {
@@ -114,18 +114,18 @@ Deno.test("history html: every string from a spec or a store is escaped", () => 
     specs: [spec],
     stores: [{ source: HOSTILE, results: rows }, { source: "b.db", results: later }],
   });
-  assertEquals(history.regressions.length, 1);
+  eq(history.regressions.length, 1);
   const html = renderHistoryHtml(history, { chartJs: "/* chart.js */", generatedAt: HOSTILE });
-  assert(!html.includes("<script>alert"), "raw <script>alert in output");
-  assert(!html.includes("<img src=x"), "raw <img> in output");
-  assert(!html.includes("<!--"), "comment opener in output");
-  assertEquals(html.match(/<script\b/gi)?.length ?? 0, 3, "data, chart.js and the init script only");
-  assertEquals(html.match(/<\/script/gi)?.length ?? 0, 3);
-  assert(html.includes(escapeHtml(HOSTILE)), "escaped text missing");
+  ok(!html.includes("<script>alert"), "raw <script>alert in output");
+  ok(!html.includes("<img src=x"), "raw <img> in output");
+  ok(!html.includes("<!--"), "comment opener in output");
+  eq(html.match(/<script\b/gi)?.length ?? 0, 3, "data, chart.js and the init script only");
+  eq(html.match(/<\/script/gi)?.length ?? 0, 3);
+  ok(html.includes(escapeHtml(HOSTILE)), "escaped text missing");
   // The chart data round-trips through its JSON element unchanged.
   const json = /<script type="application\/json" id="ddrepro-history">([^]*?)<\/script>/.exec(html)![1];
   const data = JSON.parse(json);
-  assert(data.charts[0].title.startsWith(HOSTILE), "hostile title not round-tripped");
+  ok(data.charts[0].title.startsWith(HOSTILE), "hostile title not round-tripped");
 });
 
 Deno.test("history html: written atomically, replacing the previous page", async () => {
@@ -137,10 +137,10 @@ Deno.test("history html: written atomically, replacing the previous page", async
     });
     await Deno.writeTextFile(`${dir}/history.html`, "old page");
     const path = await writeHistoryHtml(dir, history, { chartJs: "/* chart.js */" });
-    assertEquals(path, `${dir}/history.html`);
+    eq(path, `${dir}/history.html`);
     const text = await Deno.readTextFile(path);
-    assert(text.startsWith("<!doctype html>") && text.includes("dm-1"));
-    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["history.html"], "no temp file left behind");
+    ok(text.startsWith("<!doctype html>") && text.includes("dm-1"));
+    eq([...Deno.readDirSync(dir)].map((e) => e.name), ["history.html"], "no temp file left behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import {
   escapeHtml,
   escapeMarkdown,
@@ -9,7 +9,7 @@ import {
 } from "../../reports/escape.ts";
 import { chartData, renderIndexHtml, renderTableHtml } from "../../reports/html.ts";
 import { buildTableReport } from "../../reports/model.ts";
-import { imageGridPng } from "../../reports/png.ts";
+import { imageGridPng } from "../../data/png.ts";
 import type { TableSpec } from "../../experiments/schema.ts";
 import { demoTable, repeats } from "../results/_fixtures.ts";
 
@@ -60,12 +60,12 @@ function hostileInputs() {
 }
 
 function assertNoInjection(html: string, scripts: number): void {
-  assert(!html.includes("<script>alert"), "raw <script>alert in output");
-  assert(!html.includes("<img src=x"), "raw <img> in output");
-  assert(!html.includes("<!--"), "comment opener in output");
-  assertEquals(html.match(/<script\b/gi)?.length ?? 0, scripts, "unexpected <script> count");
-  assertEquals(html.match(/<\/script/gi)?.length ?? 0, scripts, "unexpected </script count");
-  assert(!/<script[^>]*\ssrc=/i.test(html) && !/<link\b/i.test(html), "external resource referenced");
+  ok(!html.includes("<script>alert"), "raw <script>alert in output");
+  ok(!html.includes("<img src=x"), "raw <img> in output");
+  ok(!html.includes("<!--"), "comment opener in output");
+  eq(html.match(/<script\b/gi)?.length ?? 0, scripts, "unexpected <script> count");
+  eq(html.match(/<\/script/gi)?.length ?? 0, scripts, "unexpected </script count");
+  ok(!/<script[^>]*\ssrc=/i.test(html) && !/<link\b/i.test(html), "external resource referenced");
 }
 
 Deno.test("html: every embedded string is escaped (hostile caption, method, labels, reasons, images)", () => {
@@ -76,23 +76,23 @@ Deno.test("html: every embedded string is escaped (hostile caption, method, labe
     indexHref: "javascript:alert(3)",
   });
   assertNoInjection(html, 3);
-  assert(html.includes(escapeHtml(HOSTILE)), "escaped text missing");
-  assert(!html.includes("javascript:"), "javascript: link survived");
-  assert(html.includes("data:image/png;base64,"));
+  ok(html.includes(escapeHtml(HOSTILE)), "escaped text missing");
+  ok(!html.includes("javascript:"), "javascript: link survived");
+  ok(html.includes("data:image/png;base64,"));
 
   // The chart data survives escaping byte for byte: the page's script sees the original strings.
   const json = /<script type="application\/json" id="ddrepro-data">([\s\S]*?)<\/script>/.exec(html)?.[1];
-  assert(json !== undefined, "chart data element missing");
-  assert(!json.includes("<") && !json.includes("\u2028"));
+  ok(json !== undefined, "chart data element missing");
+  ok(!json.includes("<") && !json.includes("\u2028"));
   const data = JSON.parse(json);
-  assert(data.bars.labels.some((l: string) => l.startsWith(HOSTILE)), "hostile label not round-tripped");
+  ok(data.bars.labels.some((l: string) => l.startsWith(HOSTILE)), "hostile label not round-tripped");
 });
 
 Deno.test("html: chart.js is inlined from node_modules, charts are static (animation off)", () => {
   const base = hostileInputs();
   const html = renderTableHtml({ ...base, spec: demoTable(), methodStatus: undefined });
-  assert(html.length > 150_000, "chart.js does not seem inlined");
-  assert(html.includes("animation: false"));
+  ok(html.length > 150_000, "chart.js does not seem inlined");
+  ok(html.includes("animation: false"));
   assertNoInjection(html, 3);
 });
 
@@ -104,14 +104,14 @@ Deno.test("html: curves per dataset with claimed and reproduced series; no chart
     profile: "paper",
   });
   const c = chartData(r);
-  assertEquals(c.curves.length, 1);
-  assertEquals(c.curves[0].ipcs, [1, 10, 50]);
+  eq(c.curves.length, 1);
+  eq(c.curves[0].ipcs, [1, 10, 50]);
   const dm = c.curves[0].series.find((s) => s.name === "DM");
-  assertEquals(dm?.claimed, [26.0, 48.9, 63.0]);
-  assertEquals(dm?.reproduced, [25.5, null, 61]);
+  eq(dm?.claimed, [26.0, 48.9, 63.0]);
+  eq(dm?.reproduced, [25.5, null, 61]);
   const empty = demoTable({ cells: demoTable().cells.map((x) => ({ ...x, claimed: null })) });
   const html = renderTableHtml({ spec: empty, results: [], profile: "paper" }, { chartJs: "x" });
-  assert(!html.includes("<script"), "no data, no scripts");
+  ok(!html.includes("<script"), "no data, no scripts");
 });
 
 Deno.test("html: index escapes titles and neutralises non-http links", () => {
@@ -123,26 +123,26 @@ Deno.test("html: index escapes titles and neutralises non-http links", () => {
     title: HOSTILE,
   });
   assertNoInjection(html, 0);
-  assert(html.includes('href="#"') && html.includes('href="demo_table1.html"'));
+  ok(html.includes('href="#"') && html.includes('href="demo_table1.html"'));
 });
 
 Deno.test("escape helpers", () => {
-  assertEquals(escapeHtml(`<a href="x">'&'</a>`), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-  assertEquals(JSON.parse(jsonForScript({ s: HOSTILE })).s, HOSTILE);
-  assertEquals(scriptSource('var s = "</script><!--";'), 'var s = "<\\/script><\\!--";');
-  assertEquals(safeHref(" JavaScript:alert(1)"), "#");
-  assertEquals(safeHref("https://example.org/x"), "https://example.org/x");
-  assertEquals(safeHref("igds_table1.html"), "igds_table1.html");
-  assertEquals(
+  eq(escapeHtml(`<a href="x">'&'</a>`), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  eq(JSON.parse(jsonForScript({ s: HOSTILE })).s, HOSTILE);
+  eq(scriptSource('var s = "</script><!--";'), 'var s = "<\\/script><\\!--";');
+  eq(safeHref(" JavaScript:alert(1)"), "#");
+  eq(safeHref("https://example.org/x"), "https://example.org/x");
+  eq(safeHref("igds_table1.html"), "igds_table1.html");
+  eq(
     escapeMarkdown("a|b <i>*x*</i>\nc &amp; d & e"),
     "a\\|b &lt;i>\\*x\\*&lt;/i> c &amp;amp; d & e",
   );
-  assertEquals(escapeMarkdown("p < 0.05, a > b, <!-- x"), "p < 0.05, a > b, &lt;!-- x");
-  assertEquals(
+  eq(escapeMarkdown("p < 0.05, a > b, <!-- x"), "p < 0.05, a > b, &lt;!-- x");
+  eq(
     escapeTerminal("a\x1b]0;t\x07b\x1b[2Jc\rd\x9be\u202ef\tg\nh\x7f ± ü"),
     "a\\x1b]0;t\\x07b\\x1b[2Jc\\x0dd\\x9be\\u202ef\tg\nh\\x7f ± ü",
   );
-  assertEquals(escapeTerminal("x\ny\tz", { lineBreaks: false }), "x\\x0ay\tz");
+  eq(escapeTerminal("x\ny\tz", { lineBreaks: false }), "x\\x0ay\tz");
 });
 
 Deno.test("html: an IPC curve joins a method's cells across IPC groups (rows printed once per group)", () => {
@@ -153,8 +153,8 @@ Deno.test("html: an IPC curve joins a method's cells across IPC groups (rows pri
   });
   const [curve] =
     chartData(buildTableReport({ spec, results: repeats("dm-10", [50]), profile: "paper" })).curves;
-  assertEquals(curve.ipcs, [1, 10, 50]);
-  assertEquals(curve.series.map((s) => s.name), ["ConvNet-3"]);
-  assertEquals(curve.series[0].claimed, [26.0, 48.9, 63.0]);
-  assertEquals(curve.series[0].reproduced, [null, 50, null]);
+  eq(curve.ipcs, [1, 10, 50]);
+  eq(curve.series.map((s) => s.name), ["ConvNet-3"]);
+  eq(curve.series[0].claimed, [26.0, 48.9, 63.0]);
+  eq(curve.series[0].reproduced, [null, 50, null]);
 });

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { writeReports } from "../../reports/write.ts";
 import { demoTable, repeats } from "../results/_fixtures.ts";
 
@@ -13,17 +13,17 @@ Deno.test("writeReports: per-table Markdown and self-contained HTML plus index p
     ],
     generatedAt: "2025-01-01T00:00:00Z",
   });
-  assertEquals(written.tables.map((t) => t.html.slice(outDir.length + 1)), [
+  eq(written.tables.map((t) => t.html.slice(outDir.length + 1)), [
     "demo_table1.html",
     "demo_table2.html",
   ]);
   const index = await Deno.readTextFile(written.index.html);
-  assert(index.includes('href="demo_table1.html"') && index.includes('href="demo_table2.html"'));
+  ok(index.includes('href="demo_table1.html"') && index.includes('href="demo_table2.html"'));
   const md = await Deno.readTextFile(written.tables[0].markdown);
-  assert(md.includes("25.50 ± 0.71 (n=2)"));
+  ok(md.includes("25.50 ± 0.71 (n=2)"));
   const html = await Deno.readTextFile(written.tables[0].html);
-  assert(html.includes("Chart.js v4") && html.includes('<a href="index.html">'));
-  assert(!/\bsrc="https?:/.test(html), "no network resources");
+  ok(html.includes("Chart.js v4") && html.includes('<a href="index.html">'));
+  ok(!/\bsrc="https?:/.test(html), "no network resources");
 });
 
 Deno.test("writeReports: files are replaced whole (temp file + rename), never rewritten in place", async () => {
@@ -45,11 +45,11 @@ Deno.test("writeReports: files are replaced whole (temp file + rename), never re
     generatedAt: "2025-02-02T00:00:00Z",
   });
   for (const [i, f] of files.entries()) {
-    assertEquals(await Deno.readTextFile(`${outDir}/keep-${i}`), before[i], `${f} was rewritten in place`);
-    assert((await Deno.stat(f)).ino !== (await Deno.stat(`${outDir}/keep-${i}`)).ino, `${f} is a new file`);
+    eq(await Deno.readTextFile(`${outDir}/keep-${i}`), before[i], `${f} was rewritten in place`);
+    ok((await Deno.stat(f)).ino !== (await Deno.stat(`${outDir}/keep-${i}`)).ino, `${f} is a new file`);
   }
-  assert((await Deno.readTextFile(files[0])).includes("30.50"), "the new report is in place");
-  assertEquals([...Deno.readDirSync(outDir)].filter((e) => e.name.endsWith(".tmp")), [], "no temp file left");
+  ok((await Deno.readTextFile(files[0])).includes("30.50"), "the new report is in place");
+  eq([...Deno.readDirSync(outDir)].filter((e) => e.name.endsWith(".tmp")), [], "no temp file left");
 });
 
 Deno.test("writeReports: an output path that is a file is refused naming it", async () => {
@@ -61,5 +61,5 @@ Deno.test("writeReports: an output path that is a file is refused naming it", as
   } catch (e) {
     message = String(e);
   }
-  assert(message.includes(`report folder ${dir}/f: exists and is not a folder`), message);
+  ok(message.includes(`report folder ${dir}/f: exists and is not a folder`), message);
 });

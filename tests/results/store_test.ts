@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { deepStrictEqual as eq, ok, throws } from "node:assert";
 import { DatabaseSync } from "node:sqlite";
 import { openStore, StoreError } from "../../results/store.ts";
 import { fakeResult, repeats } from "./_fixtures.ts";
@@ -19,44 +19,46 @@ Deno.test("store: put/get/list round trip keeps every field", () => {
   ];
   // The artifact is not part of the key (it is an output, like the metrics).
   rows[0].artifact = { path: "artifacts/dm-10-0.safetensors", sha256: "a".repeat(64) };
-  for (const r of rows) assert(store.put(r));
+  for (const r of rows) ok(store.put(r));
   store.close();
 
   const again = openStore(path);
-  assertEquals(again.count(), 3);
-  assertEquals(again.get(rows[0].key), rows[0]);
-  assert(again.has(rows[2].key));
-  assert(!again.has("f".repeat(64)));
-  assertEquals(again.list({ cellId: "dm-10" }).map((r) => r.repeat), [0, 1]);
-  assertEquals(again.list({ profile: "quick" }).map((r) => r.key), [rows[2].key]);
-  assertEquals(again.list({ tableId: "other/table" }), []);
-  assertEquals(JSON.parse(JSON.stringify(again.exportAll())), again.list());
-  assertEquals(again.integrityCheck(), "ok");
+  eq(again.count(), 3);
+  eq(again.get(rows[0].key), rows[0]);
+  ok(again.has(rows[2].key));
+  ok(!again.has("f".repeat(64)));
+  eq(again.list({ cellId: "dm-10" }).map((r) => r.repeat), [0, 1]);
+  eq(again.list({ profile: "quick" }).map((r) => r.key), [rows[2].key]);
+  eq(again.list({ tableId: "other/table" }), []);
+  eq(JSON.parse(JSON.stringify(again.exportAll())), again.list());
+  eq(again.integrityCheck(), "ok");
   again.close();
 });
 
 Deno.test("store: put is idempotent on the content key", () => {
   const store = openStore(tmpDb());
   const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
-  assert(store.put(r));
-  assert(!store.put(r));
+  ok(store.put(r));
+  ok(!store.put(r));
   // Same key, different numbers (a nondeterministic rerun): the first committed row stays.
-  assert(!store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 10 } }));
-  assertEquals(store.count(), 1);
-  assertEquals(store.get(r.key)?.metrics.lastTestAcc, 48.0);
+  ok(!store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 10 } }));
+  eq(store.count(), 1);
+  eq(store.get(r.key)?.metrics.lastTestAcc, 48.0);
   store.close();
 });
 
 Deno.test("store: refuses malformed results and keys that do not match the content", () => {
   const store = openStore(tmpDb());
   const r = fakeResult({ cellId: "dm-10", acc: 48.0 });
-  assertThrows(() => store.put({ ...r, key: "0".repeat(64) }), StoreError, "content hashes to");
-  assertThrows(
-    () => store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 140 } }),
-    StoreError,
-    "malformed",
+  throws(
+    () => store.put({ ...r, key: "0".repeat(64) }),
+    (e) => e instanceof StoreError && e.message.includes("content hashes to"),
   );
-  assertEquals(store.count(), 0);
+  throws(
+    () => store.put({ ...r, metrics: { ...r.metrics, lastTestAcc: 140 } }),
+    (e) => e instanceof StoreError && e.message.includes("malformed"),
+  );
+  eq(store.count(), 0);
   store.close();
 });
 
@@ -70,19 +72,18 @@ Deno.test("store: merge adds missing rows, skips duplicates, and is repeatable",
   for (const r of onlyB) b.put(r);
   b.close();
 
-  assertEquals(a.merge(bPath), { added: 2, skipped: 3 });
-  assertEquals(a.merge(bPath), { added: 0, skipped: 5 });
-  assertEquals(a.count(), 5);
-  assertEquals(new Set(a.list().map((r) => r.key)).size, 5);
-  assertThrows(() => a.merge(bPath + ".missing"), StoreError, ".missing");
+  eq(a.merge(bPath), { added: 2, skipped: 3 });
+  eq(a.merge(bPath), { added: 0, skipped: 5 });
+  eq(a.count(), 5);
+  eq(new Set(a.list().map((r) => r.key)).size, 5);
+  throws(() => a.merge(bPath + ".missing"), (e) => e instanceof StoreError && e.message.includes(".missing"));
   a.close();
 });
 
 Deno.test("store: a non-SQLite file is rejected with an error naming it", () => {
   const path = tmpDb();
   Deno.writeTextFileSync(path, "these are not the rows you are looking for\n".repeat(100));
-  const e = assertThrows(() => openStore(path), StoreError);
-  assert(e.message.includes(path), e.message);
+  throws(() => openStore(path), (e) => e instanceof StoreError && e.message.includes(path));
 });
 
 Deno.test("store: a foreign SQLite database is rejected", () => {
@@ -90,11 +91,15 @@ Deno.test("store: a foreign SQLite database is rejected", () => {
   const db = new DatabaseSync(path);
   db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
   db.close();
-  const e = assertThrows(() => openStore(path), StoreError, "not a ddrepro results store");
-  assert(e.message.includes(path));
+  throws(
+    () => openStore(path),
+    (e) =>
+      e instanceof StoreError && e.message.includes("not a ddrepro results store") &&
+      e.message.includes(path),
+  );
   // Refused before anything was changed: the foreign file is still in its own journal mode.
   const again = new DatabaseSync(path);
-  assertEquals(again.prepare("PRAGMA journal_mode").get()?.journal_mode, "delete");
+  eq(again.prepare("PRAGMA journal_mode").get()?.journal_mode, "delete");
   again.close();
 });
 
@@ -108,8 +113,12 @@ Deno.test("store: a row edited into invalid JSON fails on read, naming file and 
   db.prepare("UPDATE results SET metrics = ? WHERE key = ?").run('{"lastTestAcc": "high"}', r.key);
   db.close();
   const again = openStore(path);
-  const e = assertThrows(() => again.list(), StoreError, "metrics");
-  assert(e.message.includes(path) && e.message.includes(r.key), e.message);
+  throws(
+    () => again.list(),
+    (e) =>
+      e instanceof StoreError && e.message.includes("metrics") && e.message.includes(path) &&
+      e.message.includes(r.key),
+  );
   again.close();
 });
 
@@ -143,8 +152,8 @@ async function writeThenKill(path: string, writerId: string, target: number): Pr
   committed.push(...buffer.split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l)));
   const status = await writer.status;
   const stderr = new TextDecoder().decode(await new Response(writer.stderr).arrayBuffer());
-  assertEquals(status.signal, "SIGKILL", `writer ended on its own: ${stderr}`);
-  assert(committed.length >= target, `writer acknowledged only ${committed.length} rows: ${stderr}`);
+  eq(status.signal, "SIGKILL", `writer ended on its own: ${stderr}`);
+  ok(committed.length >= target, `writer acknowledged only ${committed.length} rows: ${stderr}`);
   return committed;
 }
 
@@ -152,13 +161,13 @@ Deno.test("store: SIGKILL mid-write loses no committed row and leaves the file i
   const path = tmpDb();
   const committed = await writeThenKill(path, "solo", 60);
   // The kill left an un-checkpointed write-ahead log: reopening exercises SQLite's recovery path.
-  assert(Deno.statSync(path + "-wal").size > 0, "expected a WAL file left behind");
+  ok(Deno.statSync(path + "-wal").size > 0, "expected a WAL file left behind");
   const store = openStore(path);
-  assertEquals(store.integrityCheck(), "ok");
+  eq(store.integrityCheck(), "ok");
   const stored = new Set(store.list().map((r) => r.key));
-  for (const key of committed) assert(stored.has(key), `committed row ${key} lost`);
+  for (const key of committed) ok(stored.has(key), `committed row ${key} lost`);
   // At most the one in-flight put may have committed without being acknowledged.
-  assert(stored.size - committed.length <= 1, `${stored.size} stored vs ${committed.length} acknowledged`);
+  ok(stored.size - committed.length <= 1, `${stored.size} stored vs ${committed.length} acknowledged`);
   store.close();
 });
 
@@ -167,9 +176,9 @@ Deno.test("store: two processes writing one store concurrently, both killed, kee
   // No pre-created file: the two writers also race to initialise the store.
   const [a, b] = await Promise.all([writeThenKill(path, "a", 40), writeThenKill(path, "b", 40)]);
   const store = openStore(path);
-  assertEquals(store.integrityCheck(), "ok");
+  eq(store.integrityCheck(), "ok");
   const stored = new Set(store.list().map((r) => r.key));
-  for (const key of [...a, ...b]) assert(stored.has(key), `committed row ${key} lost`);
+  for (const key of [...a, ...b]) ok(stored.has(key), `committed row ${key} lost`);
   store.close();
 });
 
@@ -217,18 +226,18 @@ Deno.test("store: a version-1 store is rekeyed on open; rows differing only in a
   const path = v1Store([old, reworded, other]);
 
   const store = openStore(path);
-  assertEquals(store.count(), 2);
+  eq(store.count(), 2);
   // The newest of the two rows is kept, under the current key recipe, and reads back whole.
-  assertEquals(store.get(reworded.key), reworded);
-  assertEquals(old.key, reworded.key);
-  assertEquals(store.get(other.key), other);
+  eq(store.get(reworded.key), reworded);
+  eq(old.key, reworded.key);
+  eq(store.get(other.key), other);
   // A rerun under today's wording finds it (put is a no-op), and reopening does not migrate again.
-  assert(!store.put(old));
+  ok(!store.put(old));
   store.close();
   const db = new DatabaseSync(path);
-  assertEquals(db.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "2");
+  eq(db.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "2");
   db.close();
-  assertEquals(openStore(path).count(), 2);
+  eq(openStore(path).count(), 2);
 });
 
 Deno.test("store: migrating a version-1 row whose key does not match its content is refused, changing nothing", () => {
@@ -239,10 +248,13 @@ Deno.test("store: migrating a version-1 row whose key does not match its content
     JSON.stringify({ ...r.resolved, methodConfig: { lr: 9 } }),
   );
   db.close();
-  const e = assertThrows(() => openStore(path), StoreError, "does not match its content");
-  assert(e.message.includes(path), e.message);
+  throws(
+    () => openStore(path),
+    (e) =>
+      e instanceof StoreError && e.message.includes("does not match its content") && e.message.includes(path),
+  );
   const again = new DatabaseSync(path);
-  assertEquals(again.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "1");
+  eq(again.prepare("SELECT v FROM ddrepro_meta WHERE k = 'schema_version'").get()?.v, "1");
   again.close();
 });
 
@@ -252,5 +264,8 @@ Deno.test("store: an unknown schema version is refused, naming it", () => {
   const db = new DatabaseSync(path);
   db.exec("UPDATE ddrepro_meta SET v = '9' WHERE k = 'schema_version'");
   db.close();
-  assertThrows(() => openStore(path), StoreError, "schema version 9 is not supported");
+  throws(
+    () => openStore(path),
+    (e) => e instanceof StoreError && e.message.includes("schema version 9 is not supported"),
+  );
 });

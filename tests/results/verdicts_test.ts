@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import type { ClaimSpec } from "../../experiments/schema.ts";
 import {
   comparePair,
@@ -15,46 +15,46 @@ const s = (id: string, values: number[]) => ({ id, values });
 
 Deno.test("cell verdict: reproduced within max(tol, 2·sqrt(σc² + σr²))", () => {
   const v = evaluateCell(cell, [48.0, 48.4, 48.2], "paper");
-  assertEquals(v.status, "reproduced");
+  eq(v.status, "reproduced");
   // threshold = 2·sqrt(0.36 + 0.04) ≈ 1.265; Δ = −0.70
-  assert(Math.abs((v.threshold ?? 0) - 2 * Math.sqrt(0.36 + 0.04)) < 1e-9);
-  assert(
+  ok(Math.abs((v.threshold ?? 0) - 2 * Math.sqrt(0.36 + 0.04)) < 1e-9);
+  ok(
     v.explanation.includes("48.20") && v.explanation.includes("48.90") && v.explanation.includes("−0.70"),
   );
 });
 
 Deno.test("cell verdict: not reproduced reports the gap in points", () => {
   const v = evaluateCell(cell, [45.0, 45.2, 44.8], "paper");
-  assertEquals(v.status, "not reproduced");
-  assert(Math.abs((v.delta ?? 0) + 3.9) < 1e-9);
-  assert(v.explanation.includes("Δ −3.90") && v.explanation.includes("outside"), v.explanation);
+  eq(v.status, "not reproduced");
+  ok(Math.abs((v.delta ?? 0) + 3.9) < 1e-9);
+  ok(v.explanation.includes("Δ −3.90") && v.explanation.includes("outside"), v.explanation);
 });
 
 Deno.test("cell verdict: other profiles are not comparable; missing numbers and runs are said so", () => {
   const quick = evaluateCell(cell, [30, 31], "quick");
-  assertEquals(quick.status, "not comparable");
-  assert(quick.explanation.startsWith("profile ≠ paper: not comparable"));
-  assertEquals(evaluateCell(cell, [], "paper").status, "not run");
+  eq(quick.status, "not comparable");
+  ok(quick.explanation.startsWith("profile ≠ paper: not comparable"));
+  eq(evaluateCell(cell, [], "paper").status, "not run");
   const noClaim = evaluateCell(demoTable().cells[5], [60, 61], "paper");
-  assertEquals(noClaim.status, "no claim");
-  assert(noClaim.explanation.includes("claimed: unavailable in source"));
+  eq(noClaim.status, "no claim");
+  ok(noClaim.explanation.includes("claimed: unavailable in source"));
   const single = evaluateCell(demoTable().cells[4], [52.3], "paper"); // paper std null, n = 1
-  assertEquals(single.status, "reproduced"); // |Δ| = 0.3 ≤ tolerance 0.5
-  assert(single.explanation.includes("paper prints no std") && single.explanation.includes("single repeat"));
+  eq(single.status, "reproduced"); // |Δ| = 0.3 ≤ tolerance 0.5
+  ok(single.explanation.includes("paper prints no std") && single.explanation.includes("single repeat"));
 });
 
 Deno.test("compare '>': reproduced / not reproduced / inconclusive / not run", () => {
   const yes = comparePair(s("a", [52.0, 52.3, 52.1]), s("b", [50.0, 50.4, 50.2]), ">");
-  assertEquals(yes.status, "reproduced");
-  assert(yes.p !== null && yes.p < 0.05 && yes.explanation.includes("Welch"), yes.explanation);
+  eq(yes.status, "reproduced");
+  ok(yes.p !== null && yes.p < 0.05 && yes.explanation.includes("Welch"), yes.explanation);
   const no = comparePair(s("a", [50.0, 50.2, 50.1]), s("b", [52.0, 52.3, 52.1]), ">");
-  assertEquals(no.status, "not reproduced");
+  eq(no.status, "not reproduced");
   const noisy = comparePair(s("a", [52.0, 49.0, 51.0]), s("b", [50.0, 51.5, 49.5]), ">");
-  assertEquals(noisy.status, "inconclusive");
+  eq(noisy.status, "inconclusive");
   // b leads by more than the tolerance, but not significantly: still inconclusive, not "not reproduced".
   const bNoisy = comparePair(s("a", [50.0, 48.0, 52.0]), s("b", [51.0, 55.0, 47.5]), ">");
-  assertEquals(bNoisy.status, "inconclusive");
-  assertEquals(comparePair(s("a", [1, 2]), s("b", []), ">").status, "not run");
+  eq(bNoisy.status, "inconclusive");
+  eq(comparePair(s("a", [1, 2]), s("b", []), ">").status, "not run");
 });
 
 Deno.test("compare paired: matched by seed, decided by the paired t-test", () => {
@@ -62,38 +62,38 @@ Deno.test("compare paired: matched by seed, decided by the paired t-test", () =>
   const init = { id: "init", values: [91.8, 89.8, 88.7, 91.9], seeds: [0, 1, 2, 3] };
   const learned = { id: "dc", values: [91.2, 93.9, 92.1], seeds: [2, 0, 1] }; // stored out of order
   const welch = comparePair(learned, init, ">");
-  assertEquals(welch.status, "inconclusive"); // the draw's variance hides it
+  eq(welch.status, "inconclusive"); // the draw's variance hides it
   const paired = comparePair(learned, init, ">", DEFAULT_VERDICT_OPTIONS, true);
-  assertEquals(paired.status, "reproduced", paired.explanation);
-  assert(paired.explanation.includes("paired by seed (0, 1, 2)") && paired.explanation.includes("paired t="));
-  assert(Math.abs((paired.diff ?? 0) - 2.3) < 1e-9, String(paired.diff)); // seed 3 has no partner
+  eq(paired.status, "reproduced", paired.explanation);
+  ok(paired.explanation.includes("paired by seed (0, 1, 2)") && paired.explanation.includes("paired t="));
+  ok(Math.abs((paired.diff ?? 0) - 2.3) < 1e-9, String(paired.diff)); // seed 3 has no partner
   // Pairing cannot turn a loss into a win.
   const worse = { id: "dc", values: [89.0, 87.5, 86.9], seeds: [0, 1, 2] };
-  assertEquals(comparePair(worse, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "not reproduced");
+  eq(comparePair(worse, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "not reproduced");
   // A small deficit: inconclusive, and the p it quotes is labelled as the test of init ahead.
   const flat = { id: "mtt", values: [91.5, 88.9, 88.7], seeds: [0, 1, 2] };
   const tie = comparePair(flat, init, ">", DEFAULT_VERDICT_OPTIONS, true);
-  assertEquals(tie.status, "inconclusive");
-  assert(tie.explanation.includes("one-sided p (init ahead)="), tie.explanation);
+  eq(tie.status, "inconclusive");
+  ok(tie.explanation.includes("one-sided p (init ahead)="), tie.explanation);
   // No shared seed: nothing to pair.
   const apart = { id: "dc", values: [93, 94], seeds: [7, 8] };
-  assertEquals(comparePair(apart, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "inconclusive");
+  eq(comparePair(apart, init, ">", DEFAULT_VERDICT_OPTIONS, true).status, "inconclusive");
   let threw = false;
   try {
     comparePair(s("a", [1, 2]), s("b", [1, 2]), ">", DEFAULT_VERDICT_OPTIONS, true);
   } catch (e) {
     threw = String(e).includes("needs the seed");
   }
-  assert(threw);
+  ok(threw);
 });
 
 Deno.test("compare '>=': within tolerance is reproduced; a significant deficit is not", () => {
-  assertEquals(comparePair(s("a", [50.0, 50.1]), s("b", [50.3, 50.4]), ">=").status, "reproduced");
-  assertEquals(
+  eq(comparePair(s("a", [50.0, 50.1]), s("b", [50.3, 50.4]), ">=").status, "reproduced");
+  eq(
     comparePair(s("a", [48.0, 48.1, 48.2]), s("b", [50.3, 50.4, 50.2]), ">=").status,
     "not reproduced",
   );
-  assertEquals(
+  eq(
     comparePair(s("a", [48.0, 51.0, 49.0]), s("b", [50.3, 48.0, 53.0]), ">=").status,
     "inconclusive",
   );
@@ -102,13 +102,13 @@ Deno.test("compare '>=': within tolerance is reproduced; a significant deficit i
 Deno.test("compare with a single repeat: no test, decided only beyond the stated margin", () => {
   const m = DEFAULT_VERDICT_OPTIONS.singleRepeatMargin;
   const small = comparePair(s("a", [51.0]), s("b", [50.0, 50.2]), ">");
-  assertEquals(small.status, "inconclusive");
-  assert(
+  eq(small.status, "inconclusive");
+  ok(
     small.explanation.includes("no significance test") && small.explanation.includes(`${m.toFixed(2)}-point`),
   );
-  assertEquals(comparePair(s("a", [55.0]), s("b", [50.0]), ">").status, "reproduced");
-  assertEquals(comparePair(s("a", [45.0]), s("b", [50.0]), ">").status, "not reproduced");
-  assertEquals(
+  eq(comparePair(s("a", [55.0]), s("b", [50.0]), ">").status, "reproduced");
+  eq(comparePair(s("a", [45.0]), s("b", [50.0]), ">").status, "not reproduced");
+  eq(
     comparePair(s("a", [45.0]), s("b", [50.0]), ">", { ...DEFAULT_VERDICT_OPTIONS, singleRepeatMargin: 6 })
       .status,
     "inconclusive",
@@ -127,16 +127,16 @@ Deno.test("claim 'best': every pairwise comparison against the group; the worst 
   };
   const data: Record<string, number[]> = { o: [60, 60.2, 60.1], x: [55, 55.3, 55.1], y: [58, 58.1, 58.2] };
   const v = evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys);
-  assertEquals(v.status, "reproduced");
-  assertEquals(v.parts.length, 2);
+  eq(v.status, "reproduced");
+  eq(v.parts.length, 2);
   data.y = [61, 61.2, 61.1];
   const v2 = evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys);
-  assertEquals(v2.status, "not reproduced");
-  assert(v2.explanation.includes("1 not reproduced") && v2.explanation.includes("o > y"), v2.explanation);
+  eq(v2.status, "not reproduced");
+  ok(v2.explanation.includes("1 not reproduced") && v2.explanation.includes("o > y"), v2.explanation);
   delete data.x;
-  assertEquals(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not reproduced");
+  eq(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not reproduced");
   data.y = [58, 58.1, 58.2];
-  assertEquals(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not run");
+  eq(evaluateClaim(claim, (id) => s(id, data[id] ?? []), noKeys).status, "not run");
 });
 
 const trend: ClaimSpec = {
@@ -161,15 +161,15 @@ Deno.test("claim 'trend': reproduced / not reproduced / inconclusive / not run",
     "b1-50": [60, 60.1, 60.2],
     "b3-50": [62, 62.1, 62.2],
   });
-  assertEquals(up.status, "reproduced");
-  assert(up.explanation.includes("0.1 → 0.3"), up.explanation); // sorted by order, not by listing
+  eq(up.status, "reproduced");
+  ok(up.explanation.includes("0.1 → 0.3"), up.explanation); // sorted by order, not by listing
   const down = run({
     "b1-1": [28, 28.1, 28.2],
     "b3-1": [30, 30.2, 30.1],
     "b1-50": [62, 62.1, 62.2],
     "b3-50": [60, 60.1, 60.2],
   });
-  assertEquals(down.status, "not reproduced");
+  eq(down.status, "not reproduced");
   // Ambiguity at order 1 alone cannot break the trend (order 50 clearly picks the largest β) …
   const early = run({
     "b1-1": [30, 29, 31],
@@ -177,7 +177,7 @@ Deno.test("claim 'trend': reproduced / not reproduced / inconclusive / not run",
     "b1-50": [60, 60.1, 60.2],
     "b3-50": [62, 62.1, 62.2],
   });
-  assertEquals(early.status, "reproduced");
+  eq(early.status, "reproduced");
   // … but ties at both ends admit both a rising and a falling reading.
   const tie = run({
     "b1-1": [30, 29, 31],
@@ -185,13 +185,13 @@ Deno.test("claim 'trend': reproduced / not reproduced / inconclusive / not run",
     "b1-50": [61.9, 62.3, 61.8],
     "b3-50": [62, 62.1, 62.2],
   });
-  assertEquals(tie.status, "inconclusive");
-  assertEquals(tie.parts.find((p) => p.label === "order 1")?.status, "inconclusive");
+  eq(tie.status, "inconclusive");
+  eq(tie.parts.find((p) => p.label === "order 1")?.status, "inconclusive");
   const missing = run({ "b1-1": [30, 30.2], "b3-1": [28, 28.1] });
-  assertEquals(missing.status, "not run");
+  eq(missing.status, "not run");
   const noKey = evaluateClaim(trend, (id) => s(id, [1, 2]), () => "big");
-  assertEquals(noKey.status, "inconclusive");
-  assert(noKey.explanation.includes('no numeric config "beta"'), noKey.explanation);
+  eq(noKey.status, "inconclusive");
+  ok(noKey.explanation.includes('no numeric config "beta"'), noKey.explanation);
 });
 
 Deno.test("evaluateTable: filters by table and profile, picks the metric from the selection rule", () => {
@@ -203,22 +203,22 @@ Deno.test("evaluateTable: filters by table and profile, picks the metric from th
     ...repeats("dm-1", [90, 91], { tableId: "other/table" }), // other table: invisible
   ];
   const v = evaluateTable(demoTable(), results, { profile: "paper" });
-  assertEquals(v.metric, "lastTestAcc");
+  eq(v.metric, "lastTestAcc");
   const byId = Object.fromEntries(v.cells.map((c) => [c.cellId, c]));
-  assertEquals(byId["dm-1"].reproduced?.n, 3);
-  assertEquals(byId["dm-10"].status, "not run");
-  assertEquals(byId["ours-1"].status, "not reproduced"); // 33.1 vs 30.0
-  assertEquals(v.claims[0].status, "not run"); // the IPC-10 pair lacks dm-10 under `paper`
-  assertEquals(v.claims[0].parts[0].status, "reproduced");
+  eq(byId["dm-1"].reproduced?.n, 3);
+  eq(byId["dm-10"].status, "not run");
+  eq(byId["ours-1"].status, "not reproduced"); // 33.1 vs 30.0
+  eq(v.claims[0].status, "not run"); // the IPC-10 pair lacks dm-10 under `paper`
+  eq(v.claims[0].parts[0].status, "reproduced");
 
   const bestTest = demoTable({
     protocol: { evaluator: "x", selection: "best-test", repeats: 3, details: "" },
   });
   const r = fakeResult({ cellId: "dm-1", acc: 20, metrics: { bestTestAcc: 26.0 } });
   const vb = evaluateTable(bestTest, [r], { profile: "paper", tolerance: 0.1 });
-  assertEquals(vb.metric, "bestTestAcc");
-  assertEquals(vb.cells[0].reproduced?.mean, 26.0);
-  assertEquals(vb.options.tolerance, 0.1);
+  eq(vb.metric, "bestTestAcc");
+  eq(vb.cells[0].reproduced?.mean, 26.0);
+  eq(vb.options.tolerance, 0.1);
 });
 
 Deno.test("trend keys come from the cell spec's config, else from the runs' method config", () => {
@@ -238,7 +238,7 @@ Deno.test("trend keys come from the cell spec's config, else from the runs' meth
     ...repeats("dm-10", [40, 40.1], { methodConfig: { beta: 0.1 } }),
     ...repeats("ours-10", [50, 50.1], { methodConfig: { beta: 0.5 } }),
   ];
-  assertEquals(evaluateTable(table, results, { profile: "paper" }).claims[0].status, "reproduced");
+  eq(evaluateTable(table, results, { profile: "paper" }).claims[0].status, "reproduced");
 });
 
 Deno.test("claim 'decrease': paired by repeat on two distill metrics of each cell", () => {
@@ -261,40 +261,40 @@ Deno.test("claim 'decrease': paired by repeat on two distill metrics of each cel
     evaluateTable(table, [...results, ...cmi([[3, 2], [4, 2.9]], "ours-1")], { profile: "paper" }).claims[0];
 
   const falls = verdict(cmi([[0.0304, 0.0298], [0.0266, 0.0261], [0.0314, 0.0306]]));
-  assertEquals(falls.status, "reproduced");
+  eq(falls.status, "reproduced");
   const part = falls.parts[0];
-  assert(
+  ok(
     part.explanation.includes("lower at 3 of 3") && part.explanation.includes("paired t="),
     part.explanation,
   );
-  assert(
+  ok(
     part.explanation.includes("0.02947 → 0.02883") && part.explanation.includes("−2.15 %"),
     part.explanation,
   );
 
   // Rising at every repeat refutes it; a mixed record is inconclusive.
-  assertEquals(verdict(cmi([[0.0304, 0.0316], [0.0266, 0.0281], [0.0256, 0.0270]])).status, "not reproduced");
-  assertEquals(verdict(cmi([[0.0304, 0.0298], [0.0266, 0.0281], [0.0314, 0.0306]])).status, "inconclusive");
+  eq(verdict(cmi([[0.0304, 0.0316], [0.0266, 0.0281], [0.0256, 0.0270]])).status, "not reproduced");
+  eq(verdict(cmi([[0.0304, 0.0298], [0.0266, 0.0281], [0.0314, 0.0306]])).status, "inconclusive");
 
   // Only repeats that recorded both metrics are paired; fewer than two cannot be tested.
   const partial = cmi([[0.0304, 0.0298], [0.0266, 0.0261]]);
   partial.push(fakeResult({ cellId: "ours-10", acc: 50, repeat: 2 }));
-  assert(
+  ok(
     verdict(partial).parts[0].explanation.includes("seeds 1000, 1001;"),
     verdict(partial).parts[0].explanation,
   );
   const unmeasured = verdict(repeats("ours-10", [50, 51]));
-  assertEquals(unmeasured.status, "inconclusive");
-  assert(
+  eq(unmeasured.status, "inconclusive");
+  ok(
     unmeasured.parts[0].explanation.includes("0 repeat(s) recorded both"),
     unmeasured.parts[0].explanation,
   );
-  assertEquals(verdict([]).status, "not run");
-  assertEquals(verdict([]).parts[1].status, "reproduced");
+  eq(verdict([]).status, "not run");
+  eq(verdict([]).parts[1].status, "reproduced");
   // Its cells are checked like every claim's.
   const bad = { ...table.claims[0], cells: ["ours-10", "nope"] };
   const err = String(demoTableError({ claims: [bad] }));
-  assert(err.includes("unknown cell id") && err.includes("nope"), err);
+  ok(err.includes("unknown cell id") && err.includes("nope"), err);
 });
 
 function demoTableError(overrides: Parameters<typeof demoTable>[0]): unknown {
@@ -311,5 +311,5 @@ Deno.test("selectLatest keeps only the newest configuration of each cell", () =>
   const fresh = repeats("dm-10", [48, 49], { codeVersion: "m2", finishedAt: "2025-02-01T00:00:00.000Z" });
   const other = repeats("dm-1", [26], { codeVersion: "m1" });
   const kept = selectLatest([...old, ...fresh, ...other]);
-  assertEquals(kept.map((r) => r.key).sort(), [...fresh, ...other].map((r) => r.key).sort());
+  eq(kept.map((r) => r.key).sort(), [...fresh, ...other].map((r) => r.key).sort());
 });

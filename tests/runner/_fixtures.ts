@@ -5,7 +5,7 @@
  */
 import type { Dataset } from "../../data/types.ts";
 import { datasetInfo } from "../../data/registry.ts";
-import type { DatasetLoad } from "../../experiments/profiles.ts";
+import type { DatasetLoad } from "../../experiments/resolve.ts";
 import type { TableSpec } from "../../experiments/schema.ts";
 import type { EvalRequest, EvalResult } from "../../evaluator/types.ts";
 import type { Adapter } from "../../results/types.ts";

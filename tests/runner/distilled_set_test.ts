@@ -11,7 +11,7 @@ import { saveWithGrid } from "../../runner/pipeline.ts";
 import { resize as cpuResize } from "../../engine/cpu/extended.ts";
 import { CpuStorage, f32 } from "../../engine/cpu/storage.ts";
 import { type SafeTensorInput, writeSafetensors } from "../../engine/safetensors.ts";
-import type { DistilledSet } from "../../methods/types.ts";
+import type { DistilledSet } from "../../data/distilled.ts";
 import { tempDir } from "./_fixtures.ts";
 
 function set(n = 4, c = 1, side = 3): DistilledSet {

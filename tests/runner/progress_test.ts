@@ -1,6 +1,7 @@
 /** The run's ETA: reused repeats (rows sharing a substituted evaluation) are not counted as work left. */
 import { deepStrictEqual as eq, ok } from "node:assert";
-import { Eta, fmtDuration, throttledLines } from "../../runner/progress.ts";
+import { Eta, throttledLines } from "../../runner/progress.ts";
+import { fmtDuration } from "../../data/progress.ts";
 
 Deno.test("eta: NaN before any timed repeat, then mean time × distinct work left", () => {
   // 6 repeats, 3 table rows per computation: 2 distinct computations.

@@ -7,7 +7,7 @@ import { loadDistilledSet } from "../../runner/distilled_set.ts";
 import type { EvalRequest } from "../../evaluator/types.ts";
 import type { CellRepeatResult } from "../../results/types.ts";
 import { fakeEvaluate, tempDir, testRunOptions, tinyLoad, tinyTable } from "./_fixtures.ts";
-import type { DatasetLoad } from "../../experiments/profiles.ts";
+import type { DatasetLoad } from "../../experiments/resolve.ts";
 
 function rows(path: string): CellRepeatResult[] {
   const s = openStore(path);

@@ -2,7 +2,7 @@
  * Code versions come from the sources: a change that can move a number re-keys the affected results,
  * comments and formatting do not, and a copy of the sources without git gets the same versions.
  */
-import { assert, assertEquals } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok } from "node:assert";
 import { importSpecifiers, sourceTokens } from "../../results/source_tokens.ts";
 import { codeVersionFor, codeVersionParts, methodModule } from "../../runner/version.ts";
 import {
@@ -16,14 +16,14 @@ import {
   trainingCodeVersion,
   UNHASHED_FOLDERS,
 } from "../../results/source_versions.ts";
-import { pretrainKey } from "../../models/pretrained.ts";
+import { pretrainKey } from "../../evaluator/pretrained.ts";
 import { tinyDataset } from "./_fixtures.ts";
 import { changedLayers, formatCodeVersion, parseCodeVersion } from "../../results/code_version.ts";
 import { contentKey } from "../../results/key.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { mttCmiMethod } from "../../baselines/mtt.ts";
+import { mttCmiMethod } from "../../methods/cmi.ts";
 import { fakeResult } from "../results/_fixtures.ts";
 
 const REPO = new URL("../../", import.meta.url);
@@ -55,7 +55,7 @@ async function copyOfSources(): Promise<string> {
 async function edit(path: string, f: (src: string) => string): Promise<void> {
   const before = await Deno.readTextFile(path);
   const after = f(before);
-  assert(after !== before, `the edit of ${path} changed nothing (did the code it targets move?)`);
+  ok(after !== before, `the edit of ${path} changed nothing (did the code it targets move?)`);
   await Deno.writeTextFile(path, after);
 }
 
@@ -70,20 +70,20 @@ Deno.test("source tokens: comments, whitespace, quotes and trailing commas are n
     "const x=f(1,'a\\u0009b',[2,3]);const re=/\\/\\/not a comment[/]/g,d=x/2/y;" +
       "const t=`k${{a:1}.a}\\`s`;",
   );
-  assertEquals(a, b);
-  assert(a.includes("/\\/\\/not a comment[/]/g"), "the regular expression is one token");
-  assert(a.includes("`k${") && a.includes("}\\`s`"), "template text is kept verbatim");
+  eq(a, b);
+  ok(a.includes("/\\/\\/not a comment[/]/g"), "the regular expression is one token");
+  ok(a.includes("`k${") && a.includes("}\\`s`"), "template text is kept verbatim");
   // Code, numbers and strings are: each of these differs.
   for (
     const other of ["const x=f(2,'a\\tb',[2,3]);", "const x=f(1,'a b',[2,3]);", "const y=f(1,'a\\tb',[2,3]);"]
   ) {
-    assert(
+    ok(
       sourceTokens(other).join(" ") !== sourceTokens("const x=f(1,'a\\tb',[2,3]);").join(" "),
       other,
     );
   }
   // Template text is code too (WGSL lives there), whitespace included.
-  assert(sourceTokens("const k = `a  b`;").join() !== sourceTokens("const k = `a b`;").join());
+  ok(sourceTokens("const k = `a  b`;").join() !== sourceTokens("const k = `a b`;").join());
 });
 
 Deno.test("source tokens: import specifiers, including type-only, re-exports, dynamic imports and workers", () => {
@@ -100,7 +100,7 @@ Deno.test("source tokens: import specifiers, including type-only, re-exports, dy
     new URL("../.cache/x", import.meta.url);
     import { z } from "zod";
   `);
-  assertEquals(importSpecifiers(t), [
+  eq(importSpecifiers(t), [
     "./a.ts",
     "../b.ts",
     "./c.ts",
@@ -122,28 +122,32 @@ Deno.test("source tokens: every source file of the repository tokenises", async 
       files++;
     }
   }
-  assert(files > 200, `${files} files`);
+  ok(files > 200, `${files} files`);
 });
 
 Deno.test("code version: one hash per layer, the method's from its own module and what it imports", () => {
   const v = codeVersionFor(dcMethod);
   const p = parseCodeVersion(v)!;
-  assertEquals([...p.layers.keys()], ["engine", "data", "models", "evaluator", "runner"]);
-  assert([p.methodVersion, ...p.layers.values()].every((x) => /^[0-9a-f]{12}$/.test(x)), v);
-  assertEquals(methodModule(dcMethod), "baselines/dc.ts");
-  assertEquals(methodModule(mttCmiMethod), "baselines/mtt.ts");
+  eq([...p.layers.keys()], ["engine", "data", "models", "evaluator", "runner"]);
+  ok([p.methodVersion, ...p.layers.values()].every((x) => /^[0-9a-f]{12}$/.test(x)), v);
+  eq(methodModule(dcMethod), "baselines/dc.ts");
+  eq(methodModule(mttCmiMethod), "methods/cmi.ts");
   const tree = new SourceTree(REPO);
-  // MTT+CMI's modules include CMI's; Random's are only its own and the real-image draw.
-  assert(tree.methodModules("baselines/mtt.ts").includes("baselines/cmi.ts"), "mtt imports cmi");
-  assertEquals(tree.methodModules("baselines/random.ts"), [
+  // MTT+CMI's modules include MTT's and the regularizer plumbing; MTT's do not include CMI's; Random's
+  // are only its own, the real-image draw and the method interface.
+  const cmi = tree.methodModules("methods/cmi.ts");
+  ok(["baselines/mtt.ts", "methods/regularizer.ts"].every((m) => cmi.includes(m)), `${cmi}`);
+  ok(!tree.methodModules("baselines/mtt.ts").includes("methods/cmi.ts"), "mtt does not import cmi");
+  eq(tree.methodModules("baselines/random.ts"), [
     "baselines/random.ts",
     "baselines/real_images.ts",
+    "methods/budget.ts",
     "methods/types.ts",
   ]);
   // A method without a known module (e.g. a test's fake) carries its own version, or none.
-  assert(codeVersionFor({ id: "fake" }).startsWith("fake@unversioned engine@"), "fake");
+  ok(codeVersionFor({ id: "fake" }).startsWith("fake@unversioned engine@"), "fake");
   const own = { id: "mine", version: 3 } as { id: string };
-  assert(codeVersionFor(own).startsWith("mine@3 engine@"), "own version");
+  ok(codeVersionFor(own).startsWith("mine@3 engine@"), "own version");
 });
 
 Deno.test("code version: a numeric change re-keys its layer; comments and formatting do not; no git needed", async () => {
@@ -153,13 +157,13 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
     const here = codeVersionParts(dcMethod);
     // The copy (no .git) has the checkout's versions.
     const base = layerVersions(tree());
-    assertEquals(base, here.layers);
+    eq(base, here.layers);
     const methods = (t: SourceTree) =>
       Object.fromEntries(
         [dcMethod, dsaMethod, randomMethod].map((m) => [m.id, t.methodVersion(methodModule(m)!)]),
       );
     const baseMethods = methods(tree());
-    assertEquals(baseMethods.dc, here.methodVersion);
+    eq(baseMethods.dc, here.methodVersion);
 
     // Formatting only: every engine and data file reformatted (line width, indent, quotes) and commented.
     // (A narrower width would make `deno fmt` add braces around wrapped bodies: braces are code.)
@@ -177,20 +181,20 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
       cwd: dir,
       stderr: "piped",
     }).outputSync();
-    assert(fmt.success, new TextDecoder().decode(fmt.stderr));
+    ok(fmt.success, new TextDecoder().decode(fmt.stderr));
     await edit(
       `${dir}/engine/ops/nn.ts`,
       (s) => `// a comment\n/* another */\n${s.replaceAll(";\n", "; // why\n")}`,
     );
     const reformatted = await Deno.readTextFile(`${dir}/engine/ops/nn.ts`);
-    assert(reformatted.includes("'") && reformatted.includes("    "), "the copy was reformatted");
-    assertEquals(layerVersions(tree()), base);
+    ok(reformatted.includes("'") && reformatted.includes("    "), "the copy was reformatted");
+    eq(layerVersions(tree()), base);
 
     // A numeric change to an engine file: the engine layer (only) changes, and with it the content key.
     await edit(`${dir}/engine/ops/nn.ts`, (s) => s.replace(/E\.cst\(1 \/ a\.size\)/, "E.cst(2 / a.size)"));
     const engine = layerVersions(tree());
-    assert(engine.engine !== base.engine, "engine version unchanged by a numeric change");
-    assertEquals({ ...engine, engine: base.engine }, base);
+    ok(engine.engine !== base.engine, "engine version unchanged by a numeric change");
+    eq({ ...engine, engine: base.engine }, base);
     const r = fakeResult({ cellId: "dc-10", acc: 50 });
     const key = (layers: typeof base) =>
       contentKey(
@@ -200,8 +204,8 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
         formatCodeVersion({ method: "dc", methodVersion: baseMethods.dc, layers }),
         "d1",
       );
-    assert(key(engine) !== key(base), "the content key did not change");
-    assertEquals(
+    ok(key(engine) !== key(base), "the content key did not change");
+    eq(
       changedLayers(
         formatCodeVersion({ method: "dc", methodVersion: "x", layers: base }),
         formatCodeVersion({ method: "dc", methodVersion: "x", layers: engine }),
@@ -211,21 +215,21 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
 
     // data/ has a version too.
     await edit(`${dir}/data/augment.ts`, (s) => s + "\nexport const PROBE = 0.5;\n");
-    assert(layerVersions(tree()).data !== base.data, "data version unchanged");
+    ok(layerVersions(tree()).data !== base.data, "data version unchanged");
 
     // A method's own module re-keys that method; an imported one re-keys its importers only.
     await edit(`${dir}/baselines/gradient_matching.ts`, (s) => s + "\nexport const PROBE = 1;\n");
     const after = methods(tree());
-    assert(after.dc !== baseMethods.dc && after.dsa !== baseMethods.dsa, "dc/dsa import gradient matching");
-    assertEquals(after.random, baseMethods.random);
+    ok(after.dc !== baseMethods.dc && after.dsa !== baseMethods.dsa, "dc/dsa import gradient matching");
+    eq(after.random, baseMethods.random);
 
     // Files listed as not numeric (status lines, provenance) keep every key.
     const notNumeric = Object.keys(NOT_NUMERIC).find((f) => f.startsWith("runner/"))!;
     const runner = layerVersions(tree()).runner;
     await edit(`${dir}/${notNumeric}`, (s) => s + "\nexport const PROBE = 2;\n");
-    assertEquals(layerVersions(tree()).runner, runner);
+    eq(layerVersions(tree()).runner, runner);
     await edit(`${dir}/runner/pipeline.ts`, (s) => s + "\nexport const PROBE = 2;\n");
-    assert(layerVersions(tree()).runner !== runner, "runner/pipeline.ts is numeric");
+    ok(layerVersions(tree()).runner !== runner, "runner/pipeline.ts is numeric");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -233,14 +237,14 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
 
 Deno.test("code version: an explicit override maps a version to the one it computes the same numbers as", () => {
   const table = { "engine@bbb": "aaa", "engine@ccc": "bbb" };
-  assertEquals(overridden("engine", "ccc", table), "aaa");
-  assertEquals(overridden("engine", "ddd", table), "ddd");
-  assertEquals(overridden("data", "bbb", table), "bbb");
+  eq(overridden("engine", "ccc", table), "aaa");
+  eq(overridden("engine", "ddd", table), "ddd");
+  eq(overridden("data", "bbb", table), "bbb");
 });
 
 Deno.test("code version: stored strings of hand-numbered versions count as predating every layer", () => {
   const now = codeVersionFor(dcMethod);
-  assertEquals(changedLayers("dc@1 engine@1 evaluator@1 runner@1", now), [
+  eq(changedLayers("dc@1 engine@1 evaluator@1 runner@1", now), [
     "method",
     "engine",
     "data",
@@ -248,18 +252,18 @@ Deno.test("code version: stored strings of hand-numbered versions count as preda
     "evaluator",
     "runner",
   ]);
-  assertEquals(changedLayers(now, now), []);
-  assertEquals(changedLayers("m1", now).length, 6);
+  eq(changedLayers(now, now), []);
+  eq(changedLayers("m1", now).length, 6);
 });
 
 Deno.test("code version: caches of trained weights are keyed by the code that trains them", () => {
   const { layers } = checkoutSources();
   const experts = trainingCodeVersion("baselines/mtt_experts.ts");
-  assertEquals(Object.keys(experts), [...Object.keys(layers), "baselines/mtt_experts.ts"]);
-  assertEquals(trainingCodeVersion(), layers);
+  eq(Object.keys(experts), [...Object.keys(layers), "baselines/mtt_experts.ts"]);
+  eq(trainingCodeVersion(), layers);
   // Deterministic for the checkout (the layer versions are computed once per process).
   const spec = { model: "convnet3-w32", dataset: tinyDataset("mnist", 8, 2), epochs: 1, seed: 0 };
-  assertEquals(pretrainKey(spec), pretrainKey({ ...spec }));
+  eq(pretrainKey(spec), pretrainKey({ ...spec }));
 });
 
 Deno.test("code version: every folder with sources is in a layer, the methods, or named as unhashed", () => {
@@ -274,6 +278,6 @@ Deno.test("code version: every folder with sources is in a layer, the methods, o
     .map((e) => `${e.name}/`)
     .filter((f) => tree.list(f).length > 0);
   const loose = folders.filter((f) => !covered.has(f));
-  assertEquals(loose, [], "folders with sources that no code version covers (add them to a layer)");
-  assert(folders.includes("engine/") && folders.includes("baselines/"), folders.join());
+  eq(loose, [], "folders with sources that no code version covers (add them to a layer)");
+  ok(folders.includes("engine/") && folders.includes("baselines/"), folders.join());
 });

@@ -1,6 +1,7 @@
 /**
  * Networks trained by ddrepro itself on real data and cached (no downloaded weights exist here):
- * herding/k-center feature extractors, CMI's extractor pool, soft-label teachers. A cache entry is
+ * herding/k-center feature extractors, CMI's extractor pool, soft-label teachers. They train with the
+ * evaluator's loop (train.ts), so they live with it. A cache entry is
  * keyed by everything that determines the weights (model, dataset manifest, training recipe, seed),
  * written atomically, and verified on load.
  */
@@ -8,12 +9,13 @@ import type { Dataset } from "../data/types.ts";
 import { Rng } from "../engine/random.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
 import { trainingCodeVersion } from "../results/source_versions.ts";
-import type { Classifier } from "./module.ts";
-import { createModel } from "./registry.ts";
-import { loadModelInto, saveModel } from "./checkpoint.ts";
-import { splitForTraining } from "../evaluator/device_data.ts";
-import { trainClassifier } from "../evaluator/train.ts";
-import type { ProgressReporter } from "../methods/types.ts";
+import type { Classifier } from "../models/module.ts";
+import { createModel } from "../models/registry.ts";
+import { loadModelInto, saveModel } from "../models/checkpoint.ts";
+import { cacheRoot } from "../data/fsutil.ts";
+import { splitForTraining } from "./device_data.ts";
+import { trainClassifier } from "./train.ts";
+import type { ProgressReporter } from "../data/progress.ts";
 
 /** The key recipe's version; the training code itself is versioned by its sources (`code`). */
 export const PRETRAIN_VERSION = "1";
@@ -31,10 +33,6 @@ export interface PretrainSpec {
   batchSize?: number;
   /** SGD weight decay (default 5e-4; CMI's extractor pool uses 1e-3). */
   weightDecay?: number;
-}
-
-export function cacheRoot(): string {
-  return Deno.env.get("DD_CACHE") ?? new URL("../.cache/ddrepro", import.meta.url).pathname;
 }
 
 export function pretrainKey(s: PretrainSpec): string {

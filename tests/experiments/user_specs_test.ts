@@ -10,7 +10,7 @@ import {
 import { runTable } from "../../runner/run.ts";
 import { writeTableReports } from "../../cli/report_cmd.ts";
 import { openStore } from "../../results/store.ts";
-import { tempDir, testRunOptions, tinyLoad } from "./_fixtures.ts";
+import { tempDir, testRunOptions, tinyLoad } from "../runner/_fixtures.ts";
 
 const EXAMPLE = new URL("../../experiments/examples/mnist-coresets.yaml", import.meta.url).pathname;
 
@@ -94,7 +94,7 @@ Deno.test("user specs: --include makes every file addressable; ids may not colli
 
 Deno.test("user specs: the example runs end to end at smoke into a store and a report", async () => {
   const dir = await tempDir();
-  // The fake evaluator keeps this test off the GPU, so only `random` (host-only) is run; D4M stands in
+  // The fake evaluator keeps this test off the GPU, so only `random` (host-only) is run; DGS stands in
   // for a method that is not implemented, which the report must say.
   const file = `${dir}/example.yaml`;
   await Deno.writeTextFile(

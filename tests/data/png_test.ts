@@ -1,6 +1,6 @@
-import { assert, assertEquals, assertThrows } from "../results/_assert.ts";
+import { deepStrictEqual as eq, ok, throws } from "node:assert";
 import { decode } from "fast-png";
-import { imageGridPng, imageGridRaster } from "../../reports/png.ts";
+import { imageGridPng, imageGridRaster } from "../../data/png.ts";
 
 Deno.test("png: an RGB grid decodes back with one row per class and exact pixel values", () => {
   // 4 images, 2 classes (labels out of order), 3×2×2; image i has constant value (i+1)/8 per channel ch·0.1 offset.
@@ -14,15 +14,15 @@ Deno.test("png: an RGB grid decodes back with one row per class and exact pixel 
   const labels = [1, 0, 1, 0];
   const png = imageGridPng(data, [n, c, h, w], { labels, padding: 1, background: 0 });
   const img = decode(png);
-  assertEquals([img.width, img.height, img.channels, img.depth], [1 + 2 * 3, 1 + 2 * 3, 3, 8]);
+  eq([img.width, img.height, img.channels, img.depth], [1 + 2 * 3, 1 + 2 * 3, 3, 8]);
   const px = (x: number, y: number) =>
     Array.from(img.data.slice((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
   const expect = (i: number) => [0, 1, 2].map((ch) => Math.round(data[(i * c + ch) * h * w] * 255));
-  assertEquals(px(1, 1), expect(1)); // row 0 = class 0: images 1, 3
-  assertEquals(px(4, 1), expect(3));
-  assertEquals(px(1, 4), expect(0)); // row 1 = class 1: images 0, 2
-  assertEquals(px(5, 5), expect(2));
-  assertEquals(px(0, 0), [0, 0, 0]); // padding
+  eq(px(1, 1), expect(1)); // row 0 = class 0: images 1, 3
+  eq(px(4, 1), expect(3));
+  eq(px(1, 4), expect(0)); // row 1 = class 1: images 0, 2
+  eq(px(5, 5), expect(2));
+  eq(px(0, 0), [0, 0, 0]); // padding
 });
 
 Deno.test("png: normalised grayscale images are de-normalised, clamped and upscaled", () => {
@@ -34,9 +34,9 @@ Deno.test("png: normalised grayscale images are de-normalised, clamped and upsca
     padding: 0,
     scale: 2,
   });
-  assertEquals([r.width, r.height, r.channels], [4, 4, 1]);
-  assertEquals(Array.from(r.data.slice(0, 4)), [0, 0, 128, 128]);
-  assertEquals(Array.from(r.data.slice(8, 12)), [255, 255, 255, 255]);
+  eq([r.width, r.height, r.channels], [4, 4, 1]);
+  eq(Array.from(r.data.slice(0, 4)), [0, 0, 128, 128]);
+  eq(Array.from(r.data.slice(8, 12)), [255, 255, 255, 255]);
   const decoded = decode(
     imageGridPng(data, [4, 1, 1, 1], {
       classes: 2,
@@ -45,13 +45,22 @@ Deno.test("png: normalised grayscale images are de-normalised, clamped and upsca
       scale: 2,
     }),
   );
-  assertEquals(decoded.channels, 1);
-  assertEquals(Array.from(decoded.data), Array.from(r.data));
+  eq(decoded.channels, 1);
+  eq(Array.from(decoded.data), Array.from(r.data));
 });
 
 Deno.test("png: shape errors are explicit", () => {
-  assertThrows(() => imageGridRaster([0, 0], [1, 2, 1, 1]), RangeError, "1 or 3 channels");
-  assertThrows(() => imageGridRaster([0, 0, 0], [2, 1, 1, 1]), RangeError, "needs 2");
-  assertThrows(() => imageGridRaster([0, 0, 0], [3, 1, 1, 1], { classes: 2 }), RangeError, "pass labels");
-  assert(imageGridRaster([0, 0, 0, 0], [4, 1, 1, 1], { classes: 2, maxPerClass: 1, padding: 0 }).width === 1);
+  throws(
+    () => imageGridRaster([0, 0], [1, 2, 1, 1]),
+    (e) => e instanceof RangeError && e.message.includes("1 or 3 channels"),
+  );
+  throws(
+    () => imageGridRaster([0, 0, 0], [2, 1, 1, 1]),
+    (e) => e instanceof RangeError && e.message.includes("needs 2"),
+  );
+  throws(
+    () => imageGridRaster([0, 0, 0], [3, 1, 1, 1], { classes: 2 }),
+    (e) => e instanceof RangeError && e.message.includes("pass labels"),
+  );
+  ok(imageGridRaster([0, 0, 0, 0], [4, 1, 1, 1], { classes: 2, maxPerClass: 1, padding: 0 }).width === 1);
 });

@@ -1,21 +1,11 @@
 /**
- * Test helpers: tiny assertions (no std library here) and writers that produce each dataset format for real
+ * Test helpers: a DatasetError assertion and writers that produce each dataset format for real
  * — IDX (plain and gzip), CIFAR binary batches, MATLAB v5 MAT-files (plain and miCOMPRESSED), and JPEG trees
  * encoded with jpeg-js — into temporary folders.
  */
 import { deflateSync, gzipSync } from "node:zlib";
 import { encode as encodeJpeg } from "jpeg-js";
 import { DatasetError } from "../../data/errors.ts";
-
-export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-export function assertEquals(actual: unknown, expected: unknown, msg = ""): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${msg ? msg + ": " : ""}expected ${e}, got ${a}`);
-}
 
 /** Await `fn`, require a DatasetError whose message contains every fragment; returns it. */
 export async function assertDatasetError(

@@ -1,20 +1,19 @@
 /** Profiles: substitutions (always with a reason), epoch scaling, repeats, and `paper` never substituting. */
 import { deepStrictEqual as eq, ok } from "node:assert";
 import { z } from "zod";
-import {
-  type CellPlan,
-  PROFILE_IDS,
-  PROFILES,
-  resolveCell,
-  resolveTable,
-} from "../../experiments/profiles.ts";
+import { PROFILE_IDS, type ProfileDef, PROFILES } from "../../experiments/profiles.ts";
+import { type CellPlan, resolveCell, resolveTable } from "../../experiments/resolve.ts";
+import { scaleConfig } from "../../experiments/budget.ts";
+import { widthCompensation } from "../../methods/budget.ts";
+import { dmMethod } from "../../baselines/dm.ts";
+import { mttMethod } from "../../baselines/mtt.ts";
 import { findTable } from "../../experiments/registry.ts";
 import type { CellSpec, TableSpec } from "../../experiments/schema.ts";
 import type { Availability } from "../../data/types.ts";
 import type { MethodDef } from "../../methods/types.ts";
 import type { Profile } from "../../results/types.ts";
 import { randomMethod } from "../../baselines/random.ts";
-import { tinyTable } from "./_fixtures.ts";
+import { tinyTable } from "../runner/_fixtures.ts";
 
 /** Only the embedded datasets are present, whatever this machine has. */
 const embeddedOnly = (id: string): Availability =>
@@ -121,7 +120,7 @@ Deno.test("profiles: method config = scale(defaults ⊕ cell.config); scaled key
     id: "fake",
     schema: Cfg,
     defaults: () => ({ iterations: 1000, lr: 0.1 }),
-    scale: (c: C, profile: Profile) => (profile === "paper" ? c : { ...c, iterations: 10 }),
+    scale: (c: C, { profile }) => (profile === "paper" ? c : { ...c, iterations: 10 }),
     scaleNotes: { iterations: "fewer iterations fit the budget" },
   };
   const opts = { findMethod: () => fake as unknown as MethodDef<Record<string, unknown>> };
@@ -337,4 +336,42 @@ Deno.test("profiles: a teacher on a hard-label protocol makes the cell not runna
   const cell = { ...t.cells[0], teacher: "convnet3" };
   const plan = resolveCell({ ...t, cells: [cell] }, cell, "smoke", { availability: embeddedOnly });
   ok(!plan.runnable && /hard labels/.test(plan.reason ?? ""), plan.reason);
+});
+
+Deno.test("profiles: a new profile is one data entry; every method's budget follows its knobs", () => {
+  // No method names a profile: a profile only gives knob values, which each method maps onto its keys.
+  const ci: ProfileDef = {
+    ...PROFILES.quick,
+    id: "ci",
+    budget: { iterations: 3, width: 16, realBatch: 8, poolSize: 1, trainEpochs: 1, trainImages: 100 },
+    tuned: {},
+  };
+  const dm = dmMethod.defaults("mnist", 10);
+  const c = scaleConfig(dmMethod, dm, ci, 10);
+  eq([c.iterations, c.width, c.batchReal], [3, 16, 8]);
+  eq(c.lrImg, dm.lrImg * widthCompensation(128, 16), "the image lr follows the narrower net");
+  const mtt = scaleConfig(mttMethod, mttMethod.defaults("mnist", 10), ci, 10);
+  eq([mtt.iterations, mtt.numExperts, mtt.trainEpochs, mtt.expertTrainLimit], [3, 1, 1, 100]);
+  eq([mtt.expertEpochs, mtt.maxStartEpoch], [1, 1], "the start window stays inside the shorter experts");
+  // A pinned key wins, and what derives from it follows it.
+  const pinned = scaleConfig(dmMethod, dm, ci, 10, { width: 64 });
+  eq([pinned.width, pinned.lrImg], [64, dm.lrImg * widthCompensation(128, 64)]);
+  // An empty budget (the paper profile) leaves every config as the paper's.
+  eq(scaleConfig(dmMethod, dm, { ...ci, budget: {}, tuned: {} }, 10), dm);
+});
+
+Deno.test("profiles: no method module names a profile (their budgets are in experiments/profiles.ts)", async () => {
+  for (const dir of ["baselines", "methods"]) {
+    for await (const e of Deno.readDir(new URL(`../../${dir}/`, import.meta.url))) {
+      if (!e.name.endsWith(".ts")) continue;
+      const src = await Deno.readTextFile(new URL(`../../${dir}/${e.name}`, import.meta.url));
+      // A branch on a profile id (`case "quick":`, `=== "smoke"`) or a lookup by profile; the foundation's
+      // own training recipes (models/foundation.ts, e.g. "smoke") are not run profiles.
+      for (const id of PROFILE_IDS) {
+        const branch = new RegExp(`(case|[!=]==)\\s*"${id}"|"${id}"\\s*[!=]==`);
+        ok(!branch.test(src), `${dir}/${e.name} branches on the ${id} profile`);
+      }
+      ok(!/\[(ctx\.)?profile\]/.test(src), `${dir}/${e.name} looks a value up by profile`);
+    }
+  }
 });

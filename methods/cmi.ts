@@ -1,11 +1,11 @@
 /**
  * CMI regularizer (Zhong et al., ICLR 2025, the CMI seed paper; docs/protocols.md §9) as a plug-in for
- * any distillation method with a regularizer hook: L = L_DD + λ·CMI(S).
+ * any regularizable distillation method (methods/regularizer.ts): L = L_DD + λ·CMI(S).
  *
  * CMI(S) = (1/|S|) Σ_c Σ_{s∈S_c} KL(p_s ‖ q_c), p_s = softmax over the frozen extractor's feature
  * dimensions (or its class logits in "probability" space), q_c = mean of p_s over the class's
  * synthetic images (not detached). The extractor is drawn at random from a pool of networks ddrepro
- * pretrains itself on the real data (models/pretrained.ts), once per base-method iteration.
+ * pretrains itself on the real data (evaluator/pretrained.ts), once per base-method iteration.
  */
 import { z } from "zod";
 import { noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -14,19 +14,20 @@ import * as T from "../engine/ops/mod.ts";
 import type { Dataset } from "../data/types.ts";
 import type { Classifier } from "../models/module.ts";
 import { createModel } from "../models/registry.ts";
-import { pretrained, type PretrainSpec } from "../models/pretrained.ts";
+import { pretrained, type PretrainSpec } from "../evaluator/pretrained.ts";
 import { setToDevice } from "../evaluator/device_data.ts";
-import type { Profile } from "../results/types.ts";
-import type {
-  DistillContext,
-  DistilledSet,
-  DistillResult,
-  MethodDef,
-  ProgressReporter,
-} from "../methods/types.ts";
-import { inputSpec } from "./gradient_matching.ts";
-import { dcMethod, distillGradientMatching } from "./dc.ts";
-import { dsaMethod } from "./dsa.ts";
+import type { MethodBudget, ScaleContext } from "./budget.ts";
+import type { DistillContext, DistillResult, Regularizer } from "./types.ts";
+import type { DistilledSet } from "../data/distilled.ts";
+import type { ProgressReporter } from "../data/progress.ts";
+import { type OpenRegularizer, type RegularizerPlugin, withRegularizer } from "./regularizer.ts";
+import { inputSpec } from "../baselines/gradient_matching.ts";
+import { dcMethod } from "../baselines/dc.ts";
+import { dsaMethod } from "../baselines/dsa.ts";
+import { dmMethod } from "../baselines/dm.ts";
+import { idmMethod } from "../baselines/idm.ts";
+import { idcMethod } from "../baselines/idc.ts";
+import { mttMethod } from "../baselines/mtt.ts";
 
 // ------------------------------------------------------------------------------------------ value
 
@@ -198,39 +199,41 @@ const CMI_SCALE: Record<string, number> = {
   resnet18: 0.0016,
 };
 
+/** How profiles bound CMI's own keys (family "cmi"; the values are in experiments/profiles.ts). */
+const CMI_KEYS_BUDGET: MethodBudget<CmiConfig>["keys"] = {
+  cmiPoolSize: { knob: "poolSize", family: "cmi" },
+  cmiPoolEpochs: { knob: "trainEpochs", family: "cmi" },
+  cmiPoolTrainLimit: { knob: "trainImages", family: "cmi" },
+};
+
 /**
- * Profiles shrink the pool (members, epochs, training images) and replace non-ConvNet extractors by
- * ConvNet-3 (ResNet-18 pretraining does not fit a CPU budget). λ was chosen for the paper's extractor:
- * "the value of λ must be adjusted according to L_DD" (§5.5), and L_DD does not change with the
- * extractor while CMI does, so a swapped extractor rescales λ by the two extractors' CMI scale (Table 10)
- * and λ·CMI keeps the paper's weight. Unscaled (DM, MNIST IPC 10, quick) λ·CMI started at 5× the matching
- * loss, and over 200 iterations the matching loss rose instead of falling (reports/evidence/README.md).
- * The runner records every changed field as a substitution; featureDim/extractorDepth describe the
- * paper's extractor and are dropped with it.
+ * CMI's exceptions to its budget. A profile with an `extractor` knob replaces non-ConvNet extractors by it
+ * (ResNet-18 pretraining does not fit a CPU budget). λ was chosen for the paper's extractor: "the value of
+ * λ must be adjusted according to L_DD" (§5.5), and L_DD does not change with the extractor while CMI
+ * does, so a swapped extractor rescales λ by the two extractors' CMI scale (Table 10) and λ·CMI keeps the
+ * paper's weight. Unscaled (DM, MNIST IPC 10, quick) λ·CMI started at 5× the matching loss, and over 200
+ * iterations the matching loss rose instead of falling (reports/evidence/README.md). featureDim and
+ * extractorDepth describe the paper's extractor and are dropped with it. A pinned extractor is kept.
+ *
+ * λ is then divided by how much the profile raised the base's image lr (DM, IDM, DC, DSA and IDC
+ * compensate narrower nets, see widthCompensation; MTT its shorter unroll), so the step λ·CMI takes on the
+ * images stays the paper's, as IDM does for its CE weight: at quick's width 32 an unscaled λ made CMI ~2.8×
+ * stronger relative to the matching loss than in the paper.
  */
-export function cmiScale(c: CmiConfig, profile: Profile): CmiConfig {
-  if (profile === "paper") return c;
-  const limits = {
-    smoke: { pool: 1, epochs: 1, images: 200 },
-    quick: { pool: 2, epochs: 2, images: 2000 },
-    proxy: { pool: 5, epochs: 10, images: 10_000 },
-  }[profile];
-  const out: CmiConfig = {
-    ...c,
-    cmiPoolSize: Math.min(c.cmiPoolSize, limits.pool),
-    cmiPoolEpochs: Math.min(c.cmiPoolEpochs, limits.epochs),
-    cmiPoolTrainLimit: Math.min(c.cmiPoolTrainLimit ?? Infinity, limits.images),
-  };
-  if (!/^convnet\d$/.test(c.cmiExtractor)) {
-    out.cmiExtractor = "convnet3";
-    const from = CMI_SCALE[c.cmiExtractor];
+export function cmiScale<C extends CmiConfig>(run: C, ctx: ScaleContext<C>): C {
+  const out: C = { ...run };
+  const swap = ctx.knob("extractor", "cmi");
+  if (typeof swap === "string" && !("cmiExtractor" in ctx.pinned) && !/^convnet\d$/.test(run.cmiExtractor)) {
+    out.cmiExtractor = swap;
+    const from = CMI_SCALE[run.cmiExtractor], to = CMI_SCALE[swap];
     // Table 10 measures pretrained proxies' feature spaces; class probabilities need no rescaling.
-    if (from !== undefined && c.cmiSpace === "feature" && c.cmiPretrained) {
-      out.cmiLambda = c.cmiLambda * from / CMI_SCALE.convnet3;
+    if (from !== undefined && to !== undefined && run.cmiSpace === "feature" && run.cmiPretrained) {
+      out.cmiLambda = run.cmiLambda * from / to;
     }
     delete out.featureDim;
     delete out.extractorDepth;
   }
+  out.cmiLambda = out.cmiLambda / imageLrFactor(ctx.paper, run);
   return out;
 }
 
@@ -345,7 +348,7 @@ export class CmiPool {
     if (this.isResident) return this.resident[k];
     if (this.current?.index !== k) {
       throw new Error(
-        `CMI: extractor for iteration ${it} not loaded; the base loop must await hooks.prepare(it)`,
+        `CMI: extractor for iteration ${it} not loaded; the base loop must await the regularizer's prepare(it)`,
       );
     }
     return this.current.model;
@@ -379,28 +382,6 @@ export async function measureCmi(
 
 // ------------------------------------------------------------------------------------------ plug-in
 
-/** What a base method's loop offers a plug-in; the base adds `regularizer` to its loss at each image step. */
-export interface RegularizerHooks {
-  regularizer?: (images: Tensor, labels: Int32Array, iteration: number) => Tensor;
-  /** Awaited at the start of each iteration. */
-  prepare?: (iteration: number) => Promise<void>;
-}
-
-/** A base method's loop taking hooks; `method` names the produced set. */
-export type HookedDistill<C> = (
-  ctx: DistillContext<C>,
-  method: string,
-  hooks: RegularizerHooks,
-) => Promise<DistillResult>;
-
-export interface HookableMethod<C> extends MethodDef<C> {
-  distillWith: HookedDistill<C>;
-}
-
-export function hookable<C>(base: MethodDef<C>, distillWith: HookedDistill<C>): HookableMethod<C> {
-  return { ...base, distillWith };
-}
-
 /** A `<base>+cmi` config split into the base method's fields and CMI's own. */
 export function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
   const base = { ...c } as Record<string, unknown>;
@@ -412,52 +393,18 @@ export function splitConfig<C>(c: C & CmiConfig): { base: C; cmi: CmiConfig } {
   return { base: base as C, cmi: cmi as CmiConfig };
 }
 
-/**
- * How much a profile raised the base's image lr (DM, IDM, DC, DSA and IDC compensate narrower nets, see
- * widthCompensation; MTT its shorter unroll); 1 if it has none. λ is divided by it so the step λ·CMI
- * takes on the images stays the paper's, as IDM does for its CE weight: at quick's width 32 an unscaled
- * λ made CMI ~2.8× stronger relative to the matching loss than in the paper.
- */
+/** How much the run's image lr is above the paper's (1 for a base without one). */
 function imageLrFactor(paper: unknown, scaled: unknown): number {
   const lr = (c: unknown) => (c as { lrImg?: unknown }).lrImg;
   const a = lr(paper), b = lr(scaled);
   return typeof a === "number" && typeof b === "number" && a > 0 ? b / a : 1;
 }
 
-/** `<base>+cmi`: the base method with λ·CMI added to its loss; metrics add cmiStart/cmiEnd. */
-export function withCmi<C>(base: HookableMethod<C>): MethodDef<C & CmiConfig> {
-  const id = `${base.id}+cmi`;
-  if (!(base.schema instanceof z.ZodObject)) throw new Error(`withCmi: ${base.id}'s schema is not an object`);
-  const schema = (base.schema as z.ZodObject).extend(CmiFields) as unknown as z.ZodType<C & CmiConfig>;
-  return {
-    id,
-    description: `${base.description}, + CMI regularizer (λ·CMI in a pretrained extractor's feature space)`,
-    reference: `${base.reference}; CMI: Zhong et al., ICLR 2025 (ndhg1213/CMIDD)`,
-    implemented: true,
-    schema,
-    defaults: (datasetId, ipc, requested) => ({
-      ...base.defaults(datasetId, ipc, requested),
-      ...cmiDefaults(base.id, datasetId, ipc),
-    }),
-    scaleNotes: { ...base.scaleNotes, ...CMI_SCALE_NOTES },
-    scale: (c, profile, ipc, pinned) => {
-      const { base: b, cmi } = splitConfig(c);
-      const scaled = base.scale(b, profile, ipc, pinned && splitConfig(pinned as C & CmiConfig).base);
-      const s = cmiScale(cmi, profile);
-      return { ...scaled, ...s, cmiLambda: s.cmiLambda / imageLrFactor(b, scaled) };
-    },
-    distill: (ctx) => distillWithCmi(base, id, ctx),
-    ...(base.imagesPerClass
-      ? { imagesPerClass: (c: C & CmiConfig, ipc: number) => base.imagesPerClass!(splitConfig(c).base, ipc) }
-      : {}),
-  };
-}
-
-async function distillWithCmi<C>(
-  base: HookableMethod<C>,
-  id: string,
-  ctx: DistillContext<C & CmiConfig>,
-): Promise<DistillResult> {
+/**
+ * One run's CMI: the extractor pool, the term λ·CMI(S) under the iteration's extractor, and the start
+ * and end values under the fixed member 0 (metrics cmiStart/cmiEnd).
+ */
+async function openCmi(ctx: DistillContext<CmiConfig>, id: string): Promise<OpenRegularizer> {
   const { cmi } = splitConfig(ctx.config);
   const t0 = performance.now();
   const pool = await CmiPool.open(ctx.dataset, cmi, ctx.seed, ctx.progress, ctx.signal);
@@ -484,22 +431,22 @@ async function distillWithCmi<C>(
     start = sum;
     startCount += labels.length;
   };
-  try {
-    const dim = cmi.cmiSpace === "feature" ? pool.reference.embedDim : pool.reference.numClasses;
-    if (cmi.featureDim !== undefined && cmi.featureDim !== dim) {
-      ctx.progress.log(
-        `${id}: extractor ${cmi.cmiExtractor} has ${dim} output dims, the paper's ${cmi.featureDim}`,
-      );
-    }
-    const hooks: RegularizerHooks = {
-      prepare: (it) => pool.prepare(it),
-      regularizer: (images, labels, it) => {
-        recordStart(images, labels);
-        if (cmi.cmiLambda === 0) return T.fill([], 0);
-        return T.mul(cmiLoss(pool.extractorFor(it), images, labels, cmi.cmiSpace), cmi.cmiLambda);
-      },
-    };
-    const result = await base.distillWith(ctx, id, hooks);
+  const dim = cmi.cmiSpace === "feature" ? pool.reference.embedDim : pool.reference.numClasses;
+  if (cmi.featureDim !== undefined && cmi.featureDim !== dim) {
+    ctx.progress.log(
+      `${id}: extractor ${cmi.cmiExtractor} has ${dim} output dims, the paper's ${cmi.featureDim}`,
+    );
+  }
+  const regularizer: Regularizer = {
+    name: "cmi",
+    prepare: (it) => pool.prepare(it),
+    loss: (images, labels, it) => {
+      recordStart(images, labels);
+      if (cmi.cmiLambda === 0) return T.fill([], 0);
+      return T.mul(cmiLoss(pool.extractorFor(it), images, labels, cmi.cmiSpace), cmi.cmiLambda);
+    },
+  };
+  const finish = async (result: DistillResult): Promise<DistillResult> => {
     const x = setToDevice(result.set);
     let end: number;
     try {
@@ -528,17 +475,46 @@ async function distillWithCmi<C>(
         seconds: (performance.now() - t0) / 1000,
       },
     };
-  } finally {
+  };
+  const dispose = () => {
     (start as Tensor | null)?.dispose();
     pool.dispose();
-  }
+  };
+  return { regularizer, finish, dispose };
 }
+
+/** CMI as a regularizer plug-in: `<base>+cmi` adds λ·CMI to the base's loss; metrics add cmiStart/cmiEnd. */
+export const CMI: RegularizerPlugin<CmiConfig> = {
+  name: "cmi",
+  description: "+ CMI regularizer (λ·CMI in a pretrained extractor's feature space)",
+  reference: "CMI: Zhong et al., ICLR 2025 (ndhg1213/CMIDD)",
+  fields: CmiFields,
+  defaults: cmiDefaults,
+  budgetKeys: CMI_KEYS_BUDGET,
+  scaleNotes: CMI_SCALE_NOTES,
+  scale: cmiScale,
+  open: openCmi,
+};
 
 // ------------------------------------------------------------------------------------------ methods
 
-/** Base loops that accept hooks, by id (DM/IDM/IDC/MTT add theirs where they are defined). */
-export const dcHookable = hookable(dcMethod, distillGradientMatching);
-export const dsaHookable = hookable(dsaMethod, distillGradientMatching);
+export const dcCmiMethod = withRegularizer(dcMethod, CMI);
+export const dsaCmiMethod = withRegularizer(dsaMethod, CMI);
+export const dmCmiMethod = withRegularizer(dmMethod, CMI);
+export const idmCmiMethod = withRegularizer(idmMethod, CMI);
+export const idcCmiMethod = withRegularizer(idcMethod, CMI);
 
-export const dcCmiMethod = withCmi(dcHookable);
-export const dsaCmiMethod = withCmi(dsaHookable);
+const mttWithCmi = withRegularizer(mttMethod, CMI);
+/**
+ * MTT + CMI runs without ZCA, recorded as a substitution wherever MTT's commands whiten: CMI's
+ * extractor pool is trained on the dataset's normalised images, so whitened images would leave its
+ * input space.
+ */
+export const mttCmiMethod: typeof mttWithCmi = {
+  ...mttWithCmi,
+  scaleNotes: {
+    ...mttWithCmi.scaleNotes,
+    zca: "MTT + CMI runs without ZCA: CMI's extractor pool is trained on normalised, not whitened, images",
+  },
+  scale: (run, ctx) => ({ ...mttWithCmi.scale!(run, ctx), zca: ctx.pinned.zca ?? false }),
+};
