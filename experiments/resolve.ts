@@ -133,6 +133,8 @@ export function resolveCell(
     protocol = protocolFor(cell.protocol, data.id, protocolCtx);
   }
   protocol = withCellEvaluator(protocol, cell, blockers);
+  // A paper that reports the max test accuracy over epochs is compared on it: test every point.
+  if (table.protocol.selection === "best-test") protocol = { ...protocol, testCurve: true };
 
   // --- method config -------------------------------------------------------------------------------
   const method = lookupMethod(cell.method);
