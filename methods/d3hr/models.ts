@@ -17,9 +17,7 @@ import type { DiT } from "../../models/dit.ts";
 import type { D3hrModels } from "./pipeline.ts";
 
 /** Parameters of a module, as shipped (f16: 2 bytes each). */
-function halfBytes(m: Module): number {
-  return m.parameters().reduce((s, t) => s + 2 * t.shape.reduce((a, b) => a * b, 1), 0);
-}
+const halfBytes = (m: Module): number => 2 * m.size();
 
 /** sha256 over every parameter's name, shape and values. */
 async function weightsHash(m: Module): Promise<string> {
