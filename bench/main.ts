@@ -1,11 +1,12 @@
 /**
  * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
  * ConvNet-3 training (batch 100 images/s, batch 10 steps/s) and inference images/s, the small DiT's
- * training and DDIM sampling images/s, the wall time of a tenth of a paper-protocol evaluation of an
- * MNIST IPC 1 set (bench/paper_eval_bench.ts) — and, where PyTorch is importable, the same workloads in
- * PyTorch timed in the same run, with ratios (`*_ratio_vs_torch`: throughput ratios, higher is better;
- * `paper_eval_ipc1_time_ratio_vs_torch`: a wall-time ratio, lower is better). Wall-clock timing after a device sync; each figure
- * is the best of a few repetitions (the least disturbed by other load on the machine).
+ * training and DDIM sampling images/s, D³HR's group-sampling seconds per class against m and the IPC, the
+ * wall time of a tenth of a paper-protocol evaluation of an MNIST IPC 1 set (bench/paper_eval_bench.ts) —
+ * and, where PyTorch is importable, the same workloads in PyTorch timed in the same run, with ratios
+ * (`*_ratio_vs_torch`: throughput ratios, higher is better; `paper_eval_ipc1_time_ratio_vs_torch`: a
+ * wall-time ratio, lower is better). Wall-clock timing after a device sync; each figure is the best of a few
+ * repetitions (the least disturbed by other load on the machine).
  */
 import { Command } from "commander";
 import { webgpuBackend } from "../engine/webgpu/backend.ts";
@@ -20,6 +21,7 @@ import type { ConvNet } from "../models/convnet.ts";
 import { buildNet } from "../baselines/gradient_matching.ts";
 import { trajectoryLoss } from "../baselines/mtt.ts";
 import { ditBench, torchDit } from "./dit_bench.ts";
+import { d3hrBench } from "./d3hr_bench.ts";
 import { paperEvalBench, torchPaperEval } from "./paper_eval_bench.ts";
 
 const b = await webgpuBackend();
@@ -216,6 +218,7 @@ const matching = await matchingStep();
 const trajectory = await trajectoryStep(2);
 const unroll5 = await trajectoryStep(5);
 const dit = await ditBench(b, timeIt);
+const d3hr = await d3hrBench();
 const paperEval = opts.paperEval
   ? await paperEvalBench(b)
   : { paper_eval_unavailable: "skipped (--no-paper-eval)" };
@@ -243,6 +246,7 @@ const result: Record<string, unknown> = {
   trajectory_unroll5_kernels: unroll5.kernelsPerStep,
   trajectory_unroll5_peak_mb: unroll5.peakMb,
   ...dit,
+  ...d3hr,
   ...paperEval,
   ...torch,
   ...torchDitNumbers,

@@ -21,8 +21,6 @@ export const PLANNED: Readonly<Record<string, string>> = {
     "the diffusion baselines run (baselines/latent_foundation.ts)",
   dgs: "DGS, a seed paper's own method (diffusion-based): next, on the latent diffusion pipeline the " +
     "diffusion baselines run (baselines/latent_foundation.ts)",
-  d3hr: "D³HR, a seed paper's own method (§8: DDIM inversion into a DiT's latent space and group " +
-    "sampling): next, on the latent diffusion pipeline the diffusion baselines run",
 };
 
 /** Why a method without an implementation has none. */
