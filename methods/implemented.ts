@@ -19,3 +19,4 @@ export { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 export { d4mMethod } from "../baselines/d4m.ts";
 export { minimaxMethod } from "../baselines/minimax.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";
+export { igdsMethod, minimaxIgdsMethod } from "./igds.ts";
