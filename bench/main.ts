@@ -1,6 +1,7 @@
 /**
  * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
- * ConvNet-3 training and inference images/s, the small DiT's training and DDIM sampling images/s — and,
+ * ConvNet-3 training and inference images/s, the small DiT's training and DDIM sampling images/s, IGDS's sampling
+ * time against Minimax's (bench/igds_bench.ts, beside the paper's ratio) — and,
  * where PyTorch is importable, the same ConvNet-3 and DiT in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
  * is the best of a few repetitions (the least disturbed by other load on the machine).
  */
@@ -17,6 +18,7 @@ import type { ConvNet } from "../models/convnet.ts";
 import { buildNet } from "../baselines/gradient_matching.ts";
 import { trajectoryLoss } from "../baselines/mtt.ts";
 import { ditBench, torchDit } from "./dit_bench.ts";
+import { igdsBench } from "./igds_bench.ts";
 
 const b = await webgpuBackend();
 setBackend(b);
@@ -201,6 +203,7 @@ const matching = await matchingStep();
 const trajectory = await trajectoryStep(2);
 const unroll5 = await trajectoryStep(5);
 const dit = await ditBench(b, timeIt);
+const igds = await igdsBench(b);
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const torchDitNumbers = opts.torch ? await torchDit() : { torch_dit_unavailable: "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
@@ -221,6 +224,7 @@ const result: Record<string, unknown> = {
   trajectory_unroll5_kernels: unroll5.kernelsPerStep,
   trajectory_unroll5_peak_mb: unroll5.peakMb,
   ...dit,
+  ...igds,
   ...torch,
   ...torchDitNumbers,
 };

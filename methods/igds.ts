@@ -152,7 +152,9 @@ function veBudget<C extends IgdsKeys>(): MethodBudget<C> {
         return Math.min(paper.veMomentum, 1 - 10 / Math.max(20, steps));
       },
       veQueue: ({ paper, run }: Derivation<IgdsKeys>) =>
-        run.veImages === null ? paper.veQueue : Math.max(Math.min(run.veBatch, run.veImages), Math.min(paper.veQueue, run.veImages)),
+        run.veImages === null
+          ? paper.veQueue
+          : Math.max(Math.min(run.veBatch, run.veImages), Math.min(paper.veQueue, run.veImages)),
     } as unknown as MethodBudget<C>["derived"],
   };
 }
@@ -204,7 +206,12 @@ export interface IgdsEstimator {
  * J(x̂₀) = Σ_i [log p(y_i | x_i) + β·KL(P_{x_i} ‖ Q_{y_i})] of latents x̂₀ [n, h, w, c] decoded by the VAE
  * to images x (the VE reads [-1, 1] images at the VAE's side), differentiable w.r.t. x̂₀.
  */
-export function igdsObjective(vae: AutoencoderKL, est: IgdsEstimator, labels: Int32Array, x0: Tensor): Tensor {
+export function igdsObjective(
+  vae: AutoencoderKL,
+  est: IgdsEstimator,
+  labels: Int32Array,
+  x0: Tensor,
+): Tensor {
   const images = vae.decode(T.mul(x0, 1 / vae.cfg.scalingFactor));
   const zf = est.ve.encoder.forward(images);
   const { logLik, kl } = informationTerms(zf, est.ve.classifier.forward(zf), labels, {
@@ -283,7 +290,9 @@ export async function igdsEstimator(
     progress: ctx.progress,
     signal: ctx.signal,
   });
-  ve.encoder.activation = c.softplusBeta === null ? { kind: "relu" } : { kind: "softplus", beta: c.softplusBeta };
+  ve.encoder.activation = c.softplusBeta === null
+    ? { kind: "relu" }
+    : { kind: "softplus", beta: c.softplusBeta };
   const centroids = c.centroids === "batch"
     ? "batch"
     : dataCentroids(ve.encoder, f.images, trainIdx, c.temperature, ctx.dataset.info.numClasses);
@@ -354,7 +363,8 @@ export async function igdsSample(
 
 export const igdsMethod: MethodDef<IgdsConfig> = {
   id: "igds",
-  description: "IGDS: DiT sampling guided by the gradient of Î(X;Y) + β·Ĥ(X|Y) from a MoCo-style variational " +
+  description:
+    "IGDS: DiT sampling guided by the gradient of Î(X;Y) + β·Ĥ(X|Y) from a MoCo-style variational " +
     "estimator, β by IPC",
   reference: "Information-Guided Diffusion Sampling for Dataset Distillation, §4, §5.1, App. E",
   implemented: true,
@@ -384,7 +394,10 @@ export type MinimaxIgdsConfig = z.infer<typeof MinimaxIgdsConfig>;
 /** Minimax's fine-tuning budget (family "minimax": its tuned fine-tuning steps) and IGDS's VE budget. */
 export const MINIMAX_IGDS_BUDGET: MethodBudget<MinimaxIgdsConfig> = {
   family: "minimax",
-  keys: { ...(MINIMAX_BUDGET.keys as MethodBudget<MinimaxIgdsConfig>["keys"]), ...veBudget<MinimaxIgdsConfig>().keys },
+  keys: {
+    ...(MINIMAX_BUDGET.keys as MethodBudget<MinimaxIgdsConfig>["keys"]),
+    ...veBudget<MinimaxIgdsConfig>().keys,
+  },
   derived: {
     ...(MINIMAX_BUDGET.derived as MethodBudget<MinimaxIgdsConfig>["derived"]),
     ...veBudget<MinimaxIgdsConfig>().derived,

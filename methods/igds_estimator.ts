@@ -21,7 +21,12 @@ import { canonicalJson, sha256Hex } from "../results/key.ts";
 import { trainingCodeVersion } from "../results/source_versions.ts";
 import { loadModelInto, saveModel } from "../models/checkpoint.ts";
 import { EpochSampler, type PaddedImages } from "../models/generative_data.ts";
-import { l2Normalize, VariationalEstimator, VeEncoder, type VeNetConfig } from "../models/variational_estimator.ts";
+import {
+  l2Normalize,
+  VariationalEstimator,
+  VeEncoder,
+  type VeNetConfig,
+} from "../models/variational_estimator.ts";
 import { classCentroids, veLoss } from "./igds_objective.ts";
 
 /** The key recipe's version; the training code itself is versioned by its sources. */
@@ -84,7 +89,9 @@ export function veKey(dataset: Dataset, images: PaddedImages, recipe: VeRecipe):
     code: trainingCodeVersion("methods/igds_estimator.ts"),
     dataset: dataset.manifest.hash,
     trainCount: dataset.train.count,
-    labels: sha256Hex(new Uint8Array(images.labels.buffer, images.labels.byteOffset, images.labels.byteLength)),
+    labels: sha256Hex(
+      new Uint8Array(images.labels.buffer, images.labels.byteOffset, images.labels.byteLength),
+    ),
     side: images.size,
     recipe,
   }));
@@ -200,7 +207,10 @@ export async function trainVariationalEstimator(
         const k = noGrad(() => keyEnc.forward(view(x, r.fork(2), digits)));
         const q = enc.forward(view(x, r.fork(1), digits));
         const cent = recipe.lambda === 0 ? null : tensor(centroids, [classes, d]);
-        const terms = veLoss({ q, k, queue, labels, centroids: cent }, { tau: recipe.tau, lambda: recipe.lambda });
+        const terms = veLoss({ q, k, queue, labels, centroids: cent }, {
+          tau: recipe.tau,
+          lambda: recipe.lambda,
+        });
         const grads = grad(terms.loss, params);
         noGrad(() => opt.step(grads));
         const newQueue = noGrad(() => T.concat([k, T.slice(queue, [0, 0], [recipe.queue - batch, d])], 0));
@@ -257,7 +267,9 @@ export function encodeReal(enc: VeEncoder, images: PaddedImages, idx: Int32Array
   return noGrad(() =>
     tidy(() => {
       const parts: Tensor[] = [];
-      for (let s = 0; s < idx.length; s += chunk) parts.push(enc.forward(images.batch(idx.subarray(s, s + chunk))));
+      for (let s = 0; s < idx.length; s += chunk) {
+        parts.push(enc.forward(images.batch(idx.subarray(s, s + chunk))));
+      }
       return parts.length === 1 ? parts[0] : T.concat(parts, 0);
     })
   );

@@ -43,7 +43,10 @@ export class VeEncoder extends Module {
         throw new Error(`VE encoder: a ${cfg.imageSize} px input is pooled away before layer ${d + 1}`);
       }
       this.convs.push(
-        this.child(`features.${d}.conv`, new Conv2d(rng.fork(d), { cin: c, cout: cfg.width, kernel: 3, padding: 1 })),
+        this.child(
+          `features.${d}.conv`,
+          new Conv2d(rng.fork(d), { cin: c, cout: cfg.width, kernel: 3, padding: 1 }),
+        ),
       );
       this.norms.push(this.child(`features.${d}.norm`, new Norm("instancenorm", cfg.width)));
       c = cfg.width;

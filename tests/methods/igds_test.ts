@@ -19,13 +19,18 @@ import {
   veLoss,
 } from "../../methods/igds_objective.ts";
 import { VariationalEstimator } from "../../models/variational_estimator.ts";
-import { dataCentroids, loadVariationalEstimator, trainVariationalEstimator, type VeRecipe } from "../../methods/igds_estimator.ts";
+import {
+  dataCentroids,
+  loadVariationalEstimator,
+  trainVariationalEstimator,
+  type VeRecipe,
+} from "../../methods/igds_estimator.ts";
 import {
   IGDS_BUDGET,
   igdsDefaults,
+  type IgdsEstimator,
   igdsGuidance,
   igdsMethod,
-  type IgdsEstimator,
   measureInformation,
   minimaxIgdsMethod,
 } from "../../methods/igds.ts";
@@ -50,7 +55,15 @@ const unitRows = (rng: Rng, n: number, d: number): Float32Array => {
 };
 
 /** Plain float64 MoCo InfoNCE: mean_i −log(exp(q·k/τ) / (exp(q·k/τ) + Σ_j exp(q·queue_j/τ))). */
-function refInfoNce(q: Float32Array, k: Float32Array, queue: Float32Array, n: number, kq: number, d: number, tau: number) {
+function refInfoNce(
+  q: Float32Array,
+  k: Float32Array,
+  queue: Float32Array,
+  n: number,
+  kq: number,
+  d: number,
+  tau: number,
+) {
   let total = 0;
   for (let i = 0; i < n; i++) {
     const dot = (a: Float32Array, ai: number) => {
@@ -85,13 +98,19 @@ function refKl(z: Float32Array, cent: Float32Array, labels: Int32Array, d: numbe
 Deno.test("igds VE objective: λ = 0 is MoCo's InfoNCE (plain float64 reference), on CPU and WebGPU", async () => {
   const rng = new Rng(3);
   const n = 6, kq = 10, d = 8, tau = 0.07;
-  const q = unitRows(rng.fork(1), n, d), k = unitRows(rng.fork(2), n, d), queue = unitRows(rng.fork(3), kq, d);
+  const q = unitRows(rng.fork(1), n, d),
+    k = unitRows(rng.fork(2), n, d),
+    queue = unitRows(rng.fork(3), kq, d);
   const want = refInfoNce(q, k, queue, n, kq, d, tau);
   for (const b of [cpu, gpu]) {
     setBackend(b);
     const got = tidy(() => {
       const args = { q: tensor(q, [n, d]), k: tensor(k, [n, d]), queue: tensor(queue, [kq, d]) };
-      const l = veLoss({ ...args, labels: new Int32Array(n), centroids: tensor(new Float32Array(2 * d).fill(1 / d), [2, d]) }, {
+      const l = veLoss({
+        ...args,
+        labels: new Int32Array(n),
+        centroids: tensor(new Float32Array(2 * d).fill(1 / d), [2, d]),
+      }, {
         tau,
         lambda: 0,
       });
@@ -109,7 +128,9 @@ Deno.test("igds VE objective: λ = 0 is MoCo's InfoNCE (plain float64 reference)
 Deno.test("igds VE objective: λ > 0 subtracts λ·mean KL(P_q ‖ Q_y) (plain reference)", async () => {
   const rng = new Rng(4);
   const n = 6, kq = 5, d = 4, tau = 0.5, lambda = 0.3;
-  const q = unitRows(rng.fork(1), n, d), k = unitRows(rng.fork(2), n, d), queue = unitRows(rng.fork(3), kq, d);
+  const q = unitRows(rng.fork(1), n, d),
+    k = unitRows(rng.fork(2), n, d),
+    queue = unitRows(rng.fork(3), kq, d);
   const labels = Int32Array.from([0, 1, 0, 1, 1, 0]);
   const cent = Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.4, 0.1]);
   const kl = refKl(q, cent, labels, d, tau);
@@ -140,10 +161,15 @@ Deno.test("igds: the entropy term's and the batch-centroid Ĥ's gradients match 
     what: "centroidKl",
   });
   const logits = { data: rng.fork(2).hostUniform(n * 2), shape: [n, 2] };
-  await gradCheck(cpu, ([x, l]) => {
-    const e = informationEstimates(x, l, labels, { tau, centroids: "batch", labelEntropy: Math.log(2) });
-    return T.add(e.mi, T.mul(e.condEntropy, 0.7));
-  }, [z, logits], { eps: 1e-2, tol: 2e-2, what: "Î + 0.7·Ĥ (batch centroids)" });
+  await gradCheck(
+    cpu,
+    ([x, l]) => {
+      const e = informationEstimates(x, l, labels, { tau, centroids: "batch", labelEntropy: Math.log(2) });
+      return T.add(e.mi, T.mul(e.condEntropy, 0.7));
+    },
+    [z, logits],
+    { eps: 1e-2, tol: 2e-2, what: "Î + 0.7·Ĥ (batch centroids)" },
+  );
   setBackend(gpu);
 });
 
@@ -151,7 +177,8 @@ Deno.test("igds: Î = H(Y) − mean CE and Ĥ = mean KL(P ‖ Q_y), data and bat
   const rng = new Rng(6);
   const n = 6, d = 4, c = 3, tau = 0.3;
   const labels = Int32Array.from([0, 1, 2, 0, 1, 1]);
-  const z = rng.hostUniform(n * d).map((v) => 2 * v - 1), lg = rng.fork(1).hostUniform(n * c).map((v) => 3 * v);
+  const z = rng.hostUniform(n * d).map((v) => 2 * v - 1),
+    lg = rng.fork(1).hostUniform(n * c).map((v) => 3 * v);
   const cent = Float32Array.from({ length: c * d }, (_, i) => (1 + (i % d)) / 10);
   const hy = labelEntropy([2, 3, 1]);
   const ce = Array.from(labels, (y, i) => -Math.log(softmaxRow(lg, i, c, 1)[y]));
@@ -167,11 +194,16 @@ Deno.test("igds: Î = H(Y) − mean CE and Ĥ = mean KL(P ‖ Q_y), data and bat
   const wantHb = refKl(z, bc, labels, d, tau).reduce((a, b) => a + b, 0) / n;
   const [mi, h, hb, cc] = tidy(() => {
     const zt = tensor(z, [n, d]), lt = tensor(lg, [n, c]);
-    const e = informationEstimates(zt, lt, labels, { tau, centroids: tensor(cent, [c, d]), labelEntropy: hy });
+    const e = informationEstimates(zt, lt, labels, {
+      tau,
+      centroids: tensor(cent, [c, d]),
+      labelEntropy: hy,
+    });
     const eb = informationEstimates(zt, lt, labels, { tau, centroids: "batch", labelEntropy: hy });
     return [e.mi, e.condEntropy, eb.condEntropy, classCentroids(zt, tau, labels, c)];
   });
-  const near = (a: number, b: number, what: string) => ok(Math.abs(a - b) < 1e-4 * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
+  const near = (a: number, b: number, what: string) =>
+    ok(Math.abs(a - b) < 1e-4 * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
   near(await mi.item(), wantMi, "Î");
   near(await h.item(), wantH, "Ĥ (data centroids)");
   near(await hb.item(), wantHb, "Ĥ (batch centroids)");
@@ -184,7 +216,7 @@ Deno.test("igds: Î = H(Y) − mean CE and Ĥ = mean KL(P ‖ Q_y), data and bat
 const tinyRecipe = (o: Partial<VeRecipe> = {}): VeRecipe => ({
   width: 8,
   depth: 2,
-  featureDim: 8,
+  featureDim: 16,
   epochs: 3,
   images: null,
   batch: 8,
@@ -225,7 +257,13 @@ Deno.test("igds VE: training lowers InfoNCE and fits the classifier; the cache r
     // More encoder steps lower the InfoNCE (same data, λ = 0).
     const ve = new VariationalEstimator(new Rng(0), a.ve.cfg);
     const idx = Int32Array.from({ length: 40 }, (_, i) => i);
-    const log = await trainVariationalEstimator(ve, f.images, idx, tinyRecipe({ epochs: 12, lambda: 0 }), true);
+    const log = await trainVariationalEstimator(
+      ve,
+      f.images,
+      idx,
+      tinyRecipe({ epochs: 12, lambda: 0 }),
+      true,
+    );
     ok(log.lastNce < log.firstNce, `InfoNCE falls: ${log.firstNce} → ${log.lastNce}`);
     ve.dispose();
   } finally {
@@ -252,7 +290,9 @@ Deno.test("igds: guidance raises Î + β·Ĥ of the samples over unguided sampli
   const beta = 0.5;
   try {
     for (const centroids of ["data", "batch"] as const) {
-      const cent: Tensor | "batch" = centroids === "data" ? dataCentroids(ve.encoder, f.images, idx, 0.5, 10) : "batch";
+      const cent: Tensor | "batch" = centroids === "data"
+        ? dataCentroids(ve.encoder, f.images, idx, 0.5, 10)
+        : "batch";
       const est: IgdsEstimator = { ve, centroids: cent, tau: 0.5, beta };
       const labels = [0, 0, 1, 1, 2, 2];
       const run = (scale: number, on: "x0" | "model") =>
@@ -261,7 +301,9 @@ Deno.test("igds: guidance raises Î + β·Ĥ of the samples over unguided sampli
           steps: "ddim3",
           cfgScale: 1,
           seed: 4,
-          ...(scale === 0 ? {} : { guidance: (c: { labels: number[] }) => igdsGuidance(f.vae, est, c.labels, { scale, on }) }),
+          ...(scale === 0
+            ? {}
+            : { guidance: (c: { labels: number[] }) => igdsGuidance(f.vae, est, c.labels, { scale, on }) }),
         });
       const y = Int32Array.from(labels);
       const score = async (s: number, on: "x0" | "model") => {
@@ -273,7 +315,10 @@ Deno.test("igds: guidance raises Î + β·Ĥ of the samples over unguided sampli
       const throughModel = centroids === "data" ? await score(3, "model") : guided;
       ok(Number.isFinite(plain.j) && Number.isFinite(guided.j), `${centroids}: finite estimates`);
       ok(guided.j > plain.j, `${centroids}: guided on x̂₀ Î+βĤ ${guided.j} > unguided ${plain.j}`);
-      ok(throughModel.j > plain.j, `${centroids}: guided through the DiT ${throughModel.j} > unguided ${plain.j}`);
+      ok(
+        throughModel.j > plain.j,
+        `${centroids}: guided through the DiT ${throughModel.j} > unguided ${plain.j}`,
+      );
       if (cent !== "batch") cent.dispose();
     }
   } finally {
@@ -294,11 +339,20 @@ Deno.test("igds, minimax+igds: registered, not planned; the smoke profile scales
   try {
     const dataset = tinyDataset("mnist", 4, 1);
     for (const m of [igdsMethod, minimaxIgdsMethod] as AnyMethod[]) {
-      const config = scaleConfig(m, m.defaults("mnist", 1), "smoke", 1);
-      eq(config.foundation, "untrained");
-      ok(config.veEpochs === 1 && config.veImages === 200 && config.veBatch === 16, `smoke VE budget: ${JSON.stringify(config)}`);
-      ok(config.veQueue === 200 && config.veMomentum < 0.999, `smoke VE queue/momentum: ${JSON.stringify(config)}`);
-      const run = (seed: number) => m.distill({ dataset, ipc: 1, seed, config, profile: "smoke", progress: silentProgress });
+      const scaled = scaleConfig(m, m.defaults("mnist", 1), "smoke", 1);
+      eq(scaled.foundation, "untrained");
+      ok(
+        scaled.veEpochs === 1 && scaled.veImages === 200 && scaled.veBatch === 16,
+        `smoke VE budget: ${JSON.stringify(scaled)}`,
+      );
+      ok(
+        scaled.veQueue === 200 && scaled.veMomentum < 0.999,
+        `smoke VE queue/momentum: ${JSON.stringify(scaled)}`,
+      );
+      // A narrower VE with a shorter probe keeps the test short (smoke has no width knob).
+      const config = { ...scaled, veWidth: 16, veClassifierEpochs: 2 };
+      const run = (seed: number) =>
+        m.distill({ dataset, ipc: 1, seed, config, profile: "smoke", progress: silentProgress });
       const a = await run(0), b = await run(0);
       eq(a.set.shape, [10, 1, 8, 8]);
       eq(a.set.meta.method, m.id);
