@@ -2,7 +2,8 @@
  * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
  * ConvNet-3 training (batch 100 images/s, batch 10 steps/s) and inference images/s, the small DiT's
  * training and DDIM sampling images/s, D³HR's group-sampling seconds per class against m and the IPC, the
- * wall time of a tenth of a paper-protocol evaluation of an MNIST IPC 1 set (bench/paper_eval_bench.ts) —
+ * wall time of a tenth of a paper-protocol evaluation of an MNIST IPC 1 set (bench/paper_eval_bench.ts), IGDS's
+ * sampling time against Minimax's (bench/igds_bench.ts, beside the paper's ratio) —
  * and, where PyTorch is importable, the same workloads in PyTorch timed in the same run, with ratios
  * (`*_ratio_vs_torch`: throughput ratios, higher is better; `paper_eval_ipc1_time_ratio_vs_torch`: a
  * wall-time ratio, lower is better). Wall-clock timing after a device sync; each figure is the best of a few
@@ -23,6 +24,7 @@ import { trajectoryLoss } from "../baselines/mtt.ts";
 import { ditBench, torchDit } from "./dit_bench.ts";
 import { d3hrBench } from "./d3hr_bench.ts";
 import { paperEvalBench, torchPaperEval } from "./paper_eval_bench.ts";
+import { igdsBench } from "./igds_bench.ts";
 
 const b = await webgpuBackend();
 setBackend(b);
@@ -222,6 +224,7 @@ const d3hr = await d3hrBench();
 const paperEval = opts.paperEval
   ? await paperEvalBench(b)
   : { paper_eval_unavailable: "skipped (--no-paper-eval)" };
+const igds = await igdsBench(b);
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const torchDitNumbers = opts.torch ? await torchDit() : { torch_dit_unavailable: "skipped (--no-torch)" };
 const torchEval = opts.torch && "paper_eval_ipc1_s" in paperEval
@@ -248,6 +251,7 @@ const result: Record<string, unknown> = {
   ...dit,
   ...d3hr,
   ...paperEval,
+  ...igds,
   ...torch,
   ...torchDitNumbers,
   ...torchEval,

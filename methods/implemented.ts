@@ -20,3 +20,4 @@ export { d4mMethod } from "../baselines/d4m.ts";
 export { minimaxMethod } from "../baselines/minimax.ts";
 export { d3hrMethod } from "./d3hr/method.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";
+export { igdsMethod, minimaxIgdsMethod } from "./igds.ts";
