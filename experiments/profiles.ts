@@ -147,7 +147,9 @@ export const PROFILES = {
       rded: { candidates: 30 },
       // D4M's k-means (Lloyd) iterations; Minimax's fine-tuning steps.
       d4m: { iterations: 10 },
-      minimax: { iterations: 3 },
+      minimax: { iterations: 3, width: 16 },
+      // IGDS's variational estimator (and minimax+igds's, of the minimax family) at width 16.
+      igds: { width: 16 },
       // D³HR: m = 50 for the paper's 5e6 (every m shrunk alike), 16 real images inverted per class.
       d3hr: { candidates: 50, trainImages: 16 },
     },
