@@ -18,4 +18,5 @@ export { rdedMethod } from "../baselines/rded.ts";
 export { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 export { d4mMethod } from "../baselines/d4m.ts";
 export { minimaxMethod } from "../baselines/minimax.ts";
+export { igdMethod, minimaxIgdMethod } from "../baselines/igd.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";
