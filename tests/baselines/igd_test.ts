@@ -216,12 +216,14 @@ const meanScore = async (s: Surrogate, z: Float32Array, n: number, real: Tensor[
 
 Deno.test("igd: influence guidance raises the samples' influence score over unguided sampling at the same seed", async () => {
   const surrogate = convSurrogate();
-  const real = realGradients(surrogate, realLatents(32, 7), 0);
+  // The target: class-0 gradients of latents unlike the class's samples (channel means swapped), so
+  // unguided samples are far from aligned and guidance has room.
+  const real = realGradients(surrogate, T.neg(realLatents(32, 7)), 0);
   const n = 6;
   const plain = await guidedSample({ influenceScale: 0, deviationScale: 0 }, n, null, surrogate, real);
   // k = 5 moves each element by 0.0075·√(1 − ᾱ)·rms(ε̂) per step: too little to see over 20 steps of a
   // toy; a larger k shows the direction.
-  const guided = await guidedSample({ influenceScale: 200, deviationScale: 0 }, n, null, surrogate, real);
+  const guided = await guidedSample({ influenceScale: 2000, deviationScale: 0 }, n, null, surrogate, real);
   const [a, b] = [
     await meanScore(surrogate, plain.data, n, real),
     await meanScore(surrogate, guided.data, n, real),
@@ -261,7 +263,8 @@ Deno.test("igd: deviation guidance lowers the samples' similarity to the class's
 
 Deno.test("igd / minimax+igd: the methods give IPC labelled images per class, deterministic in the seed, with the surrogate recorded", async () => {
   const dataset = tinyDataset("mnist", 4, 1);
-  const small = { surrogateWidth: 8, gradIpc: 4, surrogateImages: 20 };
+  // Narrow surrogate, few real images, one guided step of smoke's five (timestep 800).
+  const small = { surrogateWidth: 8, gradIpc: 4, surrogateImages: 20, window: [700, 900] };
   const methods: [AnyMethod, Record<string, unknown>][] = [
     [igdMethod, igdDefaults()],
     [minimaxIgdMethod, minimaxIgdDefaults()],
