@@ -296,8 +296,8 @@ export interface IgdHookOptions {
   labels: Int32Array;
   /** The class's generated latents so far, [m, D] (kept; null: none yet). */
   memory: Tensor | null;
-  /** Per guided step: the rows' mean influence score at x̂₀ before the shift (diagnostics). */
-  onScore?: (step: number) => void;
+  /** Called at every step inside the window (counts the guided steps). */
+  onGuidedStep?: (step: number) => void;
 }
 
 /** Rows [n, D] of a latent batch. */
@@ -361,7 +361,7 @@ export function igdGuidance(o: IgdHookOptions): GuidanceHook {
           shift = shift ? noGrad(() => T.add(shift!, d)) : d;
         }
       }
-      o.onScore?.(ctx.step);
+      o.onGuidedStep?.(ctx.step);
       if (!shift) return null;
       return { kind: "x0", delta: noGrad(() => T.mul(shift!, 1 / gain)) };
     },
@@ -403,7 +403,7 @@ export async function expertSurrogate(
     source:
       `MTT expert cache: ${cfg.surrogateModel} width ${cfg.surrogateWidth}, ${cfg.surrogateEpochs} epochs ` +
       `(SGD lr ${cfg.surrogateLr}, batch ${cfg.surrogateBatch}, ${cfg.surrogateImages ?? "all"} images, ` +
-      `seed ${cfg.surrogateSeed}${buffer.trained ? ", trained now" : ", cached"}); checkpoints at epochs ` +
+      `seed ${cfg.surrogateSeed}); checkpoints at epochs ` +
       cfg.surrogateCheckpoints.join(", "),
     dispose: () => checkpoints.flat().forEach((t) => t.dispose()),
   };
@@ -467,7 +467,7 @@ export async function sampleIgdLatents(
                 toInput,
                 labels: new Int32Array(rows).fill(c),
                 memory: memT,
-                onScore: () => guidedSteps++,
+                onGuidedStep: () => guidedSteps++,
               }),
           });
           out.set(z.data, (c * perClass + b) * dim);
