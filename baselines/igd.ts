@@ -4,13 +4,14 @@
  * Training-free guidance of DiT sampling (`igd`) or of the Minimax-fine-tuned DiT (`minimax+igd`). A
  * surrogate classifier is trained on the real data and a few checkpoints of its trajectory are kept; for
  * each class c and checkpoint θ_k, the mean cross-entropy gradient G_ck of real images of c is computed
- * once. Inside the guidance window (steps 30–45 of the 50-step chain, i.e. timesteps 600–900), every
+ * once. Inside the guidance window (steps 30–45 of the 50-step chain, i.e. timesteps 612–917), every
  * step moves the next latent x_{t−1}:
  *
  *   influence   −ρ_t · k · ∇_{x_t} Σ_k (1 − cos(∇_θ CE(f_θk(D(x̂₀(x_t))), c), G_ck)) / K
  *               (through the DiT, the VAE decoder D and the surrogate's gradient: second order),
  *               ρ_t = 0.0015 · rms(ε̂) / rms(∇) · √(1 − ᾱ_t)   (a step normalised to the noise estimate)
  *   deviation   −γ · ∇_{x_t} max_j cos(x_t, m_j)   over a FIFO memory (64) of the class's generated latents
+ *               (γ is for DiT-XL/2's 32×32×4 latents; other sizes get the same per-element step, deviationFor)
  *
  * with k = 5, γ = 120, DDPM-50 with CFG 4. The official code samples one image at a time, so each sees all
  * earlier ones in its memory; sampling `batch` images together, a row also counts the current x̂₀ of the
