@@ -16,7 +16,6 @@ const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
  * Never an implemented id (a test checks).
  */
 export const PLANNED: Readonly<Record<string, string>> = {
-  igd: "IGD (§10) guides DiT sampling by influence (gradients of a surrogate's loss); not implemented yet",
   dgs: "DGS, a seed paper's own method (diffusion-based): next, on the latent diffusion pipeline the " +
     "diffusion baselines run (baselines/latent_foundation.ts)",
 };
