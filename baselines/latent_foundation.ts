@@ -174,7 +174,11 @@ export const SAMPLER_SCALE_NOTES: Readonly<Record<string, string>> = {
 };
 
 /** Refuses a configured resolution the foundation does not generate at. */
-export function checkResolution(f: Foundation, resolution: number | null, method: string): void {
+export function checkResolution(
+  f: Pick<Foundation, "images" | "source">,
+  resolution: number | null,
+  method: string,
+): void {
   if (resolution !== null && resolution !== f.images.native) {
     throw new Error(
       `${method}: resolution ${resolution} requested, but ${f.source} generates ${f.images.native} px images`,

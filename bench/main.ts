@@ -1,8 +1,13 @@
 /**
  * `deno task bench [--json]`: engine throughput on this machine — matmul and conv GFLOPS,
- * ConvNet-3 training and inference images/s, the small DiT's training and DDIM sampling images/s — and,
- * where PyTorch is importable, the same ConvNet-3 and DiT in PyTorch timed in the same run, with ratios. Wall-clock timing after a device sync; each figure
- * is the best of a few repetitions (the least disturbed by other load on the machine).
+ * ConvNet-3 training (batch 100 images/s, batch 10 steps/s) and inference images/s, the small DiT's
+ * training and DDIM sampling images/s, D³HR's group-sampling seconds per class against m and the IPC, the
+ * wall time of a tenth of a paper-protocol evaluation of an MNIST IPC 1 set (bench/paper_eval_bench.ts), IGDS's
+ * sampling time against Minimax's (bench/igds_bench.ts, beside the paper's ratio) —
+ * and, where PyTorch is importable, the same workloads in PyTorch timed in the same run, with ratios
+ * (`*_ratio_vs_torch`: throughput ratios, higher is better; `paper_eval_ipc1_time_ratio_vs_torch`: a
+ * wall-time ratio, lower is better). Wall-clock timing after a device sync; each figure is the best of a few
+ * repetitions (the least disturbed by other load on the machine).
  */
 import { Command } from "commander";
 import { webgpuBackend } from "../engine/webgpu/backend.ts";
@@ -17,6 +22,9 @@ import type { ConvNet } from "../models/convnet.ts";
 import { buildNet } from "../baselines/gradient_matching.ts";
 import { trajectoryLoss } from "../baselines/mtt.ts";
 import { ditBench, torchDit } from "./dit_bench.ts";
+import { d3hrBench } from "./d3hr_bench.ts";
+import { paperEvalBench, torchPaperEval } from "./paper_eval_bench.ts";
+import { igdsBench } from "./igds_bench.ts";
 
 const b = await webgpuBackend();
 setBackend(b);
@@ -67,7 +75,7 @@ async function convGflops(): Promise<{ fwd: number; inputGrad: number; weightGra
   };
 }
 
-async function convnet3(): Promise<{ train: number; infer: number; inferChunks: number }> {
+async function convnet3(): Promise<{ train: number; trainB10: number; infer: number; inferChunks: number }> {
   const rng = new Rng(3);
   const model = createModel("convnet3", rng, { channels: 1, classes: 10, imageSize: 28 });
   const opt = makeOptimizer({ kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }, model.parameters());
@@ -79,6 +87,15 @@ async function convnet3(): Promise<{ train: number; infer: number; inferChunks: 
       opt.step(grad(loss, model.parameters()));
     });
   const tTrain = await timeIt(step, 3);
+  // DD's real size: an IPC 1 set of 10 classes trains on 10 images a step.
+  const x10 = rng.normal([10, 28, 28, 1]).keep();
+  const y10 = tensor(Array.from({ length: 10 }, (_, i) => i), [10], "i32").keep();
+  const step10 = () =>
+    tidy(() => {
+      const loss = T.crossEntropy(model.forward(x10), y10);
+      opt.step(grad(loss, model.parameters()));
+    });
+  const tTrain10 = await timeIt(step10, 10);
   model.eval();
   const xi = rng.normal([500, 28, 28, 1]).keep();
   // A 500-image batch of ConvNet-3 activations (500·128·32² floats) exceeds llvmpipe's 128 MiB binding,
@@ -93,10 +110,10 @@ async function convnet3(): Promise<{ train: number; infer: number; inferChunks: 
       }
     });
   const tInfer = await timeIt(infer, 1);
-  [xb, yb, xi].forEach((t) => t.dispose());
+  [xb, yb, x10, y10, xi].forEach((t) => t.dispose());
   opt.dispose();
   model.dispose();
-  return { train: 100 / tTrain, infer: 500 / tInfer, inferChunks: chunks };
+  return { train: 100 / tTrain, trainB10: 1 / tTrain10, infer: 500 / tInfer, inferChunks: chunks };
 }
 
 /**
@@ -166,6 +183,7 @@ interface TorchNumbers {
   torch_version: string;
   threads: number;
   torch_train_img_per_s: number;
+  torch_train_b10_step_per_s: number;
   torch_infer_img_per_s: number;
 }
 
@@ -186,8 +204,9 @@ const cmd = new Command("bench").option("--json", "print one JSON object").optio
   "--no-torch",
   "skip the PyTorch baseline",
 )
+  .option("--no-paper-eval", "skip the paper-protocol evaluation (bench/paper_eval_bench.ts)")
   .parse(["deno", "bench", ...Deno.args]);
-const opts = cmd.opts<{ json?: boolean; torch: boolean }>();
+const opts = cmd.opts<{ json?: boolean; torch: boolean; paperEval: boolean }>();
 
 const matmul: Record<string, number> = {};
 const matmulNT: Record<string, number> = {};
@@ -201,8 +220,16 @@ const matching = await matchingStep();
 const trajectory = await trajectoryStep(2);
 const unroll5 = await trajectoryStep(5);
 const dit = await ditBench(b, timeIt);
+const d3hr = await d3hrBench();
+const paperEval = opts.paperEval
+  ? await paperEvalBench(b)
+  : { paper_eval_unavailable: "skipped (--no-paper-eval)" };
+const igds = await igdsBench(b);
 const torch = opts.torch ? await torchBaseline() : { torch_unavailable: "skipped (--no-torch)" };
 const torchDitNumbers = opts.torch ? await torchDit() : { torch_dit_unavailable: "skipped (--no-torch)" };
+const torchEval = opts.torch && "paper_eval_ipc1_s" in paperEval
+  ? await torchPaperEval(paperEval.paper_eval_ipc1_test_passes)
+  : { torch_paper_eval_unavailable: opts.torch ? "no ddrepro figure to compare" : "skipped (--no-torch)" };
 const result: Record<string, unknown> = {
   adapter: `${b.info.description} (${b.info.backend}${b.info.software ? ", software" : ""})`,
   matmul_gflops: matmul,
@@ -211,6 +238,7 @@ const result: Record<string, unknown> = {
   conv3x3_input_grad_gflops: conv.inputGrad,
   conv3x3_weight_grad_gflops: conv.weightGrad,
   convnet3_train_img_per_s: net.train,
+  convnet3_train_b10_step_per_s: net.trainB10,
   convnet3_infer_img_per_s: net.infer,
   convnet3_infer_chunks: net.inferChunks,
   matching_step_per_s: matching.stepsPerS,
@@ -221,17 +249,27 @@ const result: Record<string, unknown> = {
   trajectory_unroll5_kernels: unroll5.kernelsPerStep,
   trajectory_unroll5_peak_mb: unroll5.peakMb,
   ...dit,
+  ...d3hr,
+  ...paperEval,
+  ...igds,
   ...torch,
   ...torchDitNumbers,
+  ...torchEval,
 };
 if ("torch_train_img_per_s" in torch) {
   result.train_ratio_vs_torch = net.train / torch.torch_train_img_per_s;
+  result.train_b10_ratio_vs_torch = net.trainB10 / torch.torch_train_b10_step_per_s;
   result.infer_ratio_vs_torch = net.infer / torch.torch_infer_img_per_s;
 }
 if ("torch_dit_train_img_per_s" in torchDitNumbers) {
   result.dit_train_ratio_vs_torch = dit.dit_train_img_per_s / torchDitNumbers.torch_dit_train_img_per_s;
   result.dit_ddim50_ratio_vs_torch = dit.dit_ddim50_cfg_img_per_s /
     torchDitNumbers.torch_dit_ddim50_img_per_s;
+}
+if ("paper_eval_ipc1_s" in paperEval && "torch_paper_eval_ipc1_s" in torchEval) {
+  // ddrepro's wall time over PyTorch's (lower is better; the target is ≤ 1.5).
+  result.paper_eval_ipc1_time_ratio_vs_torch = paperEval.paper_eval_ipc1_s /
+    torchEval.torch_paper_eval_ipc1_s;
 }
 if (opts.json) console.log(JSON.stringify(result));
 else {

@@ -18,7 +18,7 @@ import { codeVersionFor } from "../runner/version.ts";
 import { defaultEvaluate, initWebGpu } from "../runner/engine_setup.ts";
 import { statusReporter, stderrStatus } from "../runner/progress.ts";
 import { summarize } from "../results/stats.ts";
-import { METRIC_NAMES, type Metrics, type Profile } from "../results/types.ts";
+import { METRIC_NAMES, type Metrics, metricValues, type Profile } from "../results/types.ts";
 import {
   checkOutputFile,
   checkOverrides,
@@ -198,9 +198,11 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
     throw e;
   });
 
-  const summary = Object.fromEntries(METRIC_NAMES.map((m) => {
-    const s = summarize(runs.map((x) => x.metrics[m]));
-    return [m, { mean: s.mean, std: s.std }];
+  const summary = Object.fromEntries(METRIC_NAMES.flatMap((m) => {
+    const values = metricValues(runs, m);
+    if (values.length === 0) return []; // bestTestAcc without the protocol's testCurve
+    const s = summarize(values);
+    return [[m, { mean: s.mean, std: s.std }]];
   }));
   if (flags.json) {
     printJson({

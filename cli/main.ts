@@ -101,7 +101,10 @@ export function buildProgram(): Command {
     .argument("<b>", "head store file, or git sha")
     .description("compare two stores (or two commits in one store): regressions beyond repeat noise")
     .option("--store <path>", "the store holding both commits' results", DEFAULT_STORE)
-    .option("--metric <name>", "lastTestAcc | bestHoldoutAcc | testAccAtBestHoldout | bestTestAcc")
+    .option(
+      "--metric <name>",
+      "lastTestAcc | bestHoldoutAcc | testAccAtBestHoldout | bestTestAcc (needs testCurve)",
+    )
     .option("--fail-on-regression", "exit 1 when any cell regressed")
     .option("--json", "the comparison as JSON")
     .action((a, b, o) => compareCommand(a, b, o));

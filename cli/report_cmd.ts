@@ -1,7 +1,7 @@
 /** Commands that read stores: report, compare, merge, export. */
 import { dirname, isAbsolute, join } from "node:path";
 import type { TableSpec } from "../experiments/schema.ts";
-import { resolveTable } from "../experiments/resolve.ts";
+import { type CellPlan, resolveTable } from "../experiments/resolve.ts";
 import { PROFILE_IDS } from "../experiments/profiles.ts";
 import { canonicalJson } from "../results/key.ts";
 import { cellMethod } from "../experiments/methods.ts";
@@ -65,13 +65,25 @@ export async function writeTableReports(i: WriteTableReportsInput): Promise<Writ
         results.some((r) => r.resolved.profile === p)
       ) ??
         "quick";
-      inputs.push({ spec, results: withCurrentReasons(spec, profile, results), profile, methodStatus });
+      inputs.push({
+        spec,
+        results: withCurrentReasons(spec, profile, results),
+        profile,
+        methodStatus,
+        plan: planOf(spec, profile),
+      });
       images.set(spec.id, await gridsFor(results.filter((r) => r.resolved.profile === profile), i.storePath));
     }
     return await writeReports({ outDir: i.outDir, tables: inputs, images });
   } finally {
     store?.close();
   }
+}
+
+/** Today's plan of each cell: why one does not run, and what cells without results would run. */
+function planOf(spec: TableSpec, profile: Profile): (cellId: string) => CellPlan | undefined {
+  const plans = new Map(resolveTable(spec, profile).map((p) => [p.resolved.cellId, p]));
+  return (id) => plans.get(id);
 }
 
 /**

@@ -24,6 +24,13 @@ export interface MapInput {
 
 export type ReduceOp = "sum" | "max" | "min";
 
+/** One group of `Backend.mapGroups`: `size` elements in every operand and output. */
+export interface MapGroup {
+  readonly operands: readonly Storage[];
+  readonly into: readonly Storage[];
+  readonly size: number;
+}
+
 export interface MatmulParams {
   /** Batch count; a batch stride of 0 broadcasts that operand over the batch. */
   readonly batch: number;
@@ -151,6 +158,13 @@ export interface Backend {
     shape: Shape,
     opts?: { params?: readonly number[]; into?: readonly Storage[]; dtype?: DType },
   ): Storage[];
+  /**
+   * In-place `map` over several groups of same-sized operands at once (an optimizer step over every
+   * parameter tensor): for each group, output j = exprs[j] over `operands` is written into `into[j]`,
+   * which may be one of the group's operands (read before written). Groups share no storage. As few
+   * kernels as the binding budget allows.
+   */
+  mapGroups(exprs: readonly Expr[], groups: readonly MapGroup[], params?: readonly number[]): void;
   /**
    * Output j = exprs[j] (over inputs broadcast to the full shape `shape`) reduced along `axes`,
    * keepdims layout; one pass over the inputs for all outputs.

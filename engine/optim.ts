@@ -1,8 +1,8 @@
 /**
- * Optimizers as fused in-place updates: one elementwise kernel per parameter tensor per step
- * rewrites the parameter and all of its state at once (several outputs written `into` the existing
- * storages), so a step costs one dispatch per tensor and parameter references held elsewhere (model
- * layers, autodiff leaves) stay valid. Every scalar — learning rate, bias corrections, betas, weight
+ * Optimizers as fused in-place updates: one elementwise kernel per step rewrites every parameter
+ * and all of its state at once (several outputs written `into` the existing storages, all tensors in
+ * one multi-tensor kernel as far as the binding budget allows: ConvNet-3's 14 tensors with momentum
+ * in two), and parameter references held elsewhere (model layers, autodiff leaves) stay valid. Every scalar — learning rate, bias corrections, betas, weight
  * decay — reaches the kernel as a runtime parameter (`prm`), never as a constant: a schedule that
  * changes the lr each step, or an evaluator that rebuilds its optimizer with other settings, reuses
  * the compiled pipelines.
@@ -10,7 +10,7 @@
  * Update rules follow PyTorch (torch.optim.SGD / Adam / AdamW, single-tensor code path) so that
  * hyperparameters taken from reference implementations mean the same thing here.
  */
-import type { Backend, MapInput, Storage } from "./backend.ts";
+import type { Backend, MapGroup } from "./backend.ts";
 import * as E from "./expr.ts";
 import { type Expr, inp, prm } from "./expr.ts";
 import { fill } from "./ops/create.ts";
@@ -72,29 +72,15 @@ function zerosLike(p: Tensor): Tensor {
 }
 
 /**
- * Runs `exprs` over same-sized operands (read under `ref`'s shape) and writes output j into
- * `into[j]` in place. Operands that alias an output are read before being overwritten (the kernel
- * binds that buffer once, read_write).
+ * One tensor's share of a fused update over all parameters (`Backend.mapGroups`): outputs written
+ * into `into` in place, operands read before being overwritten.
  */
-function fusedUpdate(
-  b: Backend,
-  exprs: readonly Expr[],
-  ref: Tensor,
-  operands: readonly Tensor[],
-  into: readonly Tensor[],
-  params: readonly number[],
-): void {
-  if (ref.size === 0) return;
-  const shape = ref.shape;
-  const inputs: MapInput[] = operands.map((t) => ({ s: t.storage, shape }));
-  b.map(exprs, inputs, shape, { params, into: into.map((t): Storage => t.storage) });
+function group(operands: readonly Tensor[], into: readonly Tensor[]): MapGroup {
+  return { operands: operands.map((t) => t.storage), into: into.map((t) => t.storage), size: into[0].size };
 }
 
 function zeroInPlace(b: Backend, ts: readonly Tensor[]): void {
-  for (const t of ts) {
-    if (t.size === 0) continue;
-    b.map([E.cst(0)], [{ s: t.storage, shape: t.shape }], t.shape, { into: [t.storage] });
-  }
+  b.mapGroups([E.cst(0)], ts.map((t) => group([], [t])));
 }
 
 function checkLr(lr: number, what: string): void {
@@ -180,13 +166,10 @@ export class SGD implements Optimizer {
       first ? 1 : 1 - this.dampening,
       this.momentum,
     ];
-    this.params.forEach((p, i) => {
-      if (this.momentum > 0) {
-        fusedUpdate(this.b, this.exprs, p, [p, grads[i], this.bufs[i]], [p, this.bufs[i]], ps);
-      } else {
-        fusedUpdate(this.b, this.exprs, p, [p, grads[i]], [p], ps);
-      }
-    });
+    const groups = this.params.map((p, i) =>
+      this.momentum > 0 ? group([p, grads[i], this.bufs[i]], [p, this.bufs[i]]) : group([p, grads[i]], [p])
+    );
+    this.b.mapGroups(this.exprs, groups, ps);
     this._steps++;
   }
 
@@ -282,9 +265,10 @@ class AdamBase implements Optimizer {
       this.decoupled ? 0 : this.weightDecay,
       this.decoupled ? 1 - this._lr * this.weightDecay : 1,
     ];
-    this.params.forEach((p, i) => {
-      fusedUpdate(this.b, this.exprs, p, [p, grads[i], this.m[i], this.v[i]], [p, this.m[i], this.v[i]], ps);
-    });
+    const groups = this.params.map((p, i) =>
+      group([p, grads[i], this.m[i], this.v[i]], [p, this.m[i], this.v[i]])
+    );
+    this.b.mapGroups(this.exprs, groups, ps);
     this._steps = t;
   }
 
@@ -398,9 +382,10 @@ export class Ema {
   update(decay = this.decay): void {
     checkDecay(decay);
     const ex = [E.add(E.mul(prm(0), inp(0)), E.mul(prm(1), inp(1)))];
-    this.params.forEach((p, i) => {
-      fusedUpdate(this.b, ex, p, [this.shadow[i], p], [this.shadow[i]], [decay, 1 - decay]);
-    });
+    this.b.mapGroups(ex, this.params.map((p, i) => group([this.shadow[i], p], [this.shadow[i]])), [
+      decay,
+      1 - decay,
+    ]);
   }
 
   /** Writes the averaged weights into `targets` (default: the tracked parameters), e.g. for evaluation. */

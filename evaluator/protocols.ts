@@ -89,8 +89,14 @@ export const ProtocolConfig = z.object({
   batchSize: z.number().int().positive(),
   augment: AugmentSpec,
   labels: LabelSpec,
-  /** Evaluate holdout/test accuracy every this many epochs (and at the end). */
+  /** Evaluate holdout accuracy every this many epochs (and at the end). */
   evalEvery: z.number().int().positive(),
+  /**
+   * Also test every evaluation point, for `bestTestAcc` (the max test accuracy over the curve, the
+   * optimistic selection some papers report). Default: the test split is evaluated for the last
+   * weights and for the best-holdout weights only.
+   */
+  testCurve: z.boolean().optional(),
   /**
    * The optimizer's lr is read from the distilled set's metadata `extra.<key>` instead (MTT trains its
    * evaluator with the step size it learned alongside the images).

@@ -133,6 +133,8 @@ export function resolveCell(
     protocol = protocolFor(cell.protocol, data.id, protocolCtx);
   }
   protocol = withCellEvaluator(protocol, cell, blockers);
+  // A paper that reports the max test accuracy over epochs is compared on it: test every point.
+  if (table.protocol.selection === "best-test") protocol = { ...protocol, testCurve: true };
 
   // --- method config -------------------------------------------------------------------------------
   const method = lookupMethod(cell.method);
@@ -183,6 +185,9 @@ export function resolveCell(
       }
     }
   }
+
+  const skipped = skippedIpc(table, cell, p);
+  if (skipped) blockers.push(skipped);
 
   // --- evaluator epochs, evaluation points, test subset, holdout -----------------------------------
   const scaledProtocol = scaleProtocol(protocol, cell.ipc, perClass, data.classes, p, subs, opts.evalEpochs);
@@ -397,6 +402,27 @@ function resolveModel(
 }
 
 /**
+ * Why the profile skips this cell's IPC (`skipIpcs`): only between a smaller and a larger IPC of the same
+ * row that run; null when it runs.
+ */
+function skippedIpc(table: TableSpec, cell: CellSpec, p: ProfileDef): string | null {
+  const ipc = cell.ipc;
+  if (ipc === null || !p.skipIpcs.includes(ipc)) return null;
+  const others = table.cells
+    .filter((c) =>
+      c.method === cell.method && c.dataset === cell.dataset && c.model === cell.model &&
+      c.protocol === cell.protocol && c.labels === cell.labels && c.ipc !== null &&
+      !p.skipIpcs.includes(c.ipc)
+    )
+    .map((c) => c.ipc as number);
+  const below = others.filter((i) => i < ipc), above = others.filter((i) => i > ipc);
+  if (below.length === 0 || above.length === 0) return null;
+  return `${p.id} profile: IPC ${ipc} is skipped between IPC ${Math.max(...below)} and ${
+    Math.min(...above)
+  } of the same row, which run; its time goes to longer evaluations (--profile proxy runs it)`;
+}
+
+/**
  * Epochs and evaluation cadence of the profile, recorded when they differ from the paper's. `perClass`:
  * images per class of the set trained on (the IPC, or f²·IPC for IDC); null for full-dataset rows.
  */
@@ -424,14 +450,10 @@ function scaleProtocol(
       epochs = Math.min(paperEpochs, rule.epochs);
       break;
     case "budget": {
-      const { samples, minSteps, min, max } = rule;
-      let byBudget = min;
-      if (perClass !== null) {
-        const n = perClass * classes;
-        const stepsPerEpoch = Math.ceil(n / Math.min(protocol.batchSize, n));
-        byBudget = Math.max(Math.floor(samples / n), Math.ceil(minSteps / stepsPerEpoch));
-      }
-      epochs = Math.min(paperEpochs, Math.max(min, Math.min(max, byBudget)));
+      epochs = Math.min(
+        paperEpochs,
+        budgetEpochs(rule, perClass === null ? null : perClass * classes, protocol.batchSize),
+      );
       break;
     }
   }
@@ -464,8 +486,29 @@ function scaleProtocol(
   return out;
 }
 
+/**
+ * Evaluator epochs of a budget rule for a set of `n` images (null: a full-dataset row, unknown before
+ * loading) trained in batches of `batchSize`, before the paper's cap.
+ */
+export function budgetEpochs(
+  rule: Extract<EpochRule, { kind: "budget" }>,
+  n: number | null,
+  batchSize: number,
+): number {
+  const { min, max } = rule;
+  if (n === null) return min;
+  const images = rule.samples * Math.pow(n / rule.at, rule.growth);
+  const stepsPerEpoch = Math.ceil(n / Math.min(batchSize, n));
+  const byBudget = Math.max(Math.floor(images / n), Math.ceil(rule.minSteps / stepsPerEpoch));
+  return Math.max(min, Math.min(max, byBudget));
+}
+
 function budgetText(r: EpochRule): string {
-  return r.kind === "budget" ? `${r.samples} images seen, at least ${r.minSteps} steps` : r.kind;
+  if (r.kind !== "budget") return r.kind;
+  const images = r.growth === 0
+    ? `${r.samples} images seen`
+    : `${r.samples} images seen at ${r.at} images, × (set size / ${r.at})^${r.growth} otherwise`;
+  return `${images}, at least ${r.minSteps} steps`;
 }
 
 /** The KD teacher under a profile: the same model rules as evaluators, and the profile's training budget. */

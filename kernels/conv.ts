@@ -351,7 +351,7 @@ function convWeightGradKernelSource(p: WeightGradConv, tile: ConvTile, rowsPerCh
 const SUM_WG = 64;
 
 /** out[i] = Σ_c P[c·size + i], in chunk order (deterministic). Bindings: P, O. */
-export function chunkSumKernel(size: number, chunks: number): Kernel {
+function chunkSumKernelSource(size: number, chunks: number): Kernel {
   const vec = size % 4 === 0;
   const n = vec ? size / 4 : size;
   const ty = vec ? "vec4<f32>" : "f32";
@@ -521,3 +521,5 @@ export const convWeightGradKernel = memoized(convWeightGradKernelSource);
 export const depthwiseKernel = memoized(depthwiseKernelSource);
 
 export const depthwiseWeightGradKernel = memoized(depthwiseWeightGradKernelSource);
+
+export const chunkSumKernel = memoized(chunkSumKernelSource);

@@ -41,25 +41,47 @@ export function binding(i: number, name: string, type: string, write: boolean): 
 }
 
 /**
- * `gen` with its kernels remembered by argument values (JSON of the arguments, which are plain data). The
- * big generators (matmul and convolution register tiles) spend 1–3 ms of JavaScript building each source,
- * and a training step re-dispatches the same few shapes hundreds of times: tens of milliseconds a step on
- * llvmpipe, where that JavaScript shares the cores with the kernels. The remembered kernel is the same
- * source, so results are unchanged. Bounded: the oldest entry goes when `cap` are held.
+ * `gen` with its kernels remembered by argument values. The big generators (matmul and convolution
+ * register tiles) spend 1–3 ms of JavaScript building each source, and even the small ones (fused
+ * element-wise maps, reductions) add up: a training step re-dispatches the same few dozen shapes, and on
+ * llvmpipe that JavaScript shares the cores with the kernels. The remembered kernel is the same source,
+ * so results are unchanged; callers must not mutate it. Bounded: the oldest entries go when more than
+ * `cap` kernels or `capChars` characters of source are held.
  */
 export function memoized<A extends unknown[], K extends Kernel>(
   gen: (...args: A) => K,
   cap = 4096,
+  capChars = 32 << 20,
 ): (...args: A) => K {
   const memo = new Map<string, K>();
+  let chars = 0;
   return (...args: A): K => {
-    const key = JSON.stringify(args);
+    const key = argsKey(args);
     let k = memo.get(key);
     if (k === undefined) {
       k = gen(...args);
-      if (memo.size >= cap) memo.delete(memo.keys().next().value as string);
       memo.set(key, k);
+      chars += k.code.length;
+      while (memo.size > 1 && (memo.size > cap || chars > capChars)) {
+        const [oldest, old] = memo.entries().next().value as [string, K];
+        memo.delete(oldest);
+        chars -= old.code.length;
+      }
     }
     return k;
   };
+}
+
+/**
+ * JSON of plain-data arguments, except that numbers JSON cannot tell apart (NaN, ±Infinity, -0, all of
+ * which constants in an expression can be and which generate different sources) keep their identity.
+ */
+export function argsKey(args: readonly unknown[]): string {
+  return JSON.stringify(
+    args,
+    (_k, v) =>
+      typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0))
+        ? { $num: Object.is(v, -0) ? "-0" : String(v) }
+        : v,
+  );
 }

@@ -3,7 +3,7 @@ import { type Expr, maxParam } from "../engine/expr.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
 import { broadcastOffsets, coalesce, vec4Lanes } from "./indexing.ts";
-import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 /** Elements per invocation: amortises per-workgroup overhead on llvmpipe, harmless on GPUs. */
@@ -22,7 +22,7 @@ export interface MapSpec {
 }
 
 /** Binding order: inputs that are not aliased, then outputs, then params (if any). */
-export function mapKernel(
+function mapKernelSource(
   spec: MapSpec,
 ): Kernel & { bindingOf: { inputs: number[]; outputs: number[]; params: number } } {
   const n = sizeOf(spec.shape);
@@ -138,3 +138,69 @@ function vectorLanes(spec: MapSpec): ("vec" | "splat")[] | null {
   if (last < 0 || c.shape[last] % 4 !== 0) return null;
   return vec4Lanes(c.strides.slice(1), last);
 }
+
+export const mapKernel = memoized(mapKernelSource);
+
+export interface MultiMapSpec {
+  /** Output j of every segment; inputs are the segment's operands, f32 and contiguous. */
+  readonly exprs: readonly Expr[];
+  readonly inputs: number;
+  /** For each output, the operand it overwrites in place (or -1: a separate output buffer). */
+  readonly alias: readonly number[];
+  /** Elements of each segment. */
+  readonly sizes: readonly number[];
+}
+
+/**
+ * The same elementwise `exprs` over several same-sized operand groups ("segments", e.g. every parameter
+ * tensor with its gradient and momentum), in one dispatch: an optimizer step over a network is one
+ * kernel instead of one per tensor, each costing a dispatch and a pass on llvmpipe. Every workgroup
+ * serves one segment (the branch on its id is uniform); segments whose size is a multiple of 4 run on
+ * vec4s. Bindings, per segment in order: its non-aliased operands, then its outputs; then the params.
+ */
+function multiMapKernelSource(spec: MultiMapSpec): Kernel & { bindingsPerSegment: number } {
+  const nParams = Math.max(-1, ...spec.exprs.map(maxParam)) + 1;
+  const own = Array.from({ length: spec.inputs }, (_, i) => i).filter((i) => !spec.alias.includes(i));
+  const per = own.length + spec.exprs.length;
+  const decl: string[] = [];
+  const bodies: string[] = [];
+  let start = 0;
+  spec.sizes.forEach((size, k) => {
+    const vec = size % 4 === 0;
+    const ty = vec ? "vec4<f32>" : "f32";
+    const name = (i: number) => {
+      const j = spec.alias.indexOf(i);
+      return j >= 0 ? `S${k}O${j}` : `S${k}I${i}`;
+    };
+    own.forEach((i, b) => decl.push(binding(k * per + b, `S${k}I${i}`, `array<${ty}>`, false)));
+    spec.exprs.forEach((_, j) =>
+      decl.push(binding(k * per + own.length + j, `S${k}O${j}`, `array<${ty}>`, true))
+    );
+    const units = vec ? size / 4 : size;
+    const groups = Math.max(1, Math.ceil(units / (VWG * VPER)));
+    const em = new ExprEmitter((i) => `${name(i)}[u]`, undefined, "t", vec ? "vec4<f32>" : "f32");
+    const results = spec.exprs.map((e) => em.emit(e));
+    const store = results.map((r, j) => `      S${k}O${j}[u] = ${r};`).join("\n");
+    bodies.push(`if (w < ${start + groups}u) {
+    let base = (w - ${start}u) * ${VWG * VPER}u + lid.x;
+    for (var q = 0u; q < ${VPER}u; q++) {
+      let u = base + q * ${VWG}u;
+      if (u >= ${units}u) { return; }
+${em.code("      ")}
+${store}
+    }
+    return;
+  }`);
+    start += groups;
+  });
+  if (nParams > 0) decl.push(binding(spec.sizes.length * per, "P", "array<f32>", false));
+  const code = `${decl.join("\n")}
+@compute @workgroup_size(${VWG}) fn main(${BUILTINS}) {
+  let w = ${WG_LINEAR};
+  ${bodies.join(" else ")}
+}
+`;
+  return { code, workgroups: linearGrid(start), bindingsPerSegment: per };
+}
+
+export const multiMapKernel = memoized(multiMapKernelSource);

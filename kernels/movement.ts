@@ -1,6 +1,6 @@
 /** Data movement kernels: slice/pad, permute, row gather and its deterministic adjoint. */
 import { type Shape, sizeOf, stridesOf } from "../engine/shape.ts";
-import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 
@@ -28,7 +28,7 @@ function vec4Inner(shape: Shape, out: Shape, innerKept: boolean): boolean {
 const quarterInner = (s: Shape): number[] => [...s.slice(0, -1), s[s.length - 1] / 4];
 
 /** out[i] = x[i + begin] where in range else 0. */
-export function slicePadKernel(
+function slicePadKernelSource(
   shape: Shape,
   begin: readonly number[],
   out: Shape,
@@ -55,7 +55,7 @@ export function slicePadKernel(
   ], L.join("\n"));
 }
 
-export function permuteKernel(shape: Shape, perm: readonly number[], dtype: "f32" | "i32"): Kernel {
+function permuteKernelSource(shape: Shape, perm: readonly number[], dtype: "f32" | "i32"): Kernel {
   const vec = vec4Inner(shape, perm.map((p) => shape[p]), perm[perm.length - 1] === perm.length - 1);
   const xShape = vec ? quarterInner(shape) : shape;
   const xs = stridesOf(xShape);
@@ -71,7 +71,7 @@ export function permuteKernel(shape: Shape, perm: readonly number[], dtype: "f32
   ], `  O[i] = X[${terms.length ? terms.join(" + ") : "0u"}];`);
 }
 
-export function gatherRowsKernel(v: number, d: number, m: number): Kernel {
+function gatherRowsKernelSource(v: number, d: number, m: number): Kernel {
   return elementwise(m * d, [
     binding(0, "X", "array<f32>", false),
     binding(1, "I", "array<i32>", false),
@@ -80,7 +80,7 @@ export function gatherRowsKernel(v: number, d: number, m: number): Kernel {
 }
 
 /** One invocation per output element scanning all indices: deterministic, no float atomics. */
-export function scatterAddRowsKernel(m: number, d: number, v: number): Kernel {
+function scatterAddRowsKernelSource(m: number, d: number, v: number): Kernel {
   return elementwise(
     v * d,
     [
@@ -95,3 +95,8 @@ export function scatterAddRowsKernel(m: number, d: number, v: number): Kernel {
   O[i] = acc;`,
   );
 }
+
+export const slicePadKernel = memoized(slicePadKernelSource);
+export const permuteKernel = memoized(permuteKernelSource);
+export const gatherRowsKernel = memoized(gatherRowsKernelSource);
+export const scatterAddRowsKernel = memoized(scatterAddRowsKernelSource);

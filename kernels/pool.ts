@@ -4,7 +4,7 @@
  * cover it, so they are deterministic and need no atomics.
  */
 import type { PoolParams } from "../engine/backend.ts";
-import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 
@@ -56,7 +56,7 @@ function coveringWindows(p: PoolParams): string[] {
   ];
 }
 
-export function avgPoolKernel(p: PoolParams): Kernel {
+function avgPoolKernelSource(p: PoolParams): Kernel {
   const { CQ, f } = layout(p.c);
   const total = p.n * p.oh * p.ow * CQ;
   return kernel(total, [binding(0, "X", `array<${f}>`, false), binding(1, "Y", `array<${f}>`, true)], [
@@ -76,7 +76,7 @@ export function avgPoolKernel(p: PoolParams): Kernel {
   ]);
 }
 
-export function avgPoolGradKernel(p: PoolParams): Kernel {
+function avgPoolGradKernelSource(p: PoolParams): Kernel {
   const { CQ, f } = layout(p.c);
   const total = p.n * p.h * p.w * CQ;
   return kernel(total, [binding(0, "G", `array<${f}>`, false), binding(1, "O", `array<${f}>`, true)], [
@@ -97,7 +97,7 @@ export function avgPoolGradKernel(p: PoolParams): Kernel {
  * position within the image (y·w + x)·c + channel, −1 (with value 0) for a window with no
  * in-bounds tap. Bindings: X, Y, I.
  */
-export function maxPoolKernel(p: PoolParams): Kernel {
+function maxPoolKernelSource(p: PoolParams): Kernel {
   const { V, CQ, f, i } = layout(p.c);
   const total = p.n * p.oh * p.ow * CQ;
   const lanes = V === 4 ? "vec4<i32>(0, 1, 2, 3)" : "0";
@@ -131,7 +131,7 @@ export function maxPoolKernel(p: PoolParams): Kernel {
 }
 
 /** gx at each input element: Σ of gy over the windows that cover it and chose it. Bindings: G, I, O. */
-export function maxPoolGradKernel(p: PoolParams): Kernel {
+function maxPoolGradKernelSource(p: PoolParams): Kernel {
   const { V, CQ, f, i } = layout(p.c);
   const total = p.n * p.h * p.w * CQ;
   const lanes = V === 4 ? "vec4<i32>(0, 1, 2, 3)" : "0";
@@ -155,7 +155,7 @@ export function maxPoolGradKernel(p: PoolParams): Kernel {
 }
 
 /** y[j] = x[image of j, idx[j]] (0 where idx = −1). Bindings: X, I, Y. */
-export function maxPoolGatherKernel(p: PoolParams): Kernel {
+function maxPoolGatherKernelSource(p: PoolParams): Kernel {
   const total = p.n * p.oh * p.ow * p.c;
   const img = p.h * p.w * p.c, per = p.oh * p.ow * p.c;
   return kernel(total, [
@@ -167,3 +167,9 @@ export function maxPoolGatherKernel(p: PoolParams): Kernel {
     `Y[t] = select(0.0, X[(t / ${per}u) * ${img}u + u32(max(k, 0))], k >= 0);`,
   ]);
 }
+
+export const avgPoolKernel = memoized(avgPoolKernelSource);
+export const avgPoolGradKernel = memoized(avgPoolGradKernelSource);
+export const maxPoolKernel = memoized(maxPoolKernelSource);
+export const maxPoolGradKernel = memoized(maxPoolGradKernelSource);
+export const maxPoolGatherKernel = memoized(maxPoolGatherKernelSource);

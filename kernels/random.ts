@@ -4,7 +4,7 @@
  * block of 4 elements. Seed, offset and length come from a small u32 parameter buffer, so one
  * pipeline per kind serves every draw. Bindings: PRM [blockLo, blockHi, seedLo, seedHi, first, n, blocks], Y.
  */
-import { binding, BUILTINS, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 
@@ -77,7 +77,7 @@ fn boxMuller(wr: u32, wt: u32) -> vec2<f32> {
  * Each invocation t computes block PRM[0..1] + t and writes its elements e = 4t + k with
  * first ≤ e < first + n to Y[e − first]. `blocks` only sizes the grid (it is also PRM[6]).
  */
-export function randomKernel(kind: "uniform" | "normal", blocks: number): Kernel {
+function randomKernelSource(kind: "uniform" | "normal", blocks: number): Kernel {
   const vals = kind === "uniform"
     ? "vec4<f32>(uniform(w.x), uniform(w.y), uniform(w.z), uniform(w.w))"
     : "vec4<f32>(boxMuller(w.x, w.y), boxMuller(w.z, w.w))";
@@ -101,3 +101,5 @@ ${PHILOX}
 `;
   return { code, workgroups: linearGrid(Math.ceil(blocks / WG)) };
 }
+
+export const randomKernel = memoized(randomKernelSource);

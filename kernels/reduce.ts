@@ -9,7 +9,7 @@ import { type Expr, maxParam } from "../engine/expr.ts";
 import { broadcastStrides, type Shape, sizeOf } from "../engine/shape.ts";
 import { ExprEmitter } from "./expr_wgsl.ts";
 import { stridedOffsets, vec4Lanes } from "./indexing.ts";
-import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 export const REDUCE_CHUNK = 1024;
@@ -29,7 +29,7 @@ export function identity(op: ReduceOp): number {
   return op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
 }
 
-export function reduceKernel(spec: ReduceSpec): Kernel {
+function reduceKernelSource(spec: ReduceSpec): Kernel {
   const kept = spec.shape.map((_, d) => d).filter((d) => !spec.axes.includes(d));
   const red = spec.axes;
   const strides = spec.inputs.map((x) => broadcastStrides(x.shape, spec.shape));
@@ -102,7 +102,7 @@ ${store}
   return { code, workgroups: linearGrid(Math.ceil((OV * P) / WG)) };
 }
 
-export function argmaxKernel(shape: Shape, axis: number): Kernel {
+function argmaxKernelSource(shape: Shape, axis: number): Kernel {
   const outer = sizeOf(shape.slice(0, axis)), len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
   const code = `${binding(0, "X", "array<f32>", false)}
 ${binding(1, "O", "array<i32>", true)}
@@ -121,3 +121,6 @@ ${binding(1, "O", "array<i32>", true)}
 `;
   return { code, workgroups: linearGrid(Math.ceil((outer * inner) / WG)) };
 }
+
+export const reduceKernel = memoized(reduceKernelSource);
+export const argmaxKernel = memoized(argmaxKernelSource);

@@ -7,7 +7,7 @@
  * agree exactly and no atomics are needed.
  */
 import type { GridSampleParams, ResizeParams } from "../engine/backend.ts";
-import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, WG_LINEAR } from "./kernel.ts";
+import { binding, BUILTINS, f32Lit, type Kernel, linearGrid, memoized, WG_LINEAR } from "./kernel.ts";
 
 const WG = 64;
 
@@ -67,7 +67,7 @@ function resizeFns(p: ResizeParams): string {
   return [TAPS, tapsFn("tapY", p.h, p.oh, p), tapsFn("tapX", p.w, p.ow, p)].join("\n");
 }
 
-export function resizeKernel(p: ResizeParams): Kernel {
+function resizeKernelSource(p: ResizeParams): Kernel {
   const { CQ, f } = vecLayout(p.c);
   const at = (y: string, x: string) => `X[((img * ${p.h}u + u32(${y})) * ${p.w}u + u32(${x})) * ${CQ}u + cq]`;
   const body = [...decode(p.oh, p.ow, CQ, "oy", "ox"), "let ty = tapY(oy);", "let tx = tapX(ox);"];
@@ -108,7 +108,7 @@ function outRange(v: string, inSize: number, outSize: number, p: ResizeParams): 
   ];
 }
 
-export function resizeGradKernel(p: ResizeParams): Kernel {
+function resizeGradKernelSource(p: ResizeParams): Kernel {
   const { CQ, f } = vecLayout(p.c);
   const weight = (tp: string, i: string) =>
     `select(0.0, ${tp}.l0, ${tp}.i0 == ${i}) + select(0.0, ${tp}.l1, ${tp}.i1 == ${i})`;
@@ -164,7 +164,7 @@ fn coords(a: array<f32, 6>, i: i32, j: i32) -> vec2<f32> {
 }`;
 }
 
-export function gridSampleKernel(p: GridSampleParams): Kernel {
+function gridSampleKernelSource(p: GridSampleParams): Kernel {
   const { CQ, f } = vecLayout(p.c);
   const corner = (dy: number, dx: number, w: string) => [
     `{ let yy = y0 + ${dy}; let xx = x0 + ${dx};`,
@@ -204,7 +204,7 @@ export function gridSampleKernel(p: GridSampleParams): Kernel {
  * map, whose bounding box (widened by 2) is scanned. A singular or near-singular map falls back to
  * scanning all outputs of the image. Bindings: G, T, O.
  */
-export function gridSampleGradKernel(p: GridSampleParams): Kernel {
+function gridSampleGradKernelSource(p: GridSampleParams): Kernel {
   const { CQ, f } = vecLayout(p.c);
   // Coordinates can sit anywhere; clamp in f32 before converting (f32→i32 of huge values is not portable).
   const toJ = (e: string, n: number) => `i32(clamp(${e}, -1.0, ${n}.0))`;
@@ -254,3 +254,8 @@ export function gridSampleGradKernel(p: GridSampleParams): Kernel {
     ],
   );
 }
+
+export const resizeKernel = memoized(resizeKernelSource);
+export const resizeGradKernel = memoized(resizeGradKernelSource);
+export const gridSampleKernel = memoized(gridSampleKernelSource);
+export const gridSampleGradKernel = memoized(gridSampleGradKernelSource);

@@ -18,5 +18,8 @@ export { rdedMethod } from "../baselines/rded.ts";
 export { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 export { d4mMethod } from "../baselines/d4m.ts";
 export { minimaxMethod } from "../baselines/minimax.ts";
+export { igdMethod, minimaxIgdMethod } from "../baselines/igd.ts";
+export { d3hrMethod } from "./d3hr/method.ts";
 export { dcCmiMethod, dmCmiMethod, dsaCmiMethod, idcCmiMethod, idmCmiMethod, mttCmiMethod } from "./cmi.ts";
+export { igdsMethod, minimaxIgdsMethod } from "./igds.ts";
 export { dgsMethod } from "./dgs.ts";

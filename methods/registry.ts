@@ -15,13 +15,7 @@ const IMPLEMENTED: readonly AnyMethod[] = Object.values(implementedMethods);
  * seed papers compare with that are still missing, and the seed papers' own methods.
  * Never an implemented id (a test checks).
  */
-export const PLANNED: Readonly<Record<string, string>> = {
-  igd: "IGD (§10) guides DiT sampling by influence (gradients of a surrogate's loss); not implemented yet",
-  igds: "IGDS, a seed paper's own method (guided DiT sampling): next, on the latent diffusion pipeline " +
-    "the diffusion baselines run (baselines/latent_foundation.ts)",
-  d3hr: "D³HR, a seed paper's own method (§8: DDIM inversion into a DiT's latent space and group " +
-    "sampling): next, on the latent diffusion pipeline the diffusion baselines run",
-};
+export const PLANNED: Readonly<Record<string, string>> = {};
 
 /** Why a method without an implementation has none. */
 function reasonFor(id: string): string {

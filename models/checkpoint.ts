@@ -1,7 +1,7 @@
 /** Saving and restoring a module's parameters and buffers as safetensors (our NHWC/OHWI layout). */
 import { loadTensors, saveTensors } from "../engine/safetensors.ts";
 import * as E from "../engine/expr.ts";
-import { backend, type Tensor } from "../engine/tensor.ts";
+import { backend, fromStorage, type Tensor } from "../engine/tensor.ts";
 import { fmtShape, sameShape } from "../engine/shape.ts";
 import type { Module } from "./module.ts";
 
@@ -42,4 +42,36 @@ export async function loadModelInto(m: Module, path: string): Promise<Record<str
     for (const t of Object.values(tensors)) t.dispose();
   }
   return metadata;
+}
+
+/** Device copies of a module's parameters and buffers, in `entries` order. */
+export interface ModelSnapshot {
+  readonly tensors: readonly Tensor[];
+  dispose(): void;
+}
+
+/** Copies the module's current state on the device (e.g. the best weights seen so far). */
+export function snapshotModel(m: Module): ModelSnapshot {
+  const tensors = entries(m).map(([, t]) => {
+    const [copy] = backend().map([E.inp(0)], [{ s: t.storage, shape: t.shape }], t.shape, { dtype: t.dtype });
+    return fromStorage(copy, t.shape).keep();
+  });
+  return { tensors, dispose: () => tensors.forEach((t) => t.dispose()) };
+}
+
+/** Writes a snapshot of this module back into its tensors in place. */
+export function restoreModel(m: Module, snap: ModelSnapshot): void {
+  const own = entries(m);
+  if (own.length !== snap.tensors.length) {
+    throw new Error(`snapshot of ${snap.tensors.length} tensors restored into a module of ${own.length}`);
+  }
+  own.forEach(([name, t], i) => {
+    const src = snap.tensors[i];
+    if (!sameShape(src.shape, t.shape)) {
+      throw new Error(`snapshot "${name}" has shape ${fmtShape(src.shape)}, the module ${fmtShape(t.shape)}`);
+    }
+    if (t.size > 0) {
+      backend().map([E.inp(0)], [{ s: src.storage, shape: t.shape }], t.shape, { into: [t.storage] });
+    }
+  });
 }

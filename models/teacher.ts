@@ -27,7 +27,8 @@ export function classifierTeacher(model: Classifier, id: string): Teacher {
   return {
     id,
     numClasses: model.numClasses,
-    logits: (x) => Promise.resolve(noGrad(() => model.forward(x))),
+    // tidy: the forward pass's activations are freed at once, not when the caller's scope ends.
+    logits: (x) => Promise.resolve(tidy(() => noGrad(() => model.forward(x)))),
     dispose: () => model.dispose(),
   };
 }

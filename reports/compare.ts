@@ -3,7 +3,7 @@
  * regressions that exceed the repeat noise: Welch p < α and a drop larger than the tolerance.
  */
 import { summarize, type Summary, welchTTest } from "../results/stats.ts";
-import type { CellRepeatResult, MetricName } from "../results/types.ts";
+import { type CellRepeatResult, type MetricName, metricValues } from "../results/types.ts";
 import { DEFAULT_VERDICT_OPTIONS, groupBy } from "../results/verdicts.ts";
 import { escapeMarkdown as md } from "./escape.ts";
 import { fmtSigned, fmtSummary } from "../results/format.ts";
@@ -74,8 +74,8 @@ export function compareResults(
 
   const rows = keys.map((k): CompareRow => {
     const [tableId, cellId, profile] = JSON.parse(k) as [string, string, string];
-    const b = (baseBy.get(k) ?? []).map((r) => r.metrics[metric]);
-    const h = (headBy.get(k) ?? []).map((r) => r.metrics[metric]);
+    const b = metricValues(baseBy.get(k) ?? [], metric);
+    const h = metricValues(headBy.get(k) ?? [], metric);
     const row = {
       tableId,
       cellId,

@@ -7,7 +7,7 @@
  */
 import type { Claimed, TableSpec } from "../experiments/schema.ts";
 import { summarize, type Summary } from "../results/stats.ts";
-import { type CellRepeatResult, type MetricName, Profile } from "../results/types.ts";
+import { type CellRepeatResult, type MetricName, metricValues, Profile } from "../results/types.ts";
 import { groupBy } from "../results/verdicts.ts";
 import { compareResults, type CompareRow, type CompareStatus } from "./compare.ts";
 import { buildTableReport, type MethodStatusFn } from "./model.ts";
@@ -127,8 +127,9 @@ export function buildHistory(input: HistoryInput): History {
       let previous: CellRepeatResult[] | null = null;
       const points = reports.map((report, night): HistoryPoint | null => {
         const cell = report.cells[i];
-        if (cell.results.length === 0) return null;
-        const reproduced = summarize(cell.results.map((r) => r.metrics[metric]));
+        const values = metricValues(cell.results, metric);
+        if (values.length === 0) return null;
+        const reproduced = summarize(values);
         let change: HistoryPoint["change"] = null;
         if (previous !== null) {
           const row: CompareRow = compareResults(previous, cell.results, { metric }).rows[0];

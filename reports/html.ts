@@ -10,13 +10,16 @@ import { fmtCost, fmtSeconds, shortSha } from "./format.ts";
 import { fmtClaimed, fmtPts, fmtSigned, fmtSummary } from "../results/format.ts";
 import {
   asTableReport,
+  cellIdsText,
   type CellReport,
   cellStatusLabel,
   METRIC_LABELS,
+  ranText,
   sharedClaimedNote,
   staleNote,
   type TableReport,
   type TableReportInput,
+  whatRanText,
 } from "./model.ts";
 
 export interface ImageGridEmbed {
@@ -81,16 +84,25 @@ export interface ChartData {
   bars: BarChart;
 }
 
-/** Accuracy-vs-IPC curves (one chart per dataset, and per model when the table has several). */
+/**
+ * Accuracy-vs-IPC curves: one chart per dataset, and per model when the table has several. Cells shown
+ * through another (the same evaluation) are left out, so rows a profile collapsed draw one chart, whose
+ * title names what ran and every paper dataset and model it stands for.
+ */
 export function chartData(r: TableReport): ChartData {
-  const withIpc = r.cells.filter((c) => c.spec.ipc !== null && (c.spec.claimed || c.verdict.reproduced));
+  const withIpc = r.cells.filter((c) =>
+    c.shownAs === null && c.spec.ipc !== null && (c.spec.claimed || c.verdict.reproduced)
+  );
   const models = new Set(r.cells.map((c) => c.spec.model));
+  const byId = new Map(r.cells.map((c) => [c.spec.id, c]));
   const charts = new Map<string, CellReport[]>();
   for (const c of withIpc) {
-    const title = models.size > 1 ? `${c.spec.dataset} · ${c.spec.model}` : c.spec.dataset;
-    charts.set(title, [...(charts.get(title) ?? []), c]);
+    const key = models.size > 1 ? `${c.spec.dataset} · ${c.spec.model}` : c.spec.dataset;
+    charts.set(key, [...(charts.get(key) ?? []), c]);
   }
-  const curves: CurveChart[] = [...charts].map(([title, cells]) => {
+  const curves: CurveChart[] = [...charts.values()].map((cells) => {
+    const members = cells.flatMap((c) => c.standsFor.map((id) => byId.get(id)!));
+    const title = chartTitle(members, models.size > 1);
     const ipcs = [...new Set(cells.map((c) => c.spec.ipc as number))].sort((a, b) => a - b);
     // A series is one method's line across IPCs (same protocol, labels and config). It is named by the
     // printed row, or column, its cells share (plus the method when another series shares that name).
@@ -143,6 +155,21 @@ export function chartData(r: TableReport): ChartData {
       reproducedStd: barCells.map((c) => c.verdict.reproduced?.std ?? null),
     },
   };
+}
+
+/**
+ * "fashion-mnist · convnet3-w32 (paper: imagewoof · convnet6 / resnetap10 / resnet18)" when the cells ran
+ * other than printed; the paper's names alone otherwise.
+ */
+function chartTitle(cells: readonly CellReport[], withModel: boolean): string {
+  const names = (of: readonly CellReport[], f: (c: CellReport) => string) =>
+    [...new Set(of.map(f))].join(" / ");
+  const paper = names(cells, (c) => c.spec.dataset) +
+    (withModel ? ` · ${names(cells, (c) => c.spec.model)}` : "");
+  const ran = cells.filter((c) => c.ran !== null);
+  const replaced = ran.some((c) => c.ran!.dataset !== c.spec.dataset || c.ran!.model !== c.spec.model);
+  if (!replaced) return paper;
+  return `${names(ran, (c) => c.ran!.dataset)} · ${names(ran, (c) => c.ran!.model)} (paper: ${paper})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +287,7 @@ function facts(r: TableReport, generatedAt: string | undefined): string {
   const rows: [string, string][] = [
     ["Source", h(r.spec.source)],
     ["Profile", `<code>${h(r.profile)}</code> — ${h(profile)}`],
+    ...(whatRanText(r) === null ? [] : [["What ran", h(whatRanText(r)!)] as [string, string]]),
     [
       "Paper protocol",
       `${h(p.evaluator)}; epoch selection <code>${h(p.selection)}</code>; ` +
@@ -354,11 +382,17 @@ function grid(r: TableReport): string {
   const shared = sharedClaimedNote(r);
   const head = `<tr><th></th>${r.grid.columns.map((c) => `<th>${h(c)}</th>`).join("")}</tr>`;
   const rows = r.grid.rows.map((row, i) =>
-    `<tr><th>${h(row)}</th>${
+    `<tr><th>${h(row)}${
+      r.grid.ran[i] === null ? "" : `<div class="ran">ran ${h(r.grid.ran[i]!)}</div>`
+    }</th>${
       r.grid.at[i].map((c) => {
         if (!c) return "<td></td>";
         const rep = c.verdict.reproduced;
-        const label = shared !== null && !c.method.implemented ? "not implemented" : cellStatusLabel(c);
+        const label = shared !== null && !c.method.implemented
+          ? "not implemented"
+          : shared !== null && c.skipped !== null
+          ? "skipped"
+          : cellStatusLabel(c);
         return `<td class="${
           statusClass(c.results.length || c.method.implemented ? c.verdict.status : "not implemented")
         }"${shared !== null && !rep ? ` title="${h(cellStatusLabel(c))}"` : ""}>` +
@@ -389,15 +423,15 @@ function cellTable(r: TableReport): string {
       "distill / eval per repeat",
       "explanation",
     ]);
-  const rows = r.cells.map((c) => {
+  const rows = r.cells.filter((c) => c.shownAs === null).map((c) => {
     const v = c.verdict;
     const label = cellStatusLabel(c);
     const cols = [
-      h(c.spec.id),
+      h(cellIdsText(c)),
       h(c.spec.method),
-      h(c.spec.dataset),
+      h(ranText(c.spec.dataset, c.ran?.dataset)),
       c.spec.ipc === null ? "full" : String(c.spec.ipc),
-      h(c.spec.model),
+      h(ranText(c.spec.model, c.ran?.model)),
       claimedText(c),
       v.reproduced ? h(fmtSummary(v.reproduced)) : "—",
       ...(holdout ? [c.holdout ? h(fmtSummary(c.holdout)) : "—"] : []),
@@ -503,6 +537,7 @@ h3 { font-size: 15px; margin-bottom: 4px; }
 code { background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
 .caption { font-style: italic; color: #444; }
 .hint, .muted { color: #666; font-size: 12px; }
+th .ran { color: #666; font-size: 11px; font-weight: normal; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
 dl.facts dt { font-weight: 600; color: #333; } dl.facts dd { margin: 0; }
 table { border-collapse: collapse; } .scroll { overflow-x: auto; }

@@ -5,13 +5,16 @@ import { fmtCost, fmtSeconds, shortSha } from "./format.ts";
 import { fmtClaimed, fmtPts, fmtSigned, fmtSummary } from "../results/format.ts";
 import {
   asTableReport,
+  cellIdsText,
   type CellReport,
   cellStatusLabel,
   METRIC_LABELS,
+  ranText,
   sharedClaimedNote,
   staleNote,
   type TableReport,
   type TableReportInput,
+  whatRanText,
 } from "./model.ts";
 
 /** Accepts either the raw inputs or an already built model (when HTML is rendered from it too). */
@@ -23,6 +26,8 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   out.push(`> ${md(spec.caption)}`, "");
   out.push(`- **Source:** ${md(spec.source)}`);
   out.push(`- **Profile:** \`${r.profile}\` — ${profileNote(r)}`);
+  const ran = whatRanText(r);
+  if (ran !== null) out.push(`- **What ran:** ${md(ran)}`);
   const p = spec.protocol;
   out.push(
     `- **Paper protocol:** ${md(p.evaluator)}; epoch selection \`${p.selection}\`; ` +
@@ -55,13 +60,19 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
   );
   out.push(`| | ${r.grid.columns.map(md).join(" | ")} |`, `| --- |${" --- |".repeat(r.grid.columns.length)}`);
   r.grid.rows.forEach((row, i) => {
+    const ran = r.grid.ran[i] === null ? "" : ` (ran ${md(r.grid.ran[i]!)})`;
     out.push(
-      `| **${md(row)}** | ${r.grid.at[i].map((c) => (c ? gridEntry(c, shared !== null) : "")).join(" | ")} |`,
+      `| **${md(row)}**${ran} | ${
+        r.grid.at[i].map((c) => (c ? gridEntry(c, shared !== null) : "")).join(" | ")
+      } |`,
     );
   });
   out.push("");
 
   out.push("## Cells", "");
+  if (r.cells.some((c) => c.standsFor.length > 1)) {
+    out.push("Paper cells that ran the same evaluation share one line (their ids joined by =).", "");
+  }
   const holdout = r.metric === "bestTestAcc";
   out.push(
     `| cell | method | dataset | IPC | model | claimed | reproduced | ${
@@ -70,13 +81,14 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
     `| --- | --- | --- | --- | --- | --- | --- | ${holdout ? "--- | " : ""}--- | --- | --- | --- |`,
   );
   for (const c of r.cells) {
+    if (c.shownAs !== null) continue;
     const v = c.verdict;
     const cols = [
-      md(c.spec.id),
+      md(cellIdsText(c)),
       md(c.spec.method),
-      md(c.spec.dataset),
+      md(ranText(c.spec.dataset, c.ran?.dataset)),
       c.spec.ipc === null ? "full" : String(c.spec.ipc),
-      md(c.spec.model),
+      md(ranText(c.spec.model, c.ran?.model)),
       claimedText(c),
       v.reproduced ? fmtSummary(v.reproduced) : "—",
       ...(holdout ? [c.holdout ? fmtSummary(c.holdout) : "—"] : []),
@@ -164,7 +176,13 @@ function claimedText(c: CellReport): string {
 function gridEntry(c: CellReport, bare: boolean): string {
   const rep = c.verdict.reproduced;
   if (!rep) {
-    const state = c.method.implemented ? "not run" : bare ? "not implemented" : cellStatusLabel(c);
+    const state = c.skipped !== null
+      ? (bare ? "skipped" : cellStatusLabel(c))
+      : c.method.implemented
+      ? "not run"
+      : bare
+      ? "not implemented"
+      : cellStatusLabel(c);
     return bare ? `_${md(state)}_` : `${claimedText(c)} → _${md(state)}_`;
   }
   const delta = c.verdict.delta === null ? "" : ` (Δ ${fmtSigned(c.verdict.delta)})`;

@@ -3,6 +3,7 @@
  * Markdown and HTML render this same model, so the two formats can never disagree on a number.
  */
 import type { CellSpec, TableSpec } from "../experiments/schema.ts";
+import type { ResolvedCell } from "../experiments/resolved.ts";
 import { summarize, type Summary } from "../results/stats.ts";
 import type { CellRepeatResult, MetricName, Profile, Substitution } from "../results/types.ts";
 import { canonicalJson } from "../results/key.ts";
@@ -37,6 +38,19 @@ export interface TableReportInput {
   verdictOptions?: Partial<VerdictOptions>;
   /** Average every stored configuration instead of only the latest (default false; see selectLatest). */
   allConfigurations?: boolean;
+  /**
+   * Today's plan of a cell under the profile (experiments/resolve.ts), or undefined: why a cell of an
+   * implemented method does not run (e.g. an IPC the profile skips), and what cells without results would
+   * run, so paper rows that would run one evaluation are shown once too. Default: no plan.
+   */
+  plan?: (cellId: string) => PlannedCell | undefined;
+}
+
+/** What a report needs of a CellPlan. */
+export interface PlannedCell {
+  resolved: ResolvedCell;
+  runnable: boolean;
+  reason?: string;
 }
 
 export interface CellReport {
@@ -53,6 +67,19 @@ export interface CellReport {
   staleCodeVersions: string[];
   /** Shown repeats computed by other code than this checkout's; null when none (or no current version). */
   stale: StaleRows | null;
+  /** Why the profile skips this cell (implemented method, no results); null otherwise. */
+  skipped: string | null;
+  /** What it would run under today's plan, when it has no results (see layoutGrid); null otherwise. */
+  planned: string | null;
+  /** The dataset and model its repeats ran (after the profile's substitutions); null before any ran. */
+  ran: { dataset: string; model: string } | null;
+  /**
+   * The paper cells this entry stands for, itself first: cells whose repeats are one and the same
+   * evaluation (e.g. three evaluator rows a profile substituted by one ConvNet) are shown once.
+   */
+  standsFor: string[];
+  /** The id of the cell that shows this one's numbers (same evaluation), or null when it is shown itself. */
+  shownAs: string | null;
 }
 
 /** Repeats that predate the checkout's code, and what changed since they were computed. */
@@ -79,6 +106,13 @@ export interface ProvenanceSummary {
   lastFinish: string | null;
 }
 
+/** Paper values of one field that ran as another (e.g. three evaluators as one narrow ConvNet). */
+export interface RanInstead {
+  field: "dataset" | "model";
+  paper: string[];
+  ran: string;
+}
+
 export interface SubstitutionUse {
   substitution: Substitution;
   cells: string[];
@@ -90,15 +124,21 @@ export interface TableReport {
   metric: MetricName;
   verdict: TableVerdict;
   cells: CellReport[];
-  /** rows × columns of the paper's layout; undefined where the table has no cell. */
-  grid: { rows: string[]; columns: string[]; at: (CellReport | undefined)[][] };
+  /**
+   * rows × columns of the paper's layout; undefined where the table has no cell. Paper rows whose every
+   * entry is the same evaluation are one row, labelled with each of them; `ran` names, per row, the
+   * dataset and model that ran where they differ from the paper's (null where none did).
+   */
+  grid: { rows: string[]; columns: string[]; at: (CellReport | undefined)[][]; ran: (string | null)[] };
+  /** The paper's datasets and models and what ran instead (profile substitutions), for headings. */
+  whatRan: RanInstead[];
   substitutions: SubstitutionUse[];
   provenance: ProvenanceSummary;
   /** Repeats of older configurations left out by selectLatest. */
   excludedRepeats: number;
   /** Cells whose shown repeats were computed by other code than this checkout's (a rerun would redo them). */
   staleCells: string[];
-  cellCounts: Partial<Record<CellStatus | "not implemented", number>>;
+  cellCounts: Partial<Record<CellStatus | "not implemented" | "skipped", number>>;
   claimCounts: Partial<Record<ClaimStatus, number>>;
 }
 
@@ -132,12 +172,22 @@ export function buildTableReport(input: TableReportInput): TableReport {
         ? []
         : [...new Set(results.map((r) => r.codeVersion))].filter((v) => v !== method.codeVersion).sort(),
       stale: staleRows(results, method.codeVersion),
+      skipped: results.length === 0 && method.implemented ? skipReason(input.plan?.(c.id)) : null,
+      planned: results.length === 0 ? plannedWork(input.plan?.(c.id)) : null,
+      ran: results.length ? { dataset: results[0].resolved.dataset, model: results[0].resolved.model } : null,
+      standsFor: [c.id],
+      shownAs: null,
     };
   });
+  const grid = layoutGrid(cells, labels);
 
   const cellCounts: TableReport["cellCounts"] = {};
   for (const c of cells) {
-    const s = c.results.length === 0 && !c.method.implemented ? "not implemented" : c.verdict.status;
+    const s = c.results.length === 0 && !c.method.implemented
+      ? "not implemented"
+      : c.skipped !== null
+      ? "skipped"
+      : c.verdict.status;
     cellCounts[s] = (cellCounts[s] ?? 0) + 1;
   }
   const claimCounts: TableReport["claimCounts"] = {};
@@ -149,7 +199,8 @@ export function buildTableReport(input: TableReportInput): TableReport {
     metric: verdict.metric,
     verdict,
     cells,
-    grid: layoutGrid(cells),
+    grid,
+    whatRan: whatRan(cells),
     substitutions: collectSubstitutions(used),
     provenance: summariseProvenance(used),
     excludedRepeats: mine.length - used.length,
@@ -163,7 +214,7 @@ export function buildTableReport(input: TableReportInput): TableReport {
  * Row/column labels as the paper prints them; derived ones otherwise. Cells that would land on the
  * same grid position get their id appended to the row label, so no number is ever hidden.
  */
-function displayLabels(cells: readonly CellSpec[]): { row: string; column: string }[] {
+function displayLabels(cells: readonly CellSpec[]): RowLabel[] {
   const models = new Set(cells.map((c) => c.model));
   const ipcLabel = (c: CellSpec) => (c.ipc === null ? "full" : `IPC ${c.ipc}`);
   let labels = cells.map((c) => ({
@@ -195,20 +246,133 @@ function displayLabels(cells: readonly CellSpec[]): { row: string; column: strin
   });
   const seen = new Set<string>();
   return labels.map((l, i) => {
+    const printed = cells[i].row ?? cells[i].method;
+    const qualifier = l.row.startsWith(`${printed} · `) ? l.row.slice(printed.length + 3) : null;
     const pos = JSON.stringify([l.row, l.column]);
     if (!seen.has(pos)) {
       seen.add(pos);
-      return l;
+      return { ...l, printed, qualifier };
     }
-    return { row: `${l.row} (${cells[i].id})`, column: l.column };
+    return { row: `${l.row} (${cells[i].id})`, column: l.column, printed, qualifier: null };
   });
 }
 
-function layoutGrid(cells: CellReport[]): TableReport["grid"] {
-  const rows = [...new Set(cells.map((c) => c.row))];
+interface RowLabel {
+  row: string;
+  column: string;
+  /** The row as printed (before qualification), and what qualifies it (e.g. "IPC 10"); null: none. */
+  printed: string;
+  qualifier: string | null;
+}
+
+/**
+ * What a repeat measured, whichever paper cell asked for it: the resolved cell without its id and
+ * without the paper's side of each substitution, the seed, code and data. Equal for the rows of paper
+ * cells a profile maps onto one evaluation (the runner computes those once and stores a row per cell).
+ */
+function workOf(r: CellRepeatResult): string {
+  return canonicalJson({
+    cell: runOf(r.resolved),
+    repeat: r.repeat,
+    seed: r.seed,
+    codeVersion: r.codeVersion,
+    data: r.datasetManifestHash,
+  });
+}
+
+/** A resolved cell as what runs: without its id and the paper's side of its substitutions. */
+function runOf(resolved: ResolvedCell): unknown {
+  const { cellId: _id, substitutions, ...rest } = resolved;
+  return { ...rest, substitutions: substitutions.map((s) => ({ field: s.field, to: s.to })) };
+}
+
+function plannedWork(plan: PlannedCell | undefined): string | null {
+  return plan ? canonicalJson(runOf(plan.resolved)) : null;
+}
+
+function skipReason(plan: PlannedCell | undefined): string | null {
+  return plan && !plan.runnable ? plan.reason ?? "not runnable under this profile" : null;
+}
+
+/**
+ * What a cell stands for in the grid: its repeats as work (order-free), else what today's plan would run,
+ * else its own id (so it matches no other cell).
+ */
+function workSignature(c: CellReport): string {
+  if (c.results.length) return "ran " + c.results.map(workOf).sort().join("\n");
+  return c.planned !== null ? `plan ${c.planned}` : `cell ${c.spec.id}`;
+}
+
+/**
+ * The grid in the paper's layout, except that paper rows whose entries are, column by column, the same
+ * evaluations — or, for cells without results, would be under today's plan — with the same claimed numbers
+ * become one row labelled with every paper row it stands for. Cells with neither never match another.
+ */
+function layoutGrid(cells: CellReport[], labels: readonly RowLabel[]): TableReport["grid"] {
+  const paperRows = [...new Set(cells.map((c) => c.row))];
   const columns = [...new Set(cells.map((c) => c.column))];
-  const at = rows.map((r) => columns.map((col) => cells.find((c) => c.row === r && c.column === col)));
-  return { rows, columns, at };
+  const paperAt = paperRows.map((r) =>
+    columns.map((col) => cells.find((c) => c.row === r && c.column === col))
+  );
+  const groups = new Map<string, number[]>();
+  paperAt.forEach((line, i) => {
+    // Claimed numbers are part of the key: rows the paper prints differently stay apart.
+    const k = canonicalJson(
+      line.map((c) => (c === undefined ? null : [workSignature(c), c.spec.claimed ?? null])),
+    );
+    groups.set(k, [...(groups.get(k) ?? []), i]);
+  });
+  const rows: string[] = [], at: (CellReport | undefined)[][] = [], ran: (string | null)[] = [];
+  for (const members of groups.values()) {
+    const label = members.length === 1 ? paperRows[members[0]] : mergedLabel(members.map((i) => {
+      const first = paperAt[i].find((c) => c !== undefined)!;
+      return labels[cells.indexOf(first)];
+    }));
+    const line = paperAt[members[0]];
+    line.forEach((shown, j) => {
+      if (shown === undefined) return;
+      shown.row = label;
+      for (const i of members.slice(1)) {
+        const other = paperAt[i][j]!;
+        other.shownAs = shown.spec.id;
+        shown.standsFor.push(other.spec.id);
+      }
+    });
+    rows.push(label);
+    at.push(line);
+    const instead = new Set(
+      line.filter((c) => c?.ran && (c.ran.dataset !== c.spec.dataset || c.ran.model !== c.spec.model))
+        .map((c) => `${c!.ran!.dataset} · ${c!.ran!.model}`),
+    );
+    ran.push(instead.size ? [...instead].join(", ") : null);
+  }
+  return { rows, columns, at, ran };
+}
+
+/** "ConvNet-6 / ResNetAP-10 / ResNet-18 · IPC 1" for rows that share their qualifier, else each label. */
+function mergedLabel(labels: readonly RowLabel[]): string {
+  const q = labels[0].qualifier;
+  if (q !== null && labels.every((l) => l.qualifier === q)) {
+    return `${[...new Set(labels.map((l) => l.printed))].join(" / ")} · ${q}`;
+  }
+  return labels.map((l) => l.row).join(" / ");
+}
+
+/** The paper's datasets and models that ran as another, grouped by what ran. */
+function whatRan(cells: readonly CellReport[]): RanInstead[] {
+  const out = new Map<string, RanInstead>();
+  for (const c of cells) {
+    if (!c.ran) continue;
+    for (const field of ["dataset", "model"] as const) {
+      const paper = c.spec[field], ran = c.ran[field];
+      if (paper === ran) continue;
+      const k = JSON.stringify([field, ran]);
+      const use = out.get(k) ?? { field, paper: [], ran };
+      if (!use.paper.includes(paper)) use.paper.push(paper);
+      out.set(k, use);
+    }
+  }
+  return [...out.values()];
 }
 
 function collectSubstitutions(results: readonly CellRepeatResult[]): SubstitutionUse[] {
@@ -288,6 +452,7 @@ export function cellStatusLabel(c: CellReport): string {
   if (c.results.length === 0 && !c.method.implemented) {
     return c.method.reason ? `not implemented (${c.method.reason})` : "not implemented";
   }
+  if (c.skipped !== null) return `skipped (${c.skipped})`;
   return c.verdict.status;
 }
 
@@ -327,4 +492,25 @@ export function sharedClaimedNote(r: TableReport): string | null {
 /** A file name for a table id ("igds/table1" → "igds_table1"); ids never contain "_". */
 export function tableFileStem(tableId: string): string {
   return tableId.replace(/\//g, "_");
+}
+
+/** The cells an entry stands for, e.g. "woof-ipc1-convnet6-dm = woof-ipc1-resnet18-dm". */
+export function cellIdsText(c: CellReport): string {
+  return c.standsFor.join(" = ");
+}
+
+/** A paper value and what ran instead ("imagewoof → fashion-mnist"), or the value when it ran as printed. */
+export function ranText(paper: string, ran: string | undefined): string {
+  return ran === undefined || ran === paper ? paper : `${paper} → ${ran}`;
+}
+
+/** One line naming what ran instead of the paper's datasets and models; null when nothing was replaced. */
+export function whatRanText(r: TableReport): string | null {
+  if (r.whatRan.length === 0) return null;
+  const merged = r.cells.filter((c) => c.standsFor.length > 1).length;
+  return r.whatRan.map((w) => `${w.field} ${w.paper.join(", ")} → ${w.ran}`).join("; ") +
+    (merged
+      ? "; paper rows that therefore ran the same evaluation are shown once, labelled with every row " +
+        "they stand for"
+      : "");
 }

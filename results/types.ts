@@ -11,7 +11,7 @@ import { Metrics } from "../evaluator/metrics.ts";
 // the evaluator's accuracies (evaluator/). Re-exported so readers of a store import one module.
 export { Profile } from "../experiments/profiles.ts";
 export { ResolvedCell, Substitution } from "../experiments/resolved.ts";
-export { METRIC_NAMES, type MetricName, Metrics } from "../evaluator/metrics.ts";
+export { METRIC_NAMES, type MetricName, Metrics, metricValues } from "../evaluator/metrics.ts";
 
 const Seconds = z.number().nonnegative();
 

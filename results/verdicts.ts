@@ -519,12 +519,14 @@ export function evaluateTable(
   const byCell = groupBy(mine, (r) => r.resolved.cellId);
   const sampleOf: SampleLookup = (id, distillMetric) => {
     const rows = (byCell.get(id) ?? []).filter((r) =>
-      distillMetric === undefined || Number.isFinite(r.distillMetrics[distillMetric])
+      distillMetric === undefined
+        ? r.metrics[metric] !== undefined
+        : Number.isFinite(r.distillMetrics[distillMetric])
     );
     return {
       id,
       values: rows.map((r) =>
-        distillMetric === undefined ? r.metrics[metric] : r.distillMetrics[distillMetric]
+        distillMetric === undefined ? r.metrics[metric]! : r.distillMetrics[distillMetric]
       ),
       seeds: rows.map((r) => r.seed),
     };
@@ -538,7 +540,16 @@ export function evaluateTable(
     profile: opts.profile,
     metric,
     options: { ...options, metric },
-    cells: spec.cells.map((c) => evaluateCell(c, sampleOf(c.id).values, opts.profile, options)),
+    cells: spec.cells.map((c) => {
+      const v = evaluateCell(c, sampleOf(c.id).values, opts.profile, options);
+      // Results exist but none measured this metric: bestTestAcc needs the protocol's testCurve.
+      return v.status === "not run" && (byCell.get(c.id)?.length ?? 0) > 0
+        ? {
+          ...v,
+          explanation: `no result measured ${metric} (its protocol did not test every evaluation point)`,
+        }
+        : v;
+    }),
     claims: spec.claims.map((cl) => evaluateClaim(cl, sampleOf, keyOf, options)),
   };
 }

@@ -1,5 +1,6 @@
 /** The TypeScript reference backend: slow, obvious, and the oracle every WGSL kernel is tested against. */
-import type { AdapterInfo, Backend, Storage } from "../backend.ts";
+import type { AdapterInfo, Backend, MapGroup, Storage } from "../backend.ts";
+import type { Expr } from "../expr.ts";
 import { cpu, CpuStorage } from "./storage.ts";
 import * as ew from "./elementwise.ts";
 import * as ext from "./extended.ts";
@@ -25,6 +26,11 @@ export class CpuBackend implements Backend {
   free(_s: Storage): void {}
   flush(): void {}
   map = ew.map;
+  mapGroups(exprs: readonly Expr[], groups: readonly MapGroup[], params: readonly number[] = []): void {
+    for (const g of groups) {
+      ew.map(exprs, g.operands.map((s) => ({ s, shape: [g.size] })), [g.size], { params, into: g.into });
+    }
+  }
   reduce = ew.reduce;
   argmax = ew.argmax;
   matmul = ew.matmul;

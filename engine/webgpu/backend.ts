@@ -4,6 +4,7 @@ import type {
   ConvParams,
   DType,
   GridSampleParams,
+  MapGroup,
   MapInput,
   MatmulParams,
   PoolParams,
@@ -11,9 +12,9 @@ import type {
   ResizeParams,
   Storage,
 } from "../backend.ts";
-import { type Expr, inp } from "../expr.ts";
+import { type Expr, inp, maxParam } from "../expr.ts";
 import { sameShape, type Shape, sizeOf } from "../shape.ts";
-import { mapKernel } from "../../kernels/map.ts";
+import { mapKernel, multiMapKernel } from "../../kernels/map.ts";
 import { argmaxKernel, REDUCE_CHUNK, reduceKernel } from "../../kernels/reduce.ts";
 import { matmulKernel, matmulNTKernel, type MatmulTile } from "../../kernels/matmul.ts";
 import {
@@ -58,6 +59,8 @@ export const GPU_TUNING: Tuning = {
   packB: false,
 };
 
+/** Groups per `mapGroups` kernel at most: bounds its source size (one branch per group). */
+const MAX_GROUPS = 16;
 /** Below this size in M, N or K packing B does not pay for its extra pass. */
 const PACK_MIN = 64;
 
@@ -138,6 +141,43 @@ export class WebGpuBackend implements Backend {
     return outs;
   }
 
+  mapGroups(exprs: readonly Expr[], groups: readonly MapGroup[], params: readonly number[] = []): void {
+    groups = groups.filter((g) => g.size > 0);
+    if (groups.length === 0) return;
+    const nIn = groups[0].operands.length;
+    const alias = exprs.map((_, j) => groups[0].operands.indexOf(groups[0].into[j]));
+    for (const g of groups) {
+      const same = g.operands.length === nIn && g.into.length === exprs.length &&
+        exprs.every((_, j) => g.operands.indexOf(g.into[j]) === alias[j]);
+      if (!same) throw new Error("mapGroups: every group needs the same operands and aliasing");
+    }
+    const hasParams = exprs.some((e) => maxParam(e) >= 0);
+    const per = nIn - alias.filter((a) => a >= 0).length + exprs.length;
+    const fit = Math.min(MAX_GROUPS, Math.floor((this.maxKernelBuffers - (hasParams ? 1 : 0)) / per));
+    if (fit < 1) {
+      for (const g of groups) {
+        this.map(exprs, g.operands.map((s) => ({ s, shape: [g.size] })), [g.size], { params, into: g.into });
+      }
+      return;
+    }
+    // One upload of the shared scalars for every dispatch (each upload can split the pass).
+    const ps = hasParams ? this.rt.upload(Float32Array.from(params)) : null;
+    for (let at = 0; at < groups.length; at += fit) {
+      const part = groups.slice(at, at + fit);
+      const k = multiMapKernel({ exprs, inputs: nIn, alias, sizes: part.map((g) => g.size) });
+      const bufs: GpuStorage[] = [];
+      for (const g of part) {
+        g.operands.forEach((s, i) => {
+          if (!alias.includes(i)) bufs.push(gpu(s));
+        });
+        g.into.forEach((s) => bufs.push(gpu(s)));
+      }
+      if (ps) bufs.push(ps);
+      this.rt.dispatch(k, bufs);
+    }
+    if (ps) this.rt.release(ps);
+  }
+
   reduce(
     op: ReduceOp,
     exprs: readonly Expr[],
@@ -209,7 +249,10 @@ export class WebGpuBackend implements Backend {
     const t = large ? this.tuning.matmulNTLarge : nt ? this.tuning.matmulNT : this.tuning.matmul;
     // Shrink the tile for thin outputs (e.g. 10 logits) so no invocation computes mostly waste.
     const tile = { tm: Math.min(t.tm, roundUp4(q.m)), tn: Math.min(t.tn, roundUp4(q.n)), wg: t.wg };
-    this.rt.dispatch(ntVec ? matmulNTKernel(q, tile) : matmulKernel(q, tile), [gpu(a), bs, out]);
+    this.rt.dispatch(
+      ntVec ? matmulNTKernel(q, tile) : matmulKernel(q, tile),
+      [gpu(a), bs, out],
+    );
     // Safe at once: commands run in order, so a later reuse of the buffer comes after this matmul.
     if (packed) this.rt.release(packed);
     return out;

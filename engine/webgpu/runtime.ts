@@ -47,6 +47,8 @@ const BATCH = 96;
  * one batch size, unrolled distillation at another) would keep its buffers until exit.
  */
 const POOL_CAP_BYTES = 1 << 30;
+/** Bind groups kept for reuse; the cache starts over beyond it. */
+const BIND_GROUP_CACHE = 8192;
 
 export class Runtime {
   readonly device: GPUDevice;
@@ -55,11 +57,24 @@ export class Runtime {
   private staging: GPUBuffer[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
   private layouts = new Map<string, GPUBindGroupLayout>();
+  /** Bind groups by pipeline and buffers (see `bindGroup`), and the keys that bind each buffer. */
+  private groups = new Map<string, GPUBindGroup>();
+  private groupsOf = new Map<number, string[]>();
+  private ids = new WeakMap<GPUBuffer | GPUComputePipeline, number>();
+  private nextId = 1;
   private errors: string[] = [];
   /** Pooled bytes kept after a submit; the rest is destroyed, least recently used size first. */
   poolCapBytes = POOL_CAP_BYTES;
   /** Bytes currently handed out and pooled: for leak tests and the memory report. */
-  stats = { liveBytes: 0, peakLiveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0, pipelines: 0 };
+  stats = {
+    liveBytes: 0,
+    peakLiveBytes: 0,
+    pooledBytes: 0,
+    dispatches: 0,
+    submits: 0,
+    pipelines: 0,
+    bindGroups: 0,
+  };
   /** Device time per op label, when the device writes timestamps (`DD_PROFILE=1`). */
   readonly profile: Map<string, { count: number; ms: number }> | null;
   private profileReads: Promise<void>[] = [];
@@ -126,12 +141,28 @@ export class Runtime {
     if (this.stats.pooledBytes <= this.poolCapBytes) return;
     for (const [bytes, list] of this.pool) {
       while (list.length > 0 && this.stats.pooledBytes > this.poolCapBytes / 2) {
-        list.pop()!.destroy();
+        this.destroy(list.pop()!);
         this.stats.pooledBytes -= bytes;
       }
       if (list.length === 0) this.pool.delete(bytes);
       if (this.stats.pooledBytes <= this.poolCapBytes / 2) break;
     }
+  }
+
+  /** Destroys a pooled buffer and forgets the bind groups that bind it. */
+  private destroy(buf: GPUBuffer): void {
+    const id = this.ids.get(buf);
+    if (id !== undefined) {
+      for (const k of this.groupsOf.get(id) ?? []) this.groups.delete(k);
+      this.groupsOf.delete(id);
+    }
+    buf.destroy();
+  }
+
+  private idOf(o: GPUBuffer | GPUComputePipeline): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, id = this.nextId++);
+    return id;
   }
 
   upload(data: Float32Array | Int32Array): GpuStorage {
@@ -201,14 +232,39 @@ export class Runtime {
   dispatch(k: Kernel, buffers: readonly GpuStorage[]): void {
     if (k.workgroups.some((w) => w === 0)) return;
     const pipeline = this.pipeline(k.code);
-    const group = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } })),
-    });
+    const group = this.bindGroup(pipeline, buffers);
     const label = this.profile ? opLabel(new Error().stack ?? "") : undefined;
     this.pending.push({ kind: "dispatch", pipeline, group, wg: k.workgroups, label });
     this.stats.dispatches++;
     if (this.pending.length >= BATCH) this.flush();
+  }
+
+  /**
+   * The bind group of `pipeline` over `buffers`, reused while those buffers live: pooled buffers come
+   * back in the same order step after step, so a training loop binds the same groups each step and
+   * creating them anew was a measurable share of its host time.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, buffers: readonly GpuStorage[]): GPUBindGroup {
+    const ids = buffers.map((b) => this.idOf(b.buffer));
+    const key = `${this.idOf(pipeline)}:${ids.join(",")}`;
+    let group = this.groups.get(key);
+    if (group) return group;
+    if (this.groups.size >= BIND_GROUP_CACHE) {
+      this.groups.clear();
+      this.groupsOf.clear();
+    }
+    group = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } })),
+    });
+    this.groups.set(key, group);
+    this.stats.bindGroups++;
+    for (const id of new Set(ids)) {
+      const list = this.groupsOf.get(id);
+      if (list) list.push(key);
+      else this.groupsOf.set(id, [key]);
+    }
+    return group;
   }
 
   flush(): void {

@@ -146,3 +146,50 @@ Deno.test("reduce kernel: a long reduction's partial sums of several outputs are
   got.data.forEach((d, j) => assertClose(d, ref.data[j], 1e-4, `output ${j}`));
   ok(got.kernels === 3, `partial sums + 2 finishing passes, got ${got.kernels} kernels`);
 });
+
+Deno.test("remembered kernels: constants JSON cannot tell apart (NaN, ±Infinity, -0) get their own sources", () => {
+  const spec = (v: number) => ({
+    exprs: [E.bin("max", inp(0), E.cst(v))],
+    inputs: [{ shape: [8], dtype: "f32" as const }],
+    shape: [8],
+    outDtype: "f32" as const,
+    alias: [-1],
+  });
+  const codes = [NaN, Infinity, -Infinity, 0, -0].map((v) => mapKernel(spec(v)).code);
+  ok(new Set(codes).size === codes.length, "each constant generated its own kernel");
+  ok(mapKernel(spec(Infinity)) === mapKernel(spec(Infinity)), "a repeated argument set is remembered");
+});
+
+Deno.test("mapGroups (one kernel over several tensors): WebGPU equals the reference, split by the binding budget", async () => {
+  const { randn: rn } = await import("./helpers.ts");
+  // Sizes on both sides of the vec4 condition, including 1 and sizes not a multiple of 4.
+  const sizes = [1, 10, 128, 4096, 4098, 3, 5000];
+  // Operands: 0 p (overwritten by output 0), 1 g, 2 buf (overwritten by output 1); output 2 fresh.
+  const exprs = [
+    E.sub(inp(0), E.mul(E.prm(0), E.add(E.mul(E.prm(1), inp(2)), inp(1)))),
+    E.add(E.mul(E.prm(1), inp(2)), inp(1)),
+    E.mul(E.un("sqrt", E.un("abs", inp(1))), E.cst(2)),
+  ];
+  const run = async (b: Backend) => {
+    const groups = sizes.map((n, k) => {
+      const [p, g, buf, out] = [0, 1, 2, 3].map((i) => b.upload(rn(n, 10 * k + i)));
+      return { operands: [p, g, buf], into: [p, buf, out], size: n };
+    });
+    b.mapGroups(exprs, groups, [0.1, 0.9]);
+    const outs: number[] = [];
+    for (const g of groups) for (const s of g.into) outs.push(...await b.read(s));
+    groups.forEach((g) => [...g.operands, g.into[2]].forEach((s) => b.free(s)));
+    return outs;
+  };
+  const ref = await run(cpu);
+  for (const budget of [32, 8, 4]) {
+    const d0 = (gpu as WebGpuBackend).rt.stats.dispatches;
+    const got = await run(withBindings(gpu, budget));
+    const kernels = (gpu as WebGpuBackend).rt.stats.dispatches - d0;
+    assertClose(got, ref, 1e-5, `mapGroups with ${budget} bindings`);
+    // 4 bindings per group (g, p, buf, out) + the params: 7 groups fit in 1 kernel, 1 per kernel, or
+    // none (4 - 1 < 4: each group falls back to a plain map).
+    const expected = budget === 32 ? 1 : 7;
+    ok(kernels === expected, `${kernels} kernels with ${budget} bindings, expected ${expected}`);
+  }
+});

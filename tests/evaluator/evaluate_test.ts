@@ -55,6 +55,59 @@ Deno.test("evaluator: metrics pick the best held-out epoch, never the test set",
   );
 });
 
+Deno.test("evaluator: without a tested curve, bestTestAcc is absent and the tested points are used", () => {
+  const m = metricsFromCurve([
+    { epoch: 1, trainLoss: 2, holdoutAcc: 50 },
+    { epoch: 2, trainLoss: 1, holdoutAcc: 70, testAcc: 55 },
+    { epoch: 3, trainLoss: 0.5, holdoutAcc: 65, testAcc: 58 },
+  ]);
+  ok(
+    m.lastTestAcc === 58 && m.testAccAtBestHoldout === 55 && m.bestTestAcc === undefined,
+    JSON.stringify(m),
+  );
+  // No holdout: nothing to select on, so the best point is the last.
+  const n = metricsFromCurve([{ epoch: 1, trainLoss: 2 }, { epoch: 2, trainLoss: 1, testAcc: 40 }]);
+  ok(n.testAccAtBestHoldout === 40 && n.lastTestAcc === 40, JSON.stringify(n));
+  let threw = false;
+  try {
+    metricsFromCurve([{ epoch: 1, trainLoss: 2, holdoutAcc: 80 }, {
+      epoch: 2,
+      trainLoss: 1,
+      holdoutAcc: 70,
+      testAcc: 1,
+    }]);
+  } catch {
+    threw = true;
+  }
+  ok(threw, "an untested best-holdout point is an error, not a silent 0");
+});
+
+Deno.test("evaluator: the best-holdout snapshot tests as the curve's test pass at that epoch did", async () => {
+  setBackend(gpu);
+  const { mnist, holdout, set } = await randomMnistSet(20);
+  const protocol = protocolFor("dc", "mnist");
+  // Labels shifted by one class: training drives holdout accuracy down from chance, so it peaks
+  // before the last epoch and the snapshot is what gets tested.
+  const wrong = { ...set, labels: set.labels.map((y) => (y + 1) % 10) };
+  protocol.epochs.default = 4;
+  protocol.decay = { kind: "none" };
+  protocol.evalEvery = 1;
+  const req = { set: wrong, dataset: mnist, holdout, model: "convnet3-w32", seed: 2, testLimit: 200 };
+  const curve = await evaluate({ ...req, protocol: { ...protocol, testCurve: true } });
+  const ends = await evaluate({ ...req, protocol });
+  const m = ends.metrics, c = curve.metrics;
+  const bestEpoch = curve.curve.find((p) => p.holdoutAcc === c.bestHoldoutAcc)!.epoch;
+  ok(bestEpoch < curve.epochs, `the holdout peaked at the last epoch (${JSON.stringify(curve.curve)})`);
+  ok(
+    m.lastTestAcc === c.lastTestAcc && m.testAccAtBestHoldout === c.testAccAtBestHoldout &&
+      m.bestHoldoutAcc === c.bestHoldoutAcc,
+    `two test passes ${JSON.stringify(m)} vs every point ${JSON.stringify(c)}`,
+  );
+  ok(c.bestTestAcc !== undefined && m.bestTestAcc === undefined, "bestTestAcc only with testCurve");
+  const tested = ends.curve.filter((p) => p.testAcc !== undefined).map((p) => p.epoch);
+  ok(tested.length === 2 && tested.includes(bestEpoch), `tested epochs ${tested}`);
+});
+
 Deno.test("evaluator: protocols are complete, typed and per-dataset", () => {
   for (const id of ["dc", "dsa", "dm", "idc", "minimax", "soft-kd", "d3hr", "full", "mtt"]) {
     ok(getProtocol(id).id === id, id);

@@ -2,7 +2,7 @@
 import { deepStrictEqual as eq, ok } from "node:assert";
 import { z } from "zod";
 import { PROFILE_IDS, type ProfileDef, PROFILES } from "../../experiments/profiles.ts";
-import { type CellPlan, resolveCell, resolveTable } from "../../experiments/resolve.ts";
+import { budgetEpochs, type CellPlan, resolveCell, resolveTable } from "../../experiments/resolve.ts";
 import { scaleConfig } from "../../experiments/budget.ts";
 import { widthCompensation } from "../../methods/budget.ts";
 import { dmMethod } from "../../baselines/dm.ts";
@@ -22,6 +22,8 @@ const embeddedOnly = (id: string): Availability =>
     : { available: false, location: null, reason: `${id}: not found. Fix: download it` };
 
 const igds1 = findTable("igds/table1")!;
+/** Quick's evaluator epochs at IPC 1, 10, 50, 100 on a 10-class stand-in (experiments/README.md). */
+const QUICK_EPOCHS = [300, 84, 34, 23];
 const cellOf = (t: TableSpec, id: string): CellSpec => t.cells.find((c) => c.id === id)!;
 const sub = (p: CellPlan, field: string) => p.resolved.substitutions.find((s) => s.field === field);
 
@@ -246,20 +248,48 @@ Deno.test("profiles: soft-kd teachers follow the model rules and get the profile
   ok(!paper.resolved.substitutions.some((s) => s.field.startsWith("protocol.labels")));
 });
 
-Deno.test("profiles: quick's step floor keeps optimizer steps from falling as IPC grows", () => {
-  const steps = [1, 10, 20, 50, 100].map((ipc) => {
+Deno.test("profiles: budget rules give larger sets fewer epochs but never fewer images seen", () => {
+  for (const profile of PROFILE_IDS) {
+    const rule = PROFILES[profile].epochs;
+    if (rule.kind !== "budget") continue;
+    for (const batch of [64, 100, 128, 256]) {
+      // Set sizes of the built-in tables: IPC 1…100 (IDC: f² per stored image) × 10 or 100 classes.
+      const sizes = [
+        ...new Set([1, 2, 5, 10, 20, 40, 50, 100, 200, 400].flatMap((ipc) => [ipc * 10, ipc * 100])),
+      ]
+        .sort((a, b) => a - b);
+      const epochs = sizes.map((n) => budgetEpochs(rule, n, batch));
+      for (let i = 1; i < sizes.length; i++) {
+        const at = `${profile}, batch ${batch}: ${sizes[i - 1]} → ${sizes[i]} images`;
+        ok(epochs[i] <= epochs[i - 1], `${at}: epochs ${epochs[i - 1]} → ${epochs[i]}`);
+        // Whole epochs: the larger set may fall short by less than one of its epochs (a rounding step).
+        ok(
+          (epochs[i] + 1) * sizes[i] > epochs[i - 1] * sizes[i - 1],
+          `${at}: images seen ${epochs[i - 1] * sizes[i - 1]} → ${epochs[i] * sizes[i]}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("profiles: quick's evaluator sees more images and takes more steps as IGDS Table 1's IPC grows", () => {
+  const runs = [1, 10, 50, 100].map((ipc) => {
     const plan = resolveCell(igds1, cellOf(igds1, `woof-ipc${ipc}-convnet6-random`), "quick", {
       availability: embeddedOnly,
     });
     const n = ipc * 10, batch = Math.min(plan.protocol.batchSize, n);
-    return plan.protocol.epochs.default * Math.ceil(n / batch);
+    const e = plan.protocol.epochs.default;
+    return { ipc, epochs: e, images: e * n, steps: e * Math.ceil(n / batch) };
   });
-  const budget = PROFILES.quick.epochs;
-  if (budget.kind !== "budget") throw new Error("quick is a budget profile");
-  // Without the floor, IPC 100 gets 3 epochs × 16 batches = 48 steps against IPC 10's 60.
-  for (const s of steps) ok(s >= budget.minSteps, `steps by IPC ${steps}`);
-  for (let i = 1; i < steps.length; i++) ok(steps[i] >= budget.minSteps && steps[i] <= 2 * budget.minSteps);
-  eq(steps[0], 300); // IPC 1: ⌊3000 / 10⌋ epochs of one batch, the budget alone
+  const rule = PROFILES.quick.epochs;
+  if (rule.kind !== "budget") throw new Error("quick is a budget profile");
+  for (let i = 1; i < runs.length; i++) {
+    const [a, b] = [runs[i - 1], runs[i]];
+    ok(b.epochs < a.epochs && b.images > a.images, JSON.stringify(runs));
+  }
+  for (const r of runs) ok(r.steps >= rule.minSteps, JSON.stringify(r));
+  // The rule's own numbers, as experiments/README.md states them.
+  eq(runs.map((r) => r.epochs), QUICK_EPOCHS);
 });
 
 Deno.test("profiles: --eval-epochs replaces the profile's epoch rule and is recorded", () => {
@@ -278,9 +308,9 @@ Deno.test("profiles: budgets count the images a method's set really has (IDC dec
   const plan = (id: string) => resolveCell(cmi1, cellOf(cmi1, id), "quick", { availability: embeddedOnly });
   const idc = plan("svhn-ipc10-convnet3-idc"), idcCmi = plan("svhn-ipc10-convnet3-idc+cmi");
   eq(idc.resolved.methodConfig.factor, 2);
-  // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 / 400⌋ = 7 epochs, raised to ⌈100 / 7 batches⌉ = 15.
-  eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 15]);
-  eq(idcCmi.protocol.epochs.default, 15, "+cmi forwards the base method's set size");
+  // 400 images (f = 2, IPC 10, 10 classes): ⌊3000 · 40^0.45 / 400⌋ = 39 epochs (IPC 10's 100 would get 84).
+  eq([idc.protocol.batchSize, idc.protocol.epochs.default], [64, 39]);
+  eq(idcCmi.protocol.epochs.default, 39, "+cmi forwards the base method's set size");
   // IDM's partition-and-expand (f = 2) under the DC protocol: 400 images, 2 batches of 256, 50 epochs.
   eq(plan("svhn-ipc10-convnet3-idm").protocol.epochs.default, 50);
   // DC-protocol rows of 100 plain images: one batch of 256 per epoch, so 100 epochs for 100 steps.
@@ -374,4 +404,22 @@ Deno.test("profiles: no method module names a profile (their budgets are in expe
       ok(!/\[(ctx\.)?profile\]/.test(src), `${dir}/${e.name} looks a value up by profile`);
     }
   }
+});
+
+Deno.test("profiles: quick skips an interior IPC of a row (IGDS Table 1's IPC 20), never a row's end", () => {
+  const at = (ipc: number, t = igds1) =>
+    resolveCell(t, cellOf(t, `woof-ipc${ipc}-convnet6-random`), "quick", { availability: embeddedOnly });
+  const skipped = at(20);
+  ok(
+    !skipped.runnable && /IPC 20 is skipped between IPC 10 and 50/.test(skipped.reason ?? ""),
+    skipped.reason,
+  );
+  for (const ipc of [1, 10, 50, 100]) ok(at(ipc).runnable, `IPC ${ipc}`);
+  ok(
+    resolveCell(igds1, cellOf(igds1, "woof-ipc20-convnet6-random"), "proxy", { availability: embeddedOnly })
+      .runnable,
+  );
+  // Without a larger IPC in the row, IPC 20 is the curve's end and runs.
+  const upTo20 = { ...igds1, cells: igds1.cells.filter((c) => (c.ipc ?? 0) <= 20) };
+  ok(at(20, upTo20).runnable);
 });

@@ -37,7 +37,7 @@ Deno.test("registry: an id only the papers' tables name is a paper-only row; an 
   ok(dream && !dream.implemented && /paper-only/.test(dream.reason!), dream?.reason);
   ok(findMethod("dream") === undefined, "the registry itself does not know the tables");
   ok(
-    /planned \(CMI regularizer on d3hr\)/.test(notImplemented("d3hr+cmi").reason ?? ""),
+    /planned \(CMI regularizer on dgs\)/.test(notImplemented("dgs+cmi").reason ?? ""),
     "planned base + cmi",
   );
   const sre2lCmi = cellMethod("sre2l+cmi");

@@ -120,3 +120,28 @@ Deno.test("models: a net too deep for its input size fails at construction, nami
     ok(new RegExp(`${size} px input is pooled away`).test(m), `${id} at ${size} px: ${m}`);
   }
 });
+
+Deno.test("models: a snapshot restores parameters and batch-norm statistics after training moved them", async () => {
+  setBackend(gpu);
+  const { restoreModel, snapshotModel } = await import("../../models/checkpoint.ts");
+  const m = createModel("convnet3-bn-w16", new Rng(1), { channels: 1, classes: 10, imageSize: 28 });
+  const state = () => Promise.all([...m.namedParameters(), ...m.namedBuffers()].map(([, t]) => t.data()));
+  const before = await state();
+  const snap = snapshotModel(m);
+  const opt = makeOptimizer({ kind: "sgd", lr: 0.1, momentum: 0, weightDecay: 0 }, m.parameters());
+  const x = new Rng(2).normal([4, 28, 28, 1]).keep();
+  tidy(() => {
+    const l = T.crossEntropy(m.forward(x), tensor(new Int32Array([0, 1, 2, 3]), [4], "i32"));
+    const g = grad(l, m.parameters());
+    noGrad(() => opt.step(g));
+  });
+  const moved = await state();
+  ok(moved.some((t, i) => t.some((v, j) => v !== before[i][j])), "the training step changed the state");
+  restoreModel(m, snap);
+  const after = await state();
+  ok(after.every((t, i) => t.every((v, j) => v === before[i][j])), "restored state equals the snapshot");
+  snap.dispose();
+  opt.dispose();
+  x.dispose();
+  m.dispose();
+});

@@ -8,6 +8,7 @@
 import { ok } from "node:assert";
 import { gpu } from "../engine/helpers.ts";
 import { setBackend, type Tensor, tensor } from "../../engine/tensor.ts";
+import type { WebGpuBackend } from "../../engine/mod.ts";
 import { Rng } from "../../engine/random.ts";
 import * as T from "../../engine/ops/mod.ts";
 import { Classifier } from "../../models/module.ts";
@@ -313,6 +314,21 @@ Deno.test("teacher: an engine classifier gives the same scores as its own softma
       "difficulty",
     );
   } finally {
+    teacher.dispose();
+  }
+});
+
+Deno.test("teacher: scoring in batches leaves no device tensor behind (only the host arrays it returns)", async () => {
+  const teacher = classifierTeacher(new TinyNet(), "tiny");
+  const x = tensor(values(8 * 12, 7), [8, 2, 2, 3]);
+  try {
+    const live = () => (gpu as WebGpuBackend).rt.stats.liveBytes;
+    await teacherScores(teacher, x, { labels: new Int32Array(8), batchSize: 3 });
+    const before = live();
+    for (let i = 0; i < 3; i++) await teacherScores(teacher, x, { labels: new Int32Array(8), batchSize: 3 });
+    ok(live() === before, `${live() - before} bytes of activations leaked over 3 scorings`);
+  } finally {
+    x.dispose();
     teacher.dispose();
   }
 });

@@ -16,6 +16,8 @@ export interface FakeResult {
   seed?: number;
   method?: string;
   dataset?: string;
+  /** The model that ran (default convnet3). */
+  model?: string;
   ipc?: number | null;
   codeVersion?: string;
   datasetManifestHash?: string;
@@ -32,7 +34,7 @@ export function fakeResult(f: FakeResult): CellRepeatResult {
     method: f.method ?? f.cellId.split("-")[0],
     dataset: f.dataset ?? "cifar10",
     ipc: f.ipc === undefined ? 10 : f.ipc,
-    model: "convnet3",
+    model: f.model ?? "convnet3",
     protocol: "dsa",
     labels: "hard" as const,
     profile: f.profile ?? "paper",
