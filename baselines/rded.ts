@@ -218,14 +218,17 @@ export async function distillRded(ctx: DistillContext<RdedConfig>): Promise<Dist
   const teacher = await teacherNet(dataset, cfg, ctx.progress, ctx.signal);
   const byClass = indicesByClass(dataset.train.labels, classes);
   const images = new Float32Array(classes * ipc * side * side * c);
-  let selectedSum = 0, allSum = 0, allCount = 0;
+  let selectedSum = 0, allSum = 0, allCount = 0, candidatesUsed = 0;
   try {
     for (let cls = 0; cls < classes; cls++) {
       ctx.signal?.throwIfAborted();
       const rng = new Rng(mixSeed(ctx.seed, 0x2ded + cls));
       const pool = byClass[cls];
-      const pos = drawPositions(pool.length, cfg.candidatesPerClass, rng.fork(0));
+      // Each candidate gives at most one patch, so a set of ipc·factor² patches draws at least that many
+      // (IPC 100 at factor 2 needs 400 of the official 300); smaller sets draw exactly the configured count.
+      const pos = drawPositions(pool.length, Math.max(cfg.candidatesPerClass, keep), rng.fork(0));
       const mc = pos.length, m = cfg.cropsPerImage;
+      candidatesUsed = Math.max(candidatesUsed, mc);
       if (keep > mc) {
         throw new Error(
           `rded: class ${cls} needs ${keep} patches (ipc ${ipc} × factor ${f}²) but has ${mc} candidate images`,
@@ -271,6 +274,7 @@ export async function distillRded(ctx: DistillContext<RdedConfig>): Promise<Dist
         metrics: {
           selectedScore: selectedSum / (classes * keep),
           candidateScore: allSum / allCount,
+          candidatesPerClass: candidatesUsed,
           teacherAccuracy: acc,
           seconds: (performance.now() - t0) / 1000,
         },

@@ -75,6 +75,9 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   "models@b6af082e22ed": "7aa4cb7f71c4",
   // experiments/profiles.ts: only smoke's tuned entries for the IGDS estimator's width changed.
   "runner@dc0cfe8a3b3a": "99a8128ff0c7",
+  // RDED draws max(candidatesPerClass, ipc·factor²) candidates: the configured count wherever it sufficed
+  // (every stored run; larger sets failed before), plus a candidatesPerClass metric.
+  "rded@45fe923766be": "cb5a2b579fce",
 };
 
 /** The repository (or installed copy) this module belongs to. */

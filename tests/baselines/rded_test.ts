@@ -74,4 +74,15 @@ Deno.test("rded: selected crops score at least as high as the random crops; imag
     Array.from({ length: 16 }, (_, q) => img0[(r * 4 + Math.floor(q / 4)) * 8 + c * 4 + (q % 4)]).join();
   const cells = new Set([cell(0, 0), cell(0, 1), cell(1, 0), cell(1, 1)]);
   ok(cells.size === 4, `${cells.size} distinct cells in a stitched image`);
+  ok(metrics.candidatesPerClass === 12, `${metrics.candidatesPerClass}: every one of a class's 12 images`);
+  // A set of more patches (ipc · factor² = 8) than configured candidates (3) draws one candidate per patch.
+  const large = await rdedMethod.distill({
+    dataset,
+    ipc: 2,
+    seed: 0,
+    config: { ...config, candidatesPerClass: 3 },
+    profile: "smoke",
+    progress: silentProgress,
+  });
+  ok(large.metrics.candidatesPerClass === 8, `${large.metrics.candidatesPerClass} candidates for 8 patches`);
 });
