@@ -47,7 +47,13 @@ import {
   unitImagesToSet,
 } from "./latent_foundation.ts";
 import { diffusionDefaults } from "./diffusion_sampling.ts";
-import { MINIMAX_BUDGET, MinimaxConfig, minimaxDefaults, tuneMinimaxPrior } from "./minimax.ts";
+import {
+  MINIMAX_BUDGET,
+  MINIMAX_SCALE_NOTES,
+  MinimaxConfig,
+  minimaxDefaults,
+  tuneMinimaxPrior,
+} from "./minimax.ts";
 import { cosineMatrix } from "./minimax.ts";
 import { gradientDistance } from "./gradient_matching.ts";
 import { convnetForward } from "./functional_convnet.ts";
@@ -574,9 +580,7 @@ export const minimaxIgdMethod: MethodDef<MinimaxIgdConfig> = {
   defaults: minimaxIgdDefaults,
   budget: MINIMAX_IGD_BUDGET,
   scaleNotes: {
-    maxSteps: "fewer fine-tuning steps fit the profile's time budget",
-    emaDecay: "the EMA horizon shrinks with the fine-tuning run",
-    ...SAMPLER_SCALE_NOTES,
+    ...MINIMAX_SCALE_NOTES,
     ...GUIDANCE_SCALE_NOTES,
   },
   distill: (ctx) =>

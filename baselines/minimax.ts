@@ -92,6 +92,13 @@ export const MINIMAX_BUDGET: MethodBudget<MinimaxConfig> = {
   },
 };
 
+/** What the profiles' Minimax budget changes, for every method that fine-tunes the Minimax prior. */
+export const MINIMAX_SCALE_NOTES: Readonly<Record<string, string>> = {
+  maxSteps: "fewer fine-tuning steps fit the profile's time budget",
+  emaDecay: "the EMA horizon shrinks with the fine-tuning run",
+  ...SAMPLER_SCALE_NOTES,
+};
+
 /** A fine-tuning batch: scaled latents x_0 [n, h, w, c] and their real class labels. */
 export interface LatentBatch {
   x0: Tensor;
@@ -299,11 +306,7 @@ export const minimaxMethod: MethodDef<MinimaxConfig> = {
   schema: MinimaxConfig,
   defaults: minimaxDefaults,
   budget: MINIMAX_BUDGET,
-  scaleNotes: {
-    maxSteps: "fewer fine-tuning steps fit the profile's time budget",
-    emaDecay: "the EMA horizon shrinks with the fine-tuning run",
-    ...SAMPLER_SCALE_NOTES,
-  },
+  scaleNotes: MINIMAX_SCALE_NOTES,
   async distill(ctx: DistillContext<MinimaxConfig>): Promise<DistillResult> {
     const t0 = performance.now();
     const f = await loadFoundation(ctx.dataset, ctx.config.foundation);

@@ -31,7 +31,13 @@ import {
   unitImagesToSet,
 } from "../baselines/latent_foundation.ts";
 import { sampleClasses } from "../baselines/diffusion_sampling.ts";
-import { MINIMAX_BUDGET, MinimaxConfig, minimaxDefaults, tuneMinimaxPrior } from "../baselines/minimax.ts";
+import {
+  MINIMAX_BUDGET,
+  MINIMAX_SCALE_NOTES,
+  MinimaxConfig,
+  minimaxDefaults,
+  tuneMinimaxPrior,
+} from "../baselines/minimax.ts";
 import {
   asTeacher,
   TEACHER_BUDGET_KEYS,
@@ -40,7 +46,6 @@ import {
   TeacherFields,
   teacherNet,
 } from "../baselines/teacher_net.ts";
-import { SAMPLER_SCALE_NOTES } from "../baselines/latent_foundation.ts";
 import { drawPositions, indicesByClass } from "../baselines/real_images.ts";
 import {
   type ClassSampling,
@@ -333,9 +338,7 @@ export const dgsMethod: MethodDef<DgsConfig> = {
       ? { ...run, scorer: "teacher", scorerClassIndex: pinned.scorerClassIndex ?? null }
       : run,
   scaleNotes: {
-    maxSteps: "fewer fine-tuning steps fit the profile's time budget",
-    emaDecay: "the EMA horizon shrinks with the fine-tuning run",
-    ...SAMPLER_SCALE_NOTES,
+    ...MINIMAX_SCALE_NOTES,
     ...TEACHER_SCALE_NOTES,
     scorer: "difficulty from the teacher ddrepro trains (no ImageNet classifier for the stand-in data)",
     scorerClassIndex: "the trained teacher's classes are the dataset's",

@@ -37,7 +37,13 @@ import {
   SamplerFields,
   unitImagesToSet,
 } from "../baselines/latent_foundation.ts";
-import { MINIMAX_BUDGET, MinimaxConfig, minimaxDefaults, tuneMinimaxPrior } from "../baselines/minimax.ts";
+import {
+  MINIMAX_BUDGET,
+  MINIMAX_SCALE_NOTES,
+  MinimaxConfig,
+  minimaxDefaults,
+  tuneMinimaxPrior,
+} from "../baselines/minimax.ts";
 import { dataCentroids, loadVariationalEstimator, type VeLog, type VeRecipe } from "./igds_estimator.ts";
 import { informationEstimates, informationTerms, labelEntropy } from "./igds_objective.ts";
 
@@ -414,9 +420,7 @@ export const minimaxIgdsMethod: MethodDef<MinimaxIgdsConfig> = {
   defaults: (_datasetId, ipc) => ({ ...minimaxDefaults(), ...igdsFieldDefaults(ipc) }),
   budget: MINIMAX_IGDS_BUDGET,
   scaleNotes: {
-    maxSteps: "fewer fine-tuning steps fit the profile's time budget",
-    emaDecay: "the EMA horizon shrinks with the fine-tuning run",
-    ...SAMPLER_SCALE_NOTES,
+    ...MINIMAX_SCALE_NOTES,
     ...VE_SCALE_NOTES,
   },
   async distill(ctx: DistillContext<MinimaxIgdsConfig>): Promise<DistillResult> {

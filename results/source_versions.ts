@@ -78,6 +78,9 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // RDED draws max(candidatesPerClass, ipc·factor²) candidates: the configured count wherever it sufficed
   // (every stored run; larger sets failed before), plus a candidatesPerClass metric.
   "rded@45fe923766be": "cb5a2b579fce",
+  // Minimax's scale notes became one shared constant (text only; the Minimax-based methods spread it).
+  "minimax@5f21c836910c": "e500d72f642b",
+  "igds@414047c1d044": "e5744f4297ee",
 };
 
 /** The repository (or installed copy) this module belongs to. */
