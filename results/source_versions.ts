@@ -81,6 +81,9 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // Minimax's scale notes became one shared constant (text only; the Minimax-based methods spread it).
   "minimax@5f21c836910c": "e500d72f642b",
   "igds@414047c1d044": "e5744f4297ee",
+  // experiments/profiles.ts: only the "igds-guidance" tuned entries were added, a family only IGDS's
+  // guidedSteps key reads (igds/table1 at quick: --dry-run lists the IGDS rows alone).
+  "runner@697bef2725a6": "99a8128ff0c7",
 };
 
 /** The repository (or installed copy) this module belongs to. */
