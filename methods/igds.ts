@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import * as T from "../engine/ops/mod.ts";
-import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
+import { noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
 import { type GuidanceHook, modelGuidance, type StepInfo, x0Guidance } from "../diffusion/mod.ts";
 import type { DiT } from "../models/dit.ts";
 import type { AutoencoderKL } from "../models/vae.ts";
@@ -326,22 +326,43 @@ export async function measureInformation(
   }
 }
 
+/**
+ * Q_y of a cached VE, by its weights file, activation and τ: every repeat of a run reads the same
+ * estimator, and encoding its real images (2000 at quick) cost 5–15 s per repeat here. The values are
+ * the ones the computation gives (it is deterministic); only the device copy is new.
+ */
+const centroidMemo = new Map<string, { data: Float32Array; shape: number[] }>();
+
+async function cachedCentroids(key: string, compute: () => Tensor): Promise<Tensor> {
+  const hit = centroidMemo.get(key);
+  if (hit) return tensor(hit.data, hit.shape).keep();
+  const t = compute();
+  centroidMemo.set(key, { data: await t.f32(), shape: [...t.shape] });
+  return t;
+}
+
 /** The VE of a foundation's data, set up for guidance (SoftPlus, centroids at the sampling τ). */
 export async function igdsEstimator(
   ctx: DistillContext<IgdsKeys>,
   f: Foundation<DiT>,
 ): Promise<{ est: IgdsEstimator; log: VeLog; cached: boolean; dispose(): void }> {
   const c = ctx.config;
-  const { ve, trainIdx, log, cached } = await loadVariationalEstimator(ctx.dataset, f.images, veRecipeOf(c), {
-    progress: ctx.progress,
-    signal: ctx.signal,
-  });
+  const { ve, trainIdx, log, cached, path } = await loadVariationalEstimator(
+    ctx.dataset,
+    f.images,
+    veRecipeOf(c),
+    {
+      progress: ctx.progress,
+      signal: ctx.signal,
+    },
+  );
   ve.encoder.activation = c.softplusBeta === null
     ? { kind: "relu" }
     : { kind: "softplus", beta: c.softplusBeta };
-  const centroids = c.centroids === "batch"
-    ? "batch"
-    : dataCentroids(ve.encoder, f.images, trainIdx, c.temperature, ctx.dataset.info.numClasses);
+  const centroids = c.centroids === "batch" ? "batch" : await cachedCentroids(
+    `${path}|${JSON.stringify(ve.encoder.activation)}|${c.temperature}`,
+    () => dataCentroids(ve.encoder, f.images, trainIdx, c.temperature, ctx.dataset.info.numClasses),
+  );
   return {
     est: { ve, centroids, tau: c.temperature, beta: c.beta },
     log,
