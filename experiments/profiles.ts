@@ -238,8 +238,8 @@ export const PROFILES = {
       // sampling back 100 latents took 30–51 s against 16–28 s (twice the DiT evaluations; load 7–9).
       d3hr: { candidates: 10_000, trainImages: 100, samplingSteps: null },
       // IGDS guides 2 of the 10 DDIM steps (the 5th and the last): a guided step (VAE decode of x̂₀, VE,
-      // backward through both) costs ~4× an unguided CFG step of the small DiT, and guiding all 10 made
-      // the column ~5× DiT's sampling time.
+      // backward through both) costs 4–8× an unguided CFG step of the small DiT, and guiding all 10 made
+      // sampling 5–9× as long as unguided (deno task bench).
       "igds-guidance": { samplingSteps: 2 },
     },
   },

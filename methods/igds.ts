@@ -64,7 +64,7 @@ export const IgdsFields = {
   /**
    * Guide at this many evenly spaced steps of the chain, the last one included (null: every step, the
    * paper's Algorithm 2). A guided step decodes x̂₀ and backpropagates through the VAE decoder and the VE,
-   * ~4× an unguided CFG step of the small DiT here; the other steps run the plain sampler.
+   * 4–8× an unguided CFG step of the small DiT here; the other steps run the plain sampler.
    */
   guidedSteps: z.number().int().positive().nullable(),
   /** τ of P_x = softmax(z/τ) in Ĥ while sampling. */
