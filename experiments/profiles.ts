@@ -150,6 +150,8 @@ export const PROFILES = {
       minimax: { iterations: 3, width: 16 },
       // IGDS's variational estimator (and minimax+igds's, of the minimax family) at width 16.
       igds: { width: 16 },
+      // IGDS guides every step of smoke's 5-step chain (null lifts the profile's samplingSteps cap).
+      "igds-guidance": { samplingSteps: null },
       // D³HR: m = 50 for the paper's 5e6 (every m shrunk alike), 16 real images inverted per class.
       d3hr: { candidates: 50, trainImages: 16 },
     },
@@ -235,6 +237,10 @@ export const PROFILES = {
       // inversion round trip loses 11–17 % of the latents' spread at step 31, ddim25/16 19–30 %, and
       // sampling back 100 latents took 30–51 s against 16–28 s (twice the DiT evaluations; load 7–9).
       d3hr: { candidates: 10_000, trainImages: 100, samplingSteps: null },
+      // IGDS guides 2 of the 10 DDIM steps (the 5th and the last): a guided step (VAE decode of x̂₀, VE,
+      // backward through both) costs 4–8× an unguided CFG step of the small DiT, and guiding all 10 made
+      // sampling 5–9× as long as unguided (deno task bench).
+      "igds-guidance": { samplingSteps: 2 },
     },
   },
   proxy: {

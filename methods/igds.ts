@@ -18,12 +18,18 @@
  */
 import { z } from "zod";
 import * as T from "../engine/ops/mod.ts";
-import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
-import { type GuidanceHook, modelGuidance, x0Guidance } from "../diffusion/mod.ts";
+import { noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
+import { type GuidanceHook, modelGuidance, type StepInfo, x0Guidance } from "../diffusion/mod.ts";
 import type { DiT } from "../models/dit.ts";
 import type { AutoencoderKL } from "../models/vae.ts";
 import type { VariationalEstimator } from "../models/variational_estimator.ts";
-import { decodeLatents, type HostBatch, sampleLatents, upload } from "../models/latent_sampling.ts";
+import {
+  decodeLatents,
+  type HostBatch,
+  sampleLatents,
+  samplerSchedule,
+  upload,
+} from "../models/latent_sampling.ts";
 import type { Derivation, MethodBudget } from "./budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "./types.ts";
 import {
@@ -55,6 +61,12 @@ export const IgdsFields = {
   guidanceScale: z.number().min(0),
   /** Where the gradient enters: on the predicted clean sample x̂₀, or through the DiT to x_t. */
   guidanceOn: z.enum(["x0", "model"]),
+  /**
+   * Guide at this many evenly spaced steps of the chain, the last one included (null: every step, the
+   * paper's Algorithm 2). A guided step decodes x̂₀ and backpropagates through the VAE decoder and the VE,
+   * 4–8× an unguided CFG step of the small DiT here; the other steps run the plain sampler.
+   */
+  guidedSteps: z.number().int().positive().nullable(),
   /** τ of P_x = softmax(z/τ) in Ĥ while sampling. */
   temperature: z.number().positive(),
   /** SoftPlus_β in place of the VE's ReLUs while guiding (§5.1); null keeps ReLU. */
@@ -109,6 +121,7 @@ export function igdsFieldDefaults(ipc: number): IgdsKeys {
     beta: defaultBeta(ipc),
     guidanceScale: 1,
     guidanceOn: "x0",
+    guidedSteps: null,
     temperature: 0.07,
     softplusBeta: 5,
     centroids: "data",
@@ -165,13 +178,25 @@ function veBudget<C extends IgdsKeys>(): MethodBudget<C> {
   };
 }
 
+/**
+ * The guided steps follow the sampling-steps knob of their own family ("igds-guidance"), so a profile
+ * can guide fewer steps than it samples (quick's tuned value) without touching the sampler's steps.
+ */
+const GUIDED_STEPS_RULE = { knob: "samplingSteps", family: "igds-guidance" } as const;
+
 export const IGDS_BUDGET: MethodBudget<IgdsConfig> = {
   family: "igds",
-  keys: { ...samplerBudget<IgdsConfig>().keys, ...veBudget<IgdsConfig>().keys },
+  keys: {
+    ...samplerBudget<IgdsConfig>().keys,
+    ...veBudget<IgdsConfig>().keys,
+    guidedSteps: GUIDED_STEPS_RULE,
+  },
   derived: { ...samplerBudget<IgdsConfig>().derived, ...veBudget<IgdsConfig>().derived },
 };
 
 const VE_SCALE_NOTES: Readonly<Record<string, string>> = {
+  guidedSteps: "guidance runs at a few evenly spaced steps of the chain (the last included), not at every " +
+    "step: each guided step decodes x̂₀ and backpropagates through the VAE decoder and the estimator",
   veEpochs: "the estimator's encoder trains for fewer epochs within the profile's time budget",
   veImages: "the estimator trains on a subset of the real images",
   veBatch: "the estimator trains in smaller batches",
@@ -227,17 +252,32 @@ export function igdsObjective(
   return T.sum(est.beta === 0 ? logLik : T.add(logLik, T.mul(kl, est.beta)));
 }
 
+/**
+ * Whether step `step` (0-based, of `steps`) is guided when `guidedSteps` of them are: every
+ * ⌈steps / guidedSteps⌉-th step counted back from the last, which writes the sample (null: every step).
+ */
+export function isGuidedStep(step: number, steps: number, guidedSteps: number | null): boolean {
+  if (guidedSteps === null || guidedSteps >= steps) return true;
+  return (steps - 1 - step) % Math.ceil(steps / guidedSteps) === 0;
+}
+
+/** How many of a chain's `steps` are guided. */
+export function guidedCount(steps: number, guidedSteps: number | null): number {
+  return Array.from({ length: steps }, (_, k) => isGuidedStep(k, steps, guidedSteps)).filter(Boolean).length;
+}
+
 /** The guidance hook of one sampler chunk (labels of its rows). */
 export function igdsGuidance(
   vae: AutoencoderKL,
   est: IgdsEstimator,
   labels: readonly number[],
-  o: { scale: number; on: "x0" | "model" },
+  o: { scale: number; on: "x0" | "model"; guidedSteps?: number | null },
 ): GuidanceHook {
   const y = Int32Array.from(labels);
+  const scale = (s: StepInfo) => isGuidedStep(s.step, s.steps, o.guidedSteps ?? null) ? o.scale : 0;
   return o.on === "x0"
-    ? x0Guidance((x0) => igdsObjective(vae, est, y, x0), o.scale)
-    : modelGuidance((p) => igdsObjective(vae, est, y, p.x0), o.scale);
+    ? x0Guidance((x0) => igdsObjective(vae, est, y, x0), scale)
+    : modelGuidance((p) => igdsObjective(vae, est, y, p.x0), scale);
 }
 
 /** Î(X;Y) and Ĥ(X|Y) of latents (decoded by the VAE) under the estimator, in chunks. */
@@ -286,22 +326,43 @@ export async function measureInformation(
   }
 }
 
+/**
+ * Q_y of a cached VE, by its weights file, activation and τ: every repeat of a run reads the same
+ * estimator, and encoding its real images (2000 at quick) cost 5–15 s per repeat here. The values are
+ * the ones the computation gives (it is deterministic); only the device copy is new.
+ */
+const centroidMemo = new Map<string, { data: Float32Array; shape: number[] }>();
+
+async function cachedCentroids(key: string, compute: () => Tensor): Promise<Tensor> {
+  const hit = centroidMemo.get(key);
+  if (hit) return tensor(hit.data, hit.shape).keep();
+  const t = compute();
+  centroidMemo.set(key, { data: await t.f32(), shape: [...t.shape] });
+  return t;
+}
+
 /** The VE of a foundation's data, set up for guidance (SoftPlus, centroids at the sampling τ). */
 export async function igdsEstimator(
   ctx: DistillContext<IgdsKeys>,
   f: Foundation<DiT>,
 ): Promise<{ est: IgdsEstimator; log: VeLog; cached: boolean; dispose(): void }> {
   const c = ctx.config;
-  const { ve, trainIdx, log, cached } = await loadVariationalEstimator(ctx.dataset, f.images, veRecipeOf(c), {
-    progress: ctx.progress,
-    signal: ctx.signal,
-  });
+  const { ve, trainIdx, log, cached, path } = await loadVariationalEstimator(
+    ctx.dataset,
+    f.images,
+    veRecipeOf(c),
+    {
+      progress: ctx.progress,
+      signal: ctx.signal,
+    },
+  );
   ve.encoder.activation = c.softplusBeta === null
     ? { kind: "relu" }
     : { kind: "softplus", beta: c.softplusBeta };
-  const centroids = c.centroids === "batch"
-    ? "batch"
-    : dataCentroids(ve.encoder, f.images, trainIdx, c.temperature, ctx.dataset.info.numClasses);
+  const centroids = c.centroids === "batch" ? "batch" : await cachedCentroids(
+    `${path}|${JSON.stringify(ve.encoder.activation)}|${c.temperature}`,
+    () => dataCentroids(ve.encoder, f.images, trainIdx, c.temperature, ctx.dataset.info.numClasses),
+  );
   return {
     est: { ve, centroids, tau: c.temperature, beta: c.beta },
     log,
@@ -336,7 +397,11 @@ export async function igdsSample(
       seed: ctx.seed,
       ...(c.guidanceScale === 0 ? {} : {
         guidance: (chunk: { labels: number[] }) =>
-          igdsGuidance(f.vae, ve.est, chunk.labels, { scale: c.guidanceScale, on: c.guidanceOn }),
+          igdsGuidance(f.vae, ve.est, chunk.labels, {
+            scale: c.guidanceScale,
+            on: c.guidanceOn,
+            guidedSteps: c.guidedSteps,
+          }),
       }),
       signal: ctx.signal,
       progress: ctx.progress,
@@ -358,6 +423,9 @@ export async function igdsSample(
         veLastNce: ve.log.lastNce,
         veLastEntropy: ve.log.lastEntropy,
         veClassifierAccuracy: ve.log.classifierAccuracy,
+        guidedStepsPerChain: c.guidanceScale === 0
+          ? 0
+          : guidedCount(samplerSchedule(c.steps).length, c.guidedSteps),
         veSeconds: (t1 - t0) / 1000,
         samplingSeconds: (t2 - t1) / 1000,
       },
@@ -403,6 +471,7 @@ export const MINIMAX_IGDS_BUDGET: MethodBudget<MinimaxIgdsConfig> = {
   keys: {
     ...(MINIMAX_BUDGET.keys as MethodBudget<MinimaxIgdsConfig>["keys"]),
     ...veBudget<MinimaxIgdsConfig>().keys,
+    guidedSteps: GUIDED_STEPS_RULE,
   },
   derived: {
     ...(MINIMAX_BUDGET.derived as MethodBudget<MinimaxIgdsConfig>["derived"]),

@@ -27,11 +27,13 @@ import {
   type VeRecipe,
 } from "../../methods/igds_estimator.ts";
 import {
+  guidedCount,
   IGDS_BUDGET,
   igdsDefaults,
   type IgdsEstimator,
   igdsGuidance,
   igdsMethod,
+  isGuidedStep,
   measureInformation,
   minimaxIgdsMethod,
 } from "../../methods/igds.ts";
@@ -319,26 +321,30 @@ Deno.test("igds: guidance raises Î + β·Ĥ of the samples over unguided sampli
         : "batch";
       const est: IgdsEstimator = { ve, centroids: cent, tau: 0.5, beta };
       const labels = [0, 0, 1, 1, 2, 2];
-      const run = (scale: number, on: "x0" | "model") =>
+      const run = (scale: number, on: "x0" | "model", guidedSteps: number | null = null) =>
         sampleLatents(f.dit, f.latentShape, labels, {
           method: "ddim",
           steps: "ddim3",
           cfgScale: 1,
           seed: 4,
-          ...(scale === 0
-            ? {}
-            : { guidance: (c: { labels: number[] }) => igdsGuidance(f.vae, est, c.labels, { scale, on }) }),
+          ...(scale === 0 ? {} : {
+            guidance: (c: { labels: number[] }) =>
+              igdsGuidance(f.vae, est, c.labels, { scale, on, guidedSteps }),
+          }),
         });
       const y = Int32Array.from(labels);
-      const score = async (s: number, on: "x0" | "model") => {
-        const m = await measureInformation(f.vae, est, await run(s, on), y);
+      const score = async (s: number, on: "x0" | "model", guidedSteps: number | null = null) => {
+        const m = await measureInformation(f.vae, est, await run(s, on, guidedSteps), y);
         return { ...m, j: m.mi + beta * m.condEntropy };
       };
       const plain = await score(0, "x0");
       const guided = await score(3, "x0");
       const throughModel = centroids === "data" ? await score(3, "model") : guided;
+      // quick's schedule: guidance at some steps only (here the last of the three).
+      const lastOnly = await score(3, "x0", 1);
       ok(Number.isFinite(plain.j) && Number.isFinite(guided.j), `${centroids}: finite estimates`);
       ok(guided.j > plain.j, `${centroids}: guided on x̂₀ Î+βĤ ${guided.j} > unguided ${plain.j}`);
+      ok(lastOnly.j > plain.j, `${centroids}: guided at the last step ${lastOnly.j} > unguided ${plain.j}`);
       ok(
         throughModel.j > plain.j,
         `${centroids}: guided through the DiT ${throughModel.j} > unguided ${plain.j}`,
@@ -348,6 +354,28 @@ Deno.test("igds: guidance raises Î + β·Ĥ of the samples over unguided sampli
   } finally {
     ve.dispose();
     disposeFoundation(f);
+  }
+});
+
+Deno.test("igds: guidedSteps guides evenly spaced steps back from the last; quick guides 2 of its 10, the others all", () => {
+  const at = (g: number | null) =>
+    Array.from({ length: 10 }, (_, k) => k).filter((k) => isGuidedStep(k, 10, g));
+  eq(at(null), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  eq(at(10), at(null));
+  eq(at(12), at(null));
+  eq(at(1), [9]);
+  eq(at(2), [4, 9]);
+  eq(at(3), [1, 5, 9]);
+  eq(at(5), [1, 3, 5, 7, 9]);
+  for (const g of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) ok(guidedCount(10, g) <= g && guidedCount(10, g) >= 1);
+  eq(guidedCount(10, null), 10);
+  eq(igdsDefaults("fashion-mnist", 10).guidedSteps, null);
+  for (const m of [igdsMethod, minimaxIgdsMethod] as AnyMethod[]) {
+    const quick = scaleConfig(m, m.defaults("fashion-mnist", 10), "quick", 10);
+    eq([quick.guidedSteps, quick.steps], [2, "ddim10"]);
+    for (const p of ["smoke", "proxy", "paper"] as const) {
+      eq(scaleConfig(m, m.defaults("fashion-mnist", 10), p, 10).guidedSteps, null, `${m.id} at ${p}`);
+    }
   }
 });
 
