@@ -159,10 +159,11 @@ export const PROFILES = {
   quick: {
     id: "quick",
     comparable: false,
-    description: "Default: `deno task table1` in under an hour on a 2-core CPU. 2 repeats, an evaluator " +
-      "budget of 3000 images seen at 10 images growing as (set size / 10)^0.45 (IPC 1/10/50/100: 300/84/34/23 " +
-      "epochs) and at least 100 optimizer steps, IPC 20 skipped between 10 and 50, 32 px, ConvNets of " +
-      "width 32 only, 1000 test images.",
+    description:
+      "Default: `deno task table1`, about 70 min of work on a 2-core CPU (its ten columns). 2 repeats, an " +
+      "evaluator budget of 3000 images seen at 10 images growing as (set size / 10)^0.45 (IPC 1/10/50/100: " +
+      "300/84/34/23 epochs) and at least 100 optimizer steps, IPC 20 skipped between 10 and 50, 32 px, " +
+      "ConvNets of width 32 only, 1000 test images.",
     repeats: 2,
     substituteData: true,
     substituteModels: true,

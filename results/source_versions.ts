@@ -17,7 +17,7 @@
  */
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "./key.ts";
+import { canonicalJson, sha256Hex } from "./key.ts";
 import { SHARED_LAYERS, type SharedLayer } from "./code_version.ts";
 import { importSpecifiers, sourceTokens } from "./source_tokens.ts";
 
@@ -30,6 +30,15 @@ export const LAYER_PATHS: Readonly<Record<SharedLayer, readonly string[]>> = {
   evaluator: ["evaluator/"],
   // The runner's files, and the rules that turn a cell into what runs (profiles, resolver, budgets).
   runner: ["runner/", "experiments/profiles.ts", "experiments/resolve.ts", "experiments/budget.ts"],
+};
+
+/**
+ * Data a module's numbers depend on besides its source, hashed into the version of every set of files that
+ * contains the module: the shipped checkpoints (the manifest lists each file's sha256) decide every sample
+ * of the methods on the generative foundation, so a retrained DiT or VAE re-keys exactly those methods.
+ */
+export const DATA_INPUTS: Readonly<Record<string, readonly string[]>> = {
+  "baselines/latent_foundation.ts": ["models/weights/manifest.json"],
 };
 
 /** Where a method's own modules live; its version follows its imports within these. */
@@ -88,6 +97,19 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // same deterministic computation, so the same values (igds/table1 at quick, IPC 1, seeds 0 and 1: the
   // sets bit-identical, seed 1 from the kept centroids; the same Î, Ĥ and accuracies).
   "igds@50f35318219c": "1ea4e02b6d91",
+  // The shipped checkpoints' manifest became data of baselines/latent_foundation.ts (DATA_INPUTS): the
+  // same checkpoints, so the same numbers for every method on the foundation.
+  "d3hr@286e2a80f8f0": "730c433f725a",
+  "d4m@209c92a66df4": "1b89ea19601d",
+  "diffusion@2afa68cf4627": "2dda4bcfd279",
+  "igd@ca77095da8f3": "05e2cd54d4c2",
+  "igds@e7fcb1e8a54d": "50f35318219c",
+  "minimax@9d28755be958": "5f21c836910c",
+  "minimax+igd@ca77095da8f3": "05e2cd54d4c2",
+  "minimax+igds@e7fcb1e8a54d": "50f35318219c",
+  "dgs@d45b5fa96da4": "d43f91b7e37d",
+  // experiments/profiles.ts: only the quick profile's description (its time) changed.
+  "runner@c97c1e562b3a": "697bef2725a6",
 };
 
 /** The repository (or installed copy) this module belongs to. */
@@ -144,6 +166,22 @@ export class SourceTree {
     return this.#digests.get(rel)!;
   }
 
+  /** sha256 of a JSON data input as canonical JSON (formatting never re-keys); "absent" without the file. */
+  dataDigest(rel: string): string {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(join(this.#dir, rel));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return "absent";
+      throw e;
+    }
+    try {
+      return sha256Hex(canonicalJson(JSON.parse(text)));
+    } catch (e) {
+      throw new Error(`code version: ${rel} is not valid JSON (${e instanceof Error ? e.message : e})`);
+    }
+  }
+
   /** The file's import specifiers. */
   imports(rel: string): string[] {
     if (!this.#imports.has(rel)) this.#read(rel);
@@ -175,6 +213,7 @@ export class SourceTree {
     const lines = new Set<string>();
     for (const f of files) {
       lines.add(`${f} ${this.digest(f)}`);
+      for (const d of DATA_INPUTS[f] ?? []) lines.add(`data ${d} ${this.dataDigest(d)}`);
       for (const s of this.imports(f)) {
         if (s.startsWith(".") || s.startsWith("/") || s.startsWith("node:")) continue;
         lines.add(`import ${s} ${this.pins()[s] ?? s}`);

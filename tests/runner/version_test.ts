@@ -7,6 +7,7 @@ import { importSpecifiers, sourceTokens } from "../../results/source_tokens.ts";
 import { codeVersionFor, codeVersionParts, methodModule } from "../../runner/version.ts";
 import {
   checkoutSources,
+  DATA_INPUTS,
   LAYER_PATHS,
   layerVersions,
   METHOD_PATHS,
@@ -23,6 +24,7 @@ import { contentKey } from "../../results/key.ts";
 import { dcMethod } from "../../baselines/dc.ts";
 import { dsaMethod } from "../../baselines/dsa.ts";
 import { randomMethod } from "../../baselines/random.ts";
+import { diffusionMethod } from "../../baselines/diffusion_sampling.ts";
 import { mttCmiMethod } from "../../methods/cmi.ts";
 import { fakeResult } from "../results/_fixtures.ts";
 
@@ -49,6 +51,7 @@ async function copyOfSources(): Promise<string> {
     await copy(new URL(p, REPO), `${dir}/${p.replace(/\/$/, "")}`);
   }
   await copy(new URL("deno.json", REPO), `${dir}/deno.json`);
+  for (const d of new Set(Object.values(DATA_INPUTS).flat())) await copy(new URL(d, REPO), `${dir}/${d}`);
   return dir;
 }
 
@@ -222,6 +225,19 @@ Deno.test("code version: a numeric change re-keys its layer; comments and format
     const after = methods(tree());
     ok(after.dc !== baseMethods.dc && after.dsa !== baseMethods.dsa, "dc/dsa import gradient matching");
     eq(after.random, baseMethods.random);
+
+    // A shipped checkpoint is data of the methods that load it: a new hash in the manifest re-keys the
+    // foundation's methods only; reformatting the manifest re-keys nothing.
+    const manifest = `${dir}/models/weights/manifest.json`;
+    const foundation = (t: SourceTree) =>
+      [diffusionMethod, randomMethod].map((m) => t.methodVersion(methodModule(m)!));
+    const [diffusion0, random0] = foundation(tree());
+    await edit(manifest, (s) => JSON.stringify(JSON.parse(s), null, 4) + "\n");
+    eq(foundation(tree()), [diffusion0, random0]);
+    await edit(manifest, (s) => s.replace(/"sha256": "[0-9a-f]/, '"sha256": "x'));
+    const [diffusion1, random1] = foundation(tree());
+    ok(diffusion1 !== diffusion0, "a new checkpoint hash did not re-key the DiT sampler");
+    eq(random1, random0);
 
     // Files listed as not numeric (status lines, provenance) keep every key.
     const notNumeric = Object.keys(NOT_NUMERIC).find((f) => f.startsWith("runner/"))!;
