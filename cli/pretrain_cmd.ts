@@ -21,7 +21,7 @@ import {
   verifiedCheckpoint,
   WEIGHTS_DIR,
 } from "../models/foundation.ts";
-import { ditRunKey, pretrainDit } from "../models/pretrain_dit.ts";
+import { ditFirstPhaseKey, ditRunKey, pretrainDit } from "../models/pretrain_dit.ts";
 import { sha256Hex } from "../results/key.ts";
 import { trainingCodeVersion } from "../results/source_versions.ts";
 import { cacheRoot } from "../data/fsutil.ts";
@@ -167,8 +167,24 @@ export async function pretrainCommand(kindText: string, flags: PretrainFlags): P
   try {
     const key = ditRunKey({ ...ctx, vaeHash });
     const statePath = flags.state ?? defaultStatePath(datasetId, kind, profile, key);
+    // A recipe with a restart continues its first phase's run (under that run's own state file).
+    const firstKey = ditFirstPhaseKey({ ...ctx, vaeHash });
+    const firstPhaseStatePath = firstKey === null
+      ? undefined
+      : flags.state
+      ? `${flags.state}.first`
+      : defaultStatePath(datasetId, kind, profile, firstKey);
     await Deno.mkdir(dirname(statePath), { recursive: true });
-    const run = await withInterrupt((signal) => pretrainDit({ ...ctx, vae, vaeHash, statePath, signal }));
+    const run = await withInterrupt((signal) =>
+      pretrainDit({
+        ...ctx,
+        vae,
+        vaeHash,
+        statePath,
+        signal,
+        ...(firstPhaseStatePath ? { firstPhaseStatePath } : {}),
+      })
+    );
     try {
       await finish(run, run.model.cfg, run.grid, "samples", statePath, {
         // The shipped VAE is named by its place in the repository, not by this checkout's absolute path.

@@ -88,8 +88,22 @@ export function vaeRecipe(dataset: FoundationDataset, profile: FoundationProfile
     : { ...base, steps: 3, batch: 4, warmup: 1, scaleImages: 16, evalImages: 16 };
 }
 
+/**
+ * A warm restart after the first schedule's `steps`: weights, EMA and optimizer moments carry over, and the
+ * learning rate warms up again and decays by its own cosine over `steps` more. A recipe with one keeps its
+ * first phase's key, so a finished first phase (a shipped run's saved state) is continued, not repeated.
+ */
+export interface Restart {
+  steps: number;
+  lr: number;
+  warmup: number;
+  finalLrFraction: number;
+}
+
 export interface DitRecipe extends OptimRecipe {
   kind: "dit";
+  /** Absent: one schedule of `steps`. */
+  restart?: Restart;
   model: DitConfig;
   /** EMA of the weights (what is shipped and sampled), as DiT trains. */
   emaDecay: number;
@@ -152,11 +166,22 @@ export function ditRecipe(dataset: FoundationDataset, profile: FoundationProfile
   };
 }
 
-/** Linear warm-up then cosine decay (what the recipes' `lr`, `warmup` and `finalLrFraction` mean). */
-export function lrAt(r: OptimRecipe, step: number): number {
+/**
+ * Linear warm-up then cosine decay (what the recipes' `lr`, `warmup` and `finalLrFraction` mean); after
+ * `steps`, a recipe's restart schedule counts from 0 again.
+ */
+export function lrAt(r: OptimRecipe & { restart?: Restart }, step: number): number {
+  if (r.restart && step >= r.steps) {
+    return lrAt({ ...r.restart, batch: 0, weightDecay: 0, seed: 0 }, step - r.steps);
+  }
   if (step < r.warmup) return r.lr * (step + 1) / r.warmup;
   const p = Math.min(1, (step - r.warmup) / Math.max(1, r.steps - r.warmup));
   return r.lr * (r.finalLrFraction + (1 - r.finalLrFraction) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+/** All steps of a recipe: its first schedule and its restart. */
+export function totalSteps(r: OptimRecipe & { restart?: Restart }): number {
+  return r.steps + (r.restart?.steps ?? 0);
 }
 
 /** The content key of a training run: recipe, data, code version (a state file of another key is refused). */

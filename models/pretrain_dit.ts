@@ -23,7 +23,15 @@ import { splitToDevice } from "../evaluator/device_data.ts";
 import { DiT } from "./dit.ts";
 import { type AutoencoderKL, vaeFactor } from "./vae.ts";
 import { EpochSampler, PaddedImages } from "./generative_data.ts";
-import { type DitRecipe, ditRecipe, type FoundationDataset, IMAGE_SIZE, lrAt, runKey } from "./foundation.ts";
+import {
+  type DitRecipe,
+  ditRecipe,
+  type FoundationDataset,
+  IMAGE_SIZE,
+  lrAt,
+  runKey,
+  totalSteps,
+} from "./foundation.ts";
 import { type TrainingOutcome, trainResumable } from "./resumable_training.ts";
 import { cacheRoot } from "../data/fsutil.ts";
 import { pretrained } from "../evaluator/pretrained.ts";
@@ -33,6 +41,8 @@ export interface DitContext extends PretrainContext {
   vae: AutoencoderKL;
   /** sha256 of the VAE checkpoint file: part of the run key and of the latent cache's name. */
   vaeHash: string;
+  /** The state file of the first phase, when the recipe has a restart (ditFirstPhaseKey names its run). */
+  firstPhaseStatePath?: string;
 }
 
 export interface DitMetrics {
@@ -71,11 +81,25 @@ export function ditRunRecipe(ctx: Pick<PretrainContext, "dataset" | "profile" | 
   };
 }
 
-export function ditRunKey(ctx: Pick<DitContext, "dataset" | "profile" | "steps" | "vaeHash">): string {
-  return runKey(ditRunRecipe(ctx), ctx.dataset.manifest.hash, {
-    dataset: ctx.dataset.info.id,
-    vae: ctx.vaeHash,
-  });
+type KeyContext = Pick<DitContext, "dataset" | "profile" | "steps" | "vaeHash">;
+
+const keyOf = (recipe: DitRecipe, ctx: KeyContext): string =>
+  runKey(recipe, ctx.dataset.manifest.hash, { dataset: ctx.dataset.info.id, vae: ctx.vaeHash });
+
+/** The recipe without its restart: the first phase, keyed as a one-schedule run of it. */
+function firstPhase(recipe: DitRecipe): DitRecipe {
+  const { restart: _, ...first } = recipe;
+  return first;
+}
+
+export function ditRunKey(ctx: KeyContext): string {
+  return keyOf(ditRunRecipe(ctx), ctx);
+}
+
+/** The key of the first phase of a recipe with a restart (null without one). */
+export function ditFirstPhaseKey(ctx: KeyContext): string | null {
+  const recipe = ditRunRecipe(ctx);
+  return recipe.restart ? keyOf(firstPhase(recipe), ctx) : null;
 }
 
 /** Posterior means and log-variances of the whole train split, [count, h, w, c] each, on the host. */
@@ -205,11 +229,12 @@ export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
   const sampler = new EpochSampler(labels.length, recipe.batch, root.fork(2).seed);
   const noise = root.fork(3);
   const scale = ctx.vae.cfg.scalingFactor;
-  try {
-    const outcome = await trainResumable({
+  const loss = ditLoss(model, recipe, latents, labels, scale, sampler, noise);
+  const phase = (key: string, steps: number, statePath: string, start?: TrainingOutcome) =>
+    trainResumable({
       key,
-      steps: recipe.steps,
-      statePath: ctx.statePath,
+      steps,
+      statePath,
       model,
       opt,
       ema,
@@ -220,8 +245,23 @@ export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
       log: ctx.log,
       signal: ctx.signal,
       label: `dit ${ctx.dataset.info.id}`,
-      loss: ditLoss(model, recipe, latents, labels, scale, sampler, noise),
+      loss,
+      ...(start
+        ? { start: { step: start.step, lossCurve: start.lossCurve, trainSeconds: start.trainSeconds } }
+        : {}),
     });
+  try {
+    let outcome: TrainingOutcome;
+    if (recipe.restart) {
+      if (!ctx.firstPhaseStatePath) {
+        throw new Error("a DiT recipe with a restart needs the first phase's state path");
+      }
+      const first = await phase(ditFirstPhaseKey(ctx)!, recipe.steps, ctx.firstPhaseStatePath);
+      if (!first.done) return { recipe, key, model, outcome: first, metrics: null, grid: null };
+      outcome = await phase(key, totalSteps(recipe), ctx.statePath, first);
+    } else {
+      outcome = await phase(key, recipe.steps, ctx.statePath);
+    }
     if (!outcome.done) return { recipe, key, model, outcome, metrics: null, grid: null };
     ema.copyTo();
     const metrics = await judgeSamples(ctx, recipe, model, outcome);

@@ -34,6 +34,11 @@ export interface TrainingRun {
   lrAt(step: number): number;
   /** The loss of step `step` (draws its batch and noise from (seed, step)); called inside a tidy scope. */
   loss(step: number): Tensor;
+  /**
+   * Where the run begins when it has no state file of its own (default step 0): the end of the phase it
+   * continues, whose state the caller has already restored into the model, EMA and optimizer.
+   */
+  start?: { step: number; lossCurve: readonly LossPoint[]; trainSeconds: number };
   /** Save every this many ms (default 5 minutes). */
   checkpointEveryMs?: number;
   /** Losses are read back (one device sync) every this many steps (default 25). */
@@ -126,7 +131,10 @@ export async function trainResumable(run: TrainingRun): Promise<TrainingOutcome>
   const every = run.checkpointEveryMs ?? 5 * 60_000;
   const logEvery = run.logEvery ?? 25;
   const saved = await loadState(run);
-  const state: SavedState = saved ?? { step: 0, lossCurve: [], trainSeconds: 0 };
+  const state: SavedState = saved ??
+    (run.start
+      ? { step: run.start.step, lossCurve: [...run.start.lossCurve], trainSeconds: run.start.trainSeconds }
+      : { step: 0, lossCurve: [], trainSeconds: 0 });
   const resumedFrom = state.step;
   if (saved && saved.step > 0 && saved.step < run.steps) {
     run.log?.(`${run.label}: resuming at step ${saved.step}/${run.steps} from ${run.statePath}`);

@@ -110,14 +110,29 @@ Deno.test("foundation: a killed training resumes to exactly the weights of an un
     const recipe = { ...vaeRecipe("mnist", "smoke"), steps: 4, batch: 2 };
     const cfg = { ...recipe.model, blockOutChannels: [4, 4], normGroups: 2 };
     const images = new PaddedImages(randomSplit(8, 1), 1, 32);
-    const run = async (statePath: string, stopAfter?: number) => {
+    // `phases`: train the first 2 steps under their own key and state, then continue to 4 (a restart).
+    const run = async (statePath: string, stopAfter?: number, phases = false) => {
       const model = new AutoencoderKL(new Rng(0), cfg);
       const opt = new AdamW(model.parameters(), { lr: 1e-3 });
       const ctl = new AbortController();
       const loss = vaeLoss(model, recipe, images, new EpochSampler(8, 2, 5), new Rng(6));
+      const first = phases
+        ? await trainResumable({
+          key: "first",
+          steps: 2,
+          statePath: `${statePath}.first`,
+          model,
+          opt,
+          lrAt: (s) => lrAt(recipe, s),
+          batch: 2,
+          label: "t",
+          loss,
+        })
+        : null;
       const out = await trainResumable({
         key: "test",
         steps: recipe.steps,
+        ...(first ? { start: first } : {}),
         statePath,
         model,
         opt,
@@ -145,6 +160,11 @@ Deno.test("foundation: a killed training resumes to exactly the weights of an un
     eq([resumed.out.done, resumed.out.resumedFrom, resumed.out.stepsThisSession], [true, 2, 2]);
     straight.weights.forEach((w, i) => eq(resumed.weights[i], w, `parameter ${i} after resume`));
     eq(resumed.out.lossCurve.map((p) => p.step), [1, 2, 3, 4]);
+    // A second phase that continues a finished first one computes what one run would have.
+    const continued = await run(`${dir}/c.state`, undefined, true);
+    eq([continued.out.done, continued.out.resumedFrom, continued.out.stepsThisSession], [true, 2, 2]);
+    straight.weights.forEach((w, i) => eq(continued.weights[i], w, `parameter ${i} after the restart`));
+    eq(continued.out.lossCurve.map((p) => p.step), [2, 3, 4]);
     // A finished state is not trained again; another key's state is refused.
     eq((await run(`${dir}/b.state`)).out.stepsThisSession, 0);
     const other = new AutoencoderKL(new Rng(0), cfg);

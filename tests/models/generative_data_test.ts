@@ -48,4 +48,11 @@ Deno.test("meanPsnr and the warm-up + cosine learning rate", () => {
   ok(Math.abs(lrAt(r, 10) - (1)) <= 1e-12);
   ok(Math.abs(lrAt(r, 55) - (0.55)) <= 1e-12);
   ok(Math.abs(lrAt(r, 100) - (0.1)) <= 1e-12);
+  // A restart warms up again from step `steps` and decays by its own cosine.
+  const rr = { ...r, restart: { steps: 20, lr: 0.5, warmup: 5, finalLrFraction: 0 } };
+  ok(Math.abs(lrAt(rr, 99) - lrAt(r, 99)) <= 1e-12);
+  ok(Math.abs(lrAt(rr, 100) - (0.1)) <= 1e-12);
+  ok(Math.abs(lrAt(rr, 105) - (0.5)) <= 1e-12);
+  ok(Math.abs(lrAt(rr, 112.5) - (0.25)) <= 1e-12);
+  ok(Math.abs(lrAt(rr, 120)) <= 1e-12);
 });
