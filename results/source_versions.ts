@@ -108,6 +108,9 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   "minimax+igd@ca77095da8f3": "05e2cd54d4c2",
   "minimax+igds@e7fcb1e8a54d": "50f35318219c",
   "dgs@d45b5fa96da4": "d43f91b7e37d",
+  // dd pretrain's DiT recipes may restart their schedule (models/foundation.ts, pretrain_dit.ts,
+  // resumable_training.ts): the pretraining drivers only; no recipe has a restart, lrAt is unchanged without one.
+  "models@6e883cdd88eb": "b6af082e22ed",
   // experiments/profiles.ts: only the quick profile's description (its time) changed.
   "runner@c97c1e562b3a": "697bef2725a6",
 };
