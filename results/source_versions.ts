@@ -81,6 +81,10 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // Minimax's scale notes became one shared constant (text only; the Minimax-based methods spread it).
   "minimax@5f21c836910c": "e500d72f642b",
   "igds@414047c1d044": "e5744f4297ee",
+  // DGS caches its image pool (methods/dgs_pool.ts): the fine-tune and samples are a deterministic function of
+  // the pool's key, and a cached pool is the float32 bytes computed; the pool histograms of the cells sharing
+  // one (Table 3's shapes at a seed) equal those of a fresh pool (reports/evidence/dgs-tables3-4-quick).
+  "dgs@47bffa0a64f3": "d43f91b7e37d",
 };
 
 /** The repository (or installed copy) this module belongs to. */
