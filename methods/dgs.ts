@@ -47,6 +47,8 @@ import {
   teacherNet,
 } from "../baselines/teacher_net.ts";
 import { drawPositions, indicesByClass } from "../baselines/real_images.ts";
+import { readManifest } from "../models/foundation.ts";
+import { cachedPool, type Pool, poolKey, poolPath } from "./dgs_pool.ts";
 import {
   type ClassSampling,
   HARDNESS_RANK,
@@ -262,12 +264,33 @@ export async function distillDgs(ctx: DistillContext<DgsConfig>): Promise<Distil
     }
 
     const f = await loadFoundation(dataset, cfg.foundation);
-    let pool: { images: HostBatch; labels: number[] };
-    let tune;
+    let pool: Pool, poolCached: boolean, source: string;
     try {
       checkResolution(f, cfg.resolution, "dgs");
-      tune = await tuneMinimaxPrior(f, cfg, ctx.seed, ctx);
-      pool = await sampleClasses(f, perClass, cfg, ctx.seed, ctx);
+      source = f.source;
+      const minimax = Object.fromEntries(
+        Object.keys(MinimaxConfig.shape).map((k) => [k, cfg[k as keyof DgsConfig]]),
+      );
+      const weights = await readManifest();
+      const key = poolKey(dataset, {
+        foundation: f.source,
+        weights: Object.keys(weights).filter((n) => n.startsWith(`${dataset.info.id}-`)).map((n) =>
+          weights[n].sha256
+        ),
+        minimax,
+        perClass,
+        seed: ctx.seed,
+      });
+      ({ pool, cached: poolCached } = await cachedPool(
+        poolPath(dataset, key),
+        { key, classes, perClass },
+        async () => {
+          const tune = await tuneMinimaxPrior(f, cfg, ctx.seed, ctx);
+          const p = await sampleClasses(f, perClass, cfg, ctx.seed, ctx);
+          return { ...p, tuneSteps: tune.steps, tuneLoss: tune.lastLoss };
+        },
+        ctx.progress,
+      ));
     } finally {
       disposeFoundation(f);
     }
@@ -305,13 +328,14 @@ export async function distillDgs(ctx: DistillContext<DgsConfig>): Promise<Distil
     const chosen: HostBatch = { data, shape: [rows.length, h, w, ch] };
     const setLabels = rows.map((r) => labels[r]);
     return {
-      set: unitImagesToSet(ctx, "dgs", chosen, setLabels, { foundation: f.source, difficultyScorer: name }),
+      set: unitImagesToSet(ctx, "dgs", chosen, setLabels, { foundation: source, difficultyScorer: name }),
       metrics: {
         samples: setLabels.length,
         poolSize: labels.length,
         realScored: realDiff.reduce((a, d) => a + d.length, 0),
-        finetuneSteps: tune.steps,
-        lastDiffusionLoss: tune.lastLoss,
+        finetuneSteps: pool.tuneSteps,
+        lastDiffusionLoss: pool.tuneLoss,
+        poolCached: poolCached ? 1 : 0,
         ...samplingMetrics(per, poolDiff, realDiff),
         seconds: (performance.now() - t0) / 1000,
       },

@@ -13,6 +13,7 @@ import {
   cellIdsText,
   type CellReport,
   cellStatusLabel,
+  type FigurePage,
   METRIC_LABELS,
   ranText,
   sharedClaimedNote,
@@ -35,6 +36,8 @@ export interface HtmlOptions {
   /** Link back to the index page (default "index.html"; null for none). */
   indexHref?: string | null;
   generatedAt?: string;
+  /** Figure pages beside this report, linked under "Figures" after the charts. */
+  figures?: readonly FigurePage[];
 }
 
 /** Above this many series per curve chart, the legend goes to the right (see INIT_SCRIPT). */
@@ -211,6 +214,7 @@ export function renderTableHtml(input: TableReportInput | TableReport, options: 
       `<figure class="chart" style="height:${height}px"><canvas id="bars" aria-label="claimed vs reproduced"></canvas></figure>`,
     ));
   }
+  if (options.figures?.length) body.push(section("Figures", figureLinks(options.figures)));
   body.push(section("Cells", cellTable(r)));
   body.push(section("Claims", claims(r)));
   body.push(section("Substitutions", substitutions(r)));
@@ -272,6 +276,13 @@ ${scripts}
 </body>
 </html>
 `;
+}
+
+function figureLinks(figures: readonly FigurePage[]): string {
+  return `<ul>${
+    figures.map((f) => `<li><a href="${h(safeHref(f.href))}">${h(f.title)}</a> — ${h(f.description)}</li>`)
+      .join("")
+  }</ul>`;
 }
 
 export function section(title: string, content: string): string {

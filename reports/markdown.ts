@@ -1,5 +1,5 @@
 /** The Markdown report of one table (and an index of several), rendered from the report model. */
-import { escapeMarkdown as md } from "./escape.ts";
+import { escapeMarkdown as md, safeHref } from "./escape.ts";
 import { comparableWithPaper } from "../experiments/profiles.ts";
 import { fmtCost, fmtSeconds, shortSha } from "./format.ts";
 import { fmtClaimed, fmtPts, fmtSigned, fmtSummary } from "../results/format.ts";
@@ -8,6 +8,7 @@ import {
   cellIdsText,
   type CellReport,
   cellStatusLabel,
+  type FigurePage,
   METRIC_LABELS,
   ranText,
   sharedClaimedNote,
@@ -17,8 +18,14 @@ import {
   whatRanText,
 } from "./model.ts";
 
-/** Accepts either the raw inputs or an already built model (when HTML is rendered from it too). */
-export function renderTableMarkdown(input: TableReportInput | TableReport): string {
+/**
+ * Accepts either the raw inputs or an already built model (when HTML is rendered from it too); `figures`
+ * are the figure pages written beside the report, linked after the grid.
+ */
+export function renderTableMarkdown(
+  input: TableReportInput | TableReport,
+  options: { figures?: readonly FigurePage[] } = {},
+): string {
   const r = asTableReport(input);
   const { spec } = r;
   const out: string[] = [];
@@ -68,6 +75,14 @@ export function renderTableMarkdown(input: TableReportInput | TableReport): stri
     );
   });
   out.push("");
+
+  if (options.figures?.length) {
+    out.push("## Figures", "");
+    for (const f of options.figures) {
+      out.push(`- [${md(f.title)}](${linkTarget(f.href)}) — ${md(f.description)}`);
+    }
+    out.push("");
+  }
 
   out.push("## Cells", "");
   if (r.cells.some((c) => c.standsFor.length > 1)) {
@@ -193,6 +208,11 @@ function gridEntry(c: CellReport, bare: boolean): string {
 function statusMd(status: string): string {
   const s = md(status);
   return status === "reproduced" ? `**${s}**` : status === "not reproduced" ? `**${s}** ✗` : s;
+}
+
+/** A link target inside `[…](…)`: encoded so that no parenthesis, space or angle bracket ends or breaks it. */
+function linkTarget(href: string): string {
+  return encodeURI(safeHref(href)).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** A Markdown index of table reports (links are relative file names). */

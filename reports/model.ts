@@ -489,6 +489,18 @@ export function sharedClaimedNote(r: TableReport): string | null {
   return notes.size === 1 ? [...notes][0] : null;
 }
 
+/**
+ * A figure page written beside a table's report (DGS's difficulty histograms, D³HR's storage comparison),
+ * which the table's report links to.
+ */
+export interface FigurePage {
+  title: string;
+  /** Relative link, e.g. "dgs_table1_difficulty.html". */
+  href: string;
+  /** What the page shows, one sentence. */
+  description: string;
+}
+
 /** A file name for a table id ("igds/table1" → "igds_table1"); ids never contain "_". */
 export function tableFileStem(tableId: string): string {
   return tableId.replace(/\//g, "_");

@@ -107,12 +107,17 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   "minimax@9d28755be958": "5f21c836910c",
   "minimax+igd@ca77095da8f3": "05e2cd54d4c2",
   "minimax+igds@e7fcb1e8a54d": "50f35318219c",
-  "dgs@d45b5fa96da4": "d43f91b7e37d",
   // dd pretrain's DiT recipes may restart their schedule (models/foundation.ts, pretrain_dit.ts,
   // resumable_training.ts): the pretraining drivers only; no recipe has a restart, lrAt is unchanged without one.
   "models@6e883cdd88eb": "b6af082e22ed",
   // experiments/profiles.ts: only the quick profile's description (its time) changed.
   "runner@c97c1e562b3a": "697bef2725a6",
+  // DGS caches its image pool (methods/dgs_pool.ts): the fine-tune and samples are a deterministic function of
+  // the pool's key, and a cached pool is the float32 bytes computed; the pool histograms of the cells sharing
+  // one (Table 3's shapes at a seed) equal those of a fresh pool (reports/evidence/dgs-tables3-4-quick).
+  "dgs@47bffa0a64f3": "d43f91b7e37d",
+  // The manifest as data of the foundation (above), on the pool-caching DGS.
+  "dgs@6ec8d804f6b5": "47bffa0a64f3",
 };
 
 /** The repository (or installed copy) this module belongs to. */

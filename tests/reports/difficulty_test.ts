@@ -81,8 +81,17 @@ Deno.test("writeReports: a table with difficulty histograms gets its figure page
       "| original data | 75.0 | 25.0 |",
     ),
   );
-  // Without histograms there is no figure page.
+  // The table's report links the page, each format its own.
+  const tableHtml = await Deno.readTextFile(`${outDir}/demo_table1.html`);
+  ok(tableHtml.includes('<a href="demo_table1_difficulty.html">Difficulty histograms</a>'), tableHtml);
+  ok(
+    (await Deno.readTextFile(`${outDir}/demo_table1.md`)).includes(
+      "- [Difficulty histograms](demo_table1_difficulty.md)",
+    ),
+  );
+  // Without histograms there is no figure page, and no Figures section.
   const plain = await Deno.makeTempDir({ prefix: "ddrepro-difficulty-" });
   await writeReports({ outDir: plain, tables: [{ spec: demoTable(), results: [], profile: "quick" }] });
   eq([...Deno.readDirSync(plain)].some((e) => e.name.includes("difficulty")), false);
+  ok(!(await Deno.readTextFile(`${plain}/demo_table1.md`)).includes("## Figures"));
 });
