@@ -5,8 +5,8 @@
  * classes; methods/dgs.ts) and averaged over repeats. A page of its own next to the table's report
  * (chart.js inlined, data as escaped JSON, every string escaped), and a Markdown table.
  */
-import { escapeHtml as h, escapeMarkdown, jsonForScript, safeHref, scriptSource } from "./escape.ts";
-import { page, section } from "./html.ts";
+import { escapeHtml as h, escapeMarkdown } from "./escape.ts";
+import { figurePage } from "./html.ts";
 import type { CellRepeatResult } from "../results/types.ts";
 
 export const DIFFICULTY_SERIES = ["original", "pool", "target", "selected"] as const;
@@ -109,30 +109,28 @@ export function renderDifficultyHtml(
   o: { chartJs: string; tableHref?: string },
 ): string | null {
   if (figures.length === 0) return null;
-  const body = [
-    o.tableHref ? `<nav><a href="${h(safeHref(o.tableHref))}">← ${h(tableId)}</a></nav>` : "",
-    `<h1>Difficulty histograms — <code>${h(tableId)}</code></h1>`,
-    `<p class="caption">Share of images per difficulty interval (1 − p(y|x) of the difficulty scorer), summed ` +
-    `over classes: the original data, the generated pool, the target the sampling matched and the selected ` +
-    `set (the DGS paper's Fig. 2).</p>`,
-    ...figures.map((f, i) =>
-      section(
-        f.cellId,
-        `<p class="hint">${h(summaryText(f))}</p>` +
-          `<figure class="chart"><canvas id="difficulty-${i}" aria-label="${h(f.cellId)}"></canvas></figure>`,
-      )
-    ),
-  ].join("\n");
-  const data = figures.map((f) => ({
-    title: f.cellId,
-    axis: axisLabel(f),
-    intervals: f.intervals,
-    series: DIFFICULTY_SERIES.map((s) => ({ label: SERIES_LABELS[s], data: f.shares[s] })),
-  }));
-  const scripts =
-    `<script type="application/json" id="ddrepro-difficulty">${jsonForScript(data)}</script>\n` +
-    `<script>${scriptSource(o.chartJs)}</script>\n<script>${INIT}</script>`;
-  return page(`${tableId}: difficulty histograms`, body, scripts);
+  return figurePage({
+    tableId,
+    heading: "Difficulty histograms",
+    caption: `Share of images per difficulty interval (1 − p(y|x) of the difficulty scorer), summed ` +
+      `over classes: the original data, the generated pool, the target the sampling matched and the selected ` +
+      `set (the DGS paper's Fig. 2).`,
+    ...(o.tableHref ? { tableHref: o.tableHref } : {}),
+    sections: figures.map((f, i) => ({
+      title: f.cellId,
+      content: `<p class="hint">${h(summaryText(f))}</p>` +
+        `<figure class="chart"><canvas id="difficulty-${i}" aria-label="${h(f.cellId)}"></canvas></figure>`,
+    })),
+    dataId: "ddrepro-difficulty",
+    data: figures.map((f) => ({
+      title: f.cellId,
+      axis: axisLabel(f),
+      intervals: f.intervals,
+      series: DIFFICULTY_SERIES.map((s) => ({ label: SERIES_LABELS[s], data: f.shares[s] })),
+    })),
+    chartJs: o.chartJs,
+    init: INIT,
+  });
 }
 
 /** The same figures as Markdown tables (shares in %). */

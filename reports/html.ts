@@ -278,6 +278,32 @@ ${scripts}
 `;
 }
 
+/**
+ * A figure page beside a table's report: a link back to the table, a heading and caption (static HTML), one
+ * section per figure, and the figures' data as escaped JSON (`dataId`) that `init` reads (chart.js inlined).
+ */
+export function figurePage(o: {
+  tableId: string;
+  heading: string;
+  caption: string;
+  tableHref?: string;
+  sections: readonly { title: string; content: string }[];
+  dataId: string;
+  data: unknown;
+  chartJs: string;
+  init: string;
+}): string {
+  const body = [
+    o.tableHref ? `<nav><a href="${h(safeHref(o.tableHref))}">← ${h(o.tableId)}</a></nav>` : "",
+    `<h1>${h(o.heading)} — <code>${h(o.tableId)}</code></h1>`,
+    `<p class="caption">${o.caption}</p>`,
+    ...o.sections.map((x) => section(x.title, x.content)),
+  ].join("\n");
+  const scripts = `<script type="application/json" id="${h(o.dataId)}">${jsonForScript(o.data)}</script>\n` +
+    `<script>${scriptSource(o.chartJs)}</script>\n<script>${o.init}</script>`;
+  return page(`${o.tableId}: ${o.heading.toLowerCase()}`, body, scripts);
+}
+
 function figureLinks(figures: readonly FigurePage[]): string {
   return `<ul>${
     figures.map((f) => `<li><a href="${h(safeHref(f.href))}">${h(f.title)}</a> — ${h(f.description)}</li>`)

@@ -6,8 +6,8 @@
  * A page of its own next to the table's report (chart.js inlined, data as escaped JSON, every string
  * escaped), and a Markdown table.
  */
-import { escapeHtml as h, escapeMarkdown, jsonForScript, safeHref, scriptSource } from "./escape.ts";
-import { page, section } from "./html.ts";
+import { escapeHtml as h, escapeMarkdown } from "./escape.ts";
+import { figurePage } from "./html.ts";
 import type { CellRepeatResult } from "../results/types.ts";
 
 const KEYS = ["statisticsBytes", "weightsBytes", "setBytesUint8", "setBytesFloat32", "breakEvenIpc"] as const;
@@ -126,42 +126,41 @@ export function renderStorageHtml(
   o: { chartJs: string; tableHref?: string },
 ): string | null {
   if (figures.length === 0) return null;
-  const body = [
-    o.tableHref ? `<nav><a href="${h(safeHref(o.tableHref))}">← ${h(tableId)}</a></nav>` : "",
-    `<h1>Storage — <code>${h(tableId)}</code></h1>`,
-    `<p class="caption">What a D³HR set needs to be regenerated — the per-class mean and variance of its ` +
-    `noise-domain latents, plus the VAE and DiT weights — against storing its images, which grows linearly ` +
-    `with the IPC (the D³HR paper's Fig. A2). Sizes as stored by the runs; the curves extend the set's size ` +
-    `linearly in the IPC.</p>`,
-    ...figures.map((f, i) =>
-      section(
-        f.dataset,
-        `<p class="hint">${h(summaryText(f))}</p>` +
-          `<table class="data"><thead><tr>${
-            HEADER.map((c) => `<th>${h(c)}</th>`).join("")
-          }</tr></thead><tbody>` +
-          f.rows.map((r) => `<tr>${rowCells(r).map((c) => `<td>${h(c)}</td>`).join("")}</tr>`).join("") +
-          `</tbody></table>` +
-          `<figure class="chart"><canvas id="storage-${i}" aria-label="${h(f.dataset)}"></canvas></figure>`,
-      )
-    ),
-  ].join("\n");
-  const data = figures.map((f) => {
-    const r = f.rows[0];
-    return {
+  return figurePage({
+    tableId,
+    heading: "Storage",
+    caption: `What a D³HR set needs to be regenerated — the per-class mean and variance of its ` +
+      `noise-domain latents, plus the VAE and DiT weights — against storing its images, which grows linearly ` +
+      `with the IPC (the D³HR paper's Fig. A2). Sizes as stored by the runs; the curves extend the set's size ` +
+      `linearly in the IPC.`,
+    ...(o.tableHref ? { tableHref: o.tableHref } : {}),
+    sections: figures.map((f, i) => ({
       title: f.dataset,
-      ipcs: f.curveIpcs,
-      series: [
-        { label: "images, float32", data: f.curveIpcs.map((k) => 4 * f.bytesPerIpc * k) },
-        { label: "images, 8-bit", data: f.curveIpcs.map((k) => f.bytesPerIpc * k) },
-        { label: "(μ, σ²) + weights", data: f.curveIpcs.map(() => r.statistics + r.weights) },
-        { label: "(μ, σ²) only", data: f.curveIpcs.map(() => r.statistics) },
-      ],
-    };
+      content: `<p class="hint">${h(summaryText(f))}</p>` +
+        `<table class="data"><thead><tr>${
+          HEADER.map((c) => `<th>${h(c)}</th>`).join("")
+        }</tr></thead><tbody>` +
+        f.rows.map((r) => `<tr>${rowCells(r).map((c) => `<td>${h(c)}</td>`).join("")}</tr>`).join("") +
+        `</tbody></table>` +
+        `<figure class="chart"><canvas id="storage-${i}" aria-label="${h(f.dataset)}"></canvas></figure>`,
+    })),
+    dataId: "ddrepro-storage",
+    data: figures.map((f) => {
+      const r = f.rows[0];
+      return {
+        title: f.dataset,
+        ipcs: f.curveIpcs,
+        series: [
+          { label: "images, float32", data: f.curveIpcs.map((k) => 4 * f.bytesPerIpc * k) },
+          { label: "images, 8-bit", data: f.curveIpcs.map((k) => f.bytesPerIpc * k) },
+          { label: "(μ, σ²) + weights", data: f.curveIpcs.map(() => r.statistics + r.weights) },
+          { label: "(μ, σ²) only", data: f.curveIpcs.map(() => r.statistics) },
+        ],
+      };
+    }),
+    chartJs: o.chartJs,
+    init: INIT,
   });
-  const scripts = `<script type="application/json" id="ddrepro-storage">${jsonForScript(data)}</script>\n` +
-    `<script>${scriptSource(o.chartJs)}</script>\n<script>${INIT}</script>`;
-  return page(`${tableId}: storage`, body, scripts);
 }
 
 /** The same comparison as Markdown tables. */
