@@ -4,7 +4,7 @@
  * images turned into a distilled set in the dataset's normalised space.
  */
 import { z } from "zod";
-import type { Dataset } from "../data/types.ts";
+import type { Dataset, Split } from "../data/types.ts";
 import type { DistillContext } from "../methods/types.ts";
 import type { DistilledSet } from "../data/distilled.ts";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
@@ -31,6 +31,8 @@ export interface Foundation<M extends NoisePredictor = DisposablePredictor> {
   vae: AutoencoderKL;
   /** The dataset's train images as the VAE's input ([-1, 1], padded to its side). */
   images: PaddedImages;
+  /** The train split those images come from (content keys of what is derived from it). */
+  train: Split;
   /** Latent [h, w, c] of one sample. */
   latentShape: [number, number, number];
   /** Where the weights came from (recorded in the set's metadata). */
@@ -55,6 +57,7 @@ export function foundationFrom<M extends DisposablePredictor>(
     dit,
     vae,
     images: new PaddedImages(dataset.train, dataset.info.shape.channels, IMAGE_SIZE),
+    train: dataset.train,
     latentShape,
     source,
   };

@@ -37,6 +37,7 @@ import {
   unitImagesToSet,
 } from "./latent_foundation.ts";
 import { sampleClasses } from "./diffusion_sampling.ts";
+import { keepPrior, priorKey, restorePrior } from "./tuned_priors.ts";
 
 export const MinimaxConfig = z.object({
   ...SamplerFields,
@@ -76,7 +77,7 @@ export const minimaxDefaults = (): MinimaxConfig => ({
 /**
  * The fine-tuning steps follow the profiles' `iterations` (family "minimax": smoke 3, quick 120 — the
  * official run takes 12,000 — proxy 2000), the sampler their sampler knobs (latent_foundation.ts). The
- * fine-tuning does not depend on the IPC but runs for every set. The EMA's horizon follows the steps
+ * fine-tuning does not depend on the IPC: one run per seed serves every set (tuneMinimaxPrior). The EMA's horizon follows the steps
  * (0.9999 averages over ~10,000 steps, most of the official run; over 120 steps it would keep the un-tuned
  * weights): decay 1 − 1/(0.8·steps).
  */
@@ -112,14 +113,16 @@ export interface LatentBatch {
  */
 export function markDiffFitTrainable(dit: DiT): [string, Tensor][] {
   dit.addDiffFitScales(Math.ceil(dit.cfg.depth / 2));
+  const trainable = diffFitParameters(dit);
+  const on = new Set(trainable.map(([name]) => name));
+  for (const [name, p] of dit.namedParameters()) p.requireGrad(on.has(name));
+  return trainable;
+}
+
+/** The parameters DiffFit trains, in the model's order: names containing "bias", "norm", "gamma" or "y_embed". */
+function diffFitParameters(dit: DiT): [string, Tensor][] {
   const keys = ["bias", "norm", "gamma", "y_embed"];
-  const out: [string, Tensor][] = [];
-  for (const [name, p] of dit.namedParameters()) {
-    const on = keys.some((k) => name.includes(k));
-    p.requireGrad(on);
-    if (on) out.push([name, p]);
-  }
-  return out;
+  return dit.namedParameters().filter(([name]) => keys.some((k) => name.includes(k)));
 }
 
 /** Per-class FIFO memories of flattened real latents and generated x̂₀ (host rows). */
@@ -285,16 +288,30 @@ export function finetuneSteps(cfg: MinimaxConfig, count: number): number {
 /**
  * The Minimax prior of a foundation: its DiT fine-tuned in place on the foundation's real images for
  * `finetuneSteps(cfg, count)` steps. Methods that sample from Minimax (minimax, and the guided methods'
- * Minimax variants) start here.
+ * Minimax variants) start here. A process fine-tunes a prior once per weights, data, settings and seed, and
+ * reuses it for the other IPCs and methods (tuned_priors.ts).
  */
-export function tuneMinimaxPrior(
+export async function tuneMinimaxPrior(
   f: Foundation<DiT>,
   cfg: MinimaxConfig,
   seed: number,
   o: { signal?: AbortSignal; progress?: ProgressReporter } = {},
 ): Promise<FinetuneLog> {
   const steps = finetuneSteps(cfg, f.images.count);
-  return minimaxFinetune(f.dit, realLatentBatches(f, cfg.batch, seed), steps, cfg, seed, o);
+  const { epochs, maxSteps, batch, lr, lambdaRepr, lambdaDiv, memorySize, emaDecay, labelDropout } = cfg;
+  const settings = { epochs, maxSteps, batch, lr, lambdaRepr, lambdaDiv, memorySize, emaDecay, labelDropout };
+  // Keyed by the un-tuned weights: before the fine-tuning adds DiffFit's scales.
+  const key = await priorKey({ minimax: settings, steps, seed }, [f.dit, f.vae], f.train);
+  const kept = restorePrior<FinetuneLog>(key, () => markDiffFitTrainable(f.dit));
+  if (kept) {
+    f.dit.eval();
+    o.progress?.log(`minimax: the prior fine-tuned for seed ${seed} (${steps} steps) reused`);
+    o.progress?.update(steps, steps, "fine-tuned prior reused");
+    return kept;
+  }
+  const log = await minimaxFinetune(f.dit, realLatentBatches(f, cfg.batch, seed), steps, cfg, seed, o);
+  await keepPrior(key, diffFitParameters(f.dit), log);
+  return log;
 }
 
 export const minimaxMethod: MethodDef<MinimaxConfig> = {

@@ -256,9 +256,10 @@ export async function pretrainDit(ctx: DitContext): Promise<DitRun> {
       if (!ctx.firstPhaseStatePath) {
         throw new Error("a DiT recipe with a restart needs the first phase's state path");
       }
-      const first = await phase(ditFirstPhaseKey(ctx)!, recipe.steps, ctx.firstPhaseStatePath);
-      if (!first.done) return { recipe, key, model, outcome: first, metrics: null, grid: null };
-      outcome = await phase(key, totalSteps(recipe), ctx.statePath, first);
+      outcome = await trainWithRestart(phase, {
+        first: { key: ditFirstPhaseKey(ctx)!, steps: recipe.steps, statePath: ctx.firstPhaseStatePath },
+        restart: { key, steps: totalSteps(recipe), statePath: ctx.statePath },
+      });
     } else {
       outcome = await phase(key, recipe.steps, ctx.statePath);
     }
@@ -409,4 +410,38 @@ function toNchw(img: Float32Array, side: number, c: number): Float32Array {
   const hw = side * side, out = new Float32Array(img.length);
   for (let p = 0; p < hw; p++) for (let ch = 0; ch < c; ch++) out[ch * hw + p] = img[p * c + ch];
   return out;
+}
+
+interface Phase {
+  key: string;
+  /** The step the phase ends at (counted from the first phase's start). */
+  steps: number;
+  statePath: string;
+}
+
+/**
+ * A first phase, then its restart continuing it (`phase` trains one; `start` is the outcome it continues).
+ * Once the restart has saved its own state, the first phase is behind it and is not consulted: its state
+ * file may be gone. Returns the first phase's outcome while that is unfinished.
+ */
+export async function trainWithRestart(
+  phase: (key: string, steps: number, statePath: string, start?: TrainingOutcome) => Promise<TrainingOutcome>,
+  p: { first: Phase; restart: Phase },
+): Promise<TrainingOutcome> {
+  const { first, restart } = p;
+  const start = await exists(restart.statePath)
+    ? undefined
+    : await phase(first.key, first.steps, first.statePath);
+  if (start && !start.done) return start;
+  return phase(restart.key, restart.steps, restart.statePath, start);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }

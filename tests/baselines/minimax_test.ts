@@ -24,7 +24,11 @@ import {
   minimaxFinetune,
   MinimaxMemory,
   minimaxTerms,
+  tuneMinimaxPrior,
 } from "../../baselines/minimax.ts";
+import { clearPriors } from "../../baselines/tuned_priors.ts";
+import { disposeFoundation, untrainedFoundation } from "../../baselines/latent_foundation.ts";
+import { tinyDataset } from "../runner/_fixtures.ts";
 
 setBackend(gpu);
 
@@ -218,4 +222,49 @@ Deno.test("minimax: DiffFit trains biases, scales and the label embedding only; 
     "everything else is frozen",
   );
   dit.dispose();
+});
+
+Deno.test("minimax: the fine-tuned prior of a seed is reused, bit for bit; another seed or other weights fine-tune anew", async () => {
+  clearPriors();
+  const dataset = tinyDataset("mnist", 4, 1);
+  const cfg = { ...minimaxDefaults(), maxSteps: 3, batch: 4, emaDecay: 0.5 };
+  const tuned = async (seed: number, foundationSeed = 0) => {
+    const f = untrainedFoundation(dataset, foundationSeed);
+    try {
+      let steps = 0;
+      const progress = {
+        update: (_: number, __: number, label = "") => void (steps += +label.startsWith("fine-tuning (")),
+        log() {},
+      };
+      const log = await tuneMinimaxPrior(f, cfg, seed, { progress });
+      const params = await Promise.all(
+        f.dit.namedParameters().map(async ([n, p]) => [n, await p.f32()] as const),
+      );
+      return { log, params, steps };
+    } finally {
+      disposeFoundation(f);
+    }
+  };
+  const same = (a: Awaited<ReturnType<typeof tuned>>, b: Awaited<ReturnType<typeof tuned>>) =>
+    a.params.length === b.params.length &&
+    a.params.every(([n, v], i) => n === b.params[i][0] && v.every((x, k) => Object.is(x, b.params[i][1][k])));
+  const first = await tuned(0);
+  clearPriors();
+  const fresh = await tuned(0);
+  const reused = await tuned(0);
+  ok(same(first, fresh), "fine-tuning is deterministic");
+  eq([first.steps, fresh.steps, reused.steps], [3, 3, 0], "the third run reuses the second's prior");
+  ok(same(fresh, reused), "the reused prior has the fine-tuned weights, bit for bit");
+  eq(reused.log, fresh.log);
+  const untuned = untrainedFoundation(dataset, 0);
+  const initial = await Promise.all(untuned.dit.namedParameters().map(([, p]) => p.f32()));
+  disposeFoundation(untuned);
+  ok(
+    initial.some((v, i) => v.some((x, k) => x !== fresh.params[i][1][k])),
+    "the fine-tuning moved the weights",
+  );
+  const [seed1, dit1] = [await tuned(1), await tuned(0, 1)];
+  eq([seed1.steps, dit1.steps], [3, 3], "another seed or another DiT fine-tunes anew");
+  ok(!same(seed1, fresh) && !same(dit1, fresh));
+  clearPriors();
 });

@@ -27,7 +27,7 @@ import {
 } from "../../models/foundation.ts";
 import { EpochSampler, PaddedImages } from "../../models/generative_data.ts";
 import { vaeLoss } from "../../models/pretrain_vae.ts";
-import { ditLoss, type LatentCache } from "../../models/pretrain_dit.ts";
+import { ditLoss, type LatentCache, trainWithRestart } from "../../models/pretrain_dit.ts";
 import { trainResumable } from "../../models/resumable_training.ts";
 
 async function assertRejects(
@@ -189,6 +189,63 @@ Deno.test("foundation: a killed training resumes to exactly the weights of an un
     );
     other.dispose();
     opt.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("foundation: a restart killed mid-way resumes from its own state, even with the first phase's state gone", async () => {
+  setBackend(cpu);
+  const dir = await Deno.makeTempDir();
+  try {
+    const recipe = { ...vaeRecipe("mnist", "smoke"), steps: 4, batch: 2 };
+    const cfg = { ...recipe.model, blockOutChannels: [4, 4], normGroups: 2 };
+    const images = new PaddedImages(randomSplit(8, 1), 1, 32);
+    const run = async (name: string, stopAfter?: number) => {
+      const model = new AutoencoderKL(new Rng(0), cfg);
+      const opt = new AdamW(model.parameters(), { lr: 1e-3 });
+      const ctl = new AbortController();
+      const loss = vaeLoss(model, recipe, images, new EpochSampler(8, 2, 5), new Rng(6));
+      const phases: string[] = [];
+      const out = await trainWithRestart((key, steps, statePath, start) => {
+        phases.push(start ? `${key} from ${start.step}` : key);
+        return trainResumable({
+          key,
+          steps,
+          statePath,
+          model,
+          opt,
+          ...(start ? { start } : {}),
+          lrAt: (s) => lrAt(recipe, s),
+          batch: 2,
+          signal: ctl.signal,
+          label: "t",
+          loss: (s) => {
+            if (stopAfter !== undefined && s === stopAfter - 1) ctl.abort();
+            return loss(s);
+          },
+        });
+      }, {
+        first: { key: "first", steps: 2, statePath: `${dir}/${name}.first` },
+        restart: { key: "restart", steps: 4, statePath: `${dir}/${name}.restart` },
+      });
+      const weights = await Promise.all(model.parameters().map((p) => p.f32()));
+      model.dispose();
+      opt.dispose();
+      return { out, weights, phases };
+    };
+    const straight = await run("a");
+    eq([straight.out.done, straight.phases], [true, ["first", "restart from 2"]]);
+    // Killed in the first phase: the restart does not begin.
+    const early = await run("b", 1);
+    eq([early.out.done, early.out.step, early.phases], [false, 1, ["first"]]);
+    // Killed in the restart, then the first phase's state is deleted: the restart resumes from its own.
+    const late = await run("b", 3);
+    eq([late.out.done, late.out.step, late.phases], [false, 3, ["first", "restart from 2"]]);
+    await Deno.remove(`${dir}/b.first`);
+    const resumed = await run("b");
+    eq([resumed.out.done, resumed.out.resumedFrom, resumed.phases], [true, 3, ["restart"]]);
+    straight.weights.forEach((w, i) => eq(resumed.weights[i], w, `parameter ${i} after the resumed restart`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
