@@ -152,9 +152,14 @@ export function ditRecipe(dataset: FoundationDataset, profile: FoundationProfile
     cfgScale: 4,
     evalPerClass: 50,
     classifier: { model: "convnet3", epochs: 4, trainLimit: 10000, seed: 0 },
+    // 5000 steps left the samples short of recognisable (F-MNIST 63.6 %, MNIST 37.8 % by the judge) with the
+    // loss still falling: a warm restart at half the peak rate continues the same run.
+    restart: { steps: 5000, lr: 2.5e-4, warmup: 100, finalLrFraction: 0.1 },
   };
-  return profile === "quick" ? base : {
-    ...base,
+  if (profile === "quick") return base;
+  const { restart: _, ...oneSchedule } = base;
+  return {
+    ...oneSchedule,
     model: { ...SMALL_DIT, hiddenSize: 32, depth: 1, numHeads: 2 },
     steps: 3,
     batch: 8,
