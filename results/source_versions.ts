@@ -121,6 +121,9 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // dd pretrain: a DiT restart whose own state exists no longer needs its first phase's state
   // (models/pretrain_dit.ts trainWithRestart): the pretraining driver's control flow only.
   "models@9ab70b232a99": "6e883cdd88eb",
+  // The quick DiT recipe's warm restart (models/foundation.ts): a pretraining recipe; the checkpoints it
+  // produced reach the methods through DATA_INPUTS, which re-keys the methods on the foundation.
+  "models@93046138adcc": "9ab70b232a99",
 };
 
 /** The repository (or installed copy) this module belongs to. */
