@@ -33,7 +33,7 @@ import {
   totalSteps,
 } from "./foundation.ts";
 import { type TrainingOutcome, trainResumable } from "./resumable_training.ts";
-import { cacheRoot } from "../data/fsutil.ts";
+import { cacheRoot, isFile } from "../data/fsutil.ts";
 import { pretrained } from "../evaluator/pretrained.ts";
 import type { PretrainContext } from "./pretrain_vae.ts";
 
@@ -429,19 +429,7 @@ export async function trainWithRestart(
   p: { first: Phase; restart: Phase },
 ): Promise<TrainingOutcome> {
   const { first, restart } = p;
-  const start = await exists(restart.statePath)
-    ? undefined
-    : await phase(first.key, first.steps, first.statePath);
+  const start = isFile(restart.statePath) ? undefined : await phase(first.key, first.steps, first.statePath);
   if (start && !start.done) return start;
   return phase(restart.key, restart.steps, restart.statePath, start);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

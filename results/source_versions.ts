@@ -118,12 +118,10 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   "dgs@47bffa0a64f3": "d43f91b7e37d",
   // The manifest as data of the foundation (above), on the pool-caching DGS.
   "dgs@6ec8d804f6b5": "47bffa0a64f3",
-  // dd pretrain: a DiT restart whose own state exists no longer needs its first phase's state
-  // (models/pretrain_dit.ts trainWithRestart): the pretraining driver's control flow only.
-  "models@9ab70b232a99": "6e883cdd88eb",
-  // The quick DiT recipe's warm restart (models/foundation.ts): a pretraining recipe; the checkpoints it
-  // produced reach the methods through DATA_INPUTS, which re-keys the methods on the foundation.
-  "models@93046138adcc": "9ab70b232a99",
+  // The quick DiT recipe's warm restart (models/foundation.ts), and a restart resuming from its own state
+  // without its first phase's (models/pretrain_dit.ts): pretraining only. The checkpoints the recipe produced
+  // reach the methods through DATA_INPUTS, which re-keys the methods on the foundation.
+  "models@a0ae31c9601c": "6e883cdd88eb",
 };
 
 /** The repository (or installed copy) this module belongs to. */
