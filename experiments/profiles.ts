@@ -160,10 +160,10 @@ export const PROFILES = {
     id: "quick",
     comparable: false,
     description:
-      "Default: `deno task table1`, about 70 min of work on a 2-core CPU (its ten columns). 2 repeats, an " +
-      "evaluator budget of 3000 images seen at 10 images growing as (set size / 10)^0.45 (IPC 1/10/50/100: " +
-      "300/84/34/23 epochs) and at least 100 optimizer steps, IPC 20 skipped between 10 and 50, 32 px, " +
-      "ConvNets of width 32 only, 1000 test images.",
+      "Default: `deno task table1`, about 56 min on a 2-core CPU (its ten columns, from an empty cache). " +
+      "2 repeats, an evaluator budget of 3000 images seen at 10 images growing as (set size / 10)^0.45 " +
+      "(IPC 1/10/50/100: 300/84/34/23 epochs) and at least 100 optimizer steps, IPC 20 skipped between 10 " +
+      "and 50, 32 px, ConvNets of width 32 only, 1000 test images.",
     repeats: 2,
     substituteData: true,
     substituteModels: true,
