@@ -7,8 +7,8 @@
  * dataset or a test's own toy never meets a stale entry.
  */
 import { createHash } from "node:crypto";
-import { backend, noGrad, type Tensor, tensor } from "../engine/tensor.ts";
-import { inp } from "../engine/expr.ts";
+import type { Tensor } from "../engine/tensor.ts";
+import { assignHost } from "../engine/assign.ts";
 import type { Module } from "../models/module.ts";
 import type { Split } from "../data/types.ts";
 
@@ -53,13 +53,7 @@ export function restorePrior<L>(key: string, target: () => readonly [string, Ten
   ) {
     throw new Error(`tuned priors: the kept prior's parameters do not match the model's (${params.length})`);
   }
-  noGrad(() => {
-    for (const [name, p] of params) {
-      const up = tensor(e.params.get(name)!.data, p.shape);
-      backend().map([inp(0)], [{ s: up.storage, shape: p.shape }], p.shape, { into: [p.storage] });
-      up.dispose();
-    }
-  });
+  for (const [name, p] of params) assignHost(p, e.params.get(name)!.data);
   entries.delete(key);
   entries.set(key, e);
   return e.log;

@@ -16,6 +16,7 @@ import { type Expr, inp, prm } from "./expr.ts";
 import { fill } from "./ops/create.ts";
 import { map as mapOp, sumOf } from "./ops/elementwise.ts";
 import { fmtShape } from "./shape.ts";
+import { assign } from "./assign.ts";
 import { backend, fromStorage, noGrad, type Tensor } from "./tensor.ts";
 
 /** What every optimizer offers; training loops depend on this, not on a concrete class. */
@@ -391,13 +392,13 @@ export class Ema {
   /** Writes the averaged weights into `targets` (default: the tracked parameters), e.g. for evaluation. */
   copyTo(targets: readonly Tensor[] = this.params): void {
     this.checkTargets(targets);
-    targets.forEach((t, i) => copyInto(this.b, this.shadow[i], t));
+    targets.forEach((t, i) => assign(t, this.shadow[i]));
   }
 
   /** Resets the average to `sources` (default: the tracked parameters). */
   copyFrom(sources: readonly Tensor[] = this.params): void {
     this.checkTargets(sources);
-    sources.forEach((s, i) => copyInto(this.b, s, this.shadow[i]));
+    sources.forEach((s, i) => assign(this.shadow[i], s));
   }
 
   dispose(): void {
@@ -413,9 +414,4 @@ export class Ema {
 
 function checkDecay(d: number): void {
   if (!(d >= 0 && d <= 1)) throw new Error(`Ema: decay must be in [0, 1], got ${d}`);
-}
-
-function copyInto(b: Backend, src: Tensor, dst: Tensor): void {
-  if (src.size === 0) return;
-  b.map([inp(0)], [{ s: src.storage, shape: dst.shape }], dst.shape, { into: [dst.storage] });
 }

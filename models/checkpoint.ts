@@ -1,6 +1,7 @@
 /** Saving and restoring a module's parameters and buffers as safetensors (our NHWC/OHWI layout). */
 import { loadTensors, saveTensors } from "../engine/safetensors.ts";
 import * as E from "../engine/expr.ts";
+import { assign } from "../engine/assign.ts";
 import { backend, fromStorage, type Tensor } from "../engine/tensor.ts";
 import { fmtShape, sameShape } from "../engine/shape.ts";
 import type { Module } from "./module.ts";
@@ -36,7 +37,7 @@ export async function loadModelInto(m: Module, path: string): Promise<Record<str
           `${path}: "${name}" has shape ${fmtShape(src.shape)}, the model expects ${fmtShape(t.shape)}`,
         );
       }
-      backend().map([E.inp(0)], [{ s: src.storage, shape: src.shape }], t.shape, { into: [t.storage] });
+      assign(t, src);
     }
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
@@ -70,8 +71,6 @@ export function restoreModel(m: Module, snap: ModelSnapshot): void {
     if (!sameShape(src.shape, t.shape)) {
       throw new Error(`snapshot "${name}" has shape ${fmtShape(src.shape)}, the module ${fmtShape(t.shape)}`);
     }
-    if (t.size > 0) {
-      backend().map([E.inp(0)], [{ s: src.storage, shape: t.shape }], t.shape, { into: [t.storage] });
-    }
+    assign(t, src);
   });
 }

@@ -13,10 +13,11 @@
  * Latents are NHWC; tokens are row-major over the patch grid, as PatchEmbed's flatten.
  */
 import type { Tensor } from "../engine/tensor.ts";
-import { backend, noGrad, tensor } from "../engine/tensor.ts";
+import { noGrad, tensor } from "../engine/tensor.ts";
 import type { Rng } from "../engine/random.ts";
 import * as E from "../engine/expr.ts";
 import * as T from "../engine/ops/mod.ts";
+import { assign as assignTensor } from "../engine/assign.ts";
 import type { NoisePredictor } from "../diffusion/types.ts";
 import { Module } from "./module.ts";
 import { Conv2d, Linear } from "./layers.ts";
@@ -61,9 +62,7 @@ const LN_EPS = 1e-6;
 
 /** Overwrites `dst` in place with `src` (then freed): re-initialising a layer built with PyTorch's defaults. */
 function assign(dst: Tensor, src: Tensor): void {
-  noGrad(() =>
-    backend().map([E.inp(0)], [{ s: src.storage, shape: dst.shape }], dst.shape, { into: [dst.storage] })
-  );
+  assignTensor(dst, src);
   src.dispose();
 }
 

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { canonicalJson, sha256Hex } from "../results/key.ts";
-import * as E from "../engine/expr.ts";
+import { assignHost } from "../engine/assign.ts";
 import { Rng } from "../engine/random.ts";
 import {
   decodeSafetensors,
@@ -15,7 +15,6 @@ import {
   writeSafetensors,
 } from "../engine/safetensors.ts";
 import { fmtShape, sameShape } from "../engine/shape.ts";
-import { backend, noGrad, tensor } from "../engine/tensor.ts";
 import type { Module } from "./module.ts";
 import { AutoencoderKL, type VaeConfig } from "./vae.ts";
 import { DiT, type DitConfig } from "./dit.ts";
@@ -327,11 +326,7 @@ export function copyInto(m: Module, file: SafetensorsFile, source: string): void
         `${source}: "${name}" has shape ${fmtShape(src.shape)}, the model expects ${fmtShape(t.shape)}`,
       );
     }
-    noGrad(() => {
-      const up = tensor(src.data, t.shape);
-      backend().map([E.inp(0)], [{ s: up.storage, shape: t.shape }], t.shape, { into: [t.storage] });
-      up.dispose();
-    });
+    assignHost(t, src.data);
   }
 }
 

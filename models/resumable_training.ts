@@ -5,9 +5,9 @@
  * one would have. An AbortSignal (Ctrl-C) stops between steps after saving.
  */
 import { readSafetensors, type SafeTensorInput, writeSafetensors } from "../engine/safetensors.ts";
-import * as E from "../engine/expr.ts";
+import { assignHost } from "../engine/assign.ts";
 import { grad } from "../engine/autograd.ts";
-import { backend, noGrad, type Tensor, tensor, tidy } from "../engine/tensor.ts";
+import { noGrad, type Tensor, tidy } from "../engine/tensor.ts";
 import { fmtShape } from "../engine/shape.ts";
 import type { AdamW, Ema } from "../engine/optim.ts";
 import * as T from "../engine/ops/mod.ts";
@@ -116,11 +116,7 @@ async function loadState(run: TrainingRun): Promise<SavedState | null> {
     if (!src || src.dtype !== "F32" || src.data.length !== t.size) {
       throw new Error(`${run.statePath}: tensor ${name} missing or not ${fmtShape(t.shape)} f32`);
     }
-    noGrad(() => {
-      const up = tensor(src.data, t.shape);
-      backend().map([E.inp(0)], [{ s: up.storage, shape: t.shape }], t.shape, { into: [t.storage] });
-      up.dispose();
-    });
+    assignHost(t, src.data);
   }
   run.opt.restoreSteps(step);
   return { step, lossCurve, trainSeconds };

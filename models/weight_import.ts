@@ -8,9 +8,9 @@
  * PyTorch and OHWI here; a rank-2 target accepts a [out, in] weight or a 1×1 conv [out, in, 1, 1].
  */
 import { createHash } from "node:crypto";
-import * as E from "../engine/expr.ts";
+import { assignHost } from "../engine/assign.ts";
 import { readSafetensors } from "../engine/safetensors.ts";
-import { backend, type Tensor } from "../engine/tensor.ts";
+import type { Tensor } from "../engine/tensor.ts";
 import { sameShape } from "../engine/shape.ts";
 import type { Module } from "./module.ts";
 import { type TensorRef, TorchCheckpoint } from "./torch_checkpoint.ts";
@@ -235,12 +235,7 @@ export async function importWeights(
         throw new WeightImportError(src.path, `"${source}" holds a non-finite value (${data[i]}) at ${i}`);
       }
     }
-    const staged = backend().upload(data);
-    try {
-      backend().map([E.inp(0)], [{ s: staged, shape: t.shape }], t.shape, { into: [t.storage] });
-    } finally {
-      backend().free(staged);
-    }
+    assignHost(t, data);
     elements += data.length;
     if (source !== target) renamed[target] = source;
   }

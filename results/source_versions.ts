@@ -124,6 +124,17 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // without its first phase's (models/pretrain_dit.ts): pretraining only. The checkpoints the recipe produced
   // reach the methods through DATA_INPUTS, which re-keys the methods on the foundation.
   "models@a0ae31c9601c": "6e883cdd88eb",
+  // engine/assign.ts: the in-place copy that Ema, model checkpoints, weight import, the foundation's loader,
+  // resumable training and the tuned priors each wrote out is one helper issuing the same map into the
+  // destination's storage (tests/engine/assign_test.ts; the optimizer, checkpoint and Minimax tests pass).
+  "engine@bdef487d6bd1": "8e80e1f69c58",
+  "models@bc5a99a830d2": "a0ae31c9601c",
+  "dgs@7bea8a09c060": "947784346a14",
+  "igd@dce06a72dbc4": "717522314e63",
+  "igds@bc793c0447ff": "0f439a4b82c8",
+  "minimax@82321c3e6a87": "48d4bbd49903",
+  "minimax+igd@dce06a72dbc4": "717522314e63",
+  "minimax+igds@bc793c0447ff": "0f439a4b82c8",
 };
 
 /** The repository (or installed copy) this module belongs to. */
