@@ -23,6 +23,7 @@ import { randomResizedCrop } from "../data/augment.ts";
 import { datasetInfo } from "../data/registry.ts";
 import type { Classifier } from "../models/module.ts";
 import { batchNormLayers, forwardWithBatchNormStats } from "../models/batchnorm_stats.ts";
+import { restoreModel, snapshotModel } from "../models/checkpoint.ts";
 import type { MethodBudget } from "../methods/budget.ts";
 import type { DistillContext, DistillResult, MethodDef } from "../methods/types.ts";
 import { inputSpec } from "./gradient_matching.ts";
@@ -166,13 +167,15 @@ export function recoverLoss(
   labels: Tensor,
   rBn: number,
   firstBnMultiplier: number,
+  varWeight = 1,
 ): RecoverLoss {
   const { logits, stats } = forwardWithBatchNormStats(teacher, x);
   const ce = T.crossEntropy(logits, labels);
   const norm = (a: Tensor, b: Tensor) => T.sqrt(T.sum(T.square(T.sub(a, b))));
   let bn: Tensor = T.fill([], 0);
   stats.forEach((s, l) => {
-    const term = T.add(norm(s.runningVar, s.variance), norm(s.runningMean, s.mean));
+    const v = norm(s.runningVar, s.variance);
+    const term = T.add(varWeight === 1 ? v : T.mul(v, varWeight), norm(s.runningMean, s.mean));
     bn = T.add(bn, T.mul(term, l === 0 ? firstBnMultiplier : 1));
   });
   return { total: T.add(ce, T.mul(bn, rBn)), ce, bn };
@@ -190,13 +193,29 @@ function recoverAug(x: Tensor, cfg: Sre2lConfig, rng: Rng, digits: boolean): Ten
   return roll(out, draw(u), draw(v));
 }
 
+/**
+ * What a variant of the recover loop changes (DWA, baselines/dwa.ts); SRe²L itself uses the defaults.
+ */
+export interface RecoverVariant {
+  /** Images per class in a batch (SRe²L: ⌊batchSize / classes⌋, at least 1). */
+  perBatch?: number;
+  /** Batch `b`'s starting images, `perClass` of each class, normalised NHWC, class-major (SRe²L: N(0, 1)). */
+  init?: (b: number, perClass: number) => Tensor;
+  /** Weight of the BN loss's variance term (SRe²L: 1). */
+  varWeight?: number;
+  /** Changes the teacher in place on the batch's first augmented view; undone after the batch. */
+  adjustTeacher?: (teacher: Classifier, x: Tensor, y: Tensor) => void;
+}
+
 /** Recovers `perClass` images of every class in one batch; returns them NHWC, class-major. */
 async function recoverBatch(
   ctx: DistillContext<Sre2lConfig>,
   teacher: Classifier,
+  b: number,
   perClass: number,
   rng: Rng,
   bounds: { lo: Tensor; hi: Tensor },
+  variant: RecoverVariant,
   onIteration: (it: number, loss: { total: number; ce: number; bn: number }) => void,
 ): Promise<{ images: Tensor; first: number[]; last: number[] }> {
   const cfg = ctx.config;
@@ -205,9 +224,13 @@ async function recoverBatch(
   const n = classes * perClass;
   const labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
   const y = tensor(labels, [n], "i32").keep();
-  const img = noGrad(() => rng.fork(0).normal([n, input.imageSize, input.imageSize, input.channels]))
-    .keep().requireGrad();
+  const img = noGrad(() =>
+    variant.init
+      ? variant.init(b, perClass)
+      : rng.fork(0).normal([n, input.imageSize, input.imageSize, input.channels])
+  ).keep().requireGrad();
   const opt = new Adam([img], { lr: cfg.lr, betas: cfg.betas, eps: 1e-8 });
+  const saved = variant.adjustTeacher ? snapshotModel(teacher) : null;
   let first: number[] = [NaN, NaN, NaN], last = first;
   try {
     for (let it = 0; it < cfg.iterations; it++) {
@@ -216,7 +239,8 @@ async function recoverBatch(
       const itRng = rng.fork(1000 + it);
       const parts = tidy(() => {
         const xj = recoverAug(img, cfg, itRng, ctx.dataset.info.digits);
-        const l = recoverLoss(teacher, xj, y, cfg.rBn, cfg.firstBnMultiplier);
+        if (it === 0 && variant.adjustTeacher) variant.adjustTeacher(teacher, xj.detach(), y);
+        const l = recoverLoss(teacher, xj, y, cfg.rBn, cfg.firstBnMultiplier, variant.varWeight);
         const [g] = grad(l.total, [img]);
         noGrad(() => {
           opt.step([g]);
@@ -233,13 +257,22 @@ async function recoverBatch(
     }
     return { images: img.detach().keep(), first, last };
   } finally {
+    if (saved) {
+      restoreModel(teacher, saved);
+      saved.dispose();
+    }
     opt.dispose();
     img.dispose();
     y.dispose();
   }
 }
 
-export async function distillSre2l(ctx: DistillContext<Sre2lConfig>): Promise<DistillResult> {
+/** Squeeze, recover and relabel: the set of `id` (SRe²L, or a variant of its recover loop). */
+export async function recoverSet(
+  ctx: DistillContext<Sre2lConfig>,
+  id: string,
+  variant: RecoverVariant = {},
+): Promise<DistillResult> {
   const t0 = performance.now();
   const { dataset, ipc, config: cfg } = ctx;
   const classes = dataset.info.numClasses;
@@ -249,17 +282,17 @@ export async function distillSre2l(ctx: DistillContext<Sre2lConfig>): Promise<Di
   try {
     if (batchNormLayers(teacher).length === 0) {
       throw new Error(
-        `sre2l: the teacher ${cfg.teacherModel} has no batch-norm layers to recover statistics from`,
+        `${id}: the teacher ${cfg.teacherModel} has no batch-norm layers to recover statistics from`,
       );
     }
-    const perBatch = Math.max(1, Math.floor(cfg.batchSize / classes));
+    const perBatch = variant.perBatch ?? Math.max(1, Math.floor(cfg.batchSize / classes));
     const sizes: number[] = [];
     for (let done = 0; done < ipc; done += perBatch) sizes.push(Math.min(perBatch, ipc - done));
     const total = sizes.length * cfg.iterations;
     const rng = new Rng(ctx.seed);
     let firstLoss = NaN, lastLoss = NaN, lastCe = 0, lastBn = 0, firstBn = 0;
     for (let b = 0; b < sizes.length; b++) {
-      const r = await recoverBatch(ctx, teacher, sizes[b], rng.fork(b), bounds, (it, l) => {
+      const r = await recoverBatch(ctx, teacher, b, sizes[b], rng.fork(b), bounds, variant, (it, l) => {
         ctx.progress.update(
           b * cfg.iterations + it + 1,
           total,
@@ -283,7 +316,7 @@ export async function distillSre2l(ctx: DistillContext<Sre2lConfig>): Promise<Di
     try {
       const labels = Int32Array.from({ length: classes * ipc }, (_, i) => Math.floor(i / ipc));
       const { soft, acc } = await teacherSoftLabels(teacher, images, labels);
-      const set = await toDistilledSet(ctx, "sre2l", images, labels, { teacher: cfg.teacherModel });
+      const set = await toDistilledSet(ctx, id, images, labels, { teacher: cfg.teacherModel });
       set.softLabels = soft;
       return {
         set,
@@ -324,5 +357,5 @@ export const sre2lMethod: MethodDef<Sre2lConfig> = {
     ...TEACHER_SCALE_NOTES,
     iterations: "fewer recover iterations fit the profile's time budget",
   },
-  distill: distillSre2l,
+  distill: (ctx) => recoverSet(ctx, "sre2l"),
 };

@@ -14,6 +14,7 @@ export { idmMethod } from "../baselines/idm.ts";
 export { mttMethod } from "../baselines/mtt.ts";
 export { idc1Method, idcMethod } from "../baselines/idc.ts";
 export { sre2lMethod } from "../baselines/sre2l.ts";
+export { dwaMethod } from "../baselines/dwa.ts";
 export { rdedMethod } from "../baselines/rded.ts";
 export { diffusionMethod } from "../baselines/diffusion_sampling.ts";
 export { d4mMethod } from "../baselines/d4m.ts";
