@@ -139,6 +139,10 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // adjustment, batch layout); without them it runs the same ops in the same order (an SRe²L set and its soft
   // labels on the test fixture are byte-identical before and after).
   "sre2l@5248ef3b84e7": "07d47b540793",
+  // D³HR's DDIM inversion also keeps the states of the earlier steps on its path and caches their statistics:
+  // the requested step's latents and statistics are computed as before (tests/methods/d3hr_test.ts: a step
+  // cached on another inversion's path equals inverting to it).
+  "d3hr@7f5463ab9607": "ce2f4b22129c",
 };
 
 /** The repository (or installed copy) this module belongs to. */

@@ -51,7 +51,37 @@ export function statsKey(models: Pick<D3hrModels, "tag">, dataset: Dataset, c: D
   return sha256Hex(parts.join(" "));
 }
 
-/** Stage 1, from the cache when this exact computation was done before. */
+function statsPath(models: Pick<D3hrModels, "tag">, dataset: Dataset, c: D3hrConfig) {
+  const key = statsKey(models, dataset, c);
+  return { key, path: `${cacheRoot()}/d3hr/stats-${dataset.info.id}-${key.slice(0, 24)}.safetensors` };
+}
+
+/** The cached statistics at `path` when they are this key's; null when absent (or unusable, said why). */
+async function cachedStats(
+  path: string,
+  key: string,
+  progress: ProgressReporter,
+): Promise<ClassStats | null> {
+  try {
+    const { stats, metadata } = await loadClassStats(path);
+    if (metadata.key === key) return stats;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) progress.log(`d3hr: ${path} unusable (${e}); recomputing`);
+  }
+  return null;
+}
+
+/**
+ * Mapped latents a DDIM inversion may hold for the statistics of the steps on its path (one float32 array per
+ * step): the earlier steps' statistics cost no DiT evaluation, only memory.
+ */
+const ALONG_BYTES = 1 << 30;
+
+/**
+ * Stage 1, from the cache when this exact computation was done before. A DDIM inversion also caches the
+ * statistics of every earlier step on its path that is not cached yet (within ALONG_BYTES), so a sweep over
+ * the inversion step (Figure 5) inverts once, to its largest step.
+ */
 export async function classStatistics(
   models: D3hrModels,
   dataset: Dataset,
@@ -59,20 +89,31 @@ export async function classStatistics(
   progress: ProgressReporter,
   signal?: AbortSignal,
 ): Promise<{ stats: ClassStats; cached: boolean; path: string; seconds: number }> {
-  const key = statsKey(models, dataset, c);
-  const dir = `${cacheRoot()}/d3hr`;
-  const path = `${dir}/stats-${dataset.info.id}-${key.slice(0, 24)}.safetensors`;
+  const { key, path } = statsPath(models, dataset, c);
   const t0 = performance.now();
-  try {
-    const { stats, metadata } = await loadClassStats(path);
-    if (metadata.key === key) return { stats, cached: true, path, seconds: 0 };
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) progress.log(`d3hr: ${path} unusable (${e}); recomputing`);
+  const hit = await cachedStats(path, key, progress);
+  if (hit !== null) return { stats: hit, cached: true, path, seconds: 0 };
+  const along: { step: number; key: string; path: string }[] = [];
+  if (c.domainMapping === "ddim-inversion") {
+    const images = mappedImages(dataset, c).reduce((s, p) => s + p.length, 0);
+    const { inputSize: side, inChannels } = models.dit.cfg;
+    const perStep = images * side * side * inChannels * 4;
+    for (let step = 1; step < c.inversionStep && (along.length + 2) * perStep <= ALONG_BYTES; step++) {
+      const at = statsPath(models, dataset, { ...c, inversionStep: step });
+      if (await cachedStats(at.path, at.key, progress) === null) along.push({ step, ...at });
+    }
   }
-  const stats = await mapDomain(models, dataset, c, progress, signal);
-  await Deno.mkdir(dir, { recursive: true });
-  await saveClassStats(path, stats, { key, settings: canonicalJson(mappingSettings(c)), models: models.tag });
-  return { stats, cached: false, path, seconds: (performance.now() - t0) / 1000 };
+  const all = await mapDomain(models, dataset, c, progress, signal, along.map((a) => a.step));
+  await Deno.mkdir(`${cacheRoot()}/d3hr`, { recursive: true });
+  const save = (p: string, k: string, cc: D3hrConfig) =>
+    saveClassStats(p, all.get(cc.inversionStep)!, {
+      key: k,
+      settings: canonicalJson(mappingSettings(cc)),
+      models: models.tag,
+    });
+  for (const a of along) await save(a.path, a.key, { ...c, inversionStep: a.step });
+  await save(path, key, c);
+  return { stats: all.get(c.inversionStep)!, cached: false, path, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Statistics from a file (`statistics` config key), checked against the models' latent shape. */

@@ -93,39 +93,67 @@ export async function mapLatents(
   noise: Rng,
   signal?: AbortSignal,
 ): Promise<Tensor> {
+  return (await mapLatentsAlong(dit, z0, labels, c, noise, [], signal)).x;
+}
+
+/**
+ * mapLatents, also returning the DDIM inversion's states at the indices `along` (each below k): the chain
+ * to k passes through them, so they are the states an inversion to each of them would end at.
+ */
+async function mapLatentsAlong(
+  dit: NoisePredictor,
+  z0: Tensor,
+  labels: number[],
+  c: D3hrConfig,
+  noise: Rng,
+  along: readonly number[],
+  signal?: AbortSignal,
+): Promise<{ x: Tensor; snapshots: Map<number, Tensor> }> {
   const schedule = d3hrSchedule(c);
   if (c.domainMapping === "ddim-inversion") {
-    const inv = await ddimInvert(dit, z0, {
+    return await ddimInvert(dit, z0, {
       schedule,
       labels,
       toIndex: c.inversionStep,
       epsAt: c.inversionEps,
       cfg: cfgOf(c),
       syncEvery: 0,
+      snapshots: along,
       signal,
     });
-    return inv.x;
   }
-  return noGrad(() =>
+  if (along.length > 0) throw new Error("d3hr: only DDIM inversion passes through earlier steps");
+  const x = noGrad(() =>
     tidy(() => qSample(schedule, z0, labels.map(() => c.inversionStep), noise.normal(z0.shape)))
   );
+  return { x, snapshots: new Map() };
 }
 
-/** Stage 1: the per-class Gaussians of the mapped latents. */
+/**
+ * Stage 1: the per-class Gaussians of the mapped latents at `c.inversionStep`, and at each index of `along`
+ * (DDIM inversion only, indices below the step: one chain yields them all, e.g. Figure 5's sweep).
+ */
 export async function mapDomain(
   models: D3hrModels,
   dataset: Dataset,
   c: D3hrConfig,
   progress: ProgressReporter,
   signal?: AbortSignal,
-): Promise<ClassStats> {
+  along: readonly number[] = [],
+): Promise<Map<number, ClassStats>> {
   const { vae, dit } = models;
   const images = models.images;
+  for (const j of along) {
+    if (!Number.isInteger(j) || j < 1 || j >= c.inversionStep) {
+      throw new Error(`d3hr: index ${j} is not on the inversion's path to ${c.inversionStep}`);
+    }
+  }
   const perClass = mappedImages(dataset, c);
   const all = perClass.flatMap((idx, y) => Array.from(idx, (i) => [i, y] as const));
   const latentShape: [number, number, number] = [dit.cfg.inputSize, dit.cfg.inputSize, dit.cfg.inChannels];
   const d = latentShape[0] * latentShape[1] * latentShape[2];
-  const mapped = new Float32Array(all.length * d);
+  const steps = [c.inversionStep, ...new Set(along)];
+  const mapped = new Map(steps.map((k) => [k, new Float32Array(all.length * d)]));
   const root = new Rng(MAPPING_SEED);
   for (let b = 0; b < all.length; b += CHUNK) {
     signal?.throwIfAborted();
@@ -133,28 +161,38 @@ export async function mapDomain(
     const x = images.batch(rows.map(([i]) => i));
     const z0 = encodeLatents(vae, x, c.encode === "sample" ? root.fork(2).fork(b) : undefined);
     x.dispose();
-    let zk: Tensor;
+    let out: { x: Tensor; snapshots: Map<number, Tensor> };
     try {
-      zk = await mapLatents(dit, z0, labels, c, root.fork(3).fork(b), signal);
+      out = await mapLatentsAlong(dit, z0, labels, c, root.fork(3).fork(b), along, signal);
     } finally {
       z0.dispose();
     }
-    const host = await zk.f32();
-    zk.dispose();
-    if (!host.every(Number.isFinite)) throw new Error(`d3hr: non-finite mapped latents (images ${b}…)`);
-    mapped.set(host, b * d);
+    out.snapshots.set(c.inversionStep, out.x);
+    try {
+      for (const [k, zk] of out.snapshots) {
+        const host = await zk.f32();
+        if (!host.every(Number.isFinite)) throw new Error(`d3hr: non-finite mapped latents (images ${b}…)`);
+        mapped.get(k)!.set(host, b * d);
+      }
+    } finally {
+      for (const zk of out.snapshots.values()) zk.dispose();
+    }
     progress.update(b + rows.length, all.length, `${c.domainMapping} of class latents`);
   }
   const classes = dataset.info.numClasses;
-  const mean = new Float32Array(classes * d), variance = new Float32Array(classes * d);
-  let at = 0;
-  perClass.forEach((idx, y) => {
-    const g = fitGaussian(mapped.subarray(at * d, (at + idx.length) * d), idx.length, d);
-    mean.set(g.mean, y * d);
-    variance.set(g.variance, y * d);
-    at += idx.length;
-  });
-  return { mean, variance, classes, latentShape, counts: Int32Array.from(perClass, (p) => p.length) };
+  const counts = Int32Array.from(perClass, (p) => p.length);
+  const fit = (latents: Float32Array): ClassStats => {
+    const mean = new Float32Array(classes * d), variance = new Float32Array(classes * d);
+    let at = 0;
+    perClass.forEach((idx, y) => {
+      const g = fitGaussian(latents.subarray(at * d, (at + idx.length) * d), idx.length, d);
+      mean.set(g.mean, y * d);
+      variance.set(g.variance, y * d);
+      at += idx.length;
+    });
+    return { mean, variance, classes, latentShape, counts };
+  };
+  return new Map(steps.map((k) => [k, fit(mapped.get(k)!)]));
 }
 
 /** Per-class selection outcome of stage 2. */

@@ -21,7 +21,7 @@ import {
 import { type D3hrConfig, d3hrDefaults } from "../../methods/d3hr/config.ts";
 import { scaleConfig } from "../../experiments/budget.ts";
 import { type D3hrModels, mapLatents, sampleBack } from "../../methods/d3hr/pipeline.ts";
-import { distillD3hr, regenerate } from "../../methods/d3hr/distill.ts";
+import { classStatistics, distillD3hr, regenerate } from "../../methods/d3hr/distill.ts";
 import { loadClassStats, saveClassStats, storageComparison } from "../../methods/d3hr/stats.ts";
 import { fromFoundation } from "../../methods/d3hr/models.ts";
 import { disposeFoundation, untrainedFoundation } from "../../baselines/latent_foundation.ts";
@@ -274,6 +274,39 @@ Deno.test("d3hr run: deterministic given the seed, statistics cached across runs
     if (prev === undefined) Deno.env.delete("DD_CACHE");
     else Deno.env.set("DD_CACHE", prev);
     await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("d3hr statistics: one inversion caches every step on its path, equal to inverting to that step", async () => {
+  const caches = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const prev = Deno.env.get("DD_CACHE");
+  const dataset = tinyDataset("mnist", 8, 1);
+  const foundation = untrainedFoundation(dataset, 3);
+  const models = await fromFoundation(foundation);
+  try {
+    const c = tinyConfig();
+    const k = c.inversionStep, j = Math.max(1, k - 2);
+    ok(j < k, `the smoke step ${k} leaves no earlier step`);
+    Deno.env.set("DD_CACHE", caches[0]);
+    const far = await classStatistics(models, dataset, c, silentProgress);
+    const onPath = await classStatistics(models, dataset, { ...c, inversionStep: j }, silentProgress);
+    eq([far.cached, onPath.cached], [false, true]);
+    notDeepStrictEqual(onPath.stats.mean, far.stats.mean);
+    // Another cache: the same step computed by an inversion that ends there.
+    Deno.env.set("DD_CACHE", caches[1]);
+    const direct = await classStatistics(models, dataset, { ...c, inversionStep: j }, silentProgress);
+    eq(direct.cached, false);
+    eq(onPath.stats.mean, direct.stats.mean);
+    eq(onPath.stats.variance, direct.stats.variance);
+    // Stochastic noising has no path: its steps are separate draws, computed when asked for.
+    const ddpm = { ...c, domainMapping: "ddpm-forward" as const };
+    eq((await classStatistics(models, dataset, ddpm, silentProgress)).cached, false);
+    eq((await classStatistics(models, dataset, { ...ddpm, inversionStep: j }, silentProgress)).cached, false);
+  } finally {
+    disposeFoundation(foundation);
+    if (prev === undefined) Deno.env.delete("DD_CACHE");
+    else Deno.env.set("DD_CACHE", prev);
+    for (const d of caches) await Deno.remove(d, { recursive: true });
   }
 });
 
