@@ -42,8 +42,14 @@ export interface ResultsStore {
   readonly path: string;
   has(key: string): boolean;
   get(key: string): CellRepeatResult | undefined;
-  /** Validates and inserts; returns false (and changes nothing) when the key is already stored. */
-  put(result: CellRepeatResult): boolean;
+  /**
+   * Validates and inserts; returns false (and changes nothing) when the key is already stored. `evaluation`
+   * names the evaluation the row's metrics come from (the runner's hash of set, model, protocol, seed and
+   * test subset): rows of any table that need the same one can then take its numbers.
+   */
+  put(result: CellRepeatResult, evaluation?: string): boolean;
+  /** A stored row whose metrics are the evaluation `evaluation` (see put), if any. */
+  byEvaluation(evaluation: string): CellRepeatResult | undefined;
   /** Ordered by table, cell, repeat, seed. */
   list(filter?: ResultFilter): CellRepeatResult[];
   count(filter?: ResultFilter): number;
@@ -92,6 +98,10 @@ CREATE TABLE IF NOT EXISTS results (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS results_by_cell ON results (table_id, cell_id, profile);
 `;
+
+/** Which row holds each evaluation's numbers (created with the first row that names one). */
+const EVALUATIONS_DDL =
+  "CREATE TABLE IF NOT EXISTS evaluations (evaluation TEXT PRIMARY KEY, result_key TEXT NOT NULL) STRICT";
 
 const COLUMNS = "key, table_id, cell_id, profile, repeat, seed, code_version, dataset_manifest_hash, " +
   "resolved, metrics, distill_metrics, artifact, provenance";
@@ -234,9 +244,22 @@ class SqliteStore implements ResultsStore {
     return row === undefined ? undefined : this.decode(row);
   }
 
-  put(result: CellRepeatResult): boolean {
+  put(result: CellRepeatResult, evaluation?: string): boolean {
     const r = validateForWrite(result, this.path);
-    return this.transaction(() => this.insert(r));
+    return this.transaction(() => {
+      const added = this.insert(r);
+      if (evaluation !== undefined) this.nameEvaluation(evaluation, r.key);
+      return added;
+    });
+  }
+
+  byEvaluation(evaluation: string): CellRepeatResult | undefined {
+    if (!this.hasEvaluationIndex()) return undefined;
+    const row = this.db.prepare(
+      `SELECT ${COLUMNS.split(", ").map((c) => `r.${c}`).join(", ")} FROM evaluations e ` +
+        "JOIN results r ON r.key = e.result_key WHERE e.evaluation = ?",
+    ).get(evaluation);
+    return row === undefined ? undefined : this.decode(row);
   }
 
   list(filter: ResultFilter = {}): CellRepeatResult[] {
@@ -261,8 +284,10 @@ class SqliteStore implements ResultsStore {
     // Reading through openStore validates the other file exactly like our own rows.
     const other = openStore(otherPath);
     let incoming: CellRepeatResult[];
+    let named: [string, string][];
     try {
       incoming = other.exportAll();
+      named = other instanceof SqliteStore ? other.evaluationIndex() : [];
     } finally {
       other.close();
     }
@@ -271,6 +296,7 @@ class SqliteStore implements ResultsStore {
       for (const r of incoming) {
         if (this.insert(validateForWrite(r, otherPath))) added++;
       }
+      for (const [evaluation, key] of named) this.nameEvaluation(evaluation, key);
       return { added, skipped: incoming.length - added };
     });
   }
@@ -301,6 +327,27 @@ class SqliteStore implements ResultsStore {
 
   close(): void {
     if (this.db.isOpen) this.db.close();
+  }
+
+  /** (evaluation, row key) pairs of the evaluation index (merge copies them with the rows). */
+  evaluationIndex(): [string, string][] {
+    if (!this.hasEvaluationIndex()) return [];
+    return this.db.prepare("SELECT evaluation, result_key FROM evaluations ORDER BY evaluation").all()
+      .map((r) => [String(r.evaluation), String(r.result_key)]);
+  }
+
+  private nameEvaluation(evaluation: string, key: string): void {
+    this.db.exec(EVALUATIONS_DDL);
+    this.db.prepare("INSERT OR IGNORE INTO evaluations (evaluation, result_key) VALUES (?, ?)").run(
+      evaluation,
+      key,
+    );
+  }
+
+  /** Stores written before the index existed have none (and may be read-only): nothing to share then. */
+  private hasEvaluationIndex(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'evaluations'")
+      .get() !== undefined;
   }
 
   private insert(r: CellRepeatResult): boolean {

@@ -201,10 +201,15 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       // One evaluation per (set, model, protocol, seed, test subset): table rows that differ only in a
       // model the profile substituted away evaluate to identical numbers anyway. Evaluations stored by an
       // earlier (e.g. killed) run seed the memo, so resuming does not redo them for the remaining rows.
+      // Rows of other tables in this store that name the same evaluation count too.
       const evalMemo = new Map<string, EvalMemo>();
       for (const s of stored) {
         const row = evalMemo.has(s.work) ? undefined : store.get(s.key);
         if (row) evalMemo.set(s.work, { metrics: row.metrics, seconds: row.provenance.evalSeconds });
+      }
+      for (const p of pending) {
+        const found = evalMemo.has(p.work) ? undefined : storedEvaluation(store, p);
+        if (found) evalMemo.set(p.work, found);
       }
       const work = new Set(pending.filter((p) => !evalMemo.has(p.work)).map((p) => p.work));
       const eta = new Eta(pending.length, work.size);
@@ -256,7 +261,7 @@ async function runPending(pending: Pending[], ctx: RepeatContext, eta: Eta, summ
       const held: { group: Pending[]; holder: LeaseHolder }[] = [];
       for (const group of queue) {
         if (signal?.aborted) break;
-        const key = `eval:${sha256Hex(group[0].work)}`;
+        const key = `eval:${evaluationId(group[0].work)}`;
         const claim = store.claim(key, owner, lease.ttlMs);
         if (!claim.claimed) {
           held.push({ group, holder: claim.holder });
@@ -297,7 +302,7 @@ async function runOne(p: Pending, ctx: RepeatContext, eta: Eta, summary: RunSumm
   try {
     const row = await runRepeat(p, ctx, eta);
     ctx.signal?.throwIfAborted();
-    ctx.store.put(row.result);
+    ctx.store.put(row.result, evaluationId(p.work));
     summary.completed++;
     eta.done(row.seconds, !row.reused);
     ctx.log(describe(p, row.result, row.reused, eta));
@@ -379,6 +384,24 @@ async function whileLeased<T>(
 /** What an evaluation depends on; rows with equal keys share one. */
 type EvalMemo = Pick<EvalResult, "metrics" | "seconds">;
 
+/** The name the store indexes an evaluation by (its memo key's hash). */
+const evaluationId = (work: string): string => sha256Hex(work);
+
+/**
+ * The numbers of a row (of any table) that names this repeat's evaluation, if the store has one. The index is
+ * data of the store: a row that does not agree with the repeat (seed, code, dataset, model) is not taken.
+ */
+function storedEvaluation(store: ResultsStore, p: Pending): EvalMemo | undefined {
+  const row = store.byEvaluation(evaluationId(p.work));
+  if (row === undefined) return undefined;
+  const [a, b] = [row.resolved, p.item.plan.resolved];
+  const agrees = row.seed === p.item.seed && row.codeVersion === p.codeVersion &&
+    row.datasetManifestHash === p.data.dataset.manifest.hash && a.method === b.method && a.ipc === b.ipc &&
+    a.model === b.model && a.profile === b.profile &&
+    canonicalJson(a.methodConfig) === canonicalJson(b.methodConfig);
+  return agrees ? { metrics: row.metrics, seconds: row.provenance.evalSeconds } : undefined;
+}
+
 function evalMemoKey(
   item: PlannedRepeat,
   method: AnyMethod,
@@ -435,7 +458,8 @@ async function runRepeat(
     ? await distillStep(input)
     : await whileLeased(`distill:${distillKeyOf(input)}`, ctx, `${label} distill`, () => distillStep(input));
   ctx.signal?.throwIfAborted();
-  let evaluated = ctx.evalMemo.get(p.work);
+  // Another process may have committed this evaluation (for any table) while this one waited for its lease.
+  let evaluated = ctx.evalMemo.get(p.work) ?? storedEvaluation(ctx.store, p);
   const evalReused = evaluated !== undefined;
   if (!evaluated) {
     evaluated = await evalStep({

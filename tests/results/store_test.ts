@@ -80,6 +80,25 @@ Deno.test("store: merge adds missing rows, skips duplicates, and is repeatable",
   a.close();
 });
 
+Deno.test("store: rows name their evaluation; the index answers lookups and travels with merge", () => {
+  const aPath = tmpDb(), bPath = tmpDb();
+  const b = openStore(bPath);
+  eq(b.byEvaluation("e1"), undefined, "a store without the index has nothing to share");
+  const [r0, r1] = repeats("dm-10", [48.1, 48.7]);
+  ok(b.put(r0, "e1"));
+  ok(b.put(r1));
+  eq(b.byEvaluation("e1"), r0);
+  eq(b.byEvaluation("e2"), undefined);
+  // Naming an already stored row adds the name, not the row.
+  ok(!b.put(r0, "e3"));
+  eq([b.count(), b.byEvaluation("e3")], [2, r0]);
+  b.close();
+  const a = openStore(aPath);
+  eq(a.merge(bPath), { added: 2, skipped: 0 });
+  eq([a.byEvaluation("e1"), a.byEvaluation("e3")], [r0, r0]);
+  a.close();
+});
+
 Deno.test("store: a non-SQLite file is rejected with an error naming it", () => {
   const path = tmpDb();
   Deno.writeTextFileSync(path, "these are not the rows you are looking for\n".repeat(100));

@@ -1,6 +1,7 @@
 /** runTable: planning, skipping stored repeats, interrupts, shards, artifacts, provenance, failures. */
 import { deepStrictEqual as eq, ok } from "node:assert";
 import { join, relative } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { runTable } from "../../runner/run.ts";
 import { openStore } from "../../results/store.ts";
 import { loadDistilledSet } from "../../runner/distilled_set.ts";
@@ -217,6 +218,38 @@ Deno.test("runTable: a resumed run reuses stored evaluations for rows that share
     all.find((r) => r.resolved.cellId === "r1-resnet")!.metrics,
     first[0].metrics,
   );
+});
+
+Deno.test("runTable: another table's rows in the store share their evaluations", async () => {
+  const dir = await tempDir();
+  await runTable(tinyTable(), testRunOptions(dir, { filter: "method=random" }));
+  const evaluated: string[] = [];
+  const inner = fakeEvaluate();
+  const other = { ...tinyTable(), id: "test/tiny-again" };
+  const summary = await runTable(
+    other,
+    testRunOptions(dir, {
+      filter: "method=random",
+      evaluate: (req) => (evaluated.push(`${req.set.meta.ipc}`), inner(req)),
+    }),
+  );
+  eq([summary.completed, summary.alreadyDone], [3, 0], "the other table's rows are its own");
+  eq(evaluated, [], "every evaluation is taken from the first table's rows");
+  const all = rows(`${dir}/results.db`);
+  for (const cell of ["r1", "r1-resnet", "r2"]) {
+    const [a, b] = ["test/tiny", "test/tiny-again"].map((t) =>
+      all.find((r) => r.resolved.tableId === t && r.resolved.cellId === cell)!
+    );
+    eq(b.metrics, a.metrics, cell);
+  }
+  // The index is data of the store: a name pointing at a row of another cell is not believed.
+  const db = new DatabaseSync(`${dir}/results.db`);
+  const r2 = all.find((r) => r.resolved.cellId === "r2")!;
+  db.prepare("UPDATE evaluations SET result_key = ?").run(all.find((r) => r.resolved.cellId === "r1")!.key);
+  db.close();
+  await runTable({ ...tinyTable(), id: "test/tiny-third" }, testRunOptions(dir, { filter: "id=r2" }));
+  const third = rows(`${dir}/results.db`).find((r) => r.resolved.tableId === "test/tiny-third")!;
+  eq(third.metrics, r2.metrics, "r2 evaluated itself again, not r1's numbers");
 });
 
 Deno.test("runTable: a dry run lists what would run, runs and stores nothing; after the run it lists none", async () => {
