@@ -142,7 +142,7 @@ export const SAME_NUMBERS: Readonly<Record<string, string>> = {
   // D³HR's DDIM inversion also keeps the states of the earlier steps on its path and caches their statistics:
   // the requested step's latents and statistics are computed as before (tests/methods/d3hr_test.ts: a step
   // cached on another inversion's path equals inverting to it).
-  "d3hr@7f5463ab9607": "ce2f4b22129c",
+  "d3hr@5f54a2008bb5": "ce2f4b22129c",
 };
 
 /** The repository (or installed copy) this module belongs to. */

@@ -105,14 +105,10 @@ export async function classStatistics(
   }
   const all = await mapDomain(models, dataset, c, progress, signal, along.map((a) => a.step));
   await Deno.mkdir(`${cacheRoot()}/d3hr`, { recursive: true });
-  const save = (p: string, k: string, cc: D3hrConfig) =>
-    saveClassStats(p, all.get(cc.inversionStep)!, {
-      key: k,
-      settings: canonicalJson(mappingSettings(cc)),
-      models: models.tag,
-    });
-  for (const a of along) await save(a.path, a.key, { ...c, inversionStep: a.step });
-  await save(path, key, c);
+  for (const a of [...along, { step: c.inversionStep, key, path }]) {
+    const settings = canonicalJson(mappingSettings({ ...c, inversionStep: a.step }));
+    await saveClassStats(a.path, all.get(a.step)!, { key: a.key, settings, models: models.tag });
+  }
   return { stats: all.get(c.inversionStep)!, cached: false, path, seconds: (performance.now() - t0) / 1000 };
 }
 
