@@ -48,6 +48,8 @@ export interface ResultsStore {
    * test subset): rows of any table that need the same one can then take its numbers.
    */
   put(result: CellRepeatResult, evaluation?: string): boolean;
+  /** Names the evaluations of stored rows (pairs of evaluation and row key; see put), in one transaction. */
+  nameEvaluations(pairs: readonly (readonly [string, string])[]): void;
   /** A stored row whose metrics are the evaluation `evaluation` (see put), if any. */
   byEvaluation(evaluation: string): CellRepeatResult | undefined;
   /** Ordered by table, cell, repeat, seed. */
@@ -250,6 +252,13 @@ class SqliteStore implements ResultsStore {
       const added = this.insert(r);
       if (evaluation !== undefined) this.nameEvaluation(evaluation, r.key);
       return added;
+    });
+  }
+
+  nameEvaluations(pairs: readonly (readonly [string, string])[]): void {
+    if (pairs.length === 0) return;
+    this.transaction(() => {
+      for (const [evaluation, key] of pairs) this.nameEvaluation(evaluation, key);
     });
   }
 

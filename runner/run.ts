@@ -185,6 +185,14 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
         `${pending.length} to run; ${plan.skipped.length} cell(s) not runnable`,
     );
     summary.toRun = pending.map((p) => `${p.item.plan.resolved.cellId}#${p.item.repeat}`);
+    // Rows stored before the store indexed evaluations get their names now, for other tables to share.
+    if (store && stored.length > 0 && !opts.dryRun) {
+      try {
+        store.nameEvaluations(stored.map((s) => [evaluationId(s.work), s.key]));
+      } catch (e) {
+        log(`the store's evaluation index was not updated (${e instanceof Error ? e.message : e})`);
+      }
+    }
     if (opts.dryRun) {
       for (const p of pending) {
         const c = p.item.plan.resolved;

@@ -252,6 +252,28 @@ Deno.test("runTable: another table's rows in the store share their evaluations",
   eq(third.metrics, r2.metrics, "r2 evaluated itself again, not r1's numbers");
 });
 
+Deno.test("runTable: rows stored before the evaluation index are named by a rerun of their table", async () => {
+  const dir = await tempDir();
+  await runTable(tinyTable(), testRunOptions(dir, { filter: "method=random" }));
+  const db = new DatabaseSync(`${dir}/results.db`);
+  db.exec("DROP TABLE evaluations");
+  db.close();
+  const evaluated: string[] = [];
+  const inner = fakeEvaluate();
+  const count = (req: EvalRequest) => (evaluated.push(`${req.set.meta.ipc}`), inner(req));
+  const other = { ...tinyTable(), id: "test/tiny-again" };
+  await runTable(other, testRunOptions(dir, { filter: "id=r2", evaluate: count }));
+  eq(evaluated, ["2"], "an unindexed store has nothing to share");
+  // The first table's rerun computes nothing and names its rows' evaluations.
+  const rerun = await runTable(
+    tinyTable(),
+    testRunOptions(dir, { filter: "method=random", evaluate: count }),
+  );
+  eq([rerun.completed, rerun.alreadyDone, evaluated.length], [0, 3, 1]);
+  await runTable(other, testRunOptions(dir, { filter: "id=r1", evaluate: count }));
+  eq(evaluated, ["2"], "r1 takes the first table's numbers");
+});
+
 Deno.test("runTable: a dry run lists what would run, runs and stores nothing; after the run it lists none", async () => {
   const dir = await tempDir();
   const evals: EvalRequest[] = [];
