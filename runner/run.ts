@@ -213,7 +213,7 @@ export async function runTable(table: TableSpec, opts: RunOptions): Promise<RunS
       const evalMemo = new Map<string, EvalMemo>();
       for (const s of stored) {
         const row = evalMemo.has(s.work) ? undefined : store.get(s.key);
-        if (row) evalMemo.set(s.work, { metrics: row.metrics, seconds: row.provenance.evalSeconds });
+        if (row) evalMemo.set(s.work, memoOf(row));
       }
       for (const p of pending) {
         const found = evalMemo.has(p.work) ? undefined : storedEvaluation(store, p);
@@ -392,6 +392,12 @@ async function whileLeased<T>(
 /** What an evaluation depends on; rows with equal keys share one. */
 type EvalMemo = Pick<EvalResult, "metrics" | "seconds">;
 
+/** A stored row's evaluation: its numbers and what computing them cost. */
+const memoOf = (row: CellRepeatResult): EvalMemo => ({
+  metrics: row.metrics,
+  seconds: row.provenance.evalSeconds,
+});
+
 /** The name the store indexes an evaluation by (its memo key's hash). */
 const evaluationId = (work: string): string => sha256Hex(work);
 
@@ -407,7 +413,7 @@ function storedEvaluation(store: ResultsStore, p: Pending): EvalMemo | undefined
     row.datasetManifestHash === p.data.dataset.manifest.hash && a.method === b.method && a.ipc === b.ipc &&
     a.model === b.model && a.profile === b.profile &&
     canonicalJson(a.methodConfig) === canonicalJson(b.methodConfig);
-  return agrees ? { metrics: row.metrics, seconds: row.provenance.evalSeconds } : undefined;
+  return agrees ? memoOf(row) : undefined;
 }
 
 function evalMemoKey(
